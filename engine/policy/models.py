@@ -1,0 +1,316 @@
+"""Pydantic models of the policy file, with the cross-checks a single field cannot express.
+
+A bad file fails at load with PolicyError, whose message names the key (dotted path) and the problem.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+QUESTIONS: tuple[str, ...] = (
+    "trabajo_tiempo",
+    "banco_nomina",
+    "historial_crediticio",
+    "creditos_vigentes",
+    "atrasos_12_meses",
+    "enganche",
+    "prioridad_financiamiento",
+    "ingreso_mensual",
+)
+
+REJECT = "R"
+Cell = int | Literal["R"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Meta(_Strict):
+    version: str = Field(min_length=1)
+    name: str
+    currency: Literal["MXN"] = "MXN"
+
+
+class Band(_Strict):
+    min: int = Field(ge=0)
+    label: str
+
+
+class BankFitPolicy(_Strict):
+    low_score_threshold: int = Field(ge=0)
+    bands: tuple[Band, ...]
+    # question -> answer code -> one cell per bank (in [banks] order)
+    table: dict[str, dict[str, tuple[Cell, ...]]]
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_descending(cls, bands: tuple[Band, ...]) -> tuple[Band, ...]:
+        mins = [b.min for b in bands]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError("bands must be listed from the highest 'min' down, without repeats")
+        if not bands or bands[-1].min != 0:
+            raise ValueError("the last band must start at 0 so that every total has a band")
+        return bands
+
+    def band_for(self, total: int) -> str:
+        for band in self.bands:
+            if total >= band.min:
+                return band.label
+        return self.bands[-1].label
+
+
+class Mappings(_Strict):
+    money_scale: float = Field(gt=0)
+    income_by_band: dict[str, float]
+    stability_by_tenure: dict[str, float]
+    down_payment_fraction: dict[str, float]
+    existing_payment_share: dict[str, float]
+
+    @field_validator("stability_by_tenure")
+    @classmethod
+    def _stability_range(cls, v: dict[str, float]) -> dict[str, float]:
+        for code, x in v.items():
+            if not 0 <= x <= 10:
+                raise ValueError(f"{code}: stability must be within 0–10, got {x}")
+        return v
+
+    @field_validator("down_payment_fraction", "existing_payment_share")
+    @classmethod
+    def _fractions(cls, v: dict[str, float]) -> dict[str, float]:
+        for code, x in v.items():
+            if not 0 <= x < 1:
+                raise ValueError(f"{code}: a fraction must be within [0, 1), got {x}")
+        return v
+
+
+class CapacityPolicy(_Strict):
+    max_dti: float = Field(gt=0, le=1)
+    reference_rate_annual: float = Field(ge=0, lt=1)
+
+
+class ScoreScaling(_Strict):
+    base_points: float
+    base_odds: float = Field(gt=0)
+    pdo: float = Field(gt=0)
+    min_score: int = 0
+    max_score: int = 1000
+
+
+class Limits(_Strict):
+    vehicle_price_min: float = Field(gt=0)
+    vehicle_price_max: float = Field(gt=0)
+    term_months_min: int = Field(gt=0)
+    term_months_max: int = Field(gt=0)
+    term_options: tuple[int, ...]
+    age_min: int = Field(ge=0)
+    age_max: int = Field(gt=0)
+    monthly_income_max: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Limits:
+        if self.vehicle_price_min >= self.vehicle_price_max:
+            raise ValueError("vehicle_price_min must be below vehicle_price_max")
+        if self.term_months_min > self.term_months_max:
+            raise ValueError("term_months_min must not exceed term_months_max")
+        if self.age_min >= self.age_max:
+            raise ValueError("age_min must be below age_max")
+        bad = [t for t in self.term_options if not self.term_months_min <= t <= self.term_months_max]
+        if bad:
+            raise ValueError(f"term_options {bad} fall outside term_months_min..term_months_max")
+        return self
+
+
+class Trap(_Strict):
+    trap: tuple[float, float, float, float]
+
+
+class Tri(_Strict):
+    tri: tuple[float, float, float]
+
+
+class GaussParams(_Strict):
+    mean: float
+    sigma: float = Field(gt=0)
+
+
+class Gauss(_Strict):
+    gauss: GaussParams
+
+
+Membership = Trap | Tri | Gauss
+
+
+class Hedged(_Strict):
+    hedge: Literal["muy", "mas_o_menos", "extremadamente"]
+    of: str
+
+
+class FuzzyVariable(_Strict):
+    name: str | None = None
+    min: float
+    max: float
+    step: float = Field(gt=0)
+    terms: dict[str, Membership]
+    hedged: dict[str, Hedged] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> FuzzyVariable:
+        if self.min >= self.max:
+            raise ValueError("min must be below max")
+        for name, mf in self.terms.items():
+            pts = mf.trap if isinstance(mf, Trap) else mf.tri if isinstance(mf, Tri) else None
+            if pts is not None and list(pts) != sorted(pts):
+                raise ValueError(f"terms.{name}: break points must be non-decreasing, got {list(pts)}")
+        for name, h in self.hedged.items():
+            if h.of not in self.terms:
+                raise ValueError(f"hedged.{name}: '{h.of}' is not a term of this variable")
+            if name in self.terms:
+                raise ValueError(f"hedged.{name}: the name is already a plain term")
+        return self
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        return (*self.terms, *self.hedged)
+
+
+class FuzzyRule(_Strict):
+    id: str
+    if_: str = Field(alias="if", min_length=1)
+    then: str
+
+
+class FuzzyPolicy(_Strict):
+    variables: dict[str, FuzzyVariable]
+    output: FuzzyVariable
+    rules: tuple[FuzzyRule, ...]
+
+    @model_validator(mode="after")
+    def _check(self) -> FuzzyPolicy:
+        needed = {"ingreso", "estabilidad", "puntaje"}
+        if missing := needed - set(self.variables):
+            raise ValueError(f"variables: missing {sorted(missing)}")
+        for i, rule in enumerate(self.rules):
+            if rule.then not in self.output.term_names:
+                raise ValueError(f"rules[{i}] ({rule.id}): output term '{rule.then}' is not defined")
+            _check_antecedent(rule, i, self.variables)
+        return self
+
+
+def _check_antecedent(rule: FuzzyRule, i: int, variables: dict[str, FuzzyVariable]) -> None:
+    """Shallow check that every `var is [not] term` names a known variable and term."""
+    import re
+
+    for var, term in re.findall(r"(\w+)\s+is\s+(?:not\s+)?(\w+)", rule.if_):
+        if var not in variables:
+            raise ValueError(f"rules[{i}] ({rule.id}): unknown variable '{var}'")
+        if term not in variables[var].term_names:
+            raise ValueError(f"rules[{i}] ({rule.id}): '{term}' is not a term of '{var}'")
+
+
+class ExpertPolicy(_Strict):
+    risk_divisor: float = Field(gt=0)
+    min_age: int
+    max_age: int
+    reject_risk_above: float
+    reject_income_below: float
+    reject_score_below: float
+    reject_term_above: int
+    approve_amount_at_most: float
+    approve_risk_at_most: float
+    approve_score_at_least: float
+    approve_income_above: float
+    base_rate_intercept: float
+    base_rate_per_risk: float
+    discount_risk_below: float
+    discount_score_at_least: float
+    discount_points: float
+    surcharge_amount_above: float
+    surcharge_risk_above: float
+    surcharge_points: float
+    short_term_at_most: int
+    short_term_points: float
+    microcredit_amount_at_most: float
+    microcredit_points: float
+    rate_min: float
+    rate_max: float
+
+    @model_validator(mode="after")
+    def _check(self) -> ExpertPolicy:
+        if self.rate_min > self.rate_max:
+            raise ValueError("rate_min must not exceed rate_max")
+        if self.min_age >= self.max_age:
+            raise ValueError("min_age must be below max_age")
+        return self
+
+
+class PDPolicy(_Strict):
+    applicant_model: str = Field(min_length=1)
+    lgd: float = Field(ge=0, le=1)
+    ead_factor: float = Field(gt=0)
+    approve_pd_below: float = Field(gt=0, lt=1)
+    review_pd_below: float = Field(gt=0, lt=1)
+
+
+class EscalationPolicy(_Strict):
+    on_low_score: bool = True
+    on_decisions: tuple[Literal["aprobado", "rechazado", "revisar"], ...] = ("revisar",)
+
+
+class Policy(_Strict):
+    meta: Meta
+    answers: dict[str, dict[str, str]]
+    banks: dict[str, str]
+    bank_fit: BankFitPolicy
+    mappings: Mappings
+    capacity: CapacityPolicy
+    score_scaling: ScoreScaling
+    limits: Limits
+    fuzzy: FuzzyPolicy
+    expert: ExpertPolicy
+    pd: PDPolicy
+    escalation: EscalationPolicy
+    # filled by the loader: sha256 of the file's bytes
+    content_hash: str = ""
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    @property
+    def bank_codes(self) -> tuple[str, ...]:
+        return tuple(self.banks)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Policy:
+        if tuple(self.answers) != QUESTIONS:
+            raise ValueError(f"answers: the questions must be exactly {list(QUESTIONS)} in that order")
+        n_banks = len(self.banks)
+        if tuple(self.bank_fit.table) != QUESTIONS:
+            raise ValueError(f"bank_fit.table: the questions must be exactly {list(QUESTIONS)} in that order")
+        for q, rows in self.bank_fit.table.items():
+            if tuple(rows) != tuple(self.answers[q]):
+                raise ValueError(
+                    f"bank_fit.table.{q}: answer codes {list(rows)} differ from answers.{q} {list(self.answers[q])}"
+                )
+            for code, cells in rows.items():
+                if len(cells) != n_banks:
+                    raise ValueError(f"bank_fit.table.{q}.{code}: {len(cells)} cells for {n_banks} banks")
+                if any(isinstance(c, int) and c < 0 for c in cells):
+                    raise ValueError(f"bank_fit.table.{q}.{code}: points must not be negative")
+        for field, question in (
+            ("income_by_band", "ingreso_mensual"),
+            ("stability_by_tenure", "trabajo_tiempo"),
+            ("down_payment_fraction", "enganche"),
+            ("existing_payment_share", "creditos_vigentes"),
+        ):
+            got = set(getattr(self.mappings, field))
+            want = set(self.answers[question])
+            if got != want:
+                raise ValueError(
+                    f"mappings.{field}: codes must be those of answers.{question}; "
+                    f"missing {sorted(want - got)}, unknown {sorted(got - want)}"
+                )
+        return self

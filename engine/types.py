@@ -1,0 +1,140 @@
+"""Typed request and result of one assessment (SPEC §7), and the facts passed between assessors.
+
+Answer codes are checked against the policy in engine.validation (the policy is their one source of truth).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Decision = Literal["aprobado", "rechazado", "revisar"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ----------------------------------------------------------------------------------------------- request
+class Answers(_Model):
+    trabajo_tiempo: str
+    banco_nomina: str
+    historial_crediticio: str
+    creditos_vigentes: str
+    atrasos_12_meses: str
+    enganche: str
+    prioridad_financiamiento: str
+    ingreso_mensual: str
+
+
+class Loan(_Model):
+    vehicle_price: float = Field(gt=0, description="Vehicle price in MXN")
+    term_months: int = Field(gt=0, description="Requested term in months")
+
+
+class Applicant(_Model):
+    birth_year: int
+    monthly_income: float | None = Field(default=None, ge=0, description="Exact monthly income in MXN, if given")
+    name: str | None = Field(default=None, max_length=200)
+
+
+class AssessmentRequest(_Model):
+    answers: Answers
+    loan: Loan
+    applicant: Applicant
+
+
+# ------------------------------------------------------------------------------------- derived numbers
+class Derived(_Model):
+    """Numbers of SPEC §4 computed from the request; the inputs of fuzzy, ontology and expert."""
+
+    age: int
+    income_mxn: float
+    income_source: Literal["declared", "band"]
+    stability: float
+    down_payment_fraction: float
+    requested_amount: float
+    existing_payments: float
+    debt_capacity: float
+
+
+class ExpertFacts(_Model):
+    """What the expert system reasons on; read back from the inferred ontology graph (seed 003 facts)."""
+
+    name: str
+    birth_year: int
+    age: int
+    risk: float  # fuzzy risk 0–100 (the rules divide by policy.expert.risk_divisor)
+    income: float  # MXN / month
+    score: float  # 0–1000
+    debt_capacity: float  # MXN
+    requested: float  # MXN
+    term_months: int
+
+
+# ----------------------------------------------------------------------------------------------- results
+class CriterionScore(_Model):
+    question: str
+    answer: str
+    points: int | None  # None where the cell is a rejection
+    rejected: bool
+
+
+class BankFitResult(_Model):
+    recommended: str
+    second: str | None
+    scores: dict[str, int]
+    rejections: dict[str, list[str]]  # bank -> questions whose answer the bank rejects
+    low_score: bool
+    band: str
+    eligible: list[str]  # eligible banks, best first
+    ranking: list[str]  # all six banks: eligible best first, then the rejected ones
+    no_eligible_bank: bool  # seed 002 case 1
+    reasons: dict[str, list[CriterionScore]]  # bank -> per-question cell
+
+
+class PDFeatureContribution(_Model):
+    feature: str
+    answer: str | None = None
+    contribution: float  # log-odds added to the applicant's PD against the training population's mean
+
+
+class PDResult(_Model):
+    probability: float
+    model_version: str
+    top_features: list[PDFeatureContribution]
+
+
+class FuzzyResult(_Model):
+    risk: float  # 0–100
+    inputs: dict[str, float]  # ingreso (seed units), estabilidad, puntaje
+
+
+class ExpertResult(_Model):
+    decision: Decision
+    rate: float
+    fired_rules: list[str]
+
+
+class OntologyResult(_Model):
+    asserted_triples: int
+    inferred_triples: int
+    facts: ExpertFacts
+
+
+class AssessmentResult(_Model):
+    bank_fit: BankFitResult
+    pd: PDResult
+    credit_score: int
+    fuzzy: FuzzyResult
+    ontology: OntologyResult
+    expert: ExpertResult
+    derived: Derived
+    expected_loss: float
+    escalate: bool
+    escalation_reasons: list[str]
+    policy_version: str
+    policy_hash: str
+    model_version: str
+    engine_version: str
