@@ -1,0 +1,15 @@
+"""`asesor`: one command-line entry point; each area registers its own sub-command module here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="asesor",
+    help="Asesor: motor de evaluación de crédito automotriz, bot, API y herramientas de analistas.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Sub-command modules (each exposes `app: typer.Typer` or a `register(app)` function), one line each.
+# -- registered sub-commands --
