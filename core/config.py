@@ -42,6 +42,8 @@ class Settings(BaseSettings):
 
     api_public_url: str = Field(default="http://127.0.0.1:8000", alias="API_PUBLIC_URL")
     cors_origins: list[str] = Field(default_factory=list, alias="CORS_ORIGINS")
+    # lifetime of the bot's signed link to the web financing request (core/handoff.py)
+    handoff_ttl_seconds: int = Field(default=72 * 3600, gt=0, alias="HANDOFF_TTL_SECONDS")
 
     @property
     def resolved_database_url(self) -> str:
