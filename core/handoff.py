@@ -1,7 +1,8 @@
 """Signed, expiring handoff tokens: the bot's link from a result card to the web financing request.
 
 The token carries only opaque ids (the pseudonymous applicant key and the stored assessment id), never
-personal data, and is signed with ASESOR_SECRET_KEY (itsdangerous, salt "handoff") so nobody can forge or edit one.
+personal data, and is signed with ASESOR_SECRET_KEY (itsdangerous, salt "handoff") so nobody can forge
+or edit one.
 Expiry is checked here; single use is enforced by the API when the form is submitted (the financing request
 is stored under an idempotency key derived from the token's nonce, see `HandoffClaims.idempotency_key`).
 
