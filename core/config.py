@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, alias="CORS_ORIGINS")
     # lifetime of the bot's signed link to the web financing request (core/handoff.py)
     handoff_ttl_seconds: int = Field(default=72 * 3600, gt=0, alias="HANDOFF_TTL_SECONDS")
+    # web API (api/): auth, abuse limits; seconds before the result page moves on to the form (seed 002 flow)
+    jwt_expire_minutes: int = Field(default=60, gt=0, alias="ASESOR_JWT_EXPIRE_MINUTES")
+    handoff_rate_limit: str = Field(default="30/minute", alias="ASESOR_HANDOFF_RATE_LIMIT")
+    api_max_body_bytes: int = Field(default=64 * 1024, gt=0, alias="ASESOR_API_MAX_BODY_BYTES")
+    handoff_redirect_seconds: int = Field(default=7, ge=0, alias="ASESOR_HANDOFF_REDIRECT_SECONDS")
 
     @property
     def resolved_database_url(self) -> str:
