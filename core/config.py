@@ -29,10 +29,14 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
 
     # keyed hash of Telegram ids (pseudonymous user keys) and encryption of personal data at rest
-    pseudonym_key: SecretStr = Field(default=SecretStr("dev-only-pseudonym-key"), alias="ASESOR_PSEUDONYM_KEY")
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr("dev-only-pseudonym-key"), alias="ASESOR_PSEUDONYM_KEY"
+    )
     fernet_key: SecretStr | None = Field(default=None, alias="ASESOR_FERNET_KEY")
     # signing of handoff links and JWTs
-    secret_key: SecretStr = Field(default=SecretStr("dev-only-secret-key-change-me"), alias="ASESOR_SECRET_KEY")
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-only-secret-key-change-me"), alias="ASESOR_SECRET_KEY"
+    )
 
     bot_token: SecretStr | None = Field(default=None, alias="BOT_TOKEN")
     bot_mode: str = Field(default="polling", alias="BOT_MODE")  # polling | webhook

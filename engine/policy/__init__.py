@@ -18,7 +18,15 @@ from engine.policy.models import QUESTIONS, REJECT, Policy
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default.toml")
 POLICY_ENV = "ASESOR_POLICY"
 
-__all__ = ["DEFAULT_POLICY_PATH", "QUESTIONS", "REJECT", "Policy", "PolicyError", "default_policy", "load_policy"]
+__all__ = [
+    "DEFAULT_POLICY_PATH",
+    "QUESTIONS",
+    "REJECT",
+    "Policy",
+    "PolicyError",
+    "default_policy",
+    "load_policy",
+]
 
 
 class PolicyError(ValueError):
