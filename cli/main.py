@@ -13,3 +13,8 @@ app = typer.Typer(
 
 # Sub-command modules (each exposes `app: typer.Typer` or a `register(app)` function), one line each.
 # -- registered sub-commands --
+from cli import assess as _assess  # noqa: E402
+from cli import policy as _policy  # noqa: E402
+
+app.command("assess")(_assess.assess_command)
+app.add_typer(_policy.app, name="policy")

@@ -1,0 +1,148 @@
+"""`assess`: the one entry point of the engine (SPEC §5).
+
+answers + loan + birth year → bank fit; → PD features → PD → credit score; income, stability, score →
+fuzzy risk; everything → applicant graph → OWL-RL closure → facts read back from the inferred graph →
+expert system → decision, rate, fired rules.
+
+An `Assessor` holds everything that is expensive to build (the policy's tables, the fuzzy system, the
+closed ontology, one experta engine, the PD model), built once; `assess()` then does no I/O.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from engine import ENGINE_VERSION
+from engine.bank_fit import fit_banks
+from engine.derive import derive
+from engine.expert import expert_system
+from engine.fuzzy import fuzzy_model
+from engine.ontology import CreditOntology
+from engine.pd import ApplicantPDModel, load_or_train
+from engine.pd.scaling import score_from_pd
+from engine.policy import Policy, default_policy, load_policy
+from engine.types import (
+    AssessmentRequest,
+    AssessmentResult,
+    FuzzyResult,
+    OntologyResult,
+)
+from engine.validation import AssessmentInputError, parse_request
+
+__all__ = ["AssessmentInputError", "Assessor", "assess", "default_model_dir", "get_assessor"]
+
+MODEL_DIR_ENV = "ASESOR_MODEL_DIR"
+
+
+def default_model_dir() -> Path:
+    """ASESOR_MODEL_DIR, else <ASESOR_DATA_DIR or the repository's var/>/models (as core.config does)."""
+    if os.environ.get(MODEL_DIR_ENV):
+        return Path(os.environ[MODEL_DIR_ENV])
+    data_dir = os.environ.get("ASESOR_DATA_DIR") or Path(__file__).resolve().parent.parent / "var"
+    return Path(data_dir) / "models"
+
+
+class Assessor:
+    def __init__(self, policy: Policy, pd_model: ApplicantPDModel) -> None:
+        self.policy = policy
+        self.pd_model = pd_model
+        self.fuzzy = fuzzy_model(policy)
+        self.ontology = CreditOntology.load()
+        self.expert = expert_system(policy)
+        # experta's engine holds per-run state: one assessment at a time per Assessor
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------- entry
+    def validate(self, data: Any, as_of: date | None = None) -> AssessmentRequest:
+        """Decoded JSON (or a request) -> a request checked against the policy; raises AssessmentInputError."""
+        return parse_request(data, self.policy, as_of or date.today())
+
+    def assess(self, data: Any, as_of: date | None = None) -> AssessmentResult:
+        as_of = as_of or date.today()
+        request = parse_request(data, self.policy, as_of)
+        return self._assess(request, as_of)[0]
+
+    def assess_with_graph(self, data: Any, as_of: date | None = None) -> tuple[AssessmentResult, str]:
+        """The result and the inferred ontology graph of the applicant, as Turtle (for audit)."""
+        as_of = as_of or date.today()
+        request = parse_request(data, self.policy, as_of)
+        result, inferred = self._assess(request, as_of)
+        return result, inferred.to_turtle()
+
+    # ------------------------------------------------------------------------------------------- steps
+    def _assess(self, request: AssessmentRequest, as_of: date):
+        policy = self.policy
+        bank_fit = fit_banks(request.answers.model_dump(), policy)
+        derived = derive(request, policy, as_of)
+
+        pd = self.pd_model.predict(request, derived)
+        score = score_from_pd(pd.probability, policy.score_scaling)
+
+        ingreso = derived.income_mxn / policy.mappings.money_scale
+        risk = self.fuzzy.risk(ingreso, derived.stability, float(score))
+
+        with self._lock:
+            inferred = self.ontology.reason(
+                request=request, derived=derived, risk=risk, score=score, pd=pd.probability, as_of_year=as_of.year
+            )
+            expert = self.expert.decide(inferred.facts)
+
+        escalation_reasons: list[str] = []
+        if policy.escalation.on_low_score and bank_fit.low_score:
+            escalation_reasons.append("low_score")
+        if expert.decision in policy.escalation.on_decisions:
+            escalation_reasons.append(f"decision_{expert.decision}")
+
+        ead = derived.requested_amount * policy.pd.ead_factor
+        result = AssessmentResult(
+            bank_fit=bank_fit,
+            pd=pd,
+            credit_score=score,
+            fuzzy=FuzzyResult(
+                risk=round(risk, 4),
+                inputs={"ingreso": ingreso, "estabilidad": derived.stability, "puntaje": float(score)},
+            ),
+            ontology=OntologyResult(
+                asserted_triples=inferred.asserted_count,
+                inferred_triples=inferred.inferred_count,
+                facts=inferred.facts,
+            ),
+            expert=expert,
+            derived=derived,
+            expected_loss=round(pd.probability * policy.pd.lgd * ead, 2),
+            escalate=bool(escalation_reasons),
+            escalation_reasons=escalation_reasons,
+            policy_version=policy.version,
+            policy_hash=policy.content_hash,
+            model_version=pd.model_version,
+            engine_version=ENGINE_VERSION,
+        )
+        return result, inferred
+
+
+_ASSESSORS: dict[tuple[str, str], Assessor] = {}
+_ASSESSORS_LOCK = threading.Lock()
+
+
+def get_assessor(policy: Policy | str | Path | None = None, model_dir: str | Path | None = None) -> Assessor:
+    """The assessor of a policy (a Policy, a file, or the default) and a model directory, built once."""
+    if policy is None:
+        policy = load_policy() if os.environ.get("ASESOR_POLICY") else default_policy()
+    elif not isinstance(policy, Policy):
+        policy = load_policy(policy)
+    directory = Path(model_dir) if model_dir else default_model_dir()
+    key = (policy.content_hash, str(directory.resolve()))
+    with _ASSESSORS_LOCK:
+        assessor = _ASSESSORS.get(key)
+        if assessor is None:
+            assessor = _ASSESSORS[key] = Assessor(policy, load_or_train(directory, policy))
+        return assessor
+
+
+def assess(data: Any, as_of: date | None = None, policy: Policy | None = None) -> AssessmentResult:
+    """Assess one request with the default (or given) policy and the default model directory."""
+    return get_assessor(policy).assess(data, as_of)
