@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The run command (README): sets up and runs Asesor on embedded defaults.
+#   - installs the pinned environment;
+#   - SQLite under var/ unless DATABASE_URL is set; a local Redis (started here) unless REDIS_URL is set;
+#   - migrates the database, trains the PD model on first run, assesses the sample profile;
+#   - serves the web API on :8000 and, when BOT_TOKEN is set, runs the Telegram bot beside it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+if [ -z "${REDIS_URL:-}" ]; then
+  bash scripts/services.sh redis
+  export REDIS_URL="redis://127.0.0.1:6379/0"
+fi
+mkdir -p var
+asesor=.venv/bin/asesor
+if $asesor --help 2>/dev/null | grep -q " db "; then $asesor db upgrade; fi
+echo "== Sample assessment (examples/profile.json):" >&2
+$asesor assess < examples/profile.json | .venv/bin/python -c '
+import json, sys
+r = json.load(sys.stdin)
+b, e = r["bank_fit"], r["expert"]
+print(f"  banco recomendado: {b[\"recommended\"]} (segunda opción: {b[\"second\"]}), banda {b[\"band\"]}")
+print(f"  decisión: {e[\"decision\"]}, tasa {e[\"rate\"]} %, reglas {e[\"fired_rules\"]}")
+print(f"  PD {r[\"pd\"][\"probability\"]:.3f}, puntaje {r[\"credit_score\"]}, riesgo difuso {r[\"fuzzy\"][\"risk\"]:.1f}")
+print(f"  política {r[\"policy_version\"]}, modelo {r[\"model_version\"]}")
+' >&2
+if [ "${ASESOR_RUN_ONCE:-0}" = "1" ]; then exit 0; fi
+if $asesor --help 2>/dev/null | grep -q " serve "; then exec $asesor serve; fi
+if $asesor --help 2>/dev/null | grep -q " api "; then exec $asesor api; fi

@@ -1,0 +1,98 @@
+"""`asesor assess` as a user runs it: a real process, JSON on stdin, results or JSON errors out."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+SAMPLE = json.loads((ROOT / "examples" / "profile.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    e = dict(os.environ)
+    e["ASESOR_MODEL_DIR"] = str(tmp_path_factory.mktemp("models"))
+    return e
+
+
+def run(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "assess", "--as-of", "2026-11-24", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def bad_sample() -> dict:
+    data = copy.deepcopy(SAMPLE)
+    data["answers"]["historial_crediticio"] = "excelentisimo"
+    return data
+
+
+def test_one_object(env):
+    p = run([], json.dumps(SAMPLE), env)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["bank_fit"]["recommended"] == "bbva" and "policy_version" in out
+
+
+def test_invalid_object_exits_2_with_the_field_and_writes_nothing(env):
+    p = run([], json.dumps(bad_sample()), env)
+    assert p.returncode == 2 and p.stdout == ""
+    err = json.loads(p.stderr.strip().splitlines()[-1])
+    assert err["errors"][0]["field"] == "answers.historial_crediticio"
+
+
+def test_broken_json_is_a_json_error(env):
+    p = run([], '{"answers": ', env)
+    assert p.returncode == 2 and p.stdout == ""
+    assert json.loads(p.stderr.strip().splitlines()[-1])["error"] == "invalid_json"
+
+
+def test_array_keeps_good_items_and_reports_bad_ones(env):
+    p = run([], json.dumps([SAMPLE, bad_sample(), SAMPLE]), env)
+    assert p.returncode == 2
+    results = json.loads(p.stdout)
+    assert [r["line"] for r in results] == [1, 3]
+    err = json.loads(p.stderr.strip().splitlines()[-1])
+    assert err["line"] == 2 and err["errors"][0]["field"] == "answers.historial_crediticio"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_jsonl_in_order_with_bad_lines_reported(env, workers):
+    lines = [json.dumps(SAMPLE)] * 600 + ["not json", json.dumps(bad_sample())] + [json.dumps(SAMPLE)] * 3
+    p = run(["--jsonl", "--workers", workers], "\n".join(lines) + "\n", env)
+    assert p.returncode == 2
+    out = [json.loads(x) for x in p.stdout.splitlines()]
+    assert [r["line"] for r in out] == [*range(1, 601), 603, 604, 605]
+    errs = [json.loads(x) for x in p.stderr.strip().splitlines() if x.startswith("{")]
+    assert [(e["line"], e["error"]) for e in errs] == [(601, "invalid_json"), (602, "invalid_input")]
+    assert len({r["pd"]["probability"] for r in out}) == 1  # same profile, same answer, in every process
+
+
+def test_policy_option_and_env(env, tmp_path):
+    from engine.policy import DEFAULT_POLICY_PATH
+
+    custom = tmp_path / "p.toml"
+    custom.write_bytes(DEFAULT_POLICY_PATH.read_bytes().replace(b'version = "2026.11.1"', b'version = "x-1"'))
+    p = run(["--policy", str(custom)], json.dumps(SAMPLE), env)
+    assert json.loads(p.stdout)["policy_version"] == "x-1"
+    p = run([], json.dumps(SAMPLE), {**env, "ASESOR_POLICY": str(custom)})
+    assert json.loads(p.stdout)["policy_version"] == "x-1"
+    broken = tmp_path / "bad.toml"
+    broken.write_bytes(DEFAULT_POLICY_PATH.read_bytes().replace(b"max_dti = 0.40", b"max_dti = 4.0"))
+    p = run(["--policy", str(broken)], json.dumps(SAMPLE), env)
+    assert p.returncode == 2
+    err = json.loads(p.stderr.strip().splitlines()[-1])
+    assert err["error"] == "invalid_policy" and err["problems"][0]["key"] == "capacity.max_dti"
