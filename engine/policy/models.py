@@ -246,12 +246,59 @@ class ExpertPolicy(_Strict):
         return self
 
 
+# German Credit meanings the dialog answers map to (engine/pd/features.py ranks them, best first).
+HistoryLevel = Literal["all_paid_here", "existing_paid", "none_or_all_paid", "critical", "delay"]
+EmploymentLevel = Literal["ge_7y", "4_7y", "1_4y", "lt_1y", "unemployed"]
+
+
+class PDMapping(_Strict):
+    """Dialog answer -> German Credit feature (docs/pd.md has the table)."""
+
+    history_level: dict[str, HistoryLevel]
+    # arrears and pending payments put a floor under the credit-history meaning (the worse one wins)
+    arrears_floor: dict[str, HistoryLevel]
+    credits_floor: dict[str, HistoryLevel]
+    employment_level: dict[str, EmploymentLevel]
+    existing_credits: dict[str, int]
+    other_installment_plans: dict[str, bool]
+    amount_reference_mxn: float = Field(gt=0)
+    installment_rate_thresholds: tuple[float, float, float]
+    top_features: int = Field(ge=0, le=8)
+
+    @field_validator("existing_credits")
+    @classmethod
+    def _credit_counts(cls, v: dict[str, int]) -> dict[str, int]:
+        for code, n in v.items():
+            if not 1 <= n <= 4:
+                raise ValueError(f"{code}: German Credit counts existing credits as 1–4, got {n}")
+        return v
+
+    @field_validator("installment_rate_thresholds")
+    @classmethod
+    def _increasing(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not 0 < v[0] < v[1] < v[2]:
+            raise ValueError(f"thresholds must be positive and strictly increasing, got {list(v)}")
+        return v
+
+
+class PDTraining(_Strict):
+    seed: int
+    holdout_fraction: float = Field(gt=0, lt=1)
+    resampler: Literal["random_over", "smote", "none"]
+    l2_c: float = Field(gt=0)
+    calibration_folds: int = Field(ge=2)
+    cv_folds: int = Field(ge=2)
+    credit_history_reading: Literal["groemping_2019", "as_printed"]
+
+
 class PDPolicy(_Strict):
     applicant_model: str = Field(min_length=1)
     lgd: float = Field(ge=0, le=1)
     ead_factor: float = Field(gt=0)
     approve_pd_below: float = Field(gt=0, lt=1)
     review_pd_below: float = Field(gt=0, lt=1)
+    mapping: PDMapping
+    training: PDTraining
 
 
 class EscalationPolicy(_Strict):
@@ -282,6 +329,25 @@ class Policy(_Strict):
     @property
     def bank_codes(self) -> tuple[str, ...]:
         return tuple(self.banks)
+
+    @model_validator(mode="after")
+    def _check_pd_mapping(self) -> Policy:
+        m = self.pd.mapping
+        for field, question in (
+            ("history_level", "historial_crediticio"),
+            ("arrears_floor", "atrasos_12_meses"),
+            ("credits_floor", "creditos_vigentes"),
+            ("employment_level", "trabajo_tiempo"),
+            ("existing_credits", "creditos_vigentes"),
+            ("other_installment_plans", "creditos_vigentes"),
+        ):
+            got, want = set(getattr(m, field)), set(self.answers.get(question, {}))
+            if got != want:
+                raise ValueError(
+                    f"pd.mapping.{field}: codes must be those of answers.{question}; "
+                    f"missing {sorted(want - got)}, unknown {sorted(got - want)}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _cross_check(self) -> Policy:
