@@ -306,6 +306,39 @@ class EscalationPolicy(_Strict):
     on_decisions: tuple[Literal["aprobado", "rechazado", "revisar"], ...] = ("revisar",)
 
 
+class StabilityLabel(_Strict):
+    min: float = Field(ge=0, le=10)
+    label: str = Field(min_length=1)
+
+
+class OntologyPolicy(_Strict):
+    """How the applicant graph (engine/ontology) names what the numbers mean."""
+
+    # ingreso_mensual code -> subclass of ex:Ingreso (local name in credit.ttl)
+    income_class_by_band: dict[str, str]
+    # ex:estabilidadLaboral from the 0–10 stability: listed from the highest `min` down, the last at 0
+    stability_labels: tuple[StabilityLabel, ...]
+    # class (subclass of ex:Credito) and ex:estadoCredito of the credit being assessed
+    credit_class: str = Field(min_length=1)
+    credit_state: str = Field(min_length=1)
+
+    @field_validator("stability_labels")
+    @classmethod
+    def _labels_descending(cls, labels: tuple[StabilityLabel, ...]) -> tuple[StabilityLabel, ...]:
+        mins = [x.min for x in labels]
+        if not labels or mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError("list the labels from the highest 'min' down, without repeats")
+        if mins[-1] != 0:
+            raise ValueError("the last label must start at 0 so that every stability has a label")
+        return labels
+
+    def stability_label(self, stability: float) -> str:
+        for x in self.stability_labels:
+            if stability >= x.min:
+                return x.label
+        return self.stability_labels[-1].label
+
+
 class Policy(_Strict):
     meta: Meta
     answers: dict[str, dict[str, str]]
@@ -319,6 +352,7 @@ class Policy(_Strict):
     expert: ExpertPolicy
     pd: PDPolicy
     escalation: EscalationPolicy
+    ontology: OntologyPolicy
     # filled by the loader: sha256 of the file's bytes
     content_hash: str = ""
 
@@ -347,6 +381,17 @@ class Policy(_Strict):
                     f"pd.mapping.{field}: codes must be those of answers.{question}; "
                     f"missing {sorted(want - got)}, unknown {sorted(got - want)}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_ontology(self) -> Policy:
+        got = set(self.ontology.income_class_by_band)
+        want = set(self.answers["ingreso_mensual"]) if "ingreso_mensual" in self.answers else got
+        if got != want:
+            raise ValueError(
+                "ontology.income_class_by_band: codes must be those of answers.ingreso_mensual; "
+                f"missing {sorted(want - got)}, unknown {sorted(got - want)}"
+            )
         return self
 
     @model_validator(mode="after")
