@@ -18,3 +18,6 @@ from cli import policy as _policy  # noqa: E402
 
 app.command("assess")(_assess.assess_command)
 app.add_typer(_policy.app, name="policy")
+from cli import db as _db  # noqa: E402
+
+app.add_typer(_db.app, name="db")

@@ -1,0 +1,135 @@
+"""Engines, sessions and migrations.
+
+- `make_engine(url)`: SQLite (WAL, foreign keys, busy timeout, parent dir created) or PostgreSQL (psycopg 3,
+  pool pre-ping so a restarted server does not hand out dead connections).
+- `default_url()`: `DATABASE_URL`, else the SQLite file under the data directory (core.config).
+- `migrate(url)`: `alembic upgrade head` programmatically; the app, the CLI (`asesor db upgrade`) and the
+  tests create the schema this way, never with `create_all`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+ALEMBIC_DIR = Path(__file__).resolve().parent / "alembic"
+ALEMBIC_INI = Path(__file__).resolve().parent / "alembic.ini"
+
+
+def default_url() -> str:
+    from core.config import get_settings
+
+    return get_settings().resolved_database_url
+
+
+def normalize_url(url: str) -> str:
+    """Accept `postgresql://` / `postgres://` and use the psycopg 3 driver (the one installed)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def is_sqlite(url_or_engine: str | Engine) -> bool:
+    if isinstance(url_or_engine, Engine):
+        return url_or_engine.dialect.name == "sqlite"
+    return make_url(normalize_url(url_or_engine)).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL: readers do not block the writer; foreign keys are off by default in SQLite;
+    # busy_timeout: concurrent writers wait instead of failing with "database is locked".
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    url = normalize_url(url or default_url())
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 10})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # SQLAlchemy's recipe: let it own transactions. pysqlite's legacy mode starts a transaction only
+        # before DML, so a SELECT-then-INSERT would not be one transaction (and SAVEPOINTs break).
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    # expire_on_commit=False: repositories return ORM objects that stay readable after their session closes
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(ALEMBIC_INI))
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    # '%' must be escaped for configparser (passwords may contain it)
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database at `url` (default: the configured one) to `revision` with Alembic."""
+    from alembic import command
+
+    url = normalize_url(url or default_url())
+    if is_sqlite(url):
+        db = make_url(url).database
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(normalize_url(url or default_url())), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+__all__ = [
+    "current_revision",
+    "default_url",
+    "downgrade",
+    "is_sqlite",
+    "make_engine",
+    "make_sessionmaker",
+    "migrate",
+    "normalize_url",
+    "session_scope",
+]

@@ -1,0 +1,526 @@
+"""Funnel events (SPEC §8) through a durable outbox, so emitting never blocks or breaks a dialog.
+
+    sink = EventSink.from_settings(engine)      # Redis stream if REDIS_URL, else a spool dir under data_dir
+    sink.start()                                # background flusher thread (or: await sink.run() in asyncio)
+    sink.emit(FunnelEvent(name="ConsentGiven", user_key=key))          # sync: returns in ~0.1–2 ms
+    await sink.aemit(FunnelEvent(name="QuestionAnswered", user_key=key, step="enganche"))
+    sink.stop()                                 # final best-effort flush
+
+Path of one event: `emit` serialises it and appends it to the outbox (XADD to a Redis stream, or one
+`write()` + fsync to an append-only spool segment). Nothing touches the database on the caller's path. If the
+outbox itself fails (Redis down), the event goes to the local spool; if that fails too (disk full), to a
+bounded in-memory queue that the flusher retries; `emit` never raises.
+
+The flusher takes a batch from the outbox, inserts it with `INSERT … ON CONFLICT (id) DO NOTHING`, commits,
+and only then acknowledges (XACK+XDEL, or deletes the spool segment). A crash between commit and ack
+re-delivers the batch, and the conflict clause makes the second insert a no-op: every event lands exactly
+once. While the database is down the flusher retries with exponential back-off (tenacity) and the events
+wait in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_when_event_set,
+    wait_exponential_jitter,
+)
+
+from storage.models import Event
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+EventName = Literal[
+    "BotStarted",
+    "ConsentGiven",
+    "ProfileCompleted",
+    "QuestionAnswered",
+    "PerfilacionBancariaComplete",
+    "ResultShown",
+    "EscalationCreated",
+    "EscalationResolved",
+    "HandoffOpened",
+    "FinancingRequestSubmitted",
+]
+
+
+class FunnelEvent(BaseModel):
+    """One funnel event. `user_key` must be the pseudonymous key (storage.privacy.pseudonymize), which the
+    validator enforces: a raw Telegram id (digits) is refused at construction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    name: EventName
+    user_key: str = Field(min_length=16, max_length=64)
+    step: str | None = Field(default=None, max_length=48)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    policy_version: str | None = Field(default=None, max_length=32)
+    model_version: str | None = Field(default=None, max_length=128)
+
+    @field_validator("user_key")
+    @classmethod
+    def _pseudonymous(cls, v: str) -> str:
+        if v.isdigit():
+            raise ValueError("user_key must be the pseudonymous key, never a raw Telegram id")
+        return v
+
+    @field_validator("id")
+    @classmethod
+    def _id_len(cls, v: str) -> str:
+        if not 1 <= len(v) <= 36:
+            raise ValueError("event id must be 1–36 characters (a uuid)")
+        return v
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user_key": self.user_key,
+            "name": self.name,
+            "step": self.step,
+            "occurred_at": self.occurred_at,
+            "properties": self.properties,
+            "policy_version": self.policy_version,
+            "model_version": self.model_version,
+        }
+
+
+# ------------------------------------------------------------------------------------------- outboxes
+@dataclass
+class Batch:
+    records: list[str]
+    token: Any = None  # what `ack` needs (stream ids, or the spool segment path)
+    source: Outbox | None = field(default=None, repr=False)
+
+
+class Outbox(Protocol):
+    def put(self, records: list[str]) -> None: ...
+    def take(self, max_records: int) -> Batch | None: ...
+    def ack(self, batch: Batch) -> None: ...
+    def pending(self) -> int: ...
+
+
+class SpoolOutbox:
+    """Append-only JSON-lines segments in a directory; safe across threads and processes.
+
+    Each process appends to its own `active-<pid>-*.jsonl` with one `write()` per call (+ fsync when
+    `fsync`), so a crash leaves whole lines. `take` seals the active segment (rename to `sealed-*`) and also
+    adopts the active segments of dead processes; `ack` deletes a sealed segment once its events are in the
+    database. Two flushers may read the same segment: the idempotent insert makes that harmless.
+    """
+
+    def __init__(self, directory: Path | str, *, fsync: bool = True, max_segment_records: int = 10_000):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+        self.max_segment_records = max_segment_records
+        self._lock = threading.Lock()
+        self._fh: Any = None
+        self._path: Path | None = None
+        self._count = 0
+        self._pid = os.getpid()
+
+    def _open(self) -> None:
+        self._pid = os.getpid()
+        self._path = self.dir / f"active-{self._pid}-{uuid.uuid4().hex[:12]}.jsonl"
+        self._fh = open(self._path, "ab", buffering=0)  # noqa: SIM115 (kept open across calls)
+        self._count = 0
+
+    def _seal_locked(self) -> None:
+        if self._fh is None or self._path is None:
+            return
+        self._fh.close()
+        self._fh = None
+        if self._count:
+            self._path.rename(self.dir / f"sealed-{time.time_ns()}-{self._path.name[len('active-'):]}")
+        else:
+            self._path.unlink(missing_ok=True)
+        self._path = None
+        self._count = 0
+
+    def put(self, records: list[str]) -> None:
+        data = "".join(r + "\n" for r in records).encode("utf-8")
+        with self._lock:
+            if self._fh is None or self._pid != os.getpid():  # first use, or we are a forked child
+                self._open()
+            self._fh.write(data)
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+            self._count += len(records)
+            if self._count >= self.max_segment_records:
+                self._seal_locked()
+
+    def _adopt_orphans(self) -> None:
+        for p in self.dir.glob("active-*.jsonl"):
+            try:
+                pid = int(p.name.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if pid == os.getpid() or _pid_alive(pid):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                p.rename(self.dir / f"sealed-{time.time_ns()}-{p.name[len('active-'):]}")
+
+    def take(self, max_records: int) -> Batch | None:
+        # max_records is advisory here: a segment is taken whole (it is at most max_segment_records long)
+        with self._lock:
+            if self._count and self._pid == os.getpid():
+                self._seal_locked()
+        self._adopt_orphans()
+        for seg in sorted(self.dir.glob("sealed-*.jsonl")):
+            try:
+                raw = seg.read_bytes()
+            except FileNotFoundError:
+                continue  # another flusher acked it
+            lines = raw.split(b"\n")
+            if lines and lines[-1]:
+                log.error("spool segment %s ends with a torn line (%d bytes); skipped", seg.name, len(lines[-1]))
+            records = [ln.decode("utf-8") for ln in lines[:-1] if ln.strip()]
+            return Batch(records=records, token=seg, source=self)
+        return None
+
+    def ack(self, batch: Batch) -> None:
+        Path(batch.token).unlink(missing_ok=True)
+
+    def pending(self) -> int:
+        n = 0
+        for seg in list(self.dir.glob("sealed-*.jsonl")) + list(self.dir.glob("active-*.jsonl")):
+            with contextlib.suppress(FileNotFoundError):
+                n += seg.read_bytes().count(b"\n")
+        return n
+
+    def close(self) -> None:
+        with self._lock:
+            self._seal_locked()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RedisOutbox:
+    """A Redis stream with a consumer group: entries stay pending until a flusher XACKs them after commit.
+
+    A flusher first re-reads its own pending entries (a batch whose insert failed), then claims entries
+    idle for `claim_idle_ms` from dead flushers, then reads new ones. Acked entries are XDELeted, so the
+    stream holds only what is not yet in the database. Redis must persist (AOF) to survive its own restart.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str = "asesor:events:outbox",
+        group: str = "flushers",
+        consumer: str | None = None,
+        claim_idle_ms: int = 60_000,
+        socket_timeout: float = 0.5,
+    ):
+        import redis
+
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout, decode_responses=True
+        )
+        self.stream, self.group = stream, group
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.claim_idle_ms = claim_idle_ms
+        self._group_ready = False
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        import redis
+
+        try:
+            self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def put(self, records: list[str]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for r in records:
+            pipe.xadd(self.stream, {"e": r})
+        pipe.execute()
+
+    def take(self, max_records: int) -> Batch | None:
+        self._ensure_group()
+        entries: list[tuple[str, dict[str, str]]] = []
+        own = self.client.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=max_records)
+        if own and own[0][1]:
+            entries = own[0][1]
+        if not entries:
+            claimed = self.client.xautoclaim(
+                self.stream, self.group, self.consumer, self.claim_idle_ms, "0-0", count=max_records
+            )
+            entries = [e for e in (claimed[1] if claimed else []) if e and e[1]]
+        if not entries:
+            new = self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=max_records)
+            if new and new[0][1]:
+                entries = new[0][1]
+        if not entries:
+            return None
+        return Batch(records=[f["e"] for _, f in entries if f], token=[i for i, _ in entries], source=self)
+
+    def ack(self, batch: Batch) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xack(self.stream, self.group, *batch.token)
+        pipe.xdel(self.stream, *batch.token)
+        pipe.execute()
+
+    def pending(self) -> int:
+        return int(self.client.xlen(self.stream))
+
+
+# ------------------------------------------------------------------------------------------------ sink
+def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000) -> None:
+    """Idempotent bulk insert: an event id already in the table is skipped, never duplicated."""
+    if not rows:
+        return
+    ins = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    if engine.dialect.name not in ("postgresql", "sqlite"):
+        raise NotImplementedError(engine.dialect.name)
+    stmt = ins(Event).on_conflict_do_nothing(index_elements=["id"])
+    now = utcnow()
+    with engine.begin() as conn:
+        for i in range(0, len(rows), chunk):
+            part = [{**r, "received_at": r.get("received_at") or now} for r in rows[i : i + chunk]]
+            conn.execute(stmt, part)
+
+
+def _row_from_record(record: str) -> dict[str, Any] | None:
+    try:
+        return FunnelEvent.model_validate_json(record).to_row()
+    except ValueError:
+        log.error("outbox record is not a valid FunnelEvent; dropped: %.200s", record)
+        return None
+
+
+class EventSink:
+    """Emit funnel events without ever blocking or failing the caller; flush them into `events`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        outbox: Outbox,
+        *,
+        fallback: SpoolOutbox | None = None,
+        batch_size: int = 2000,
+        flush_interval: float = 1.0,
+        max_backoff: float = 30.0,
+        memory_limit: int = 100_000,
+    ):
+        self.engine = engine
+        self.outbox = outbox
+        self.fallback = fallback
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_backoff = max_backoff
+        self._memory: collections.deque[str] = collections.deque()
+        self._memory_limit = memory_limit
+        self._mem_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0  # events lost because Redis, the disk and memory were all unavailable
+        self.flushed = 0
+
+    @classmethod
+    def from_settings(cls, engine: Engine, **kwargs: Any) -> EventSink:
+        from core.config import get_settings
+
+        st = get_settings()
+        spool = SpoolOutbox(st.data_dir / "outbox" / "events")
+        if st.redis_url:
+            return cls(engine, RedisOutbox(st.redis_url), fallback=spool, **kwargs)
+        return cls(engine, spool, **kwargs)
+
+    # ----------------------------------------------------------------------------------------- emitting
+    def emit(self, event: FunnelEvent) -> None:
+        """Durably queue one event. Never raises, never waits on the database."""
+        try:
+            record = event.model_dump_json()
+        except Exception:  # pragma: no cover - a FunnelEvent always serialises
+            log.exception("event could not be serialised; dropped")
+            self.dropped += 1
+            return
+        self._put([record])
+
+    def emit_many(self, events: list[FunnelEvent]) -> None:
+        self._put([e.model_dump_json() for e in events])
+
+    async def aemit(self, event: FunnelEvent) -> None:
+        """asyncio flavour: the outbox write (a Redis round trip or an fsync) runs in a worker thread."""
+        try:
+            await asyncio.to_thread(self.emit, event)
+        except Exception:  # pragma: no cover - emit does not raise; to_thread could on shutdown
+            log.exception("aemit failed; event dropped")
+            self.dropped += 1
+
+    def _put(self, records: list[str]) -> None:
+        targets: list[Any] = [self.outbox]
+        if self.fallback is not None and self.fallback is not self.outbox:
+            targets.append(self.fallback)
+        for target in targets:
+            try:
+                target.put(records)
+                return
+            except Exception as exc:
+                log.warning("outbox %s unavailable (%s); trying the next one", type(target).__name__, exc)
+        with self._mem_lock:
+            room = self._memory_limit - len(self._memory)
+            self._memory.extend(records[: max(room, 0)])
+            if room < len(records):
+                self.dropped += len(records) - max(room, 0)
+                log.error("event outboxes and memory buffer full: %d events dropped", self.dropped)
+
+    # ----------------------------------------------------------------------------------------- flushing
+    def _requeue_memory(self) -> None:
+        with self._mem_lock:
+            if not self._memory:
+                return
+            records = list(self._memory)
+            self._memory.clear()
+        self._put(records)
+
+    def _sources(self) -> list[Outbox]:
+        out: list[Outbox] = [self.outbox]
+        if self.fallback is not None and self.fallback is not self.outbox:
+            out.append(self.fallback)
+        return out
+
+    def flush_once(self) -> int:
+        """Move at most one batch per outbox into the database. Raises if the database is unavailable
+        (the batch then stays in the outbox). Returns the number of records handled."""
+        self._requeue_memory()
+        handled = 0
+        for source in self._sources():
+            try:
+                batch = source.take(self.batch_size)
+            except Exception as exc:  # Redis down: its events wait there; the spool still flushes
+                log.warning("cannot read outbox %s: %s", type(source).__name__, exc)
+                continue
+            if batch is None:
+                continue
+            rows = [r for r in (_row_from_record(rec) for rec in batch.records) if r is not None]
+            insert_events(self.engine, rows)
+            source.ack(batch)
+            handled += len(batch.records)
+        self.flushed += handled
+        return handled
+
+    def flush(self, *, attempts: int = 5, max_wait: float = 2.0) -> int:
+        """Drain every outbox now (tests, shutdown, before an erasure). Retries a failing database
+        `attempts` times with jittered exponential back-off, then re-raises."""
+        total = 0
+        retrying = Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential_jitter(initial=0.05, max=max_wait),
+            stop=stop_after_attempt(attempts),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                while True:
+                    n = self.flush_once()
+                    total += n
+                    if n == 0:
+                        break
+        return total
+
+    def pending(self) -> int:
+        n = len(self._memory)
+        for s in self._sources():
+            try:
+                n += s.pending()
+            except Exception:
+                log.warning("cannot count outbox %s", type(s).__name__)
+        return n
+
+    # -------------------------------------------------------------------------------- background runner
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("event flush failed (attempt %d): %s; events wait in the outbox", state.attempt_number, exc)
+
+    def _loop(self) -> None:
+        retrying = Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential_jitter(initial=0.2, max=self.max_backoff),
+            stop=stop_when_event_set(self._stop),
+            sleep=self._stop.wait,  # back-off sleeps end early on stop()
+            before_sleep=self._log_retry,
+            reraise=False,
+            retry_error_callback=lambda _s: None,
+        )
+        while not self._stop.is_set():
+            moved = retrying(self.flush_once)
+            if not moved:
+                self._stop.wait(self.flush_interval)
+
+    def start(self) -> None:
+        """Flush in a daemon thread until `stop()`."""
+        if self._thread and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="event-flusher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+            self._thread = None
+        try:
+            self.flush(attempts=2, max_wait=0.5)
+        except Exception as exc:  # the database is down: the events stay durable in the outbox
+            log.warning("final event flush failed (%s); %d events stay in the outbox", exc, self.pending())
+
+    async def run(self) -> None:
+        """asyncio flavour of the flusher (cancel the task to stop): flushes in a worker thread."""
+        delay = 0.2
+        while True:
+            try:
+                moved = await asyncio.to_thread(self.flush_once)
+                delay = 0.2
+                if not moved:
+                    await asyncio.sleep(self.flush_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("event flush failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+
+
+def parse_records(records: list[str]) -> list[dict[str, Any]]:
+    """JSON records of the outbox as dicts (for inspection tools)."""
+    return [json.loads(r) for r in records]

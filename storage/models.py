@@ -1,0 +1,309 @@
+"""SQLAlchemy 2 typed ORM of everything Asesor keeps (docs/storage.md has the schema and the privacy rules).
+
+Identity and privacy, in one place:
+- `user_key` everywhere is the *pseudonymous* key: a keyed HMAC-SHA256 of the Telegram user id
+  (storage.privacy.pseudonymize). Analytics tables (events, assessments) never hold the raw Telegram id.
+- The raw Telegram chat id lives only in `applicants.telegram_chat_id` (the bot must write back to it).
+- Name and phone are Fernet-encrypted (`*_enc` columns, storage.privacy.Cipher); nothing else identifies.
+- Erasure (/borrar_mis_datos) deletes the applicant row and its bank profile, and rewrites `user_key` in the
+  analytics tables to an unlinkable random token (storage.repositories.Storage.erase_applicant).
+
+The schema is created by Alembic migrations (storage/alembic), never by `create_all` in the application.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import JSONType, UTCDateTime, utcnow
+
+# Deterministic constraint names so Alembic migrations are stable on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+USER_KEY_LEN = 64  # hex HMAC-SHA256, or "erased-<uuid hex>" after erasure
+ESCALATION_STATUSES = ("open", "claimed", "resolved")
+USER_ROLES = ("advisor", "analyst", "admin")
+EVENT_NAMES = (
+    "BotStarted",
+    "ConsentGiven",
+    "ProfileCompleted",
+    "QuestionAnswered",
+    "PerfilacionBancariaComplete",
+    "ResultShown",
+    "EscalationCreated",
+    "EscalationResolved",
+    "HandoffOpened",
+    "FinancingRequestSubmitted",
+)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# ------------------------------------------------------------------------------------------- applicants
+class Applicant(TimestampMixin, Base):
+    """A Telegram applicant. Deleted (not blanked) on an erasure request."""
+
+    __tablename__ = "applicants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_LEN), unique=True)
+    # raw Telegram chat id: only so the bot (and an advisor through it) can write back
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    consent_given: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[datetime | None]
+    consent_version: Mapped[str | None] = mapped_column(String(32))  # version of the aviso de privacidad
+    # Fernet tokens (storage.privacy.Cipher); never stored in clear
+    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    monthly_income: Mapped[float | None] = mapped_column(Float)
+    # the rest of the short profile (non-identifying): free-form, JSON-serialisable
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    profile_completed_at: Mapped[datetime | None]
+
+
+class BankProfile(TimestampMixin, Base):
+    """Seed 002 `bank_profiles`: the 8 answers and the banks the algorithm recommended (one row per user)."""
+
+    __tablename__ = "bank_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(USER_KEY_LEN), ForeignKey("applicants.user_key", ondelete="CASCADE"), unique=True
+    )
+    respuestas: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    banco_recomendado: Mapped[str | None] = mapped_column(String(32))
+    banco_segunda_opcion: Mapped[str | None] = mapped_column(String(32))
+    is_complete: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# ------------------------------------------------------------------------------------------ assessments
+class Assessment(Base):
+    """One `engine.assess` result, whole (JSON), plus the columns analytics group and filter on."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        Index("ix_assessments_created_at", "created_at"),
+        Index("ix_assessments_user_key", "user_key"),
+        Index("ix_assessments_bank_created", "recommended_bank", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4
+    user_key: Mapped[str | None] = mapped_column(String(USER_KEY_LEN))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(16), default="bot")  # bot | api | batch
+    policy_version: Mapped[str] = mapped_column(String(32))
+    policy_hash: Mapped[str | None] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(128))
+    engine_version: Mapped[str | None] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(16))
+    pd: Mapped[float] = mapped_column(Float)
+    credit_score: Mapped[int] = mapped_column(Integer)
+    risk: Mapped[float | None] = mapped_column(Float)
+    rate: Mapped[float | None] = mapped_column(Float)
+    recommended_bank: Mapped[str | None] = mapped_column(String(32))
+    second_bank: Mapped[str | None] = mapped_column(String(32))
+    low_score: Mapped[bool] = mapped_column(Boolean, default=False)
+    band: Mapped[str | None] = mapped_column(String(32))
+    requested_amount: Mapped[float | None] = mapped_column(Float)
+    expected_loss: Mapped[float | None] = mapped_column(Float)
+    escalate: Mapped[bool] = mapped_column(Boolean, default=False)
+    # segment columns (answer codes, SPEC §2)
+    income_band: Mapped[str | None] = mapped_column(String(32))
+    tenure: Mapped[str | None] = mapped_column(String(32))
+    payroll_bank: Mapped[str | None] = mapped_column(String(32))
+    # request and result JSON; the applicant's name is redacted before storing (it lives encrypted only)
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+# --------------------------------------------------------------------------------------------- events
+class Event(Base):
+    """A funnel event (SPEC §8). Inserted idempotently on `id` by the outbox flusher (storage.events)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_name_occurred", "name", "occurred_at"),
+        Index("ix_events_occurred_at", "occurred_at"),
+        Index("ix_events_user_name", "user_key", "name"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # event id (uuid) from the emitter
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_LEN))
+    name: Mapped[str] = mapped_column(String(48))
+    step: Mapped[str | None] = mapped_column(String(48))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    policy_version: Mapped[str | None] = mapped_column(String(32))
+    model_version: Mapped[str | None] = mapped_column(String(128))
+
+
+# ---------------------------------------------------------------------------------------------- users
+class User(TimestampMixin, Base):
+    """Advisors, analysts and admins of the API and the advisors' chat. Auth lives in api/."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {USER_ROLES!r}", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the advisor's own Telegram user id, to match a click in the advisors' chat to a user (not an applicant)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    last_login_at: Mapped[datetime | None]
+
+
+# ---------------------------------------------------------------------------------------- escalations
+class Escalation(TimestampMixin, Base):
+    """A case handed to a human advisor: open → claimed (by one advisor) → resolved."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        CheckConstraint(f"status IN {ESCALATION_STATUSES!r}", name="status"),
+        Index("ix_escalations_status_created", "status", "created_at"),
+        Index("ix_escalations_user_key", "user_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_LEN))
+    assessment_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("assessments.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str] = mapped_column(String(64))  # low_score | revisar | applicant_request | …
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    advisor_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)
+    # message id of the card in the advisors' chat, so the bot can edit it when the status changes
+    advisors_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    notes: Mapped[list[EscalationNote]] = relationship(
+        back_populates="escalation", cascade="all, delete-orphan", order_by="EscalationNote.id", lazy="selectin"
+    )
+
+
+class EscalationNote(Base):
+    __tablename__ = "escalation_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("escalations.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    escalation: Mapped[Escalation] = relationship(back_populates="notes")
+
+
+# ------------------------------------------------------------------------------------ financing requests
+class FinancingRequest(TimestampMixin, Base):
+    """A *Solicitar financiamiento* submission from the web handoff; created once per idempotency key."""
+
+    __tablename__ = "financing_requests"
+    __table_args__ = (Index("ix_financing_requests_user_key", "user_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folio: Mapped[str] = mapped_column(String(24), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_LEN))
+    assessment_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("assessments.id", ondelete="SET NULL")
+    )
+    bank: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    vehicle_price: Mapped[float | None] = mapped_column(Float)
+    term_months: Mapped[int | None] = mapped_column(Integer)
+    # contact details typed into the form (JSON), Fernet-encrypted as a whole
+    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # non-identifying extra fields of the form
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# ---------------------------------------------------------------------------------- historical outcomes
+class EtlLoad(Base):
+    """One run of `asesor etl load`: what was read, loaded and rejected (the stored quality report)."""
+
+    __tablename__ = "etl_loads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class LoanOutcome(Base):
+    """A historical client with the observed default, normalised to common segment columns."""
+
+    __tablename__ = "loan_outcomes"
+    __table_args__ = (
+        UniqueConstraint("source", "row_hash", name="uq_loan_outcomes_source_row_hash"),
+        Index("ix_loan_outcomes_source", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    # sha256 of the canonical row (or of its external id when the source has one): the de-dup key
+    row_hash: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    load_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("etl_loads.id", ondelete="SET NULL"))
+    line: Mapped[int | None] = mapped_column(Integer)  # line in the loaded file (1 = header)
+    defaulted: Mapped[bool] = mapped_column(Boolean)
+    # normalised segment columns (None when the source lacks them)
+    age: Mapped[int | None] = mapped_column(Integer)
+    income: Mapped[float | None] = mapped_column(Float)  # in the source's currency
+    amount: Mapped[float | None] = mapped_column(Float)  # in the source's currency
+    term_months: Mapped[int | None] = mapped_column(Integer)
+    employed: Mapped[bool | None] = mapped_column(Boolean)
+    tenure_years: Mapped[float | None] = mapped_column(Float)
+    income_band: Mapped[str | None] = mapped_column(String(32))
+    tenure: Mapped[str | None] = mapped_column(String(32))
+    payroll_bank: Mapped[str | None] = mapped_column(String(32))
+    recommended_bank: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str | None] = mapped_column(String(8))
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the validated source row
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
