@@ -55,6 +55,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # `engine.execution_options(sqlite_begin="IMMEDIATE")` (see write_engine) takes the write lock at BEGIN:
+    # a deferred transaction that reads and then writes cannot upgrade its lock while another writer
+    # commits, and SQLite fails it at once with "database is locked" instead of waiting.
+    mode = conn.get_execution_options().get("sqlite_begin", "")
+    conn.exec_driver_sql(f"BEGIN {mode}" if mode in ("IMMEDIATE", "EXCLUSIVE") else "BEGIN")
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The engine for read-then-write transactions (BEGIN IMMEDIATE on SQLite; unchanged elsewhere)."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = normalize_url(url or default_url())
     u = make_url(url)
@@ -66,7 +81,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLAlchemy's recipe: let it own transactions. pysqlite's legacy mode starts a transaction only
         # before DML, so a SELECT-then-INSERT would not be one transaction (and SAVEPOINTs break).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
@@ -132,4 +147,5 @@ __all__ = [
     "migrate",
     "normalize_url",
     "session_scope",
+    "write_engine",
 ]

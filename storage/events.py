@@ -444,7 +444,7 @@ class EventSink:
         total = 0
         retrying = Retrying(
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(initial=0.05, max=max_wait),
+            wait=wait_exponential_jitter(multiplier=0.05, max=max_wait, jitter=0.05),
             stop=stop_after_attempt(attempts),
             reraise=True,
         )
@@ -474,7 +474,7 @@ class EventSink:
     def _loop(self) -> None:
         retrying = Retrying(
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(initial=0.2, max=self.max_backoff),
+            wait=wait_exponential_jitter(multiplier=0.2, max=self.max_backoff, jitter=0.2),
             stop=stop_when_event_set(self._stop),
             sleep=self._stop.wait,  # back-off sleeps end early on stop()
             before_sleep=self._log_retry,

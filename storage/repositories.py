@@ -34,7 +34,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from storage.db import is_sqlite, make_engine, make_sessionmaker, session_scope
+from storage.db import is_sqlite, make_engine, make_sessionmaker, session_scope, write_engine
 from storage.models import (
     ESCALATION_STATUSES,
     USER_ROLES,
@@ -109,6 +109,8 @@ class Storage:
         settings = get_settings()
         self.engine = engine or make_engine(url or settings.resolved_database_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
+        # writes take SQLite's write lock at BEGIN (storage.db.write_engine); reads do not
+        self._write_sessions: sessionmaker[Session] = make_sessionmaker(write_engine(self.engine))
         self._pseudonym_key = pseudonym_key or settings.pseudonym_key.get_secret_value()
         if self._pseudonym_key == DEV_PSEUDONYM_KEY and not is_sqlite(self.engine):
             import logging
@@ -142,7 +144,12 @@ class Storage:
         return self._cipher
 
     def session(self) -> Any:
-        """A transaction scope for callers that need several statements at once (commit on success)."""
+        """A read-write transaction scope (commit on success, rollback on error) for callers that need
+        several statements at once."""
+        return session_scope(self._write_sessions)
+
+    def read(self) -> Any:
+        """A read-only transaction scope (never takes SQLite's write lock)."""
         return session_scope(self.sessions)
 
     def user_key(self, telegram_id: int | str) -> str:
@@ -196,7 +203,7 @@ class Storage:
         raise AssertionError("unreachable")
 
     def get_applicant(self, user_key: str) -> ApplicantView | None:
-        with self.session() as s:
+        with self.read() as s:
             a = s.scalar(select(Applicant).where(Applicant.user_key == user_key))
             return self._view(a) if a else None
 
@@ -245,7 +252,7 @@ class Storage:
 
     def telegram_chat_id(self, user_key: str) -> int | None:
         """Where the bot writes back to this applicant (None if erased or never known)."""
-        with self.session() as s:
+        with self.read() as s:
             return s.scalar(select(Applicant.telegram_chat_id).where(Applicant.user_key == user_key))
 
     # ------------------------------------------------------------------------------------ bank profiles
@@ -273,7 +280,7 @@ class Storage:
             return bp
 
     def get_bank_profile(self, user_key: str) -> BankProfile | None:
-        with self.session() as s:
+        with self.read() as s:
             return s.scalar(select(BankProfile).where(BankProfile.user_id == user_key))
 
     # -------------------------------------------------------------------------------------- assessments
@@ -349,11 +356,11 @@ class Storage:
         return str(row["id"])
 
     def get_assessment(self, assessment_id: str) -> Assessment | None:
-        with self.session() as s:
+        with self.read() as s:
             return s.get(Assessment, assessment_id)
 
     def latest_assessment(self, user_key: str) -> Assessment | None:
-        with self.session() as s:
+        with self.read() as s:
             return s.scalar(
                 select(Assessment)
                 .where(Assessment.user_key == user_key)
@@ -383,7 +390,7 @@ class Storage:
             return esc, True
 
     def get_escalation(self, escalation_id: int) -> Escalation | None:
-        with self.session() as s:
+        with self.read() as s:
             return s.scalar(
                 select(Escalation).options(selectinload(Escalation.notes)).where(Escalation.id == escalation_id)
             )
@@ -398,7 +405,7 @@ class Storage:
             q = q.where(Escalation.status == status)
         if advisor_id is not None:
             q = q.where(Escalation.advisor_id == advisor_id)
-        with self.session() as s:
+        with self.read() as s:
             return list(s.scalars(q.limit(limit).offset(offset)))
 
     def claim_escalation(self, escalation_id: int, advisor_id: int) -> Escalation | None:
@@ -558,7 +565,7 @@ class Storage:
         raise Conflict("could not create the financing request")
 
     def get_financing_request(self, folio: str) -> FinancingRequest | None:
-        with self.session() as s:
+        with self.read() as s:
             return s.scalar(select(FinancingRequest).where(FinancingRequest.folio == folio))
 
     def financing_contact(self, fr: FinancingRequest) -> dict[str, Any] | None:
@@ -648,15 +655,15 @@ class Storage:
             raise Conflict(f"user {username!r} (or its e-mail / Telegram id) already exists") from None
 
     def get_user(self, user_id: int) -> User | None:
-        with self.session() as s:
+        with self.read() as s:
             return s.get(User, user_id)
 
     def get_user_by_username(self, username: str) -> User | None:
-        with self.session() as s:
+        with self.read() as s:
             return s.scalar(select(User).where(User.username == username))
 
     def get_user_by_telegram(self, telegram_user_id: int) -> User | None:
-        with self.session() as s:
+        with self.read() as s:
             return s.scalar(select(User).where(User.telegram_user_id == telegram_user_id))
 
     def list_users(self, *, role: str | None = None, active_only: bool = False) -> list[User]:
@@ -665,7 +672,7 @@ class Storage:
             q = q.where(User.role == role)
         if active_only:
             q = q.where(User.is_active.is_(True))
-        with self.session() as s:
+        with self.read() as s:
             return list(s.scalars(q))
 
     _USER_FIELDS = frozenset(
@@ -695,5 +702,5 @@ class Storage:
             return bool(s.execute(delete(User).where(User.id == user_id)).rowcount)  # type: ignore[attr-defined]
 
     def count_users(self) -> int:
-        with self.session() as s:
+        with self.read() as s:
             return int(s.scalar(select(func.count()).select_from(User)) or 0)

@@ -61,7 +61,10 @@ def pg_url() -> Iterator[str]:
     yield url
     with admin.connect() as conn:
         conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :d AND pid <> pg_backend_pid()"
+            ),
             {"d": name},
         )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

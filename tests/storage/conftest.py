@@ -1,10 +1,12 @@
-"""Assessment results shaped exactly like engine.types.AssessmentResult (validated), without running the
-engine: storage tests must not depend on trained models or on the other assessors' speed."""
+"""Fixtures of the storage tests: assessment results shaped exactly like engine.types.AssessmentResult
+(validated) without running the engine, so storage tests do not depend on trained models."""
 
 from __future__ import annotations
 
 import random
 from typing import Any
+
+import pytest
 
 from engine.types import AssessmentResult
 
@@ -86,3 +88,9 @@ def make_result(
     }
     AssessmentResult.model_validate(result)  # the fixture must keep matching the contract
     return request, result
+
+
+@pytest.fixture
+def result_factory():
+    """`make_result` as a fixture (tests run with --import-mode=importlib, so helpers are not importable)."""
+    return make_result
