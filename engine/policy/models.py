@@ -262,6 +262,7 @@ class PDMapping(_Strict):
     existing_credits: dict[str, int]
     other_installment_plans: dict[str, bool]
     amount_reference_mxn: float = Field(gt=0)
+    term_reference_months: float = Field(gt=0)
     installment_rate_thresholds: tuple[float, float, float]
     top_features: int = Field(ge=0, le=8)
 

@@ -1,0 +1,143 @@
+"""Versioned applicant-model artifacts on disk: JSON + Markdown model card, no pickle.
+
+Layout: <model_dir>/<name>/<model_version>/{model.json, MODEL_CARD.md} and <model_dir>/<name>/current, a
+text file holding the version in use. Writes are atomic (temporary directory + rename, temporary file +
+os.replace), so a reader never sees half an artifact and two processes training at once both end well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MODEL_FILE = "model.json"
+CARD_FILE = "MODEL_CARD.md"
+CURRENT = "current"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_version(version: str) -> str:
+    return _SAFE.sub("_", version)
+
+
+def current_path(model_dir: Path, name: str) -> Path | None:
+    """The directory of the current artifact of `name`, or None when there is none (or it is broken)."""
+    pointer = Path(model_dir) / name / CURRENT
+    try:
+        version = pointer.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    path = pointer.parent / safe_version(version)
+    return path if (path / MODEL_FILE).is_file() else None
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The artifact dict of a version directory (or of a model.json file)."""
+    path = Path(path)
+    file = path / MODEL_FILE if path.is_dir() else path
+    data = json.loads(file.read_text(encoding="utf-8"))
+    if data.get("format") != "asesor.applicant_pd":
+        raise ValueError(f"{file}: not an applicant PD artifact")
+    return data
+
+
+def write(model_dir: Path, artifact: dict[str, Any], card: str) -> Path:
+    """Write one version and make it current; returns its directory."""
+    base = Path(model_dir) / artifact["name"]
+    base.mkdir(parents=True, exist_ok=True)
+    final = base / safe_version(artifact["model_version"])
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
+    try:
+        (tmp / MODEL_FILE).write_text(json.dumps(artifact, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        (tmp / CARD_FILE).write_text(card, encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)  # retraining the same version (e.g. --force): replace it whole
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            # another process wrote the same version meanwhile; training is deterministic, keep theirs
+            if not (final / MODEL_FILE).is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    fd, pointer_tmp = tempfile.mkstemp(prefix=".current-", dir=base)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(artifact["model_version"] + "\n")
+    os.replace(pointer_tmp, base / CURRENT)
+    return final
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.4f}" if isinstance(x, float) else str(x)
+
+
+def model_card(a: dict[str, Any]) -> str:
+    """The Markdown model card of an artifact."""
+    m, cal = a["metrics"], a["calibration"]
+    mean_unc, mean_cal = _fmt(m["holdout_mean_pd_uncalibrated"]), _fmt(m["holdout_mean_pd_calibrated"])
+    rows = "\n".join(
+        f"| `{c}` | {a['coefficients'][c]:+.4f} | {a['training_mean'][c]:.3f} |"
+        + (" held at 0 (monotone bound) |" if c in a["at_bound"] else " |")
+        for c in a["feature_contract"]["columns"]
+    )
+    return f"""# Model card — {a["model_version"]}
+
+**What it is.** The applicant probability-of-default (PD) model of Asesor: a logistic regression on
+features that the Telegram dialog can supply, trained on the public German Credit data (1,000 loans,
+Germany, 1973–1975, 30 % bad). It is a **PROXY**: the bank's own applicants and outcomes differ from
+German Credit in country, period, currency and product. Replace it by retraining on the bank's own
+outcomes once they are loaded through the ETL (`asesor train applicant` on that data).
+
+| field | value |
+|---|---|
+| created | {a["created_at"]} |
+| code version | {a["code_version"]} |
+| policy version | {a["policy_version"]} (`{a["policy_hash"][:12]}`) |
+| data | `{a["data"]["file"]}`, sha256 `{a["data"]["sha256"]}`, {a["data"]["rows"]} rows |
+| credit-history reading | {a["data"]["credit_history_reading"]} |
+| resampling | {a["training"]["resampler"]} (training part only), L2 C = {a["training"]["l2_c"]} |
+| calibration | Platt on out-of-fold logits (original class mix): a = {cal["a"]:.4f}, b = {cal["b"]:.4f} |
+
+## Metrics
+Hold-out: {m["holdout_rows"]} rows ({_fmt(m["holdout_bad_rate"])} bad), never used to fit or calibrate.
+
+| metric | value |
+|---|---|
+| hold-out ROC-AUC | {_fmt(m["holdout_auc"])} |
+| hold-out Brier, resampled model before calibration | {_fmt(m["holdout_brier_uncalibrated"])} |
+| hold-out Brier, after calibration | {_fmt(m["holdout_brier_calibrated"])} |
+| hold-out Brier of the constant base rate | {_fmt(m["holdout_brier_base_rate"])} |
+| hold-out mean PD before / after calibration | {mean_unc} / {mean_cal} |
+| {m["cv_folds"]}-fold CV ROC-AUC of the whole procedure | {_fmt(m["cv_auc_mean"])} ± {_fmt(m["cv_auc_std"])} |
+| {m["cv_folds"]}-fold CV Brier (calibrated) | {_fmt(m["cv_brier_calibrated_mean"])} |
+
+About 0.71 ROC-AUC is the honest ceiling of these features; the 0.79 often quoted for German Credit needs
+the checking-account status, which the dialog does not ask.
+
+## Coefficients (raw encoded columns; log-odds before calibration)
+| column | coefficient | training mean | note |
+|---|---|---|---|
+{rows}
+| intercept | {a["intercept"]:+.4f} | | |
+
+PD never falls when an answer gets worse: every column but age has a coefficient bounded at >= 0 and the
+ordinal answers enter as cumulative steps, so a bound that binds merges two adjacent levels.
+
+## Limitations
+- Proxy population (see above); amounts are put on German Credit's scale by matching medians
+  (`pd.mapping.amount_reference_mxn`), an assumption.
+- 1,000 rows: coefficients are uncertain; the checking-account, savings and property features, the
+  strongest in the original data, are not used because the dialog does not ask them.
+- Sex, marital status and foreign-worker status are not used.
+
+## Attribution
+German Credit (Statlog) data, Prof. Dr. Hans Hofmann, Universität Hamburg; UCI Machine Learning
+Repository, CC BY 4.0. Credit-history labels read after U. Grömping (2019), "South German Credit Data:
+Correcting a Widely Used Data Set" (when the reading is `groemping_2019`).
+"""
