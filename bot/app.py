@@ -1,0 +1,131 @@
+"""Assembly of the production bot: Bot (configurable API server), Dispatcher (Redis FSM storage with bot id
+and destiny in the keys, Redis event isolation, update idempotency), routers, polling and webhook runners."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from redis.asyncio import Redis
+
+from bot.middlewares import IdempotencyMiddleware, RedisSeenUpdates, SeenUpdates
+from bot.ports import ApplicantStore, EventSink
+from bot.relay import RelayBoard
+from dialogs.card import Assess
+from dialogs.flow import Flow
+from engine.policy import Policy
+
+log = logging.getLogger(__name__)
+
+# An applicant may leave and come back days later: keep the dialog for two weeks of inactivity.
+DIALOG_TTL = timedelta(days=14)
+# Lock of one chat while one of its updates is handled; polled every 10 ms (redis-py's default is 100 ms,
+# which would add up to 0.1 s to the second of two quick clicks).
+ISOLATION_LOCK = {"timeout": 60, "sleep": 0.01, "blocking_timeout": 30}
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+@dataclass
+class BotDeps:
+    """Everything the handlers need; passed to them as the `deps` argument (dispatcher workflow data)."""
+
+    policy: Policy
+    assess: Assess  # engine: AssessmentRequest -> AssessmentResult (synchronous, CPU-bound)
+    store: ApplicantStore
+    events: EventSink
+    board: RelayBoard
+    api_public_url: str
+    advisors_chat_id: int | None
+    handoff_url: Callable[[str, str], str]  # (user_key, assessment_id) -> signed link
+    flow: Flow = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.flow = Flow(self.policy)
+
+
+def key_builder() -> DefaultKeyBuilder:
+    # bot id: one Redis can serve several bots (staging + production); destiny: room for more than one FSM
+    return DefaultKeyBuilder(prefix="asesor:fsm", with_bot_id=True, with_destiny=True)
+
+
+def redis_storage(redis: Redis, ttl: timedelta = DIALOG_TTL) -> tuple[RedisStorage, RedisEventIsolation]:
+    storage = RedisStorage(redis, key_builder=key_builder(), state_ttl=ttl, data_ttl=ttl)
+    return storage, storage.create_isolation(lock_kwargs=ISOLATION_LOCK)
+
+
+def make_bot(token: str, api_url: str | None = None, *, session: AiohttpSession | None = None) -> Bot:
+    """A Bot that talks to `api_url` (Telegram's, a self-hosted telegram-bot-api, or the test server)."""
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+    return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def make_dispatcher(
+    deps: BotDeps,
+    *,
+    storage: BaseStorage,
+    isolation: BaseEventIsolation,
+    seen: SeenUpdates,
+) -> Dispatcher:
+    from bot import advisors, applicant
+
+    dp = Dispatcher(storage=storage, events_isolation=isolation, deps=deps)
+    dp.update.outer_middleware(IdempotencyMiddleware(seen))
+    dp.include_router(advisors.router)
+    dp.include_router(applicant.router)
+    dp.errors.register(applicant.on_error)
+    return dp
+
+
+def production_dispatcher(deps: BotDeps, redis: Redis, ttl: timedelta = DIALOG_TTL) -> Dispatcher:
+    storage, isolation = redis_storage(redis, ttl)
+    return make_dispatcher(deps, storage=storage, isolation=isolation, seen=RedisSeenUpdates(redis))
+
+
+def webhook_secret(secret_key: str, bot_id: int) -> str:
+    """Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; derived, so there is no extra setting."""
+    return hmac.new(secret_key.encode(), f"webhook:{bot_id}".encode(), hashlib.sha256).hexdigest()[:64]
+
+
+async def run_polling(bot: Bot, dp: Dispatcher) -> None:
+    await bot.delete_webhook(drop_pending_updates=False)
+    await dp.start_polling(bot, handle_signals=True, allowed_updates=dp.resolve_used_update_types())
+
+
+async def run_webhook(bot: Bot, dp: Dispatcher, *, public_url: str, secret: str, host: str, port: int) -> None:
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
+
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path=WEBHOOK_PATH)
+    setup_application(app, dp, bot=bot)
+
+    async def on_startup(_: Any) -> None:
+        await bot.set_webhook(
+            public_url.rstrip("/") + WEBHOOK_PATH,
+            secret_token=secret,
+            allowed_updates=dp.resolve_used_update_types(),
+        )
+
+    app.on_startup.append(on_startup)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("webhook listening on %s:%s%s", host, port, WEBHOOK_PATH)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

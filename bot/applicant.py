@@ -1,0 +1,261 @@
+"""The applicant's private chat: Telegram update -> dialog event -> flow -> stored state, replies, effects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, ErrorEvent, Message
+
+from bot import escalation
+from bot.app import BotDeps
+from bot.render import deliver, markup
+from dialogs import texts
+from dialogs.card import Evaluation, evaluate, render_card
+from dialogs.flow import Command, Event, Media, Outcome, Press, Text
+from dialogs.state import SUMMARY, DialogState
+from dialogs.ui import (
+    Button,
+    DeletePersonalData,
+    Escalate,
+    RecordConsent,
+    RelayToAdvisor,
+    Reply,
+    RequestHandoff,
+    RunAssessment,
+    SaveProfile,
+    Track,
+)
+
+log = logging.getLogger(__name__)
+
+router = Router(name="applicant")
+router.message.filter(F.chat.type == "private")
+router.callback_query.filter(F.message.chat.type == "private")
+
+STATE_KEY = "dialog"
+
+
+def to_event(message: Message) -> Event:
+    if message.text is not None:
+        text = message.text.strip()
+        if text.startswith("/"):
+            return Command(text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if len(text) > 1 else "")
+        return Text(text)
+    kind = message.content_type
+    return Media(str(kind.value if hasattr(kind, "value") else kind))
+
+
+@dataclass
+class Turn:
+    """One handled update: who, where, and the state it produced."""
+
+    bot: Bot
+    deps: BotDeps
+    fsm: FSMContext
+    chat_id: int
+    user_id: int
+    user_key: str
+    message: Message | None
+    state: DialogState | None
+    last_message_id: int | None = None
+
+    async def save(self) -> None:
+        if self.state is None:
+            await self.fsm.clear()
+        else:
+            await self.fsm.set_data({STATE_KEY: self.state.dump()})
+
+    async def track(self, name: str, properties: dict[str, Any] | None = None, step: str | None = None) -> None:
+        from storage.events import FunnelEvent
+
+        await self.deps.events.aemit(
+            FunnelEvent(
+                name=name,  # type: ignore[arg-type]
+                user_key=self.user_key,
+                step=step,
+                properties=properties or {},
+                policy_version=self.deps.policy.version,
+            )
+        )
+
+
+@router.message()
+async def on_message(message: Message, state: FSMContext, deps: BotDeps, bot: Bot) -> None:
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    await handle(bot, deps, state, message.chat.id, user_id, to_event(message), message=message)
+
+
+@router.callback_query()
+async def on_press(query: CallbackQuery, state: FSMContext, deps: BotDeps, bot: Bot) -> None:
+    assert query.message is not None  # the router filter requires it
+    await handle(bot, deps, state, query.message.chat.id, query.from_user.id, Press(query.data or ""), query=query)
+
+
+async def handle(
+    bot: Bot,
+    deps: BotDeps,
+    fsm: FSMContext,
+    chat_id: int,
+    user_id: int,
+    event: Event,
+    *,
+    message: Message | None = None,
+    query: CallbackQuery | None = None,
+) -> None:
+    raw = (await fsm.get_data()).get(STATE_KEY)
+    user_key = deps.store.user_key(user_id)
+    if raw and raw.get("escalation_id"):
+        route = await deps.board.get(raw["escalation_id"])
+        if route is None or route.status == "resolved":
+            raw = {**raw, "escalation_id": None}
+    outcome = deps.flow.handle(raw, event)
+    turn = Turn(bot, deps, fsm, chat_id, user_id, user_key, message, outcome.state)
+    await turn.save()
+    if query is not None:
+        await _answer(query, outcome)
+    pressed = query.message.message_id if query is not None and query.message is not None else None
+    turn.last_message_id = await deliver(bot, chat_id, outcome.replies, pressed_message_id=pressed)
+    for effect in outcome.effects:
+        await _run(turn, effect)
+
+
+async def _answer(query: CallbackQuery, outcome: Outcome) -> None:
+    try:
+        await query.answer(outcome.toast or None)
+    except TelegramAPIError as exc:  # a query older than ~15 min cannot be answered; nothing to do
+        log.debug("answerCallbackQuery failed: %s", exc.message)
+
+
+async def _run(turn: Turn, effect: object) -> None:
+    deps = turn.deps
+    if isinstance(effect, Track):
+        step = str(effect.properties.get("question")) if "question" in effect.properties else None
+        await turn.track(effect.event, effect.properties, step)
+    elif isinstance(effect, RecordConsent):
+        await deps.store.upsert_applicant(turn.user_id, chat_id=turn.chat_id)
+        await deps.store.record_consent(turn.user_key, version=effect.notice_version)
+    elif isinstance(effect, SaveProfile):
+        await deps.store.upsert_applicant(turn.user_id, chat_id=turn.chat_id)
+        await deps.store.save_profile(
+            turn.user_key, name=effect.name, birth_year=effect.birth_year, phone=effect.phone, complete=True
+        )
+    elif isinstance(effect, RunAssessment):
+        await _assess(turn)
+    elif isinstance(effect, RequestHandoff):
+        await _handoff(turn)
+    elif isinstance(effect, Escalate):
+        await escalation.open_escalation(turn, effect.reasons)
+    elif isinstance(effect, RelayToAdvisor):
+        if turn.message is not None and turn.state is not None and turn.state.escalation_id:
+            await escalation.relay_from_applicant(turn, int(turn.state.escalation_id), turn.message)
+    elif isinstance(effect, DeletePersonalData):
+        await _erase(turn)
+    else:  # pragma: no cover - a new effect without an executor is a programming error
+        raise TypeError(f"no executor for {effect!r}")
+
+
+async def _assess(turn: Turn) -> None:
+    deps, state = turn.deps, turn.state
+    assert state is not None
+    request = state.to_request()
+    try:
+        evaluation: Evaluation = await asyncio.to_thread(evaluate, deps.assess, request, deps.policy)
+    except ValueError as exc:  # the engine refused an input the dialog let through (e.g. policy changed)
+        log.warning("assessment refused: %s", type(exc).__name__)
+        state.step, state.overlay = SUMMARY, None
+        state.rev += 1
+        await turn.save()
+        await deliver(
+            turn.bot,
+            turn.chat_id,
+            [
+                Reply("No pude calcular tu resultado con estos datos; revisa tus respuestas, por favor."),
+                deps.flow.prompt(state),
+            ],
+        )
+        return
+    result = evaluation.result
+    state.assessment_id = await deps.store.save_assessment(result, user_key=turn.user_key, request=request)
+    await deps.store.save_bank_profile(
+        turn.user_key,
+        respuestas=request.answers.model_dump(),
+        banco_recomendado=result.bank_fit.recommended,
+        banco_segunda_opcion=result.bank_fit.second,
+        is_complete=True,
+    )
+    await turn.save()
+    card = render_card(evaluation, deps.policy)
+    keyboard = markup(deps.flow.result_keyboard(state))
+    shown = False
+    if turn.last_message_id is not None:
+        try:
+            await turn.bot.edit_message_text(
+                text=card, chat_id=turn.chat_id, message_id=turn.last_message_id, reply_markup=keyboard
+            )
+            shown = True
+        except TelegramAPIError:
+            shown = False
+    if not shown:
+        await turn.bot.send_message(turn.chat_id, card, reply_markup=keyboard)
+    props = {
+        "recommended": result.bank_fit.recommended,
+        "second": result.bank_fit.second,
+        "band": result.bank_fit.band,
+        "low_score": result.bank_fit.low_score,
+        "decision": result.expert.decision,
+        "assessment_id": state.assessment_id,
+    }
+    await turn.track("PerfilacionBancariaComplete", props)
+    await turn.track("ResultShown", {"assessment_id": state.assessment_id, "decision": result.expert.decision})
+    if result.escalate and not state.escalation_id:
+        await escalation.open_escalation(turn, tuple(result.escalation_reasons), evaluation=evaluation)
+        if state.escalation_id:
+            await turn.bot.send_message(turn.chat_id, texts.AUTO_ESCALATED)
+
+
+async def _handoff(turn: Turn) -> None:
+    state = turn.state
+    if state is None or not state.assessment_id:
+        await deliver(turn.bot, turn.chat_id, [Reply("Primero necesito calcular tu resultado.")])
+        return
+    url = turn.deps.handoff_url(turn.user_key, state.assessment_id)
+    await deliver(turn.bot, turn.chat_id, [Reply(texts.HANDOFF, ((Button(texts.BTN_OPEN_FORM, url=url),),))])
+
+
+async def _erase(turn: Turn) -> None:
+    deps = turn.deps
+    route = await deps.board.forget_user(turn.user_key)
+    if route is not None:
+        await escalation.notify_erased(turn.bot, deps, route)
+    try:  # queued events must land before their key is replaced by the tombstone
+        await asyncio.to_thread(deps.events.flush)
+    except Exception as exc:
+        log.warning("event flush before erasure failed: %s", type(exc).__name__)
+    await deps.store.erase_applicant(turn.user_key)
+
+
+async def on_error(event: ErrorEvent, bot: Bot) -> bool:
+    """Anything that failed (Redis or the database unreachable, a bug): log without personal data and tell
+    the applicant to try again rather than leaving them without an answer."""
+    update = event.update
+    # the exception's text may quote applicant input: log its type only, the traceback at debug level
+    log.error("update %s failed: %s", update.update_id, type(event.exception).__name__)
+    log.debug("update %s traceback", update.update_id, exc_info=event.exception)
+    chat_id = None
+    if update.message is not None and update.message.chat.type == "private":
+        chat_id = update.message.chat.id
+    elif update.callback_query is not None and update.callback_query.message is not None:
+        chat_id = update.callback_query.message.chat.id
+        with contextlib.suppress(TelegramAPIError):
+            await update.callback_query.answer(texts.TEMPORARY_ERROR[:190])
+    if chat_id is not None:
+        with contextlib.suppress(TelegramAPIError):
+            await bot.send_message(chat_id, texts.TEMPORARY_ERROR)
+    return True

@@ -1,0 +1,270 @@
+"""The result card: the assessment in a few lines of Spanish, with the reasons that weighed most and a what-if.
+
+`evaluate()` runs the assessment and, for the what-if, re-runs it with one answer improved (a larger down
+payment, then a shorter term) until the recommendation or the decision changes; it is synchronous and
+CPU-bound, so the bot calls it in a worker thread. `render_card()` is pure formatting.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dialogs import texts
+from engine.policy import REJECT, Policy
+from engine.types import AssessmentRequest, AssessmentResult, CriterionScore
+
+Assess = Callable[[AssessmentRequest], AssessmentResult]
+
+# Re-assessments the what-if may spend on one card (each costs a full engine run).
+MAX_WHAT_IF_RUNS = 3
+
+DECISION_LABELS = {
+    "aprobado": "Aprobado (preliminar)",
+    "rechazado": "No aprobado por ahora",
+    "revisar": "En revisión por un asesor",
+}
+
+# Readable names of the PD features (engine/pd mapping); unknown ones fall back to the raw name.
+FEATURE_LABELS = {
+    "trabajo_tiempo": "tu antigüedad en el empleo",
+    "employment_since": "tu antigüedad en el empleo",
+    "historial_crediticio": "tu historial crediticio",
+    "credit_history": "tu historial crediticio",
+    "creditos_vigentes": "tus créditos vigentes",
+    "existing_credits": "tus créditos vigentes",
+    "atrasos_12_meses": "tus atrasos recientes",
+    "delays": "tus atrasos recientes",
+    "amount": "el monto a financiar",
+    "credit_amount": "el monto a financiar",
+    "duration": "el plazo",
+    "duration_months": "el plazo",
+    "age": "tu edad",
+    "installment_rate": "la proporción del pago frente a tu ingreso",
+    "installment_rate_pct": "la proporción del pago frente a tu ingreso",
+    "enganche": "tu enganche",
+    "ingreso_mensual": "tu ingreso",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    change: str  # "un enganche «…»" / "un plazo de 36 meses"
+    result: AssessmentResult
+    changed: bool  # recommendation or decision differs from the real result
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    request: AssessmentRequest
+    result: AssessmentResult
+    what_if: WhatIf | None
+
+
+def _variants(request: AssessmentRequest, policy: Policy) -> list[tuple[str, AssessmentRequest]]:
+    out: list[tuple[str, AssessmentRequest]] = []
+    codes = list(policy.answers["enganche"])
+    current = request.answers.enganche
+    for code in codes[codes.index(current) + 1 :] if current in codes else []:
+        answers = request.answers.model_copy(update={"enganche": code})
+        out.append(
+            (f"un enganche «{policy.answers['enganche'][code]}»", request.model_copy(update={"answers": answers}))
+        )
+    shorter = [t for t in policy.limits.term_options if t < request.loan.term_months]
+    if shorter:
+        loan = request.loan.model_copy(update={"term_months": max(shorter)})
+        out.append((f"un plazo de {max(shorter)} meses", request.model_copy(update={"loan": loan})))
+    return out
+
+
+def _differs(a: AssessmentResult, b: AssessmentResult) -> bool:
+    return a.bank_fit.recommended != b.bank_fit.recommended or a.expert.decision != b.expert.decision
+
+
+def evaluate(assess: Assess, request: AssessmentRequest, policy: Policy) -> Evaluation:
+    result = assess(request)
+    first: WhatIf | None = None
+    for change, variant in _variants(request, policy)[:MAX_WHAT_IF_RUNS]:
+        other = assess(variant)
+        what_if = WhatIf(change, other, _differs(result, other))
+        if what_if.changed:
+            return Evaluation(request, result, what_if)
+        first = first or what_if
+    return Evaluation(request, result, first)
+
+
+def max_total(policy: Policy) -> int:
+    """The best possible bank-fit total under this policy (36 with the seed table)."""
+    return sum(
+        max((c for row in rows.values() for c in row if c != REJECT), default=0)  # type: ignore[type-var]
+        for rows in policy.bank_fit.table.values()
+    )
+
+
+def _bank(policy: Policy, code: str | None) -> str:
+    return html.escape(policy.banks.get(code, code)) if code else "ninguna"
+
+
+def _bank_fit_reasons(result: AssessmentResult, policy: Policy) -> list[str]:
+    fit = result.bank_fit
+    if fit.no_eligible_bank:
+        questions = fit.rejections.get(fit.recommended, [])
+        names = ", ".join(texts.FIELD_NAMES[q].lower() for q in questions[:3])
+        return [f"Ningún banco acepta por ahora tu perfil por: {names}."] if names else []
+    rows = fit.reasons.get(fit.recommended, [])
+    scored = [r for r in rows if r.points is not None]
+    if not scored:
+        return []
+    out = []
+    best = max(scored, key=lambda r: r.points or 0)
+    out.append(
+        f"A favor: {texts.FIELD_NAMES[best.question].lower()} "
+        f"«{html.escape(policy.answers[best.question][best.answer])}» "
+        f"suma {best.points} puntos con {_bank(policy, fit.recommended)}."
+    )
+
+    # the criterion furthest below its best cell is what costs the most
+    def gap(r: CriterionScore) -> int:
+        cells = [c for row in policy.bank_fit.table[r.question].values() for c in row if c != REJECT]
+        return int(max(cells, default=0)) - int(r.points or 0)
+
+    worst = max(scored, key=gap)
+    if gap(worst) > 0 and worst is not best:
+        out.append(
+            f"En contra: {texts.FIELD_NAMES[worst.question].lower()} "
+            f"«{html.escape(policy.answers[worst.question][worst.answer])}» suma solo {worst.points} puntos."
+        )
+    return out
+
+
+def _pd_reason(result: AssessmentResult, policy: Policy) -> str | None:
+    feats = sorted(result.pd.top_features, key=lambda f: abs(f.contribution), reverse=True)
+    if not feats:
+        return None
+    f = feats[0]
+    label = FEATURE_LABELS.get(f.feature, f.feature.replace("_", " "))
+    # the engine names the dialog answers behind a feature as "question=code; …": quote the first one
+    first = (f.answer or "").split(";")[0].strip()
+    question, _, code = first.partition("=")
+    if question in texts.FIELD_NAMES and code in policy.answers.get(question, {}):
+        label = f"{texts.FIELD_NAMES[question].lower()} («{policy.answers[question][code]}»)"
+    direction = "lo sube" if f.contribution > 0 else "lo baja"
+    return f"En tu riesgo estimado de incumplimiento, lo que más pesa es {html.escape(label)}: {direction}."
+
+
+def rule_descriptions(policy: Policy) -> dict[str, str]:
+    """Seed 003's rules in words, with the policy's thresholds."""
+    e = policy.expert
+    scale = policy.mappings.money_scale
+
+    def mxn(millones: float) -> str:
+        return f"${millones * scale:,.0f}"
+
+    return {
+        "R1": f"tienes menos de {e.min_age} años",
+        "R2": f"tienes más de {e.max_age} años",
+        "R3": "el riesgo estimado de incumplimiento es muy alto",
+        "R4": f"el ingreso mensual es menor a {mxn(e.reject_income_below)}",
+        "R5": f"el puntaje crediticio es menor a {e.reject_score_below:.0f}",
+        "R6": "el monto a financiar supera tu capacidad de pago",
+        "R7": f"el plazo supera {e.reject_term_above} meses",
+        "R8": f"el monto a financiar es de hasta {mxn(e.approve_amount_at_most)}",
+        "R9": "tu riesgo estimado de incumplimiento es bajo",
+        "R10": f"tu puntaje crediticio es de al menos {e.approve_score_at_least:.0f}",
+        "R11": f"tu ingreso mensual supera {mxn(e.approve_income_above)}",
+        "R13": "tienes riesgo bajo y muy buen puntaje (descuento en la tasa)",
+        "R14": "monto alto con riesgo medio o alto (recargo en la tasa)",
+        "R15": "plazo corto (descuento en la tasa)",
+        "R16": "monto pequeño (descuento en la tasa)",
+        "R18": "ninguna regla de aprobación o rechazo aplica a tu caso",
+    }
+
+
+_DECISIVE = {
+    "rechazado": ("R1", "R2", "R3", "R4", "R5", "R6", "R7"),
+    "aprobado": ("R8", "R9", "R10", "R11"),
+    "revisar": ("R18",),
+}
+
+
+def _expert_reason(result: AssessmentResult, policy: Policy) -> str | None:
+    desc = rule_descriptions(policy)
+    decision = result.expert.decision
+    fired = [r for r in result.expert.fired_rules if r in _DECISIVE.get(decision, ())]
+    if not fired:
+        return None
+    verb = {
+        "rechazado": "No se aprueba por ahora porque",
+        "aprobado": "Se aprueba porque",
+        "revisar": "Queda en revisión porque",
+    }
+    return f"{verb[decision]} {desc.get(fired[0], fired[0])}."
+
+
+def reasons(result: AssessmentResult, policy: Policy, limit: int = 3) -> list[str]:
+    out = _bank_fit_reasons(result, policy)[:1]
+    for extra in (_expert_reason(result, policy), _pd_reason(result, policy)):
+        if extra:
+            out.append(extra)
+    if len(out) < limit:
+        out.extend(_bank_fit_reasons(result, policy)[1:])
+    return out[:limit]
+
+
+def what_if_line(evaluation: Evaluation, policy: Policy) -> str | None:
+    w = evaluation.what_if
+    if w is None:
+        return None
+    base, other = evaluation.result, w.result
+    if not w.changed:
+        return f"💡 Con {html.escape(w.change)} tu recomendación y tu dictamen no cambiarían."
+    parts = []
+    if other.bank_fit.recommended != base.bank_fit.recommended:
+        parts.append(f"tu banco recomendado sería {_bank(policy, other.bank_fit.recommended)}")
+    if other.expert.decision != base.expert.decision:
+        parts.append(
+            f"el dictamen pasaría de «{DECISION_LABELS[base.expert.decision]}» "
+            f"a «{DECISION_LABELS[other.expert.decision]}»"
+        )
+    return f"💡 Con {html.escape(w.change)}, {' y '.join(parts)}."
+
+
+def render_card(evaluation: Evaluation, policy: Policy) -> str:
+    r = evaluation.result
+    fit = r.bank_fit
+    lines = ["<b>Tu resultado</b>", ""]
+    lines.append(f"🏦 Banco recomendado: <b>{_bank(policy, fit.recommended)}</b>")
+    lines.append(f"🥈 Segunda opción: {_bank(policy, fit.second)}")
+    total = fit.scores.get(fit.recommended, 0)
+    lines.append(f"📊 Afinidad: {total} de {max_total(policy)} puntos — <b>{html.escape(fit.band)}</b>")
+    if fit.low_score:
+        if fit.no_eligible_bank:
+            lines.append(
+                "⚠️ <b>Ningún banco es elegible con tus respuestas actuales.</b> Te mostramos el que tiene menos "
+                "motivos de rechazo; te recomendamos hablar con un asesor para buscar alternativas."
+            )
+        else:
+            lines.append("⚠️ <b>Tu puntaje es bajo.</b> Te recomendamos hablar con un asesor para buscar alternativas.")
+    decision = DECISION_LABELS[r.expert.decision]
+    rate = f" · tasa estimada {r.expert.rate:.1f} % anual" if r.expert.decision == "aprobado" else ""
+    lines.append(f"🧮 Dictamen: <b>{decision}</b>{rate}")
+    lines.append(
+        f"📉 Probabilidad de incumplimiento: {r.pd.probability * 100:.1f} % · puntaje crediticio {r.credit_score} de "
+        f"{policy.score_scaling.max_score}"
+    )
+    why = reasons(r, policy)
+    if why:
+        lines.append("")
+        lines.append("<b>Lo que más pesó</b>")
+        lines.extend(f"• {w}" for w in why)
+    extra = what_if_line(evaluation, policy)
+    if extra:
+        lines.append("")
+        lines.append(extra)
+    lines.append("")
+    lines.append(
+        "<i>Es una recomendación basada en probabilidades, no una oferta ni un compromiso vinculante de ningún "
+        "banco.</i>"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,119 @@
+"""Parsing of what applicants type: money amounts, birth years, phone numbers and names.
+
+Each parser returns the value or raises InputError with the Spanish message to show; bounds come from the
+policy's [limits] and are passed in, never written here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+class InputError(ValueError):
+    """A typed answer that cannot be used; `str(exc)` is the polite Spanish explanation."""
+
+
+_MULTIPLIERS: tuple[tuple[re.Pattern[str], float], ...] = (
+    (re.compile(r"\b(millones|millon|mdp|mm)\b$"), 1_000_000.0),
+    (re.compile(r"\b(mil|k)\b$"), 1_000.0),
+)
+_NUMBER = re.compile(r"^\d+(?:[.,]\d+)*$")
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def parse_amount(text: str) -> float:
+    """MXN amount from free text: "350000", "$350,000", "350 mil", "350k", "1.2 millones", "350,000.00 MXN".
+
+    A comma or a dot followed by exactly three digits is a thousands separator; otherwise it is the decimal
+    point (Mexico writes 1,234.50).
+    """
+    s = _fold(text).strip()
+    s = re.sub(r"\b(mxn|pesos?|mn|m\.n\.)\b", " ", s).replace("$", " ")
+    s = re.sub(r"\s+", " ", s).strip()
+    multiplier = 1.0
+    for pattern, factor in _MULTIPLIERS:
+        if pattern.search(s):
+            s = pattern.sub("", s).strip()
+            multiplier = factor
+            break
+    s = s.replace(" ", "")
+    if not s or not _NUMBER.match(s):
+        raise InputError("No entendí la cantidad. Escríbela con números, por ejemplo 350000, $350,000 o 350 mil.")
+    groups = re.split(r"[.,]", s)
+    if len(groups) == 1:
+        value = float(groups[0])
+    elif len(groups[-1]) == 3 and all(len(g) == 3 for g in groups[1:]):
+        value = float("".join(groups))  # 350,000 or 1.200.000: thousands separators only
+    elif len(groups[-1]) in (1, 2) and all(len(g) == 3 for g in groups[1:-1]):
+        value = float("".join(groups[:-1]) + "." + groups[-1])  # 350,000.50 / 1.5
+    else:
+        raise InputError("No entendí la cantidad. Escríbela con números, por ejemplo 350000, $350,000 o 350 mil.")
+    return value * multiplier
+
+
+def parse_vehicle_price(text: str, minimum: float, maximum: float) -> float:
+    value = parse_amount(text)
+    if not minimum <= value <= maximum:
+        raise InputError(
+            f"El precio del vehículo debe estar entre {money(minimum)} y {money(maximum)}. "
+            "¿Cuál es el precio aproximado del auto?"
+        )
+    return round(value, 2)
+
+
+def parse_income(text: str, maximum: float) -> float:
+    value = parse_amount(text)
+    if value <= 0 or value > maximum:
+        raise InputError(
+            f"Escribe tu ingreso mensual en pesos, mayor que cero y hasta {money(maximum)}, "
+            "o elige «Prefiero no decir»."
+        )
+    return round(value, 2)
+
+
+def parse_birth_year(text: str, current_year: int, age_min: int, age_max: int) -> int:
+    s = text.strip()
+    if not re.fullmatch(r"\d{4}", s):
+        raise InputError("Escribe tu año de nacimiento con cuatro cifras, por ejemplo 1988.")
+    year = int(s)
+    age = current_year - year
+    if not age_min <= age <= age_max:
+        raise InputError(
+            f"Con ese año tendrías {age} años; necesitamos una edad entre {age_min} y {age_max} años. "
+            "Revisa tu año de nacimiento, por ejemplo 1988."
+        )
+    return year
+
+
+def parse_phone(text: str) -> str:
+    """A Mexican phone number of 10 digits, with or without +52; returned as +52XXXXXXXXXX."""
+    digits = re.sub(r"\D", "", text)
+    if len(digits) == 12 and digits.startswith("52"):
+        digits = digits[2:]
+    if len(digits) == 13 and digits.startswith("521"):  # old mobile prefix
+        digits = digits[3:]
+    if len(digits) != 10 or text.strip().startswith("-"):
+        raise InputError("Escribe un teléfono de 10 dígitos, por ejemplo 55 1234 5678, o elige «Prefiero no darlo».")
+    return "+52" + digits
+
+
+_NAME = re.compile(r"^[^\W\d_]+(?:[ '.\-][^\W\d_]+)*\.?$")
+
+
+def parse_name(text: str, max_length: int = 80) -> str:
+    name = re.sub(r"\s+", " ", text).strip()
+    if len(name) < 2 or len(name) > max_length or not _NAME.match(name):
+        raise InputError("Escribe tu nombre solo con letras, por ejemplo «María López».")
+    return name
+
+
+def money(value: float) -> str:
+    """$350,000 (no cents when whole)."""
+    if abs(value - round(value)) < 0.005:
+        return f"${round(value):,}"
+    return f"${value:,.2f}"
