@@ -21,3 +21,12 @@ app.add_typer(_policy.app, name="policy")
 from cli import db as _db  # noqa: E402
 
 app.add_typer(_db.app, name="db")
+from cli import api as _api  # noqa: E402
+
+app.add_typer(_api.app, name="api")
+from cli import train as _train  # noqa: E402
+
+app.add_typer(_train.app, name="train")
+from cli import bot as _bot  # noqa: E402
+
+app.add_typer(_bot.app, name="bot")

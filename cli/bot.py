@@ -1,0 +1,135 @@
+"""`asesor bot`: run the Telegram bot (polling locally, webhook in production)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+import typer
+
+app = typer.Typer(help="Bot de Telegram del solicitante (polling local o webhook en producción).")
+
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+BOT_COMMANDS = {
+    "start": "Empezar o continuar",
+    "reiniciar": "Volver a empezar las preguntas",
+    "cancelar": "Terminar la conversación",
+    "ayuda": "Cómo funciona",
+    "privacidad": "Aviso de privacidad",
+    "borrar_mis_datos": "Borrar mis datos personales",
+}
+
+
+def _fail(error: str, message: str, **extra: Any) -> None:
+    typer.echo(json.dumps({"error": error, "message": message, **extra}, ensure_ascii=False), err=True)
+    raise typer.Exit(2)
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    mode: str | None = typer.Option(None, "--mode", help="polling | webhook (default: BOT_MODE, else polling)"),
+    host: str = typer.Option("0.0.0.0", "--host", help="webhook mode: address to listen on"),
+    port: int = typer.Option(8081, "--port", help="webhook mode: port to listen on"),
+    log_level: str = typer.Option("INFO", "--log-level"),
+) -> None:
+    """Start the bot. Needs BOT_TOKEN; uses REDIS_URL (a local Redis when unset) and DATABASE_URL."""
+    from core.config import get_settings
+
+    settings = get_settings()
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        _fail(
+            "missing_setting",
+            "Falta BOT_TOKEN: el token que @BotFather da al crear el bot (formato 123456:ABC…). "
+            "Expórtalo (export BOT_TOKEN=…) o ponlo en .env y vuelve a ejecutar `asesor bot`.",
+            setting="BOT_TOKEN",
+        )
+    mode = (mode or settings.bot_mode or "polling").lower()
+    if mode not in ("polling", "webhook"):
+        _fail("invalid_setting", f"BOT_MODE debe ser 'polling' o 'webhook', no {mode!r}.", setting="BOT_MODE")
+    if mode == "webhook" and not settings.webhook_url:
+        _fail(
+            "missing_setting",
+            "El modo webhook necesita WEBHOOK_URL: la URL pública (https) que Telegram llamará.",
+            setting="WEBHOOK_URL",
+        )
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(_main(settings, mode, host, port))
+
+
+async def _main(settings: Any, mode: str, host: str, port: int) -> None:
+    from aiogram.types import BotCommand
+    from aiogram.utils.token import TokenValidationError
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from bot.app import BotDeps, make_bot, production_dispatcher, run_polling, run_webhook, webhook_secret
+    from bot.relay import RelayBoard
+    from core.handoff import handoff_url
+    from engine.assess import get_assessor
+    from storage.aio import AsyncStorage
+    from storage.db import is_sqlite, migrate
+    from storage.events import EventSink
+    from storage.repositories import Storage
+
+    log = logging.getLogger("asesor.bot")
+    token = settings.bot_token.get_secret_value().strip()
+    try:
+        bot = make_bot(token, settings.telegram_api_url)
+    except TokenValidationError:
+        _fail(
+            "invalid_setting",
+            "BOT_TOKEN no tiene el formato de un token de Telegram (123456:ABC…).",
+            setting="BOT_TOKEN",
+        )
+    redis_url = settings.redis_url or LOCAL_REDIS_URL
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        _fail(
+            "redis_unavailable",
+            f"No hay Redis en {redis_url} ({type(exc).__name__}). Inícialo con `bash scripts/services.sh redis` "
+            "o define REDIS_URL.",
+        )
+    if not settings.redis_url:
+        log.info("REDIS_URL is not set: using the local Redis at %s", LOCAL_REDIS_URL)
+
+    db_url = settings.resolved_database_url
+    if is_sqlite(db_url):  # the embedded local run: create or upgrade the schema itself
+        await asyncio.to_thread(migrate, db_url)
+    storage = Storage.from_settings()
+    sink = EventSink.from_settings(storage.engine)
+    sink.start()
+    assessor = await asyncio.to_thread(get_assessor, settings.policy_file, settings.resolved_model_dir)
+    if settings.advisors_chat_id is None:
+        log.warning("ADVISORS_CHAT_ID is not set: escalations go only to the API queue")
+
+    deps = BotDeps(
+        policy=assessor.policy,
+        assess=assessor.assess,
+        store=AsyncStorage(storage),  # type: ignore[arg-type]
+        events=sink,
+        board=RelayBoard(redis, bot.id),
+        api_public_url=settings.api_public_url,
+        advisors_chat_id=settings.advisors_chat_id,
+        handoff_url=lambda key, aid: handoff_url(key, aid, settings=settings),
+    )
+    dp = production_dispatcher(deps, redis)
+    try:
+        await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in BOT_COMMANDS.items()])
+        if mode == "webhook":
+            secret = webhook_secret(settings.secret_key.get_secret_value(), bot.id)
+            await run_webhook(bot, dp, public_url=settings.webhook_url, secret=secret, host=host, port=port)
+        else:
+            await run_polling(bot, dp)
+    finally:
+        sink.stop()
+        await bot.session.close()
+        await redis.aclose()
+        storage.dispose()
