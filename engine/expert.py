@@ -1,0 +1,494 @@
+"""Seed 003's expert system: an experta KnowledgeEngine with the 18 rules R1–R18 (SPEC §4–§5).
+
+Facts are the seed's, in the seed's units: money in "millones" (MXN / policy.mappings.money_scale) and
+risk as a 0–1 probability (fuzzy risk / policy.expert.risk_divisor). Dividing the inputs, not multiplying
+the thresholds, keeps decimal boundaries exact (80 / 100 == 0.8, 50_000 / 10_000 == 5.0).
+
+Decision semantics (docs/expert.md):
+- there is no ResultadoFact until a rule decides; every reject rule whose condition holds fires (R1–R7,
+  highest salience) and asserts ResultadoFact(aprobado="no") — asserting an identical fact again is a no-op,
+  as in CLIPS — so the explanation lists every reason;
+- approve rules R8–R11 require that no rejection exists and likewise all fire when they hold;
+- interest rules: R12 sets the base rate once, R13–R16 adjust it at most once each (the seed's flags), R17
+  clamps it into [rate_min, rate_max] only when it lies outside (so it fires only when it changes the rate);
+- R18 fires when no ResultadoFact exists at the lowest salience: decision "revisar", rate 0.0.
+Each rule has its own salience, so rules fire in id order within a group and the fired list is stable.
+
+Speed: building an engine (the Rete network) costs milliseconds; `expert_system(policy)` keeps one per
+policy content hash and `decide` reuses it (reset + declare + run) under a lock, since experta's engine
+holds per-run state and is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, NamedTuple
+
+from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule
+from experta.strategies import DepthStrategy
+
+from engine.policy import Policy
+from engine.types import ExpertFacts, ExpertResult
+
+__all__ = [
+    "RULE_IDS",
+    "CreditExpertSystem",
+    "CreditoFact",
+    "HistorialFact",
+    "IngresoFact",
+    "PersonaFact",
+    "ResultadoFact",
+    "SeedUnits",
+    "decide_reference",
+    "expert_system",
+    "rules_markdown",
+    "rules_table",
+    "seed_units",
+]
+
+RULE_IDS = tuple(f"R{i}" for i in range(1, 19))
+
+# Salience (SPEC §5): reject > approve > interest > review; one value per rule so that the firing order
+# inside each group is the rule order (experta breaks salience ties by fact recency, which is harder to read).
+SALIENCE = {
+    **{f"R{i}": 200 - i for i in range(1, 8)},  # R1..R7: 199..193
+    **{f"R{i}": 100 - i for i in range(8, 12)},  # R8..R11: 92..89
+    **{f"R{i}": 50 - i for i in range(12, 18)},  # R12..R17: 38..33 (R12 base first, R17 clamp last)
+    "R18": 0,
+}
+
+APROBADO, RECHAZADO, REVISAR = "si", "no", "revisar"
+_DECISION = {APROBADO: "aprobado", RECHAZADO: "rechazado", REVISAR: "revisar"}
+RATE_DECIMALS = 2
+
+
+# ------------------------------------------------------------------------------------------------ facts
+class PersonaFact(Fact):
+    """edad (years), anio_nacimiento, riesgo_impago (0–1). The name is no decision input and stays out."""
+
+
+class IngresoFact(Fact):
+    """monto: monthly income, millones."""
+
+
+class HistorialFact(Fact):
+    """puntaje (0–1000), capacidad_endeudamiento (millones)."""
+
+
+class CreditoFact(Fact):
+    """solicitado (millones), plazo (months)."""
+
+
+class ResultadoFact(Fact):
+    """aprobado ("si" | "no" | "revisar"), interes (% a year) and the seed's once-only flags."""
+
+
+_FLAGS = (
+    "base_calculada",
+    "descuento_aplicado",
+    "recargo_aplicado",
+    "beneficio_plazo_corto_aplicado",
+    "preferencial_aplicado",  # in the seed's fact, set by none of its 18 rules: kept, always False
+    "microcredito_aplicado",
+    "clamp_aplicado",
+)
+
+
+def _resultado(aprobado: str, interes: float | None) -> ResultadoFact:
+    return ResultadoFact(aprobado=aprobado, interes=interes, **dict.fromkeys(_FLAGS, False))
+
+
+class SeedUnits(NamedTuple):
+    """ExpertFacts in the units of the seed's rules."""
+
+    edad: int
+    anio_nacimiento: int
+    riesgo: float  # 0–1
+    ingreso: float  # millones / month
+    puntaje: float
+    capacidad: float  # millones
+    solicitado: float  # millones
+    plazo: int  # months
+
+
+def seed_units(facts: ExpertFacts, policy: Policy) -> SeedUnits:
+    scale = policy.mappings.money_scale
+    return SeedUnits(
+        edad=facts.age,
+        anio_nacimiento=facts.birth_year,
+        riesgo=facts.risk / policy.expert.risk_divisor,
+        ingreso=facts.income / scale,
+        puntaje=facts.score,
+        capacidad=facts.debt_capacity / scale,
+        solicitado=facts.requested / scale,
+        plazo=facts.term_months,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ rules
+class _SalienceStrategy(DepthStrategy):
+    """experta's DepthStrategy without the `lru_cache` on `get_key`.
+
+    That cache is shared by every engine and keyed by whole activations, whose hashes repeat from one
+    run to the next (same rules, same fact ids after `reset`), so each lookup walks long chains of
+    expensive `Activation.__eq__` calls: about two thirds of a reused engine's run time. The key itself
+    (salience, then fact recency) is cheap to compute, and the ordering is unchanged.
+    """
+
+    def get_key(self, activation: Any) -> tuple[int, list[int]]:  # type: ignore[override]
+        return (activation.rule.salience, sorted((f["__factid__"] for f in activation.facts), reverse=True))
+
+
+def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
+    """A KnowledgeEngine subclass whose 18 rules are closed over this policy's constants."""
+    x = policy.expert
+    s = SALIENCE
+
+    class _CreditRules(KnowledgeEngine):
+        __strategy__ = _SalienceStrategy
+        fired: list[str]  # rule ids in firing order, for the result's explanation
+        resultado: ResultadoFact | None  # the current ResultadoFact (modify() replaces it)
+
+        # -- bookkeeping ------------------------------------------------------------------------------
+        def get_deffacts(self) -> list[Any]:
+            # experta looks the DefFacts up with inspect.getmembers(self) on every reset(); they never change
+            try:
+                return self._deffacts_cache
+            except AttributeError:
+                self._deffacts_cache: list[Any] = super().get_deffacts()
+                return self._deffacts_cache
+
+        def _fire(self, rule_id: str) -> None:
+            self.fired.append(rule_id)
+
+        def _decide(self, rule_id: str, aprobado: str, interes: float | None) -> None:
+            self._fire(rule_id)
+            declared = self.declare(_resultado(aprobado, interes))
+            if declared is not None:  # None: the identical fact already exists (a later reason)
+                self.resultado = declared
+
+        def _adjust(self, rule_id: str, r: ResultadoFact, **changes: Any) -> None:
+            self._fire(rule_id)
+            self.resultado = self.modify(r, **changes)
+
+        # -- R1–R7: reject ----------------------------------------------------------------------------
+        @Rule(PersonaFact(edad=P(lambda v: v < x.min_age)), salience=s["R1"])
+        def r1(self) -> None:
+            self._decide("R1", RECHAZADO, 0.0)
+
+        @Rule(PersonaFact(edad=P(lambda v: v > x.max_age)), salience=s["R2"])
+        def r2(self) -> None:
+            self._decide("R2", RECHAZADO, 0.0)
+
+        @Rule(PersonaFact(riesgo_impago=P(lambda v: v > x.reject_risk_above)), salience=s["R3"])
+        def r3(self) -> None:
+            self._decide("R3", RECHAZADO, 0.0)
+
+        @Rule(IngresoFact(monto=P(lambda v: v < x.reject_income_below)), salience=s["R4"])
+        def r4(self) -> None:
+            self._decide("R4", RECHAZADO, 0.0)
+
+        @Rule(HistorialFact(puntaje=P(lambda v: v < x.reject_score_below)), salience=s["R5"])
+        def r5(self) -> None:
+            self._decide("R5", RECHAZADO, 0.0)
+
+        @Rule(
+            HistorialFact(capacidad_endeudamiento=MATCH.capacidad),
+            CreditoFact(solicitado=MATCH.solicitado),
+            TEST(lambda capacidad, solicitado: solicitado > capacidad),
+            salience=s["R6"],
+        )
+        def r6(self) -> None:
+            self._decide("R6", RECHAZADO, 0.0)
+
+        @Rule(CreditoFact(plazo=P(lambda v: v > x.reject_term_above)), salience=s["R7"])
+        def r7(self) -> None:
+            self._decide("R7", RECHAZADO, 0.0)
+
+        # -- R8–R11: approve (only while nothing rejected) -------------------------------------------
+        @Rule(
+            CreditoFact(solicitado=P(lambda v: v <= x.approve_amount_at_most)),
+            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            salience=s["R8"],
+        )
+        def r8(self) -> None:
+            self._decide("R8", APROBADO, None)
+
+        @Rule(
+            PersonaFact(riesgo_impago=P(lambda v: v <= x.approve_risk_at_most)),
+            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            salience=s["R9"],
+        )
+        def r9(self) -> None:
+            self._decide("R9", APROBADO, None)
+
+        @Rule(
+            HistorialFact(puntaje=P(lambda v: v >= x.approve_score_at_least)),
+            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            salience=s["R10"],
+        )
+        def r10(self) -> None:
+            self._decide("R10", APROBADO, None)
+
+        @Rule(
+            IngresoFact(monto=P(lambda v: v > x.approve_income_above)),
+            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            salience=s["R11"],
+        )
+        def r11(self) -> None:
+            self._decide("R11", APROBADO, None)
+
+        # -- R12–R17: interest ------------------------------------------------------------------------
+        @Rule(
+            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=False),
+            PersonaFact(riesgo_impago=MATCH.riesgo),
+            salience=s["R12"],
+        )
+        def r12(self, r: ResultadoFact, riesgo: float) -> None:
+            base = x.base_rate_intercept + x.base_rate_per_risk * riesgo
+            self._adjust("R12", r, interes=base, base_calculada=True)
+
+        @Rule(
+            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, descuento_aplicado=False),
+            PersonaFact(riesgo_impago=P(lambda v: v < x.discount_risk_below)),
+            HistorialFact(puntaje=P(lambda v: v >= x.discount_score_at_least)),
+            salience=s["R13"],
+        )
+        def r13(self, r: ResultadoFact) -> None:
+            self._adjust("R13", r, interes=r["interes"] - x.discount_points, descuento_aplicado=True)
+
+        @Rule(
+            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, recargo_aplicado=False),
+            CreditoFact(solicitado=P(lambda v: v > x.surcharge_amount_above)),
+            PersonaFact(riesgo_impago=P(lambda v: v > x.surcharge_risk_above)),
+            salience=s["R14"],
+        )
+        def r14(self, r: ResultadoFact) -> None:
+            self._adjust("R14", r, interes=r["interes"] + x.surcharge_points, recargo_aplicado=True)
+
+        @Rule(
+            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, beneficio_plazo_corto_aplicado=False),
+            CreditoFact(plazo=P(lambda v: v <= x.short_term_at_most)),
+            salience=s["R15"],
+        )
+        def r15(self, r: ResultadoFact) -> None:
+            self._adjust("R15", r, interes=r["interes"] - x.short_term_points, beneficio_plazo_corto_aplicado=True)
+
+        @Rule(
+            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, microcredito_aplicado=False),
+            CreditoFact(solicitado=P(lambda v: v <= x.microcredit_amount_at_most)),
+            salience=s["R16"],
+        )
+        def r16(self, r: ResultadoFact) -> None:
+            self._adjust("R16", r, interes=r["interes"] - x.microcredit_points, microcredito_aplicado=True)
+
+        @Rule(
+            AS.r
+            << ResultadoFact(
+                aprobado=APROBADO,
+                base_calculada=True,
+                clamp_aplicado=False,
+                interes=P(lambda v: v < x.rate_min or v > x.rate_max),
+            ),
+            salience=s["R17"],
+        )
+        def r17(self, r: ResultadoFact) -> None:
+            clamped = min(max(r["interes"], x.rate_min), x.rate_max)
+            self._adjust("R17", r, interes=clamped, clamp_aplicado=True)
+
+        # -- R18: nothing decided ---------------------------------------------------------------------
+        @Rule(NOT(ResultadoFact()), salience=s["R18"])
+        def r18(self) -> None:
+            self._decide("R18", REVISAR, 0.0)
+
+    return _CreditRules
+
+
+class CreditExpertSystem:
+    """One reusable experta engine for one policy. `decide` is serialised by a lock."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.engine = _engine_class(policy)()
+        self._lock = threading.Lock()
+
+    def decide(self, facts: ExpertFacts) -> ExpertResult:
+        u = seed_units(facts, self.policy)
+        with self._lock:
+            engine = self.engine
+            engine.reset()
+            engine.fired = []
+            engine.resultado = None
+            engine.declare(
+                PersonaFact(edad=u.edad, anio_nacimiento=u.anio_nacimiento, riesgo_impago=u.riesgo),
+                IngresoFact(monto=u.ingreso),
+                HistorialFact(puntaje=u.puntaje, capacidad_endeudamiento=u.capacidad),
+                CreditoFact(solicitado=u.solicitado, plazo=u.plazo),
+            )
+            engine.run()
+            resultado, fired = engine.resultado, engine.fired
+        if resultado is None or (resultado["aprobado"] == APROBADO and resultado["interes"] is None):
+            # cannot happen: R18 decides when nothing else did, and R12 prices every approval
+            raise RuntimeError(f"expert system ended without a priced decision: {resultado!r}")
+        decision = _DECISION[resultado["aprobado"]]
+        # rounded once, at the end: the rules add and subtract on the unrounded base rate
+        rate = round(resultado["interes"], RATE_DECIMALS) if decision == "aprobado" else 0.0
+        return ExpertResult(decision=decision, rate=rate, fired_rules=fired)
+
+
+_SYSTEMS: dict[str, CreditExpertSystem] = {}
+_SYSTEMS_LOCK = threading.Lock()
+
+
+def expert_system(policy: Policy) -> CreditExpertSystem:
+    """The expert system of a policy, built once per policy content hash."""
+    with _SYSTEMS_LOCK:
+        system = _SYSTEMS.get(policy.content_hash)
+        if system is None:
+            system = _SYSTEMS[policy.content_hash] = CreditExpertSystem(policy)
+        return system
+
+
+# ----------------------------------------------------------------------------------- plain reference
+def decide_reference(facts: ExpertFacts, policy: Policy) -> ExpertResult:
+    """The same 18 rules as plain Python; the property tests hold the experta engine to it."""
+    u = seed_units(facts, policy)
+    x = policy.expert
+    rejected = [
+        rule_id
+        for rule_id, holds in (
+            ("R1", u.edad < x.min_age),
+            ("R2", u.edad > x.max_age),
+            ("R3", u.riesgo > x.reject_risk_above),
+            ("R4", u.ingreso < x.reject_income_below),
+            ("R5", u.puntaje < x.reject_score_below),
+            ("R6", u.solicitado > u.capacidad),
+            ("R7", u.plazo > x.reject_term_above),
+        )
+        if holds
+    ]
+    if rejected:
+        return ExpertResult(decision="rechazado", rate=0.0, fired_rules=rejected)
+    approved = [
+        rule_id
+        for rule_id, holds in (
+            ("R8", u.solicitado <= x.approve_amount_at_most),
+            ("R9", u.riesgo <= x.approve_risk_at_most),
+            ("R10", u.puntaje >= x.approve_score_at_least),
+            ("R11", u.ingreso > x.approve_income_above),
+        )
+        if holds
+    ]
+    if not approved:
+        return ExpertResult(decision="revisar", rate=0.0, fired_rules=["R18"])
+    fired = [*approved, "R12"]
+    rate = x.base_rate_intercept + x.base_rate_per_risk * u.riesgo
+    if u.riesgo < x.discount_risk_below and u.puntaje >= x.discount_score_at_least:
+        rate -= x.discount_points
+        fired.append("R13")
+    if u.solicitado > x.surcharge_amount_above and u.riesgo > x.surcharge_risk_above:
+        rate += x.surcharge_points
+        fired.append("R14")
+    if u.plazo <= x.short_term_at_most:
+        rate -= x.short_term_points
+        fired.append("R15")
+    if u.solicitado <= x.microcredit_amount_at_most:
+        rate -= x.microcredit_points
+        fired.append("R16")
+    if rate < x.rate_min or rate > x.rate_max:
+        rate = min(max(rate, x.rate_min), x.rate_max)
+        fired.append("R17")
+    return ExpertResult(decision="aprobado", rate=round(rate, RATE_DECIMALS), fired_rules=fired)
+
+
+# ------------------------------------------------------------------------------------------ rules table
+def _mxn(millones: float, scale: float) -> str:
+    return f"{millones * scale:,.0f} MXN"
+
+
+def _risk(r: float, divisor: float) -> str:
+    return f"{r:g} (fuzzy {r * divisor:g})"
+
+
+def rules_table(policy: Policy) -> list[tuple[str, str, int, str, str]]:
+    """(id, group, salience, condition, action) of the 18 rules with this policy's numbers, for the docs.
+
+    Money shows both in seed millones and in MXN (× mappings.money_scale); risk both on the rules' 0–1
+    scale and on the fuzzy 0–100 scale.
+    """
+    x, k, d = policy.expert, policy.mappings.money_scale, policy.expert.risk_divisor
+    reject, approve, rate, review = "rechazo", "aprobación", "interés", "revisión"
+    rows = [
+        ("R1", reject, f"edad < {x.min_age} años", "rechazado, 0 %"),
+        ("R2", reject, f"edad > {x.max_age} años", "rechazado, 0 %"),
+        ("R3", reject, f"riesgo > {_risk(x.reject_risk_above, d)}", "rechazado, 0 %"),
+        (
+            "R4",
+            reject,
+            f"ingreso < {x.reject_income_below:g} millones = {_mxn(x.reject_income_below, k)}/mes",
+            "rechazado, 0 %",
+        ),
+        ("R5", reject, f"puntaje < {x.reject_score_below:g}", "rechazado, 0 %"),
+        ("R6", reject, "monto solicitado > capacidad de endeudamiento", "rechazado, 0 %"),
+        ("R7", reject, f"plazo > {x.reject_term_above} meses", "rechazado, 0 %"),
+        (
+            "R8",
+            approve,
+            f"monto ≤ {x.approve_amount_at_most:g} millones = {_mxn(x.approve_amount_at_most, k)}",
+            "aprobado",
+        ),
+        ("R9", approve, f"riesgo ≤ {_risk(x.approve_risk_at_most, d)}", "aprobado"),
+        ("R10", approve, f"puntaje ≥ {x.approve_score_at_least:g}", "aprobado"),
+        (
+            "R11",
+            approve,
+            f"ingreso > {x.approve_income_above:g} millones = {_mxn(x.approve_income_above, k)}/mes",
+            "aprobado",
+        ),
+        (
+            "R12",
+            rate,
+            "aprobado y sin tasa base",
+            f"tasa = {x.base_rate_intercept:g} + {x.base_rate_per_risk:g} × riesgo (0–1) % anual",
+        ),
+        (
+            "R13",
+            rate,
+            f"riesgo < {_risk(x.discount_risk_below, d)} y puntaje ≥ {x.discount_score_at_least:g}",
+            f"− {x.discount_points:g} puntos (descuento_aplicado)",
+        ),
+        (
+            "R14",
+            rate,
+            f"monto > {x.surcharge_amount_above:g} millones = {_mxn(x.surcharge_amount_above, k)} "
+            f"y riesgo > {_risk(x.surcharge_risk_above, d)}",
+            f"+ {x.surcharge_points:g} puntos (recargo_aplicado)",
+        ),
+        (
+            "R15",
+            rate,
+            f"plazo ≤ {x.short_term_at_most} meses",
+            f"− {x.short_term_points:g} punto(s) (beneficio_plazo_corto_aplicado)",
+        ),
+        (
+            "R16",
+            rate,
+            f"monto ≤ {x.microcredit_amount_at_most:g} millones = {_mxn(x.microcredit_amount_at_most, k)}",
+            f"− {x.microcredit_points:g} puntos (microcredito_aplicado)",
+        ),
+        (
+            "R17",
+            rate,
+            f"tasa fuera de [{x.rate_min:g} %, {x.rate_max:g} %]",
+            "tasa llevada al límite más cercano (clamp_aplicado)",
+        ),
+        ("R18", review, "ninguna regla de rechazo ni de aprobación se cumplió", "revisar, 0 %"),
+    ]
+    return [(rid, group, SALIENCE[rid], cond, action) for rid, group, cond, action in rows]
+
+
+def rules_markdown(policy: Policy) -> str:
+    """The rules table as Markdown (docs/expert.md embeds the default policy's; a test keeps it current)."""
+    lines = ["| regla | grupo | saliencia | condición | acción |", "|---|---|---|---|---|"]
+    lines += [f"| {rid} | {g} | {sal} | {cond} | {act} |" for rid, g, sal, cond, act in rules_table(policy)]
+    return "\n".join(lines)
