@@ -18,9 +18,7 @@ from core.handoff import (
 
 
 def _settings(key: str = "k1") -> Settings:
-    return Settings(
-        ASESOR_SECRET_KEY=SecretStr(key), API_PUBLIC_URL="https://asesor.example/", HANDOFF_TTL_SECONDS=60
-    )
+    return Settings(ASESOR_SECRET_KEY=SecretStr(key), API_PUBLIC_URL="https://asesor.example/", HANDOFF_TTL_SECONDS=60)
 
 
 def test_round_trip_carries_ids_and_distinct_nonces() -> None:
@@ -45,8 +43,15 @@ def test_expired_token_raises_expired() -> None:
     assert verify_handoff_token(token, settings=s).assessment_id == "a1"
 
 
-@pytest.mark.parametrize("mutate", [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
-                                    lambda t: "x" + t, lambda t: t.split(".")[0], lambda t: "garbage"])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+        lambda t: "x" + t,
+        lambda t: t.split(".")[0],
+        lambda t: "garbage",
+    ],
+)
 def test_tampered_token_raises_invalid(mutate) -> None:
     s = _settings()
     token = make_handoff_token("u", "a1", settings=s)

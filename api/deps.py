@@ -1,0 +1,121 @@
+"""Annotated dependencies of the routes (the FastAPI full-stack template's `deps.py` idea).
+
+Authentication: `Authorization: Bearer <JWT>` from `POST /v1/auth/token` (OAuth2 password flow). Browser pages
+(the dashboard) also accept the same JWT from the HttpOnly `asesor_session` cookie set by `/login`, but only on
+safe methods (GET/HEAD), so a cookie can never authorise a state change from another site (no CSRF surface).
+Each request re-reads the user, so a deactivated account or a changed role takes effect at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.errors import ApiError
+from api.security import Role, TokenError, decode_access_token
+from core.config import Settings
+from storage.events import EventSink
+from storage.repositories import Storage
+
+SESSION_COOKIE = "asesor_session"
+
+# auto_error=False: we raise our own Spanish problem details (and try the cookie first on pages)
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_storage(request: Request) -> Storage:
+    return request.app.state.storage
+
+
+StorageDep = Annotated[Storage, Depends(get_storage)]
+
+
+def get_events(request: Request) -> EventSink:
+    return request.app.state.events
+
+
+EventsDep = Annotated[EventSink, Depends(get_events)]
+
+
+def get_assessor(request: Request) -> Any:
+    return request.app.state.get_assessor()
+
+
+AssessorDep = Annotated[Any, Depends(get_assessor)]
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    id: int
+    username: str
+    role: Role
+
+    def has(self, *roles: Role) -> bool:
+        return self.role == Role.admin or self.role in roles
+
+
+_UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
+
+
+def _token_from(request: Request, bearer: str | None) -> str | None:
+    if bearer:
+        return bearer
+    if request.method in {"GET", "HEAD"}:
+        return request.cookies.get(SESSION_COOKIE)
+    return None
+
+
+def get_current_user(
+    request: Request,
+    settings: SettingsDep,
+    storage: StorageDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+) -> CurrentUser:
+    token = _token_from(request, bearer)
+    if not token:
+        raise ApiError(401, "Inicia sesión para usar esta ruta (token Bearer).", headers=_UNAUTHENTICATED)
+    try:
+        claims = decode_access_token(settings, token)
+    except TokenError as exc:
+        raise ApiError(401, str(exc), headers=_UNAUTHENTICATED) from None
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise ApiError(401, "El token de acceso no es válido.", headers=_UNAUTHENTICATED) from None
+    user = storage.get_user(user_id)
+    if user is None or not user.is_active:
+        raise ApiError(401, "La cuenta no existe o está desactivada.", headers=_UNAUTHENTICATED)
+    return CurrentUser(id=user.id, username=user.username, role=Role(user.role))
+
+
+CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[CurrentUser], CurrentUser]:
+    """Dependency factory: the user must hold one of `roles` (admin always may)."""
+    allowed = ", ".join(r.value for r in roles)
+
+    def _check(user: CurrentUserDep) -> CurrentUser:
+        if not user.has(*roles):
+            raise ApiError(403, f"Tu rol ({user.role.value}) no permite esta acción; se requiere: {allowed}.")
+        return user
+
+    return _check
+
+
+AdvisorDep = Annotated[CurrentUser, Depends(require_roles(Role.advisor))]
+AnalystDep = Annotated[CurrentUser, Depends(require_roles(Role.analyst))]
+AdminDep = Annotated[CurrentUser, Depends(require_roles(Role.admin))]
+# who may run and store an assessment: anyone signed in (the input is theirs; stored ones are read by advisors)
+AnyUserDep = CurrentUserDep

@@ -1,0 +1,167 @@
+"""Problem details (RFC 9457) for every error the API returns, in Spanish, naming the field when one is at fault.
+
+HTML pages (the handoff form, the dashboard) render their own Spanish error pages; everything else, including
+404s on unknown paths and unexpected exceptions, comes back as `application/problem+json`.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("asesor.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES_ES = {
+    400: "Solicitud incorrecta",
+    401: "Autenticación requerida",
+    403: "Acceso denegado",
+    404: "No encontrado",
+    405: "Método no permitido",
+    409: "Conflicto",
+    410: "Ya no está disponible",
+    413: "Solicitud demasiado grande",
+    415: "Tipo de contenido no admitido",
+    422: "Datos inválidos",
+    429: "Demasiadas solicitudes",
+    500: "Error interno",
+    503: "Servicio no disponible",
+}
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Ruta del campo, p. ej. `answers.enganche`")
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ApiError(Exception):
+    """Raise from routes and services: becomes a problem response with this status and Spanish detail."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        type_: str = "about:blank",
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors, self.headers, self.type = status, detail, errors, headers, type_
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str | None,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    type_: str = "about:blank",
+) -> JSONResponse:
+    title = _TITLES_ES.get(status) or HTTPStatus(status).phrase
+    body = Problem(type=type_, title=title, status=status, detail=detail, instance=request.url.path, errors=errors)
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    # drop the request part FastAPI prefixes ("body", "query", …) so the path reads like the input JSON
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "(cuerpo)"
+
+
+_MESSAGES_ES = {
+    "missing": "Este campo es obligatorio.",
+    "extra_forbidden": "Este campo no se admite.",
+    "json_invalid": "El cuerpo no es JSON válido.",
+    "model_attributes_type": "Se esperaba un objeto JSON.",
+    "dict_type": "Se esperaba un objeto JSON.",
+    "int_parsing": "Se esperaba un número entero.",
+    "int_type": "Se esperaba un número entero.",
+    "float_parsing": "Se esperaba un número.",
+    "float_type": "Se esperaba un número.",
+    "string_type": "Se esperaba texto.",
+    "greater_than": "El valor es demasiado pequeño.",
+    "greater_than_equal": "El valor es demasiado pequeño.",
+    "less_than_equal": "El valor es demasiado grande.",
+    "string_too_long": "El texto es demasiado largo.",
+    "string_too_short": "El texto es demasiado corto.",
+    "literal_error": "Valor no permitido.",
+    "enum": "Valor no permitido.",
+}
+
+
+def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
+    out = []
+    for err in errors:
+        kind = str(err.get("type", "value_error"))
+        message = _MESSAGES_ES.get(kind) or str(err.get("msg", "Valor inválido."))
+        if kind in {"greater_than", "greater_than_equal", "less_than_equal", "less_than"}:
+            ctx = err.get("ctx") or {}
+            limit = next(iter(ctx.values()), None)
+            if limit is not None:
+                message = f"{message} (límite: {limit})"
+        out.append(FieldError(field=_field_path(err.get("loc", ())), message=message, type=kind))
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problem_response(request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, type_=exc.type)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = field_errors_from_pydantic(list(exc.errors()))
+        fields = ", ".join(dict.fromkeys(e.field for e in errors))
+        return problem_response(request, 422, f"Revisa estos campos: {fields}.", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail in {None, "Not Found"}:
+            detail = "La ruta solicitada no existe."
+        elif exc.status_code == 405 and detail in {None, "Method Not Allowed"}:
+            detail = "Este método no se admite en esta ruta."
+        return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(request, 500, "Ocurrió un error inesperado; inténtalo de nuevo más tarde.")
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries so clients (and schemathesis) know every error is a Problem."""
+    return {
+        s: {
+            "model": Problem,
+            "description": _TITLES_ES.get(s, HTTPStatus(s).phrase),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for s in statuses
+    }

@@ -1,0 +1,195 @@
+"""The FastAPI application factory (`create_app`) and the module-level `app` uvicorn imports.
+
+`create_app(settings)` builds everything from settings (tests pass their own database and secrets): the
+database engine, the rate limiter, middlewares, error handlers and routers. The assessment engine is loaded
+once per process, lazily or at start-up (`warm_engine=True`, what `asesor api serve` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from slowapi import Limiter
+from slowapi.errors import RateLimitExceeded
+from slowapi.util import get_remote_address
+from starlette.responses import Response
+
+from api import errors
+from api.errors import Problem, install_error_handlers
+from api.middleware import BodySizeLimit, PrometheusMetrics
+from core.config import Settings, get_settings
+from storage.events import EventSink, RedisOutbox, SpoolOutbox
+from storage.repositories import Storage
+
+log = logging.getLogger("asesor.api")
+
+API_TITLE = "Asesor API"
+API_DESCRIPTION = (
+    "Evaluación de crédito automotriz (motor de Asesor), solicitud de financiamiento desde el bot, cola de "
+    "asesores y analítica. Errores en formato *problem details* (RFC 9457)."
+)
+
+
+def _make_limiter(settings: Settings) -> Limiter:
+    # Redis when configured, so the limit holds across uvicorn workers; memory otherwise. If Redis fails,
+    # limits fall back to per-process memory rather than turning the public form into 500s.
+    storage = settings.redis_url or "memory://"
+    return Limiter(
+        key_func=get_remote_address,
+        storage_uri=storage,
+        key_style="endpoint",  # per client and route: every handoff token is a different URL
+        in_memory_fallback_enabled=storage != "memory://",
+        swallow_errors=True,
+        headers_enabled=False,
+    )
+
+
+def _make_event_sink(settings: Settings, storage: Storage) -> EventSink:
+    # the same outbox layout as the bot (storage.events): Redis stream if configured, spool files otherwise
+    spool = SpoolOutbox(settings.data_dir / "outbox" / "events")
+    if settings.redis_url:
+        return EventSink(storage.engine, RedisOutbox(settings.redis_url), fallback=spool)
+    return EventSink(storage.engine, spool)
+
+
+class _AssessorHolder:
+    """One engine per process, built on first use (model and policy loading takes a moment)."""
+
+    def __init__(self, settings: Settings, factory: Any | None) -> None:
+        self._settings, self._factory, self._assessor, self._lock = settings, factory, None, threading.Lock()
+
+    def __call__(self) -> Any:
+        if self._assessor is None:
+            with self._lock:
+                if self._assessor is None:
+                    self._assessor = self._build()
+        return self._assessor
+
+    def _build(self) -> Any:
+        if self._factory is not None:
+            return self._factory()
+        from engine.assess import get_assessor
+        from engine.policy import load_policy
+
+        policy = load_policy(self._settings.policy_file) if self._settings.policy_file else None
+        return get_assessor(policy=policy, model_dir=self._settings.resolved_model_dir)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    storage: Storage | None = None,
+    event_sink: EventSink | None = None,
+    assessor_factory: Any | None = None,
+    warm_engine: bool = False,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm_engine:
+            app.state.get_assessor()
+        app.state.events.start()  # background flusher: outbox -> events table
+        try:
+            yield
+        finally:
+            app.state.events.stop()
+            if app.state.owns_storage:
+                app.state.storage.dispose()
+
+    app = FastAPI(
+        title=API_TITLE,
+        description=API_DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.owns_storage = storage is None
+    app.state.storage = storage or Storage(settings.resolved_database_url)
+    app.state.events = event_sink or _make_event_sink(settings, app.state.storage)
+    app.state.get_assessor = _AssessorHolder(settings, assessor_factory)
+    app.state.limiter = limiter = _make_limiter(settings)
+
+    install_error_handlers(app)
+
+    @app.exception_handler(RateLimitExceeded)
+    async def _rate_limited(request: Request, exc: RateLimitExceeded) -> Response:
+        from api.routes.handoff import rate_limited_response
+
+        return rate_limited_response(request, exc)
+
+    from api.routes import analytics, assessments, auth, escalations, handoff, health, pages
+
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(assessments.router)
+    app.include_router(escalations.router)
+    app.include_router(analytics.router)
+    app.include_router(handoff.make_router(limiter, settings.handoff_rate_limit))
+    app.include_router(pages.router)
+
+    # outermost first: CORS answers preflights before anything; sizes are checked before bodies are read
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(PrometheusMetrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            allow_credentials=False,
+            max_age=600,
+        )
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        # every error is a Problem: drop FastAPI's default 422 models in favour of ours
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for defs_name, defs in components["Problem"].pop("$defs", {}).items():
+            components.setdefault(defs_name, defs)
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                for code, resp in operation["responses"].items():
+                    if code.startswith(("4", "5")):
+                        _problem_content(resp)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    return app
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_ERROR_REFS = {"#/components/schemas/Problem", "#/components/schemas/HTTPValidationError"}
+
+
+def _problem_content(resp: dict[str, Any]) -> None:
+    """Error responses are problem+json: replace FastAPI's application/json error models, keep the rest
+    (the handoff pages also answer errors as text/html; /readyz answers 503 with its own model)."""
+    content = resp.setdefault("content", {})
+    app_json = content.get("application/json")
+    if app_json is None or app_json.get("schema", {}).get("$ref") in _ERROR_REFS:
+        content.pop("application/json", None)
+        content[errors.PROBLEM_JSON] = {"schema": dict(_PROBLEM_REF)}
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory target: `uvicorn api.main:app_from_env --factory`."""
+    return create_app(warm_engine=True)

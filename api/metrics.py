@@ -1,0 +1,44 @@
+"""Prometheus metrics of the API.
+
+With several uvicorn workers each process counts on its own; set PROMETHEUS_MULTIPROC_DIR (an empty directory
+shared by the workers) and /metrics aggregates them with prometheus_client's multiprocess collector.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("asesor_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "asesor_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+ASSESSMENTS = Counter("asesor_assessments_total", "Assessments run through the API", ["decision"])
+HANDOFF = Counter(
+    "asesor_handoff_total", "Handoff page outcomes", ["outcome"]
+)  # opened | submitted | duplicate | expired | invalid | used
+ESCALATION_ACTIONS = Counter("asesor_escalation_actions_total", "Advisor actions", ["action"])
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

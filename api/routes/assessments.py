@@ -1,0 +1,120 @@
+"""Assessments: run the engine on a SPEC §7 profile and store it; read it back; export its inferred graph."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Path, Response
+from fastapi.responses import PlainTextResponse
+from pydantic import ConfigDict
+
+from api import metrics
+from api.deps import AdvisorDep, AnyUserDep, AssessorDep, StorageDep
+from api.errors import ApiError, FieldError, problem_responses
+from engine.types import AssessmentRequest, AssessmentResult
+
+router = APIRouter(prefix="/v1/assessments", tags=["evaluaciones"])
+
+ASSESSMENT_ID = Path(description="Id de la evaluación (uuid)", min_length=1, max_length=36)
+
+
+class StoredAssessment(AssessmentResult):
+    """SPEC §7 result plus where it is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    created_at: datetime
+    channel: str
+
+
+def input_error(exc: Any) -> ApiError:
+    """engine.validation.AssessmentInputError -> 422 problem naming every field."""
+    errors = [FieldError(field=e["field"], message=e["message"], type="policy") for e in exc.errors]
+    fields = ", ".join(dict.fromkeys(e.field for e in errors))
+    return ApiError(422, f"Revisa estos campos: {fields}.", errors=errors)
+
+
+def _stored(row: Any) -> StoredAssessment:
+    return StoredAssessment.model_validate(
+        {**row.result, "id": row.id, "created_at": row.created_at, "channel": row.channel}
+    )
+
+
+@router.post(
+    "",
+    response_model=StoredAssessment,
+    status_code=201,
+    summary="Evaluar un perfil (contrato de `asesor assess`) y guardarlo",
+    responses=problem_responses(401, 413, 422),
+)
+def create_assessment(
+    body: AssessmentRequest, response: Response, _user: AnyUserDep, assessor: AssessorDep, storage: StorageDep
+) -> StoredAssessment:
+    from engine.validation import AssessmentInputError
+
+    try:
+        result = assessor.assess(body)
+    except AssessmentInputError as exc:
+        raise input_error(exc) from None
+    assessment_id = storage.save_assessment(result, request=body, channel="api")
+    metrics.ASSESSMENTS.labels(result.expert.decision).inc()
+    response.headers["Location"] = f"/v1/assessments/{assessment_id}"
+    row = storage.get_assessment(assessment_id)
+    assert row is not None
+    return StoredAssessment(**result.model_dump(), id=assessment_id, created_at=row.created_at, channel=row.channel)
+
+
+@router.get(
+    "/{assessment_id}",
+    response_model=StoredAssessment,
+    summary="Una evaluación guardada, con reglas disparadas y razones (asesores)",
+    responses=problem_responses(401, 403, 404),
+)
+def get_assessment(_advisor: AdvisorDep, storage: StorageDep, assessment_id: str = ASSESSMENT_ID) -> StoredAssessment:
+    row = storage.get_assessment(assessment_id)
+    if row is None:
+        raise ApiError(404, "No existe una evaluación con ese id.")
+    return _stored(row)
+
+
+@router.get(
+    "/{assessment_id}/graph.ttl",
+    summary="Grafo ontológico inferido de la evaluación (Turtle, para auditoría)",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/turtle": {"schema": {"type": "string"}}}},
+        **problem_responses(401, 403, 404, 409),
+    },
+)
+def get_assessment_graph(
+    _advisor: AdvisorDep, storage: StorageDep, assessor: AssessorDep, assessment_id: str = ASSESSMENT_ID
+) -> Response:
+    row = storage.get_assessment(assessment_id)
+    if row is None:
+        raise ApiError(404, "No existe una evaluación con ese id.")
+    # The graph is re-derived, not stored (it is large and rarely read). It is only the graph of that
+    # assessment if the same policy and model produce it again, on the same date.
+    stale = ApiError(
+        409,
+        "La evaluación se hizo con otra versión de la política o del modelo; "
+        f"no se puede reproducir su grafo (política {row.policy_version}, modelo {row.model_version}).",
+    )
+    if row.policy_hash != assessor.policy.content_hash:
+        raise stale
+    if not row.request:
+        raise ApiError(409, "La evaluación no guardó su solicitud; no se puede reproducir su grafo.")
+    request = dict(row.request)
+    applicant = dict(request.get("applicant") or {})
+    applicant.pop("name", None)  # redacted at rest; the graph names nobody
+    request["applicant"] = applicant
+    as_of: date = row.created_at.date()
+    result, turtle = assessor.assess_with_graph(request, as_of=as_of)
+    if result.model_version != row.model_version:
+        raise stale
+    return Response(
+        turtle,
+        media_type="text/turtle; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="evaluacion-{row.id}.ttl"'},
+    )

@@ -1,0 +1,94 @@
+"""Liveness, readiness and metrics.
+
+- `/healthz`: public, no I/O; the process is up.
+- `/readyz`: signed-in users (any role): database and Redis reachable. Probes send a Bearer token; the
+  issue allows only `/healthz` and the handoff form without authentication.
+- `/metrics`: admin role (the Prometheus scraper signs in as a service account with role admin).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from api import metrics
+from api.deps import AdminDep, CurrentUserDep, SettingsDep
+from api.errors import problem_responses
+
+router = APIRouter(tags=["salud"])
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+    latency_ms: float | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, Check]
+
+
+@router.get("/healthz", response_model=Health, summary="El proceso está vivo")
+def healthz() -> Health:
+    return Health()
+
+
+def _check_db(request: Request) -> Check:
+    start = time.perf_counter()
+    try:
+        with request.app.state.storage.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return Check(ok=False, detail=f"base de datos inaccesible: {type(exc).__name__}")
+    return Check(ok=True, detail="ok", latency_ms=round((time.perf_counter() - start) * 1000, 2))
+
+
+def _check_redis(url: str | None) -> Check:
+    if not url:
+        return Check(ok=True, detail="no configurado (REDIS_URL vacío)")
+    import redis
+
+    start = time.perf_counter()
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return Check(ok=False, detail=f"Redis inaccesible: {type(exc).__name__}")
+    return Check(ok=True, detail="ok", latency_ms=round((time.perf_counter() - start) * 1000, 2))
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Base de datos y Redis accesibles",
+    responses={503: {"model": Readiness, "description": "Alguna dependencia no responde"}, **problem_responses(401)},
+)
+def readyz(request: Request, settings: SettingsDep, _user: CurrentUserDep) -> Response:
+    checks = {"database": _check_db(request), "redis": _check_redis(settings.redis_url)}
+    ready = all(c.ok for c in checks.values())
+    body = Readiness(status="ok" if ready else "degraded", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get(
+    "/metrics",
+    summary="Métricas de Prometheus",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **problem_responses(401, 403)},
+)
+def prometheus_metrics(_admin: AdminDep) -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

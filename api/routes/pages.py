@@ -1,0 +1,150 @@
+"""Staff pages: `/login` (sets the session cookie), `/logout`, `/dashboard` (analysts), and the static JS.
+
+Charts are drawn by plotly.js served from the installed `plotly` package (`/static/plotly.min.js`): the page
+works offline and loads nothing from a CDN. The analytics data is embedded in the page as JSON (a
+non-executed `application/json` script), and `/static/dashboard.js` draws it, so the page's CSP can forbid
+inline scripts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import SESSION_COOKIE, SettingsDep, StorageDep, get_current_user
+from api.errors import ApiError
+from api.security import Role, create_access_token
+from api.services import dashboard as dash
+from api.services import users
+from api.templating import PAGE_HEADERS, templates
+
+router = APIRouter(include_in_schema=False)
+
+STATIC_DIR = FsPath(__file__).resolve().parent.parent / "static"
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> tuple[bytes, str]:
+    from plotly.offline import get_plotlyjs
+
+    body = get_plotlyjs().encode("utf-8")
+    return body, hashlib.sha256(body).hexdigest()[:16]
+
+
+def _static(body: bytes, etag: str, request: Request, media_type: str) -> Response:
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == f'"{etag}"':
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js(request: Request) -> Response:
+    body, etag = _plotly_js()
+    return _static(body, etag, request, "application/javascript")
+
+
+@router.get("/static/dashboard.js")
+def dashboard_js(request: Request) -> Response:
+    body = (STATIC_DIR / "dashboard.js").read_bytes()
+    return _static(body, hashlib.sha256(body).hexdigest()[:16], request, "application/javascript")
+
+
+def _safe_next(target: str | None) -> str:
+    # only local paths: `next` must not turn the login page into an open redirect
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/dashboard"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"next": _safe_next(next), "error": None}, headers=PAGE_HEADERS
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    storage: StorageDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=200)] = "/dashboard",
+) -> Response:
+    user = users.authenticate(storage, username, password)
+    if user is None:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": "Usuario o contraseña incorrectos."},
+            status_code=401,
+            headers=PAGE_HEADERS,
+        )
+    token = create_access_token(settings, subject=str(user.id), role=user.role)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.jwt_expire_minutes * 60,
+        httponly=True,
+        samesite="strict",
+        secure=settings.api_public_url.startswith("https://"),
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    storage: StorageDep,
+    settings: SettingsDep,
+    start: date | None = Query(default=None, alias="desde"),
+    end: date | None = Query(default=None, alias="hasta"),
+) -> Response:
+    try:
+        user = get_current_user(request, settings, storage, None)
+    except ApiError as exc:
+        if exc.status == 401:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        raise
+    if not user.has(Role.analyst):
+        return templates.TemplateResponse(
+            request,
+            "handoff_error.html",
+            {
+                "kind": "forbidden",
+                "title": "Acceso denegado",
+                "message": "El tablero es para analistas.",
+                "hint": f"Tu rol es «{user.role.value}».",
+                "folio": None,
+            },
+            status_code=403,
+            headers=PAGE_HEADERS,
+        )
+    end = end or date.today()
+    start = start or end - timedelta(days=dash.DEFAULT_DAYS - 1)
+    if start > end:
+        start, end = end, start
+    data: dict[str, Any] = dash.dashboard_data(storage, settings, start, end)
+    return templates.TemplateResponse(
+        request,
+        "dashboard.html",
+        {"data": data, "start": start.isoformat(), "end": end.isoformat(), "user": user},
+        headers=PAGE_HEADERS,
+    )

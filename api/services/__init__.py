@@ -1,0 +1,1 @@
+"""API-side services: what the routes need beyond the storage repositories (no parallel storage layer)."""

@@ -1,0 +1,51 @@
+"""Funnel events the API emits (SPEC §8): HandoffOpened, FinancingRequestSubmitted, EscalationResolved.
+
+They go through storage's durable outbox (`storage.events.EventSink`): the request never waits on the events
+table and never fails because of analytics. Event ids are deterministic (uuid5 of the handoff's idempotency
+key or the escalation id), so a reload or a retry inserts nothing twice: the funnel counts requests, not
+page views.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from storage.events import EventSink, FunnelEvent
+
+log = logging.getLogger("asesor.api.funnel")
+
+_NAMESPACE = uuid.UUID("6f1d3c1e-3b8a-4a57-9d0b-5a7c2f9e4b11")
+
+
+def event_id(name: str, *parts: object) -> str:
+    """A deterministic uuid for one occurrence (the events table de-duplicates on it)."""
+    return str(uuid.uuid5(_NAMESPACE, ":".join([name, *map(str, parts)])))
+
+
+def emit(
+    sink: EventSink,
+    name: str,
+    user_key: str,
+    *,
+    event_id: str,
+    properties: dict[str, Any] | None = None,
+    step: str | None = None,
+    policy_version: str | None = None,
+    model_version: str | None = None,
+) -> None:
+    try:
+        event = FunnelEvent(
+            id=event_id,
+            name=name,  # type: ignore[arg-type]
+            user_key=user_key,
+            step=step,
+            properties=properties or {},
+            policy_version=policy_version,
+            model_version=model_version,
+        )
+    except ValueError:  # analytics must never break the applicant's request; the failure is logged
+        log.exception("funnel event %s not recorded: invalid", name)
+        return
+    sink.emit(event)

@@ -1,0 +1,37 @@
+"""Jinja2 templates of the HTML pages (api/templates/), autoescaped; and HTML-vs-JSON negotiation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def _money(value: float | int | None) -> str:
+    return "" if value is None else f"${value:,.0f}"
+
+
+templates.env.filters["money"] = _money
+
+
+def wants_html(request: Request) -> bool:
+    """Browsers ask for text/html; API clients (and schemathesis) get problem+json on the same routes."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+# pages hold personal data: never cache them, never embed them elsewhere, never leak the token as Referer
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}

@@ -1,0 +1,89 @@
+"""`asesor api …`: serve the web API, bootstrap users, print the OpenAPI schema or a handoff link."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+
+app = typer.Typer(help="API web: servidor, usuarios y utilidades.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 2, **extra: object) -> None:
+    typer.echo(json.dumps({"error": message, **extra}, ensure_ascii=False), err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interfaz donde escuchar"),
+    port: int = typer.Option(8000, help="Puerto"),
+    workers: int = typer.Option(1, min=1, help="Procesos de uvicorn"),
+    migrate: bool = typer.Option(True, help="Aplicar migraciones de Alembic antes de arrancar"),
+    proxy_headers: bool = typer.Option(True, help="Confiar en X-Forwarded-For del proxy (límites por IP)"),
+    log_level: str = typer.Option("info"),
+) -> None:
+    """Run the API with uvicorn (the engine is loaded at start-up in each worker)."""
+    import uvicorn
+
+    if migrate:
+        from storage.db import migrate as run_migrations
+
+        run_migrations()
+    uvicorn.run(
+        "api.main:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        log_level=log_level,
+        access_log=False,  # paths carry handoff tokens: keep them out of access logs
+    )
+
+
+@app.command("create-user")
+def create_user(
+    username: str = typer.Argument(..., help="Nombre de usuario (minúsculas)"),
+    role: str = typer.Option("admin", help="advisor, analyst o admin"),
+    display_name: str | None = typer.Option(None, help="Nombre visible"),
+    password_stdin: bool = typer.Option(False, help="Leer la contraseña de stdin (una línea)"),
+) -> None:
+    """Create a user. The password comes from stdin, ASESOR_NEW_USER_PASSWORD, or an interactive prompt."""
+    from api.services import users
+    from storage.repositories import Storage
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif os.environ.get("ASESOR_NEW_USER_PASSWORD"):
+        password = os.environ["ASESOR_NEW_USER_PASSWORD"]
+    elif sys.stdin.isatty():
+        password = typer.prompt("Contraseña", hide_input=True, confirmation_prompt=True)
+    else:
+        _fail("no password: use --password-stdin or ASESOR_NEW_USER_PASSWORD")
+    storage = Storage()
+    try:
+        user = users.create_user(storage, username=username, password=password, role=role, display_name=display_name)
+    except users.UserError as exc:
+        _fail(str(exc), 2, field=exc.field)
+    finally:
+        storage.dispose()
+    typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role}))
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI schema (JSON)."""
+    from api.main import create_app
+
+    typer.echo(json.dumps(create_app().openapi(), ensure_ascii=False, indent=2))
+
+
+@app.command("handoff-url")
+def handoff_url_cmd(applicant_key: str, assessment_id: str) -> None:
+    """Print a signed handoff link for a stored assessment (support and testing)."""
+    from core.handoff import handoff_url
+
+    typer.echo(handoff_url(applicant_key, assessment_id))

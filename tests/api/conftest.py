@@ -1,0 +1,123 @@
+"""Fixtures of the API tests: the app on a real database (SQLite and PostgreSQL, from tests/conftest.py),
+users of each role with tokens, and the real engine (built once per test session)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from api.main import create_app
+from api.security import Role, create_access_token
+from core.config import Settings
+from storage.events import EventSink, SpoolOutbox
+
+TEST_SECRET = "test-secret-key-for-api-tests"
+PASSWORD = "contraseña-segura-123"
+
+PROFILE: dict[str, Any] = {
+    "answers": {
+        "trabajo_tiempo": "mas_2a",
+        "banco_nomina": "bbva",
+        "historial_crediticio": "bueno",
+        "creditos_vigentes": "1_2",
+        "atrasos_12_meses": "ninguno",
+        "enganche": "20_30",
+        "prioridad_financiamiento": "pagos_fijos",
+        "ingreso_mensual": "20k_30k",
+    },
+    "loan": {"vehicle_price": 350000, "term_months": 48},
+    "applicant": {"birth_year": 1988, "monthly_income": None},
+}
+
+
+def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": None,
+        "ASESOR_SECRET_KEY": SecretStr(TEST_SECRET),
+        "ASESOR_DATA_DIR": data_dir,
+        "API_PUBLIC_URL": "http://testserver",
+        "ASESOR_HANDOFF_RATE_LIMIT": "1000/minute",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def shared_assessor() -> Any:
+    """The engine with the default policy and model directory, built once per process (engine caches it)."""
+    from engine.assess import get_assessor
+
+    return get_assessor()
+
+
+@pytest.fixture(scope="session")
+def assessor() -> Any:
+    return shared_assessor()
+
+
+@pytest.fixture
+def api_settings(db_url: str, tmp_path: Path) -> Settings:
+    return make_settings(db_url, tmp_path)
+
+
+@pytest.fixture
+def event_sink(storage: Any, tmp_path: Path) -> EventSink:
+    return EventSink(storage.engine, SpoolOutbox(tmp_path / "outbox", fsync=False))
+
+
+@pytest.fixture
+def app(api_settings: Settings, storage: Any, event_sink: EventSink) -> Any:
+    # the engine is loaded lazily: tests that never assess do not pay for it
+    return create_app(api_settings, storage=storage, event_sink=event_sink, assessor_factory=shared_assessor)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class Staff:
+    id: int
+    username: str
+    role: Role
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    # argon2 is slow on purpose: hash the shared test password once per session
+    from api.security import hash_password
+
+    return hash_password(PASSWORD)
+
+
+def _staff(storage: Any, settings: Settings, username: str, role: Role, password_hash: str) -> Staff:
+    user = storage.create_user(username, password_hash=password_hash, role=role.value)
+    token = create_access_token(settings, subject=str(user.id), role=user.role)
+    return Staff(user.id, user.username, role, token)
+
+
+@pytest.fixture
+def staff(storage: Any, api_settings: Settings, password_hash: str) -> Iterator[dict[str, Staff]]:
+    yield {
+        name: _staff(storage, api_settings, username, role, password_hash)
+        for name, username, role in (
+            ("admin", "admin", Role.admin),
+            ("advisor", "asesora", Role.advisor),
+            ("advisor2", "asesor2", Role.advisor),
+            ("analyst", "analista", Role.analyst),
+        )
+    }

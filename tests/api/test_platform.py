@@ -1,0 +1,157 @@
+"""Health, metrics, auth and roles, problem details, body size and CORS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from api.main import create_app
+from tests.api.conftest import PASSWORD, make_settings
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_healthz_is_public(client: httpx.AsyncClient) -> None:
+    r = await client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+async def test_readyz_needs_login_and_checks_database(client: httpx.AsyncClient, staff: dict) -> None:
+    r = await client.get("/readyz")
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = await client.get("/readyz", headers=staff["analyst"].headers)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["checks"]["database"]["ok"] is True
+
+
+async def test_readyz_reports_unreachable_redis(storage: Any, tmp_path, db_url: str, staff: dict) -> None:
+    settings = make_settings(db_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    app = create_app(settings, storage=storage)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/readyz", headers=staff["admin"].headers)
+    assert r.status_code == 503
+    assert r.json()["checks"]["redis"]["ok"] is False
+    assert r.json()["checks"]["database"]["ok"] is True
+
+
+async def test_metrics_admin_only_and_counts_route_templates(client: httpx.AsyncClient, staff: dict) -> None:
+    assert (await client.get("/metrics")).status_code == 401
+    assert (await client.get("/metrics", headers=staff["analyst"].headers)).status_code == 403
+    await client.get("/solicitud/some-token-value", headers={"accept": "text/html"})
+    r = await client.get("/metrics", headers=staff["admin"].headers)
+    assert r.status_code == 200
+    assert 'route="/solicitud/{token}"' in r.text
+    assert "some-token-value" not in r.text  # raw paths (tokens) never become labels
+
+
+async def test_password_login_issues_a_jwt_with_the_role(client: httpx.AsyncClient, staff: dict) -> None:
+    r = await client.post("/v1/auth/token", data={"username": "analista", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    assert r.json()["role"] == "analyst"
+    me = await client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["username"] == "analista"
+    bad = await client.post("/v1/auth/token", data={"username": "analista", "password": "otra-cosa-123"})
+    assert bad.status_code == 401 and "incorrectos" in bad.json()["detail"]
+    nobody = await client.post("/v1/auth/token", data={"username": "nadie", "password": PASSWORD})
+    assert nobody.status_code == 401
+
+
+async def test_tampered_or_foreign_jwt_is_refused(client: httpx.AsyncClient, staff: dict, api_settings) -> None:
+    token = staff["admin"].token
+    r = await client.get("/v1/users", headers={"Authorization": f"Bearer {token[:-3]}abc"})
+    assert r.status_code == 401
+    from api.security import create_access_token
+    from core.config import Settings
+
+    other = Settings(ASESOR_SECRET_KEY="another-key", DATABASE_URL=api_settings.database_url)
+    forged = create_access_token(other, subject=str(staff["admin"].id), role="admin")
+    assert (await client.get("/v1/users", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+
+
+async def test_deactivated_user_loses_access_at_once(client: httpx.AsyncClient, staff: dict, storage: Any) -> None:
+    headers = staff["analyst"].headers
+    assert (await client.get("/v1/auth/me", headers=headers)).status_code == 200
+    storage.update_user(staff["analyst"].id, is_active=False)
+    assert (await client.get("/v1/auth/me", headers=headers)).status_code == 401
+
+
+async def test_admin_creates_users_and_others_cannot(client: httpx.AsyncClient, staff: dict) -> None:
+    body = {"username": "nuevo.asesor", "password": "otra-contraseña-1", "role": "advisor"}
+    assert (await client.post("/v1/users", json=body, headers=staff["advisor"].headers)).status_code == 403
+    r = await client.post("/v1/users", json=body, headers=staff["admin"].headers)
+    assert r.status_code == 201 and r.json()["role"] == "advisor"
+    again = await client.post("/v1/users", json=body, headers=staff["admin"].headers)
+    assert again.status_code == 409
+    short = await client.post("/v1/users", json={**body, "username": "x1y2z3", "password": "corta"}, headers=staff["admin"].headers)
+    assert short.status_code == 422
+    assert short.json()["errors"][0]["field"] == "password"
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "allowed"),
+    [
+        ("advisor", "/v1/escalations", True),
+        ("analyst", "/v1/escalations", False),  # the queue shows personal data
+        ("advisor", "/v1/analytics/funnel", False),
+        ("analyst", "/v1/analytics/funnel", True),
+        ("analyst", "/v1/assessments/00000000-0000-0000-0000-000000000000", False),
+        ("advisor", "/v1/assessments/00000000-0000-0000-0000-000000000000", True),  # 404, but allowed
+        ("admin", "/v1/analytics/funnel", True),
+        ("admin", "/v1/escalations", True),
+    ],
+)
+async def test_role_matrix(client: httpx.AsyncClient, staff: dict, role: str, path: str, allowed: bool) -> None:
+    r = await client.get(path, headers=staff[role].headers)
+    if allowed:
+        assert r.status_code in (200, 404), r.text
+    else:
+        assert r.status_code == 403
+        assert r.headers["content-type"].startswith("application/problem+json")
+    anonymous = await client.get(path)
+    assert anonymous.status_code == 401
+
+
+async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:
+    r = await client.get("/no/existe")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["title"] == "No encontrado" and r.json()["instance"] == "/no/existe"
+
+
+async def test_body_size_limit(client: httpx.AsyncClient, staff: dict, api_settings) -> None:
+    big = b'{"x": "' + b"a" * (api_settings.api_max_body_bytes + 10) + b'"}'
+    r = await client.post(
+        "/v1/assessments", content=big, headers={**staff["advisor"].headers, "content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.json()["status"] == 413
+
+    async def chunks():  # no Content-Length: the streamed bytes are counted
+        for _ in range(20):
+            yield b"a" * (api_settings.api_max_body_bytes // 10)
+
+    r = await client.post(
+        "/v1/assessments", content=chunks(), headers={**staff["advisor"].headers, "content-type": "application/json"}
+    )
+    assert r.status_code == 413
+
+
+async def test_cors_from_configuration(storage: Any, tmp_path, db_url: str) -> None:
+    settings = make_settings(db_url, tmp_path, CORS_ORIGINS=["https://panel.example"])
+    app = create_app(settings, storage=storage)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        ok = await c.options(
+            "/v1/auth/token",
+            headers={"Origin": "https://panel.example", "Access-Control-Request-Method": "POST"},
+        )
+        other = await c.options(
+            "/v1/auth/token",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+    assert ok.headers.get("access-control-allow-origin") == "https://panel.example"
+    assert "access-control-allow-origin" not in other.headers
