@@ -87,7 +87,9 @@ async def test_admin_creates_users_and_others_cannot(client: httpx.AsyncClient, 
     assert r.status_code == 201 and r.json()["role"] == "advisor"
     again = await client.post("/v1/users", json=body, headers=staff["admin"].headers)
     assert again.status_code == 409
-    short = await client.post("/v1/users", json={**body, "username": "x1y2z3", "password": "corta"}, headers=staff["admin"].headers)
+    short = await client.post(
+        "/v1/users", json={**body, "username": "x1y2z3", "password": "corta"}, headers=staff["admin"].headers
+    )
     assert short.status_code == 422
     assert short.json()["errors"][0]["field"] == "password"
 
