@@ -1,0 +1,389 @@
+"""Applicant PD (SPEC §4, §6): mapping, monotonicity over the answer space, calibration, artifacts, scaling."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.derive import derive
+from engine.pd import ApplicantPDModel, artifact, load_or_train
+from engine.pd import features as F
+from engine.pd.model import WORSENING
+from engine.pd.scaling import pd_from_score, raw_score_from_pd, score_from_pd
+from engine.policy import DEFAULT_POLICY_PATH, PolicyError, default_policy
+from engine.policy import parse_policy as _parse_policy
+from engine.training import applicant as training
+from engine.types import AssessmentRequest
+
+AS_OF = date(2026, 11, 24)
+POLICY = default_policy()
+PD_QUESTIONS = tuple(WORSENING)  # the answers PD depends on
+SAMPLE = {
+    "answers": {
+        "trabajo_tiempo": "mas_2a",
+        "banco_nomina": "bbva",
+        "historial_crediticio": "bueno",
+        "creditos_vigentes": "1_2",
+        "atrasos_12_meses": "ninguno",
+        "enganche": "20_30",
+        "prioridad_financiamiento": "pagos_fijos",
+        "ingreso_mensual": "20k_30k",
+    },
+    "loan": {"vehicle_price": 350000, "term_months": 48},
+    "applicant": {"birth_year": 1988, "monthly_income": None},
+}
+
+
+def _policy_with(old: str, new: str):
+    """The shipped policy with one textual edit (a copy an analyst would make)."""
+    raw = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    assert raw.count(old) == 1, old
+    return _parse_policy(raw.replace(old, new).encode(), Path("edited.toml"))
+
+
+def _request(**answers: str) -> AssessmentRequest:
+    data = json.loads(json.dumps(SAMPLE))
+    data["answers"].update(answers)
+    return AssessmentRequest.model_validate(data)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def model(model_dir: Path) -> ApplicantPDModel:
+    # the directory is empty: this trains (the "first run" path)
+    return load_or_train(model_dir, POLICY)
+
+
+@pytest.fixture(scope="module")
+def run() -> training.TrainingRun:
+    return training.run_training(POLICY)
+
+
+# ------------------------------------------------------------------------------------------ mapping
+def test_mapping_covers_every_answer_code() -> None:
+    m = POLICY.pd.mapping
+    tables = {
+        "history_level": "historial_crediticio",
+        "arrears_floor": "atrasos_12_meses",
+        "credits_floor": "creditos_vigentes",
+        "employment_level": "trabajo_tiempo",
+        "existing_credits": "creditos_vigentes",
+        "other_installment_plans": "creditos_vigentes",
+    }
+    for field, question in tables.items():
+        assert set(getattr(m, field)) == set(POLICY.answers[question]), field
+    for question, order in WORSENING.items():
+        assert sorted(order) == sorted(POLICY.answers[question]), question
+    # every German label of the two ordinal columns has a meaning under both readings
+    df, _ = training.load_german()
+    for reading in F.HISTORY_READINGS.values():
+        assert set(df[F.COL_HISTORY]) == set(reading)
+        assert set(reading.values()) == set(F.HISTORY_ORDER)
+    assert set(df[F.COL_EMPLOYMENT]) == set(F.EMPLOYMENT_LABELS)
+
+
+def test_policy_rejects_a_mapping_that_misses_a_code() -> None:
+    with pytest.raises(PolicyError, match=r"pd\.mapping\.history_level.*missing \['sin_historial'\]"):
+        _policy_with(', sin_historial = "none_or_all_paid" }', " }")
+
+
+def test_a_mapping_that_breaks_monotonicity_is_refused(run: training.TrainingRun) -> None:
+    bad = _policy_with(
+        'excelente = "all_paid_here", bueno = "existing_paid"', 'excelente = "delay", bueno = "existing_paid"'
+    )
+    with pytest.raises(ValueError, match=r"pd\.mapping\.history_level"):
+        ApplicantPDModel(run.artifact, bad.pd.mapping, bad.capacity.reference_rate_annual)
+
+
+def test_credit_history_readings_on_the_data() -> None:
+    """Read as printed, 'critical account' defaults least (the quirk); Grömping's reading is monotone."""
+    df, _ = training.load_german()
+    bad = df[F.TARGET] == F.BAD
+    rates = {
+        name: [bad[df[F.COL_HISTORY].map(reading) == level].mean() for level in F.HISTORY_ORDER]
+        for name, reading in F.HISTORY_READINGS.items()
+    }
+    assert all(b >= a - 0.005 for a, b in itertools.pairwise(rates["groemping_2019"]))
+    printed = dict(zip(F.HISTORY_ORDER, rates["as_printed"], strict=True))
+    assert printed["critical"] < printed["all_paid_here"]
+
+
+# ------------------------------------------------------------------------------------------ model
+def test_bounded_coefficients_are_non_negative(model: ApplicantPDModel) -> None:
+    a = model.artifact
+    for col, nonneg in zip(F.COLUMNS, F.NONNEGATIVE, strict=True):
+        if nonneg:
+            assert a["coefficients"][col] >= 0.0, col
+    for col in a["at_bound"]:
+        assert a["coefficients"][col] == 0.0
+    assert a["calibration"]["a"] > 0
+
+
+def _answer_grid() -> tuple[list[tuple[str, ...]], dict[str, list[str]]]:
+    combos = list(itertools.product(*(WORSENING[q] for q in PD_QUESTIONS)))
+    return combos, {q: [c[i] for c in combos] for i, q in enumerate(PD_QUESTIONS)}
+
+
+LOANS = ((120000.0, 12), (350000.0, 48), (900000.0, 72))
+AGES = (19, 35, 70)
+
+
+def _grid_pd(model: ApplicantPDModel) -> np.ndarray:
+    """PD over every combination of the PD answers × LOANS × AGES, shaped as that grid."""
+    m = POLICY.mappings
+    combos, cols = _answer_grid()
+    income = np.array([m.income_by_band[c] for c in cols["ingreso_mensual"]])
+    fraction = np.array([m.down_payment_fraction[c] for c in cols["enganche"]])
+    existing = income * np.array([m.existing_payment_share[c] for c in cols["creditos_vigentes"]])
+    out = np.empty((len(combos), len(LOANS), len(AGES)))
+    for li, (price, term) in enumerate(LOANS):
+        for ai, age in enumerate(AGES):
+            X = model.mapper.encode_batch(
+                trabajo_tiempo=cols["trabajo_tiempo"],
+                historial_crediticio=cols["historial_crediticio"],
+                creditos_vigentes=cols["creditos_vigentes"],
+                atrasos_12_meses=cols["atrasos_12_meses"],
+                requested_amount=np.round(price * (1 - fraction), 2),
+                term_months=np.full(len(combos), term),
+                income_mxn=income,
+                existing_payments=np.round(existing, 2),
+                age=np.full(len(combos), age),
+                clip=model.clip,
+            )
+            out[:, li, ai] = model.predict_proba_encoded(X)
+    shape = tuple(len(WORSENING[q]) for q in PD_QUESTIONS)
+    return out.reshape(*shape, len(LOANS), len(AGES))
+
+
+def test_pd_never_falls_when_an_answer_gets_worse(model: ApplicantPDModel) -> None:
+    grid = _grid_pd(model)
+    assert grid.size == 4 * 5 * 4 * 4 * 4 * 5 * len(LOANS) * len(AGES)
+    for axis, question in enumerate(PD_QUESTIONS):
+        steps = np.diff(grid, axis=axis)
+        assert steps.min() >= -1e-12, f"PD falls along {question}"
+    # and the answers matter: the worst history/arrears/tenure/down payment is clearly riskier
+    assert grid[-1, -1, -1, -1, -1, -1].min() > grid[0, 0, 0, 0, 0, 0].max()
+
+
+def test_the_vectorised_grid_matches_predict(model: ApplicantPDModel) -> None:
+    """The batch path used above is the same function as the hot path (checked on a sample with derive())."""
+    grid = _grid_pd(model)
+    rng = np.random.default_rng(7)
+    shape = grid.shape
+    for flat in rng.choice(grid.size, size=300, replace=False):
+        idx = np.unravel_index(flat, shape)
+        answers = {q: WORSENING[q][idx[i]] for i, q in enumerate(PD_QUESTIONS)}
+        price, term = LOANS[idx[-2]]
+        data = json.loads(json.dumps(SAMPLE))
+        data["answers"].update(answers)
+        data["loan"] = {"vehicle_price": price, "term_months": term}
+        data["applicant"]["birth_year"] = AS_OF.year - AGES[idx[-1]]
+        req = AssessmentRequest.model_validate(data)
+        got = model.predict(req, derive(req, POLICY, AS_OF)).probability
+        assert got == pytest.approx(grid[idx], rel=1e-12, abs=1e-15)
+
+
+def test_pd_does_not_rise_with_declared_income(model: ApplicantPDModel) -> None:
+    pds = []
+    for income in (9000, 15000, 25000, 40000, 80000, 200000):
+        data = json.loads(json.dumps(SAMPLE))
+        data["applicant"]["monthly_income"] = income
+        req = AssessmentRequest.model_validate(data)
+        pds.append(model.predict(req, derive(req, POLICY, AS_OF)).probability)
+    assert all(b <= a for a, b in itertools.pairwise(pds))
+    assert pds[0] > pds[-1]
+
+
+def test_predict_equals_the_encoded_batch_path(model: ApplicantPDModel) -> None:
+    for answers in ({}, {"historial_crediticio": "malo"}, {"trabajo_tiempo": "menos_6m", "enganche": "menos_15"}):
+        req = _request(**answers)
+        der = derive(req, POLICY, AS_OF)
+        x = model.encode(req, der)
+        assert model.predict(req, der).probability == pytest.approx(model.predict_proba_encoded(x)[0], rel=1e-12)
+
+
+def test_top_features_are_the_groups_that_raised_pd(model: ApplicantPDModel) -> None:
+    req = _request(historial_crediticio="malo", trabajo_tiempo="menos_6m", atrasos_12_meses="ninguno")
+    der = derive(req, POLICY, AS_OF)
+    result = model.predict(req, der)
+    x = model.encode(req, der)[0]
+    a = model.artifact["calibration"]["a"]
+    expected = {
+        g: a * float(np.dot(model.coef[list(ix)], x[list(ix)] - model.mean[list(ix)])) for g, ix in F.GROUPS.items()
+    }
+    ranked = sorted((v, g) for g, v in expected.items() if v > 1e-9)[::-1][: POLICY.pd.mapping.top_features]
+    assert [t.feature for t in result.top_features] == [g for _, g in ranked]
+    for t in result.top_features:
+        assert t.contribution == pytest.approx(expected[t.feature], abs=1e-4)
+        assert t.contribution > 0
+    history = next(t for t in result.top_features if t.feature == "credit_history")
+    assert "historial_crediticio=malo" in (history.answer or "")
+
+
+# ------------------------------------------------------------------------------------- calibration
+def test_calibration_lowers_brier_and_undoes_the_resampling_inflation(run: training.TrainingRun) -> None:
+    y = run.y_holdout
+    p_unc = run.model.proba_uncalibrated(run.X_holdout)
+    p_cal = run.model.proba(run.X_holdout)
+    assert training.brier(y, p_cal) < training.brier(y, p_unc)
+    # balanced training data pushes the mean PD towards 0.5; recalibration brings it back near the 30 % mix
+    assert p_unc.mean() > 0.40
+    assert abs(p_cal.mean() - y.mean()) < 0.05
+    # Platt is monotone: the ranking (AUC) is unchanged
+    assert training.auc(y, p_cal) == pytest.approx(training.auc(y, p_unc), abs=1e-12)
+    m = run.artifact["metrics"]
+    assert m["holdout_brier_calibrated"] < m["holdout_brier_base_rate"]
+
+
+def test_discrimination_is_near_the_honest_ceiling(run: training.TrainingRun) -> None:
+    m = run.artifact["metrics"]
+    assert 0.66 <= m["cv_auc_mean"] <= 0.76
+    assert m["holdout_auc"] > 0.65
+
+
+def test_training_is_deterministic(run: training.TrainingRun) -> None:
+    again = training.run_training(POLICY)
+    assert again.artifact["coefficients"] == run.artifact["coefficients"]
+    assert again.artifact["calibration"] == run.artifact["calibration"]
+    assert again.artifact["model_version"] == run.artifact["model_version"]
+
+
+def test_the_fit_equals_sklearn_where_the_bounds_do_not_bind(run: training.TrainingRun) -> None:
+    """L-BFGS-B with bounds = sklearn's LogisticRegression on the columns whose bound does not bind."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    cfg = POLICY.pd.training
+    Xr, yr = training.resample(run.X_train, run.y_train, cfg.resampler, cfg.seed)
+    free = ~run.model.fit.at_bound
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.l2_c, tol=1e-12, max_iter=100000))
+    pipe.fit(Xr[:, free], yr)
+    ours = run.model.proba_uncalibrated(run.X_holdout)
+    theirs = pipe.predict_proba(run.X_holdout[:, free])[:, 1]
+    assert np.max(np.abs(ours - theirs)) < 1e-5
+    # and Platt = an unpenalised 1-D logistic regression on the out-of-fold logits
+    oof = training.out_of_fold_logits(run.X_train, run.y_train, cfg, cfg.seed)
+    platt = LogisticRegression(C=np.inf, tol=1e-12, max_iter=100000).fit(oof[:, None], run.y_train)
+    assert platt.coef_[0, 0] == pytest.approx(run.model.platt.a, rel=1e-4)
+    assert platt.intercept_[0] == pytest.approx(run.model.platt.b, rel=1e-4, abs=1e-5)
+    calibrated = platt.predict_proba(np.log(theirs / (1 - theirs))[:, None])[:, 1]
+    assert np.max(np.abs(run.model.proba(run.X_holdout) - calibrated)) < 1e-5
+
+
+# ---------------------------------------------------------------------------------------- artifacts
+def test_artifact_is_json_with_its_provenance(model: ApplicantPDModel, model_dir: Path) -> None:
+    path = artifact.current_path(model_dir, POLICY.pd.applicant_model)
+    assert path is not None and path.parent.name == POLICY.pd.applicant_model
+    assert sorted(p.name for p in path.iterdir()) == [artifact.CARD_FILE, artifact.MODEL_FILE]
+    a = json.loads((path / artifact.MODEL_FILE).read_text(encoding="utf-8"))
+    data_sha = hashlib.sha256(training.DATA_PATH.read_bytes()).hexdigest()
+    assert a["data"]["sha256"] == data_sha
+    assert a["model_version"].startswith(f"applicant-{data_sha[:8]}-")
+    assert path.name == artifact.safe_version(a["model_version"])
+    for key in ("coefficients", "intercept", "calibration", "feature_contract", "code_version", "created_at"):
+        assert a[key] not in (None, "", {}), key
+    assert a["policy_version"] == POLICY.version
+    assert a["feature_contract"]["columns"] == list(F.COLUMNS)
+    card = (path / artifact.CARD_FILE).read_text(encoding="utf-8")
+    assert "PROXY" in card and "CC BY 4.0" in card
+    assert f"{a['metrics']['holdout_auc']:.4f}" in card
+
+
+def test_artifact_round_trip_gives_identical_pd(model: ApplicantPDModel, model_dir: Path) -> None:
+    path = artifact.current_path(model_dir, POLICY.pd.applicant_model)
+    assert path is not None
+    from_snapshot = ApplicantPDModel.from_artifact(path)  # mapping from the artifact's snapshot
+    from_policy = ApplicantPDModel.from_artifact(path / artifact.MODEL_FILE, POLICY)
+    for answers in ({}, {"historial_crediticio": "regular", "creditos_vigentes": "3_mas"}, {"enganche": "35_mas"}):
+        req = _request(**answers)
+        der = derive(req, POLICY, AS_OF)
+        expected = model.predict(req, der)
+        assert from_snapshot.predict(req, der) == expected
+        assert from_policy.predict(req, der) == expected
+
+
+def test_load_or_train_loads_the_current_artifact_without_training(
+    model: ApplicantPDModel, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("must not train: a usable artifact exists")
+
+    monkeypatch.setattr(training, "train_applicant", refuse)
+    again = load_or_train(model_dir, POLICY)
+    assert again.model_version == model.model_version
+    assert again.artifact["created_at"] == model.artifact["created_at"]
+
+
+def test_load_or_train_retrains_when_the_training_settings_change(
+    model: ApplicantPDModel, model_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(model_dir, tmp_path / "m")
+    model_dir = tmp_path / "m"
+    other = _policy_with("seed = 20261124", "seed = 7")
+    retrained = load_or_train(model_dir, other)
+    assert retrained.model_version != model.model_version
+    pointer = (model_dir / POLICY.pd.applicant_model / artifact.CURRENT).read_text(encoding="utf-8").strip()
+    assert pointer == retrained.model_version
+    # the previous version stays on disk
+    assert (model_dir / POLICY.pd.applicant_model / artifact.safe_version(model.model_version)).is_dir()
+
+
+def test_load_or_train_replaces_a_broken_artifact(tmp_path: Path, run: training.TrainingRun) -> None:
+    base = tmp_path / POLICY.pd.applicant_model
+    broken = base / "applicant-broken"
+    broken.mkdir(parents=True)
+    (broken / artifact.MODEL_FILE).write_text("{not json", encoding="utf-8")
+    (base / artifact.CURRENT).write_text("applicant-broken\n", encoding="utf-8")
+    model = load_or_train(tmp_path, POLICY)
+    assert model.model_version == run.artifact["model_version"]
+    assert artifact.current_path(tmp_path, POLICY.pd.applicant_model) == base / artifact.safe_version(
+        model.model_version
+    )
+
+
+def test_cli_train_applicant_writes_an_artifact(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, ["train", "applicant", "--model-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert Path(out["path"], artifact.MODEL_FILE).is_file()
+    assert 0.5 < out["metrics"]["holdout_auc"] < 1.0
+    assert artifact.current_path(tmp_path, "applicant") == Path(out["path"])
+
+
+# ------------------------------------------------------------------------------------------ scaling
+@pytest.mark.parametrize(("pd", "score"), [(0.01, 765), (0.05, 646), (0.30, 495), (0.90, 275)])
+def test_score_scaling_checkpoints(pd: float, score: int) -> None:
+    assert abs(score_from_pd(pd, POLICY.score_scaling) - score) <= 1
+
+
+def test_score_scaling_clamps_inverts_and_orders() -> None:
+    s = POLICY.score_scaling
+    assert score_from_pd(0.0, s) == s.max_score
+    assert score_from_pd(1.0, s) == s.min_score
+    assert score_from_pd(0.5, s) == round(s.base_points - s.pdo / math.log(2) * math.log(s.base_odds))
+    pds = np.linspace(0.001, 0.999, 500)
+    scores = [score_from_pd(float(p), s) for p in pds]
+    assert all(b <= a for a, b in itertools.pairwise(scores))
+    for p in (0.02, 0.1, 0.3, 0.7):
+        assert pd_from_score(raw_score_from_pd(p, s), s) == pytest.approx(p, rel=1e-12)
+    with pytest.raises(ValueError):
+        score_from_pd(1.2, s)
+    with pytest.raises(ValueError):
+        score_from_pd(float("nan"), s)
