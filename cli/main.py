@@ -21,6 +21,9 @@ app.add_typer(_policy.app, name="policy")
 from cli import db as _db  # noqa: E402
 
 app.add_typer(_db.app, name="db")
+from cli import etl as _etl  # noqa: E402
+
+app.add_typer(_etl.app, name="etl")
 from cli import api as _api  # noqa: E402
 
 app.add_typer(_api.app, name="api")

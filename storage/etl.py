@@ -1,0 +1,480 @@
+"""ETL of historical clients into `loan_outcomes` (seed 000: automated ETL with data quality).
+
+A *mapping* (TOML; built-ins in storage/etl_sources/) declares the exact columns of a source file with their
+types and ranges, which column is the observed default and how source columns feed the common segment
+columns. `load_file` then:
+
+1. refuses a file whose header is not exactly the declared columns (`EtlError` naming the missing and the
+   unexpected ones);
+2. validates every row with a pydantic model built from the mapping — a bad row is rejected with its line
+   and the reason (never dropped silently, never coerced: NaN/inf, out-of-range values, unknown categories,
+   empty required cells and wrong field counts are all rejections);
+3. de-duplicates: a row whose key (the source's id column, else a hash of the validated row) was already
+   seen in the file is reported as a duplicate, and one already in the database (same source) is skipped —
+   re-running a file loads nothing twice;
+4. inserts in batches (`INSERT … ON CONFLICT DO NOTHING` on `(source, row_hash)`, safe against a
+   concurrent run) with a tqdm progress bar on stderr;
+5. returns the quality report, also stored in `etl_loads.report`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import sys
+import tomllib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.models import EtlLoad, LoanOutcome
+from storage.types import utcnow
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "etl_sources"
+BUILTIN_SOURCES = ("scoring_bancario", "german", "taiwan")
+MAX_LISTED_REJECTIONS = 10_000
+
+# SPEC §2 tenure codes by years in the job (their definition: < 6 months, 6 months–1 year, 1–2 years, more)
+TENURE_BY_YEARS = ((0.5, "menos_6m"), (1.0, "6m_1a"), (2.0, "1a_2a"), (math.inf, "mas_2a"))
+NORMALIZED: dict[str, type] = {
+    "age": int,
+    "income": float,
+    "amount": float,
+    "term_months": int,
+    "employed": bool,
+    "tenure_years": float,
+    "income_band": str,
+    "tenure": str,
+    "payroll_bank": str,
+    "recommended_bank": str,
+}
+
+
+class EtlError(Exception):
+    """The file cannot be loaded at all (unknown source, unreadable file, wrong columns)."""
+
+    def __init__(self, message: str, **details: Any):
+        super().__init__(message)
+        self.payload = {"error": message, **details}
+
+
+# ------------------------------------------------------------------------------------------------ mapping
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ColumnSpec(_Strict):
+    type: Literal["int", "float", "category", "str", "bool"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None  # allowed values of a category
+    required: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> ColumnSpec:
+        if self.type == "category" and not self.values:
+            raise ValueError("a category column needs `values`")
+        return self
+
+
+class NormalizeSpec(_Strict):
+    column: str
+    map: dict[str, Any] | None = None  # source value (as text) -> normalised value
+    bins: list[float] | None = None  # upper bounds (exclusive) of each label but the last
+    labels: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> NormalizeSpec:
+        if (self.bins is None) != (self.labels is None):
+            raise ValueError("`bins` and `labels` go together")
+        if self.bins is not None and self.labels is not None and len(self.labels) != len(self.bins) + 1:
+            raise ValueError("`labels` must have one more entry than `bins`")
+        return self
+
+
+class SourceSpec(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    currency: str | None = None
+    id_column: str | None = None
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+
+
+class TargetSpec(_Strict):
+    column: str
+    default_values: list[str]
+    good_values: list[str]
+
+
+class Mapping(_Strict):
+    source: SourceSpec
+    target: TargetSpec
+    columns: dict[str, ColumnSpec]
+    normalize: dict[str, str | NormalizeSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Mapping:
+        for col in [self.target.column, self.source.id_column] + [
+            n if isinstance(n, str) else n.column for n in self.normalize.values()
+        ]:
+            if col and col not in self.columns:
+                raise ValueError(f"column {col!r} is used but not declared in [columns]")
+        unknown = set(self.normalize) - set(NORMALIZED)
+        if unknown:
+            raise ValueError(f"unknown normalised columns {sorted(unknown)}; allowed: {sorted(NORMALIZED)}")
+        return self
+
+
+def load_mapping(source: str) -> Mapping:
+    """A built-in source name (scoring_bancario, german, taiwan) or the path of a mapping TOML file."""
+    path = BUILTIN_DIR / f"{source}.toml" if source in BUILTIN_SOURCES else Path(source)
+    if not path.is_file():
+        raise EtlError(
+            f"unknown source {source!r}: use one of {', '.join(BUILTIN_SOURCES)} or a MAPPING.toml path",
+            source=source,
+        )
+    try:
+        return Mapping.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise EtlError(f"invalid mapping {path}", detail=str(exc)) from None
+
+
+def _field_type(spec: ColumnSpec) -> Any:
+    kw: dict[str, Any] = {}
+    if spec.min is not None:
+        kw["ge"] = spec.min
+    if spec.max is not None:
+        kw["le"] = spec.max
+    base: Any
+    if spec.type == "int":
+        base = Annotated[int, Field(strict=False, **kw)]
+    elif spec.type == "float":
+        base = Annotated[float, Field(allow_inf_nan=False, **kw)]
+    elif spec.type == "category":
+        base = Literal[tuple(spec.values or ())]  # type: ignore[misc]
+    elif spec.type == "bool":
+        base = bool
+    else:
+        base = str
+    return base if spec.required else base | None
+
+
+def row_model(mapping: Mapping) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        f"c{i}": (_field_type(spec), Field(alias=name)) for i, (name, spec) in enumerate(mapping.columns.items())
+    }
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"Row_{mapping.source.name}", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
+    )
+
+
+# ----------------------------------------------------------------------------------------------- loading
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tenure_code(years: float | None) -> str | None:
+    if years is None:
+        return None
+    for bound, code in TENURE_BY_YEARS:
+        if years < bound:
+            return code
+    return None
+
+
+def _normalize(mapping: Mapping, row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for target, spec in mapping.normalize.items():
+        if isinstance(spec, str):
+            value = row.get(spec)
+            out[target] = None if value is None else NORMALIZED[target](value)
+            continue
+        value = row.get(spec.column)
+        if value is None:
+            out[target] = None
+        elif spec.map is not None:
+            out[target] = spec.map.get(str(value))
+        elif spec.bins is not None and spec.labels is not None:
+            idx = sum(1 for b in spec.bins if float(value) >= b)
+            out[target] = spec.labels[idx]
+        else:
+            out[target] = NORMALIZED[target](value)
+    if out.get("tenure") is None and out.get("tenure_years") is not None:
+        out["tenure"] = _tenure_code(out["tenure_years"])
+    return out
+
+
+def _reasons(exc: ValidationError, aliases: dict[str, str]) -> list[str]:
+    reasons = []
+    for err in exc.errors(include_url=False, include_context=False):
+        loc = ".".join(aliases.get(str(p), str(p)) for p in err["loc"])
+        given = err.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        reasons.append(f"{loc}: {err['msg']}{shown}")
+    return reasons
+
+
+class _Profile:
+    """Per-column quality figures of the loaded rows (min/max/mean, or value counts)."""
+
+    def __init__(self, mapping: Mapping):
+        self.mapping = mapping
+        self.num: dict[str, list[float]] = {}  # col -> [n, min, max, sum]
+        self.cat: dict[str, Counter[str]] = {}
+        self.nulls: Counter[str] = Counter()
+
+    def add(self, row: dict[str, Any]) -> None:
+        for col, spec in self.mapping.columns.items():
+            v = row.get(col)
+            if v is None:
+                self.nulls[col] += 1
+            elif spec.type in ("int", "float"):
+                s = self.num.setdefault(col, [0, math.inf, -math.inf, 0.0])
+                s[0] += 1
+                s[1] = min(s[1], v)
+                s[2] = max(s[2], v)
+                s[3] += v
+            else:
+                self.cat.setdefault(col, Counter())[str(v)] += 1
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for col in self.mapping.columns:
+            if col in self.num:
+                n, lo, hi, total = self.num[col]
+                out[col] = {"min": lo, "max": hi, "mean": round(total / n, 6), "nulls": self.nulls[col]}
+            elif col in self.cat:
+                out[col] = {"values": dict(self.cat[col].most_common(20)), "nulls": self.nulls[col]}
+            else:
+                out[col] = {"nulls": self.nulls[col]}
+        return out
+
+
+def _read_rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, list[str] | None, dict[str, str]]]:
+    with path.open(newline="", encoding=mapping.source.encoding) as fh:
+        reader = csv.reader(fh, delimiter=mapping.source.delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise EtlError("the file is empty (no header)", file=str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise EtlError(f"the file is not {mapping.source.encoding} text: {exc}", file=str(path)) from None
+        header = [h.strip() for h in header]
+        expected = list(mapping.columns)
+        missing = [c for c in expected if c not in header]
+        unexpected = [c for c in header if c not in mapping.columns]
+        dupes = sorted({c for c in header if header.count(c) > 1})
+        if missing or unexpected or dupes:
+            raise EtlError(
+                "the file's columns do not match the source "
+                f"{mapping.source.name!r}: missing {missing}, unexpected {unexpected}"
+                + (f", repeated {dupes}" if dupes else ""),
+                file=str(path),
+                source=mapping.source.name,
+                missing_columns=missing,
+                unexpected_columns=unexpected,
+                repeated_columns=dupes,
+            )
+        yield 1, header, {}
+        try:
+            for fields in reader:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue  # blank line
+                if len(fields) != len(header):
+                    yield reader.line_num, None, {"__fields__": str(len(fields))}
+                    continue
+                yield reader.line_num, None, dict(zip(header, fields, strict=True))
+        except csv.Error as exc:
+            raise EtlError(f"malformed CSV at line {reader.line_num}: {exc}", file=str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise EtlError(f"the file is not {mapping.source.encoding} text: {exc}", file=str(path)) from None
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) - 1, 0)
+
+
+def load_file(
+    engine: Engine,
+    path: Path | str,
+    source: str | Mapping,
+    *,
+    batch_size: int = 2000,
+    progress: bool = True,
+    rejects_path: Path | None = None,
+) -> dict[str, Any]:
+    """Load one file into `loan_outcomes`; returns (and stores) the quality report."""
+    path = Path(path)
+    mapping = source if isinstance(source, Mapping) else load_mapping(source)
+    if not path.is_file():
+        raise EtlError(f"file not found: {path}", file=str(path))
+    model = row_model(mapping)
+    aliases = {f"c{i}": name for i, name in enumerate(mapping.columns)}
+    rows = _read_rows(path, mapping)
+    next(rows)  # header checked before anything is written
+    started = utcnow()
+    sha = _sha256_file(path)
+    with engine.begin() as conn:
+        load_id = conn.execute(
+            EtlLoad.__table__.insert().values(
+                source=mapping.source.name, file_name=path.name, file_sha256=sha, started_at=started, report={}
+            )
+        ).inserted_primary_key[0]
+
+    name = mapping.source.name
+    seen: dict[str, int] = {}
+    rejections: list[dict[str, Any]] = []
+    by_reason: Counter[str] = Counter()
+    counts = Counter(read=0, loaded=0, rejected=0, duplicate_in_file=0, already_loaded=0, defaults=0)
+    profile = _Profile(mapping)
+    batch: list[dict[str, Any]] = []
+    rejects_fh = rejects_path.open("w", encoding="utf-8") if rejects_path else None
+
+    def reject(line: int, reasons: list[str]) -> None:
+        counts["rejected"] += 1
+        for r in reasons:
+            by_reason[r.split(" (got ")[0]] += 1
+        entry = {"line": line, "reasons": reasons}
+        if len(rejections) < MAX_LISTED_REJECTIONS:
+            rejections.append(entry)
+        if rejects_fh:
+            rejects_fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+    def flush() -> None:
+        if not batch:
+            return
+        hashes = [r["row_hash"] for r in batch]
+        with engine.begin() as conn:
+            existing = set(
+                conn.scalars(
+                    select(LoanOutcome.row_hash).where(LoanOutcome.source == name, LoanOutcome.row_hash.in_(hashes))
+                )
+            )
+            new = [r for r in batch if r["row_hash"] not in existing]
+            if new:
+                ins = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+                conn.execute(ins(LoanOutcome).on_conflict_do_nothing(index_elements=["source", "row_hash"]), new)
+        counts["already_loaded"] += len(batch) - len(new)
+        counts["loaded"] += len(new)
+        for r in new:
+            counts["defaults"] += int(r["defaulted"])
+        batch.clear()
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=_count_lines(path), file=sys.stderr, unit="filas", desc=f"etl {name}",
+               disable=not progress, mininterval=0.5)
+    try:
+        for line, _, raw in rows:
+            counts["read"] += 1
+            bar.update(1)
+            if "__fields__" in raw:
+                reject(line, [f"expected {len(mapping.columns)} fields, got {raw['__fields__']}"])
+                continue
+            values: dict[str, Any] = {}
+            empty = []
+            for col, spec in mapping.columns.items():
+                cell = raw[col].strip()
+                if cell == "":
+                    if spec.required:
+                        empty.append(f"{col}: required value is empty")
+                    values[col] = None
+                else:
+                    values[col] = cell
+            if empty:
+                reject(line, empty)
+                continue
+            try:
+                validated = model.model_validate(values).model_dump(by_alias=True)
+            except ValidationError as exc:
+                reject(line, _reasons(exc, aliases))
+                continue
+            target = str(validated[mapping.target.column])
+            if target in mapping.target.default_values:
+                defaulted = True
+            elif target in mapping.target.good_values:
+                defaulted = False
+            else:
+                reject(line, [f"{mapping.target.column}: not a known outcome (got {target!r})"])
+                continue
+            id_col = mapping.source.id_column
+            external_id = str(validated[id_col]) if id_col else None
+            key = f"id:{external_id}" if external_id else json.dumps(validated, sort_keys=True, default=str)
+            row_hash = hashlib.sha256(f"{name}\x1f{key}".encode()).hexdigest()
+            if row_hash in seen:
+                counts["duplicate_in_file"] += 1
+                reject_dup = {"line": line, "reasons": [f"duplicate of line {seen[row_hash]}"]}
+                if len(rejections) < MAX_LISTED_REJECTIONS:
+                    rejections.append({**reject_dup, "duplicate": True})
+                continue
+            seen[row_hash] = line
+            profile.add(validated)
+            batch.append(
+                {
+                    "source": name,
+                    "row_hash": row_hash,
+                    "external_id": external_id,
+                    "load_id": load_id,
+                    "line": line,
+                    "defaulted": defaulted,
+                    "currency": mapping.source.currency,
+                    "features": validated,
+                    **{k: None for k in NORMALIZED},
+                    **_normalize(mapping, validated),
+                }
+            )
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    finally:
+        bar.close()
+        if rejects_fh:
+            rejects_fh.close()
+
+    finished = utcnow()
+    report = {
+        "load_id": load_id,
+        "source": name,
+        "file": str(path),
+        "file_sha256": sha,
+        "rows_read": counts["read"],
+        "rows_loaded": counts["loaded"],
+        "rows_rejected": counts["rejected"],
+        "rows_duplicate_in_file": counts["duplicate_in_file"],
+        "rows_already_loaded": counts["already_loaded"],
+        "default_rate_loaded": round(counts["defaults"] / counts["loaded"], 6) if counts["loaded"] else None,
+        "rejections": rejections,
+        "rejections_listed": len(rejections),
+        "rejections_by_reason": dict(by_reason.most_common()),
+        "columns": profile.report(),
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 3),
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            update(EtlLoad)
+            .where(EtlLoad.id == load_id)
+            .values(
+                finished_at=finished,
+                rows_read=counts["read"],
+                rows_loaded=counts["loaded"],
+                rows_rejected=counts["rejected"],
+                rows_duplicate=counts["duplicate_in_file"] + counts["already_loaded"],
+                report=report,
+            )
+        )
+    return report
