@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     handoff_ttl_seconds: int = Field(default=72 * 3600, gt=0, alias="HANDOFF_TTL_SECONDS")
     # web API (api/): auth, abuse limits; seconds before the result page moves on to the form (seed 002 flow)
     jwt_expire_minutes: int = Field(default=60, gt=0, alias="ASESOR_JWT_EXPIRE_MINUTES")
+    # how long a worker trusts a user row it read for auth (a deactivation takes effect within this)
+    auth_cache_seconds: float = Field(default=5.0, ge=0, alias="ASESOR_AUTH_CACHE_SECONDS")
     handoff_rate_limit: str = Field(default="30/minute", alias="ASESOR_HANDOFF_RATE_LIMIT")
     api_max_body_bytes: int = Field(default=64 * 1024, gt=0, alias="ASESOR_API_MAX_BODY_BYTES")
     handoff_redirect_seconds: int = Field(default=7, ge=0, alias="ASESOR_HANDOFF_REDIRECT_SECONDS")
