@@ -38,6 +38,9 @@ class ApplicantPDModel:
         self.intercept = float(artifact["intercept"])
         self.cal_a = float(artifact["calibration"]["a"])
         self.cal_b = float(artifact["calibration"]["b"])
+        if mapping.portfolio_bad_rate is not None:
+            # prior shift: same ranking and odds ratios, average PD moved to the portfolio's default rate
+            self.cal_b += _logit(mapping.portfolio_bad_rate) - _logit(float(artifact["metrics"]["bad_rate"]))
         self.clip = F.Clip.from_dict(contract["clip"])
         self.mapper = F.DialogMapper(
             mapping,
@@ -153,6 +156,10 @@ class ApplicantPDModel:
             np.array([raw.age]),
             self.clip,
         )
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
 
 
 def _answer_of(group: str, request: AssessmentRequest, derived: Derived, payment_ratio: float) -> str:

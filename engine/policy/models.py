@@ -271,6 +271,8 @@ class PDMapping(_Strict):
     def _credit_counts(cls, v: dict[str, int]) -> dict[str, int]:
         for code, n in v.items():
             if not 1 <= n <= 4:
+    # optional prior shift of the calibrated PD to a portfolio default rate (None = German Credit's mix)
+    portfolio_bad_rate: float | None = Field(default=None, gt=0, lt=1)
                 raise ValueError(f"{code}: German Credit counts existing credits as 1–4, got {n}")
         return v
 

@@ -387,3 +387,16 @@ def test_score_scaling_clamps_inverts_and_orders() -> None:
         score_from_pd(1.2, s)
     with pytest.raises(ValueError):
         score_from_pd(float("nan"), s)
+
+
+def test_portfolio_prior_shift_moves_the_mean_pd_and_keeps_the_order(run: training.TrainingRun) -> None:
+    shifted_policy = _policy_with("# portfolio_bad_rate = 0.08", "portfolio_bad_rate = 0.08")
+    plain = ApplicantPDModel(run.artifact, POLICY.pd.mapping, POLICY.capacity.reference_rate_annual)
+    shifted = ApplicantPDModel(run.artifact, shifted_policy.pd.mapping, shifted_policy.capacity.reference_rate_annual)
+    p0 = plain.predict_proba_encoded(run.X_holdout)
+    p1 = shifted.predict_proba_encoded(run.X_holdout)
+    assert np.array_equal(np.argsort(p0, kind="stable"), np.argsort(p1, kind="stable"))
+    # odds scale by the same factor for everyone: (0.08/0.92) / (0.30/0.70)
+    odds_ratio = (p1 / (1 - p1)) / (p0 / (1 - p0))
+    assert np.allclose(odds_ratio, (0.08 / 0.92) / (0.3 / 0.7), rtol=1e-9)
+    assert 0.05 < p1.mean() < 0.12
