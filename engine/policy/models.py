@@ -160,6 +160,10 @@ class FuzzyVariable(_Strict):
     def _check(self) -> FuzzyVariable:
         if self.min >= self.max:
             raise ValueError("min must be below max")
+        intervals = (self.max - self.min) / self.step
+        if abs(intervals - round(intervals)) > 1e-9 * max(1.0, intervals):
+            # the universe is sampled min..max inclusive: the step must land on max
+            raise ValueError(f"step {self.step} does not divide max − min = {self.max - self.min}")
         for name, mf in self.terms.items():
             pts = mf.trap if isinstance(mf, Trap) else mf.tri if isinstance(mf, Tri) else None
             if pts is not None and list(pts) != sorted(pts):
@@ -192,6 +196,9 @@ class FuzzyPolicy(_Strict):
         needed = {"ingreso", "estabilidad", "puntaje"}
         if missing := needed - set(self.variables):
             raise ValueError(f"variables: missing {sorted(missing)}")
+        ids = [rule.id for rule in self.rules]
+        if dupes := sorted({x for x in ids if ids.count(x) > 1}):
+            raise ValueError(f"rules: duplicate ids {dupes}")
         for i, rule in enumerate(self.rules):
             if rule.then not in self.output.term_names:
                 raise ValueError(f"rules[{i}] ({rule.id}): output term '{rule.then}' is not defined")
@@ -200,14 +207,13 @@ class FuzzyPolicy(_Strict):
 
 
 def _check_antecedent(rule: FuzzyRule, i: int, variables: dict[str, FuzzyVariable]) -> None:
-    """Shallow check that every `var is [not] term` names a known variable and term."""
-    import re
+    """Parse the rule (engine.fuzzy.rules: syntax, known variables and terms) so a bad rule fails at load."""
+    from engine.fuzzy.rules import RuleSyntaxError, parse_rule  # lazy: engine.fuzzy imports this module
 
-    for var, term in re.findall(r"(\w+)\s+is\s+(?:not\s+)?(\w+)", rule.if_):
-        if var not in variables:
-            raise ValueError(f"rules[{i}] ({rule.id}): unknown variable '{var}'")
-        if term not in variables[var].term_names:
-            raise ValueError(f"rules[{i}] ({rule.id}): '{term}' is not a term of '{var}'")
+    try:
+        parse_rule(rule.if_, {name: var.term_names for name, var in variables.items()})
+    except RuleSyntaxError as exc:
+        raise ValueError(f"rules[{i}] ({rule.id}): {exc}") from None
 
 
 class ExpertPolicy(_Strict):
@@ -265,14 +271,14 @@ class PDMapping(_Strict):
     term_reference_months: float = Field(gt=0)
     installment_rate_thresholds: tuple[float, float, float]
     top_features: int = Field(ge=0, le=8)
+    # optional prior shift of the calibrated PD to a portfolio default rate (None = German Credit's mix)
+    portfolio_bad_rate: float | None = Field(default=None, gt=0, lt=1)
 
     @field_validator("existing_credits")
     @classmethod
     def _credit_counts(cls, v: dict[str, int]) -> dict[str, int]:
         for code, n in v.items():
             if not 1 <= n <= 4:
-    # optional prior shift of the calibrated PD to a portfolio default rate (None = German Credit's mix)
-    portfolio_bad_rate: float | None = Field(default=None, gt=0, lt=1)
                 raise ValueError(f"{code}: German Credit counts existing credits as 1–4, got {n}")
         return v
 
