@@ -1,0 +1,516 @@
+"""Funnel and portfolio analytics: one module, parameterised by period and filters, for the API and dashboard.
+
+Every query is a SQLAlchemy expression with bound parameters; user input never becomes SQL text (grouping
+keys and period units are picked from whitelists). The few things SQLite and PostgreSQL spell differently
+(start of a day/week, seconds since the epoch, floor) are small compiled constructs below.
+
+    from storage.analytics import Analytics, Filters
+    an = Analytics(engine)                                    # policy = engine.policy.default_policy()
+    f = Filters(start=datetime(2026, 11, 1, tzinfo=UTC), end=datetime(2026, 12, 1, tzinfo=UTC), bank="bbva")
+    an.funnel(f); an.funnel_by_period(f, unit="week"); an.time_to_complete(f)
+    an.funnel_by_bank(f); an.decisions(f); an.pd_distribution(f); an.score_distribution(f)
+    an.expected_loss(f); an.segments(f, by="income_band"); an.default_rates(by="tenure")
+
+All results are plain JSON-ready dicts/lists. Funnel counts are *distinct applicants* (pseudonymous keys)
+who reached a step in the period; conversion is against the previous step and against the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, Float, Integer, case, cast, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import String
+
+from storage.models import Assessment, Event, LoanOutcome
+
+PeriodUnit = Literal["day", "week"]
+SEGMENTS = ("income_band", "tenure", "payroll_bank", "recommended_bank")
+OUTCOME_SEGMENTS = ("source", "tenure", "income_band", "payroll_bank", "recommended_bank", "age_band", "employed")
+PIPELINE_DECISIONS = ("aprobado", "revisar")  # what may still become a loan (rechazado will not)
+
+
+# --------------------------------------------------------------------------------- dialect constructs
+class period_start(FunctionElement[str]):
+    """'YYYY-MM-DD' of the UTC day, or of the Monday of the ISO week, of a timestamp."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(period_start, "postgresql")
+def _period_start_pg(element: period_start, compiler: Any, **kw: Any) -> str:
+    col, unit = list(element.clauses)
+    return (
+        f"to_char(date_trunc({compiler.process(unit, **kw)}, "
+        f"{compiler.process(col, **kw)} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+    )
+
+
+@compiles(period_start, "sqlite")
+def _period_start_sqlite(element: period_start, compiler: Any, **kw: Any) -> str:
+    col, unit = list(element.clauses)
+    c = compiler.process(col, **kw)
+    u = compiler.process(unit, **kw)
+    # 'weekday 0' moves forward to Sunday (or stays), '-6 days' lands on that week's Monday
+    return f"CASE WHEN {u} = 'week' THEN date({c}, 'weekday 0', '-6 days') ELSE date({c}) END"
+
+
+class epoch_seconds(FunctionElement[float]):
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_pg(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return f"EXTRACT(EPOCH FROM {compiler.process(next(iter(element.clauses)), **kw)})"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return f"((julianday({compiler.process(next(iter(element.clauses)), **kw)}) - 2440587.5) * 86400.0)"
+
+
+class floor_int(FunctionElement[int]):
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(floor_int, "postgresql")
+def _floor_pg(element: floor_int, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR({compiler.process(next(iter(element.clauses)), **kw)}) AS INTEGER)"
+
+
+@compiles(floor_int, "sqlite")
+def _floor_sqlite(element: floor_int, compiler: Any, **kw: Any) -> str:
+    # CAST truncates toward zero, which is floor for the non-negative values bucketed here
+    return f"CAST({compiler.process(next(iter(element.clauses)), **kw)} AS INTEGER)"
+
+
+# ------------------------------------------------------------------------------------------- filters
+@dataclass(frozen=True)
+class Filters:
+    """Period [start, end) and optional filters; None means no restriction."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    bank: str | None = None  # recommended bank of the applicant's assessments
+    decision: str | None = None
+    channel: str | None = None
+    income_band: str | None = None
+    tenure: str | None = None
+    payroll_bank: str | None = None
+
+    def assessment_conditions(self) -> list[ColumnElement[bool]]:
+        c: list[ColumnElement[bool]] = []
+        if self.start is not None:
+            c.append(Assessment.created_at >= self.start)
+        if self.end is not None:
+            c.append(Assessment.created_at < self.end)
+        for attr, col in (
+            ("bank", Assessment.recommended_bank),
+            ("decision", Assessment.decision),
+            ("channel", Assessment.channel),
+            ("income_band", Assessment.income_band),
+            ("tenure", Assessment.tenure),
+            ("payroll_bank", Assessment.payroll_bank),
+        ):
+            value = getattr(self, attr)
+            if value is not None:
+                c.append(col == value)
+        return c
+
+    def restricts_applicants(self) -> bool:
+        return any(
+            getattr(self, a) is not None
+            for a in ("bank", "decision", "channel", "income_band", "tenure", "payroll_bank")
+        )
+
+    def event_conditions(self) -> list[ColumnElement[bool]]:
+        c: list[ColumnElement[bool]] = []
+        if self.start is not None:
+            c.append(Event.occurred_at >= self.start)
+        if self.end is not None:
+            c.append(Event.occurred_at < self.end)
+        if self.restricts_applicants():
+            # applicants whose assessments match the filters (their funnel events, whenever assessed)
+            keys = select(Assessment.user_key).where(
+                *[x for x in self.assessment_conditions() if not _is_period(x)]
+            )
+            c.append(Event.user_key.in_(keys))
+        return c
+
+
+def _is_period(cond: ColumnElement[bool]) -> bool:
+    left = getattr(cond, "left", None)
+    return getattr(left, "key", None) == "created_at"
+
+
+def _rate(num: float, den: float) -> float | None:
+    return round(num / den, 6) if den else None
+
+
+# ----------------------------------------------------------------------------------------- analytics
+class Analytics:
+    def __init__(self, engine: Engine, policy: Any = None):
+        if policy is None:
+            from engine.policy import default_policy
+
+            policy = default_policy()
+        self.engine = engine
+        self.policy = policy
+
+    # ----------------------------------------------------------------------------------------- funnel
+    def funnel_steps(self) -> list[tuple[str, str | None]]:
+        """(event name, step) in dialog order; QuestionAnswered once per question, in the policy's order."""
+        steps: list[tuple[str, str | None]] = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
+        steps += [("QuestionAnswered", q) for q in self.policy.answers]
+        steps += [
+            ("PerfilacionBancariaComplete", None),
+            ("ResultShown", None),
+            ("HandoffOpened", None),
+            ("FinancingRequestSubmitted", None),
+        ]
+        return steps
+
+    def _step_counts(self, f: Filters) -> dict[tuple[str, str | None], int]:
+        names = sorted({n for n, _ in self.funnel_steps()})
+        # distinct (name, step, user) first, then count: a hash aggregate, much cheaper than COUNT(DISTINCT)
+        pairs = (
+            select(Event.name, Event.step, Event.user_key)
+            .where(Event.name.in_(names), *f.event_conditions())
+            .distinct()
+            .subquery()
+        )
+        q = select(pairs.c.name, pairs.c.step, func.count()).group_by(pairs.c.name, pairs.c.step)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        counts: dict[tuple[str, str | None], int] = {}
+        for name, step, n in rows:
+            key = (name, step if name == "QuestionAnswered" else None)
+            counts[key] = counts.get(key, 0) + int(n)
+        return counts
+
+    def funnel(self, f: Filters = Filters()) -> list[dict[str, Any]]:
+        """Entries per step, conversion from the previous step and from the start, and drop-off."""
+        counts = self._step_counts(f)
+        out: list[dict[str, Any]] = []
+        first = prev = None
+        for name, step in self.funnel_steps():
+            n = counts.get((name, step), 0)
+            if first is None:
+                first = n
+            out.append(
+                {
+                    "event": name,
+                    "step": step,
+                    "users": n,
+                    "conversion_from_previous": _rate(n, prev) if prev is not None else None,
+                    "conversion_from_start": _rate(n, first),
+                    "drop_off": (prev - n) if prev is not None else None,
+                }
+            )
+            prev = n
+        return out
+
+    def funnel_by_period(self, f: Filters = Filters(), unit: PeriodUnit = "day") -> list[dict[str, Any]]:
+        """Distinct applicants per step and per day or ISO week (Monday), oldest first."""
+        if unit not in ("day", "week"):
+            raise ValueError("unit must be 'day' or 'week'")
+        names = sorted({n for n, _ in self.funnel_steps()})
+        per = period_start(Event.occurred_at, literal(unit)).label("period")
+        triples = (
+            select(per, Event.name, Event.step, Event.user_key)
+            .where(Event.name.in_(names), *f.event_conditions())
+            .distinct()
+            .subquery()
+        )
+        q = (
+            select(triples.c.period, triples.c.name, triples.c.step, func.count())
+            .group_by(triples.c.period, triples.c.name, triples.c.step)
+            .order_by(triples.c.period)
+        )
+        order = {s: i for i, s in enumerate(self.funnel_steps())}
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        merged: dict[tuple[str, str, str | None], int] = {}
+        for period, name, step, n in rows:
+            k = (str(period), name, step if name == "QuestionAnswered" else None)
+            merged[k] = merged.get(k, 0) + int(n)
+        out = [{"period": p, "event": n, "step": s, "users": c} for (p, n, s), c in merged.items() if (n, s) in order]
+        out.sort(key=lambda r: (r["period"], order[(r["event"], r["step"])]))
+        return out
+
+    def time_to_complete(
+        self,
+        f: Filters = Filters(),
+        start_event: str = "BotStarted",
+        end_event: str = "PerfilacionBancariaComplete",
+    ) -> dict[str, Any]:
+        """Median (and p90) seconds from an applicant's first `start_event` to their first later
+        `end_event`, over applicants who completed in the period."""
+        starts = (
+            select(Event.user_key, func.min(Event.occurred_at).label("t0"))
+            .where(Event.name == start_event, *f.event_conditions())
+            .group_by(Event.user_key)
+            .subquery()
+        )
+        ends = (
+            select(Event.user_key, func.min(Event.occurred_at).label("t1"))
+            .where(Event.name == end_event, *f.event_conditions())
+            .group_by(Event.user_key)
+            .subquery()
+        )
+        dur = (epoch_seconds(ends.c.t1) - epoch_seconds(starts.c.t0)).label("seconds")
+        durations = (
+            select(dur).select_from(starts.join(ends, starts.c.user_key == ends.c.user_key))
+            .where(ends.c.t1 >= starts.c.t0)
+            .subquery()
+        )
+        with self.engine.connect() as conn:
+            n = int(conn.scalar(select(func.count()).select_from(durations)) or 0)
+            if n == 0:
+                return {"completed": 0, "median_seconds": None, "p90_seconds": None, "mean_seconds": None}
+
+            def at(rank: int) -> float:
+                q = select(durations.c.seconds).order_by(durations.c.seconds).offset(rank).limit(1)
+                return float(conn.scalar(q) or 0.0)
+
+            # median of an even count = mean of the two middle values
+            median = at(n // 2) if n % 2 else (at(n // 2 - 1) + at(n // 2)) / 2
+            p90 = at(min(n - 1, int(0.9 * (n - 1) + 0.5)))
+            mean = float(conn.scalar(select(func.avg(durations.c.seconds))) or 0.0)
+        return {
+            "completed": n,
+            "median_seconds": round(median, 3),
+            "p90_seconds": round(p90, 3),
+            "mean_seconds": round(mean, 3),
+        }
+
+    def funnel_by_bank(self, f: Filters = Filters()) -> list[dict[str, Any]]:
+        """Per recommended bank: assessments, applicants, and how many of them opened the handoff and
+        submitted a financing request (events in the same period)."""
+        ev_period = [c for c in f.event_conditions() if _is_event_period(c)]
+
+        def reached(name: str) -> Any:
+            return select(Event.user_key).where(Event.name == name, *ev_period).distinct().subquery()
+
+        handoff, submitted = reached("HandoffOpened"), reached("FinancingRequestSubmitted")
+        per_user = (
+            select(Assessment.recommended_bank.label("bank"), Assessment.user_key.label("user_key"),
+                   func.count().label("n"))
+            .where(*f.assessment_conditions(), Assessment.user_key.is_not(None))
+            .group_by(Assessment.recommended_bank, Assessment.user_key)
+            .subquery()
+        )
+        q = (
+            select(
+                per_user.c.bank,
+                func.sum(per_user.c.n),
+                func.count(),
+                func.count(handoff.c.user_key),
+                func.count(submitted.c.user_key),
+            )
+            .select_from(
+                per_user.outerjoin(handoff, handoff.c.user_key == per_user.c.user_key).outerjoin(
+                    submitted, submitted.c.user_key == per_user.c.user_key
+                )
+            )
+            .group_by(per_user.c.bank)
+            .order_by(per_user.c.bank)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [
+            {
+                "bank": bank,
+                "assessments": int(n),
+                "applicants": int(users),
+                "handoff_opened": int(h),
+                "financing_requested": int(s),
+                "handoff_rate": _rate(h, users),
+                "request_rate": _rate(s, users),
+            }
+            for bank, n, users, h, s in rows
+        ]
+
+    # ---------------------------------------------------------------------------------------- portfolio
+    def decisions(self, f: Filters = Filters(), unit: PeriodUnit | None = None) -> dict[str, Any]:
+        """Counts per decision and the approval rate, overall and (with `unit`) per day/week."""
+        cond = f.assessment_conditions()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(Assessment.decision, func.count()).where(*cond).group_by(Assessment.decision)
+            ).all()
+            series: list[dict[str, Any]] = []
+            if unit is not None:
+                if unit not in ("day", "week"):
+                    raise ValueError("unit must be 'day' or 'week'")
+                per = period_start(Assessment.created_at, literal(unit)).label("period")
+                approved = func.sum(case((Assessment.decision == "aprobado", 1), else_=0))
+                for period, n, a in conn.execute(
+                    select(per, func.count(), approved).where(*cond).group_by(per).order_by(per)
+                ).all():
+                    series.append({"period": str(period), "assessments": int(n), "approval_rate": _rate(a or 0, n)})
+        counts = {d: int(n) for d, n in rows}
+        total = sum(counts.values())
+        return {
+            "total": total,
+            "by_decision": counts,
+            "approval_rate": _rate(counts.get("aprobado", 0), total),
+            "series": series,
+        }
+
+    def _histogram(self, value: Any, width: float, lo: float, hi: float, f: Filters) -> list[dict[str, Any]]:
+        nbins = round((hi - lo) / width)
+        bucket = floor_int((value - lo) / width)
+        bucket = case((bucket >= nbins, nbins - 1), (bucket < 0, 0), else_=bucket).label("b")
+        with self.engine.connect() as conn:
+            q = select(bucket, func.count()).where(*f.assessment_conditions()).group_by(bucket)
+            rows = {int(b): int(n) for b, n in conn.execute(q).all()}
+        return [
+            {"from": round(lo + i * width, 6), "to": round(lo + (i + 1) * width, 6), "count": int(rows.get(i, 0))}
+            for i in range(nbins)
+        ]
+
+    def pd_distribution(self, f: Filters = Filters(), bins: int = 20) -> dict[str, Any]:
+        if not 1 <= bins <= 200:
+            raise ValueError("bins must be 1–200")
+        with self.engine.connect() as conn:
+            stats = conn.execute(
+                select(func.count(), func.avg(Assessment.pd), func.min(Assessment.pd), func.max(Assessment.pd))
+                .where(*f.assessment_conditions())
+            ).one()
+        return {
+            "count": int(stats[0]),
+            "mean": None if stats[1] is None else round(float(stats[1]), 6),
+            "min": stats[2],
+            "max": stats[3],
+            "histogram": self._histogram(Assessment.pd, 1.0 / bins, 0.0, 1.0, f),
+        }
+
+    def score_distribution(self, f: Filters = Filters(), width: int = 50) -> dict[str, Any]:
+        sp = self.policy.score_scaling
+        lo, hi = float(sp.min_score), float(sp.max_score)
+        with self.engine.connect() as conn:
+            stats = conn.execute(
+                select(func.count(), func.avg(Assessment.credit_score)).where(*f.assessment_conditions())
+            ).one()
+        return {
+            "count": int(stats[0]),
+            "mean": None if stats[1] is None else round(float(stats[1]), 3),
+            "histogram": self._histogram(cast(Assessment.credit_score, Float), float(width), lo, hi, f),
+        }
+
+    def expected_loss(
+        self, f: Filters = Filters(), decisions: tuple[str, ...] = PIPELINE_DECISIONS
+    ) -> dict[str, Any]:
+        """Σ PD·LGD·EAD over the pipeline (assessments with these decisions), EAD = requested amount ×
+        `[pd].ead_factor`, LGD = `[pd].lgd` of the current policy; total, per decision and per bank."""
+        lgd, ead = float(self.policy.pd.lgd), float(self.policy.pd.ead_factor)
+        el = func.sum(Assessment.pd * func.coalesce(Assessment.requested_amount, 0.0)) * (lgd * ead)
+        exposure = func.sum(func.coalesce(Assessment.requested_amount, 0.0)) * ead
+        cond = [*f.assessment_conditions(), Assessment.decision.in_(decisions)]
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count(), el, exposure).where(*cond)).one()
+            by_dec = conn.execute(
+                select(Assessment.decision, func.count(), el).where(*cond).group_by(Assessment.decision)
+            ).all()
+            by_bank = conn.execute(
+                select(Assessment.recommended_bank, func.count(), el, exposure)
+                .where(*cond)
+                .group_by(Assessment.recommended_bank)
+                .order_by(Assessment.recommended_bank)
+            ).all()
+        return {
+            "lgd": lgd,
+            "ead_factor": ead,
+            "decisions": list(decisions),
+            "assessments": int(total[0]),
+            "exposure": round(float(total[2] or 0.0), 2),
+            "expected_loss": round(float(total[1] or 0.0), 2),
+            "by_decision": {d: {"assessments": int(n), "expected_loss": round(float(v or 0), 2)} for d, n, v in by_dec},
+            "by_bank": [
+                {"bank": b, "assessments": int(n), "expected_loss": round(float(v or 0), 2),
+                 "exposure": round(float(x or 0), 2)}
+                for b, n, v, x in by_bank
+            ],
+        }
+
+    def segments(self, f: Filters = Filters(), by: str = "income_band") -> list[dict[str, Any]]:
+        """Assessments, approval rate, mean PD and score, and pipeline expected loss per segment."""
+        if by not in SEGMENTS:
+            raise ValueError(f"by must be one of {SEGMENTS}")
+        col = getattr(Assessment, by)
+        lgd, ead = float(self.policy.pd.lgd), float(self.policy.pd.ead_factor)
+        in_pipe = Assessment.decision.in_(PIPELINE_DECISIONS)
+        q = (
+            select(
+                col,
+                func.count(),
+                func.sum(case((Assessment.decision == "aprobado", 1), else_=0)),
+                func.avg(Assessment.pd),
+                func.avg(Assessment.credit_score),
+                func.sum(case((in_pipe, Assessment.pd * func.coalesce(Assessment.requested_amount, 0.0)), else_=0.0)),
+            )
+            .where(*f.assessment_conditions())
+            .group_by(col)
+            .order_by(col)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [
+            {
+                "segment": seg,
+                "assessments": int(n),
+                "approval_rate": _rate(a or 0, n),
+                "mean_pd": round(float(p), 6) if p is not None else None,
+                "mean_score": round(float(s), 3) if s is not None else None,
+                "pipeline_expected_loss": round(float(el or 0.0) * lgd * ead, 2),
+            }
+            for seg, n, a, p, s, el in rows
+        ]
+
+    # ----------------------------------------------------------------------------------- loan outcomes
+    def default_rates(self, by: str = "source", source: str | None = None) -> list[dict[str, Any]]:
+        """Observed default rate of historical clients (loan_outcomes) per segment."""
+        if by not in OUTCOME_SEGMENTS:
+            raise ValueError(f"by must be one of {OUTCOME_SEGMENTS}")
+        if by == "age_band":
+            a = LoanOutcome.age
+            col: Any = case(
+                (a.is_(None), None),
+                (a < 25, "18-24"),
+                (a < 35, "25-34"),
+                (a < 45, "35-44"),
+                (a < 55, "45-54"),
+                else_="55+",
+            ).label("segment")
+        else:
+            col = getattr(LoanOutcome, by).label("segment")
+        cond = [LoanOutcome.source == source] if source else []
+        q = (
+            select(col, func.count(), func.sum(case((LoanOutcome.defaulted.is_(True), 1), else_=0)))
+            .where(*cond)
+            .group_by(col)
+            .order_by(col)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [
+            {"segment": seg, "clients": int(n), "defaults": int(d or 0), "default_rate": _rate(d or 0, n)}
+            for seg, n, d in rows
+        ]
+
+
+def _is_event_period(cond: ColumnElement[bool]) -> bool:
+    left = getattr(cond, "left", None)
+    return getattr(left, "key", None) == "occurred_at"
+
+
+__all__ = ["OUTCOME_SEGMENTS", "SEGMENTS", "Analytics", "Filters"]
