@@ -16,16 +16,21 @@ from bot.relay import Route
 
 log = logging.getLogger(__name__)
 
-router = Router(name="advisors")
+
+def make_router() -> Router:
+    """A fresh router per dispatcher: case buttons and advisors' messages, only in the advisors' chat."""
+    router = Router(name="advisors")
+    router.message.filter(in_advisors_chat)
+    router.callback_query.filter(in_advisors_chat)
+    router.callback_query.register(on_case_button, F.data.startswith("esc:"))
+    router.message.register(on_advisor_message)
+    return router
 
 
 def in_advisors_chat(event: Message | CallbackQuery, deps: BotDeps) -> bool:
     chat = event.chat if isinstance(event, Message) else (event.message.chat if event.message else None)
     return chat is not None and deps.advisors_chat_id is not None and chat.id == deps.advisors_chat_id
 
-
-router.message.filter(in_advisors_chat)
-router.callback_query.filter(in_advisors_chat)
 
 TAKEN_NOTICE = "👋 Un asesor tomó tu caso y te escribirá por aquí en breve. Puedes escribirle en este chat."
 RESOLVED_NOTICE = (
@@ -47,7 +52,6 @@ async def _refresh_card(bot: Bot, deps: BotDeps, route: Route) -> None:
         log.warning("could not update the card of case %s: %s", route.escalation_id, exc.message)
 
 
-@router.callback_query(F.data.startswith("esc:"))
 async def on_case_button(query: CallbackQuery, deps: BotDeps, bot: Bot) -> None:
     action, _, raw_id = (query.data or "").rpartition(":")
     if not raw_id.isdigit():
@@ -95,7 +99,6 @@ async def on_case_button(query: CallbackQuery, deps: BotDeps, bot: Bot) -> None:
         await query.answer("Botón desconocido.")
 
 
-@router.message()
 async def on_advisor_message(message: Message, deps: BotDeps, bot: Bot) -> None:
     if message.from_user is None or message.from_user.is_bot or (message.text or "").startswith("/"):
         return

@@ -84,8 +84,8 @@ def make_dispatcher(
 
     dp = Dispatcher(storage=storage, events_isolation=isolation, deps=deps)
     dp.update.outer_middleware(IdempotencyMiddleware(seen))
-    dp.include_router(advisors.router)
-    dp.include_router(applicant.router)
+    dp.include_router(advisors.make_router())
+    dp.include_router(applicant.make_router())
     dp.errors.register(applicant.on_error)
     return dp
 

@@ -35,9 +35,16 @@ from dialogs.ui import (
 
 log = logging.getLogger(__name__)
 
-router = Router(name="applicant")
-router.message.filter(F.chat.type == "private")
-router.callback_query.filter(F.message.chat.type == "private")
+
+def make_router() -> Router:
+    """A fresh router per dispatcher (an aiogram router can belong to one dispatcher only)."""
+    router = Router(name="applicant")
+    router.message.filter(F.chat.type == "private")
+    router.callback_query.filter(F.message.chat.type == "private")
+    router.message.register(on_message)
+    router.callback_query.register(on_press)
+    return router
+
 
 STATE_KEY = "dialog"
 
@@ -86,13 +93,11 @@ class Turn:
         )
 
 
-@router.message()
 async def on_message(message: Message, state: FSMContext, deps: BotDeps, bot: Bot) -> None:
     user_id = message.from_user.id if message.from_user else message.chat.id
     await handle(bot, deps, state, message.chat.id, user_id, to_event(message), message=message)
 
 
-@router.callback_query()
 async def on_press(query: CallbackQuery, state: FSMContext, deps: BotDeps, bot: Bot) -> None:
     assert query.message is not None  # the router filter requires it
     await handle(bot, deps, state, query.message.chat.id, query.from_user.id, Press(query.data or ""), query=query)

@@ -104,6 +104,13 @@ class Flow:
     # ------------------------------------------------------------------------------------------ entry
     def handle(self, raw: dict[str, Any] | None, event: Event) -> Outcome:
         state, repaired = load_state(raw, self.policy)
+        if repaired and state is not None and not isinstance(event, Command):
+            # the input was meant for a screen this version no longer knows: show where we are instead
+            return Outcome(
+                state,
+                [Reply(texts.STATE_REPAIRED), self.prompt(state)],
+                toast=texts.STALE_BUTTON if isinstance(event, Press) else None,
+            )
         if isinstance(event, Command):
             outcome = self._command(state, event.name)
         elif state is None:
@@ -331,7 +338,7 @@ class Flow:
         if step == CONSENT:
             if action == "ok":
                 state.consent = True
-                self._goto(state, state.first_missing())
+                self._goto(state, NAME)  # linear, like "back" and forward elsewhere
                 return Outcome(
                     state,
                     [replace(Reply(texts.CONSENT_GIVEN)), self.prompt(state)],

@@ -175,3 +175,8 @@ async def run_to_summary(
     await step(user.text(income) if income else user.press("Prefiero no decir"))
     await step(user.text(price))
     await step(user.press(f"{term} meses"))
+
+
+async def step_of(h: BotHarness, chat_id: int) -> str | None:
+    dialog = await h.dialog(chat_id)
+    return dialog["step"] if dialog else None
