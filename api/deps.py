@@ -3,11 +3,13 @@
 Authentication: `Authorization: Bearer <JWT>` from `POST /v1/auth/token` (OAuth2 password flow). Browser pages
 (the dashboard) also accept the same JWT from the HttpOnly `asesor_session` cookie set by `/login`, but only on
 safe methods (GET/HEAD), so a cookie can never authorise a state change from another site (no CSRF surface).
-Each request re-reads the user, so a deactivated account or a changed role takes effect at once.
+The user row behind a token is re-read at most every ASESOR_AUTH_CACHE_SECONDS (default 5 s) per worker, so
+a deactivated account or a changed role takes effect within that, without a database read on every call.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -93,10 +95,25 @@ def get_current_user(
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise ApiError(401, "El token de acceso no es válido.", headers=_UNAUTHENTICATED) from None
-    user = storage.get_user(user_id)
-    if user is None or not user.is_active:
+    cache: dict[int, tuple[float, CurrentUser | None]] = request.app.state.user_cache
+    now = time.monotonic()
+    hit = cache.get(user_id)
+    if hit is not None and hit[0] > now:
+        current = hit[1]
+    else:
+        user = storage.get_user(user_id)
+        current = (
+            CurrentUser(id=user.id, username=user.username, role=Role(user.role))
+            if user is not None and user.is_active
+            else None
+        )
+        if settings.auth_cache_seconds > 0:
+            if len(cache) > 10_000:  # bounded: staff accounts are few; a flood of ids must not grow it
+                cache.clear()
+            cache[user_id] = (now + settings.auth_cache_seconds, current)
+    if current is None:
         raise ApiError(401, "La cuenta no existe o está desactivada.", headers=_UNAUTHENTICATED)
-    return CurrentUser(id=user.id, username=user.username, role=Role(user.role))
+    return current
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]

@@ -118,6 +118,7 @@ def create_app(
     app.state.storage = storage or Storage(settings.resolved_database_url)
     app.state.events = event_sink or _make_event_sink(settings, app.state.storage)
     app.state.get_assessor = _AssessorHolder(settings, assessor_factory)
+    app.state.user_cache = {}
     app.state.limiter = limiter = _make_limiter(settings)
 
     install_error_handlers(app)

@@ -44,6 +44,7 @@ def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
         "ASESOR_DATA_DIR": data_dir,
         "API_PUBLIC_URL": "http://testserver",
         "ASESOR_HANDOFF_RATE_LIMIT": "1000/minute",
+        "ASESOR_AUTH_CACHE_SECONDS": 0,  # tests change users between requests
     }
     values.update(overrides)
     return Settings(**values)
@@ -121,3 +122,35 @@ def staff(storage: Any, api_settings: Settings, password_hash: str) -> Iterator[
             ("analyst", "analista", Role.analyst),
         )
     }
+
+
+@dataclass
+class Handoff:
+    user_key: str
+    assessment_id: str
+    token: str
+    result: Any
+
+    @property
+    def form_url(self) -> str:
+        return f"/solicitud/{self.token}"
+
+
+def make_handoff(
+    storage: Any, settings: Settings, assessor: Any, telegram_id: int = 5_550_001, **profile: Any
+) -> Handoff:
+    """What the bot does before sending the link: applicant, profile, assessment, signed token."""
+    from core.handoff import make_handoff_token
+    from engine.types import AssessmentRequest
+
+    key = storage.upsert_applicant(telegram_id=telegram_id, chat_id=telegram_id).user_key
+    storage.save_profile(key, name="Ana López Pérez", phone="55 1234 5678", birth_year=1988)
+    request = AssessmentRequest.model_validate({**PROFILE, **profile})
+    result = assessor.assess(request)
+    assessment_id = storage.save_assessment(result, user_key=key, request=request, channel="bot")
+    return Handoff(key, assessment_id, make_handoff_token(key, assessment_id, settings=settings), result)
+
+
+@pytest.fixture
+def handoff(storage: Any, api_settings: Settings, assessor: Any) -> Handoff:
+    return make_handoff(storage, api_settings, assessor)

@@ -1,0 +1,153 @@
+"""The public handoff: bot link -> result page -> prefilled form -> stored request with a folio -> events."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from api.main import create_app
+from core.handoff import make_handoff_token
+from storage.models import Event, FinancingRequest
+from tests.api.conftest import make_settings
+
+pytestmark = pytest.mark.asyncio
+HTML = {"accept": "text/html,application/xhtml+xml"}
+
+
+def _form(**overrides: str) -> dict[str, str]:
+    data = {
+        "full_name": "Ana López Pérez",
+        "phone": "55 1234 5678",
+        "email": "ana@example.com",
+        "vehicle_brand": "Nissan",
+        "vehicle_model": "Versa",
+        "vehicle_year": "2025",
+        "vehicle_price": "350,000",
+        "term_months": "48",
+        "bank": "bbva",
+        "contact_consent": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def _events(storage: Any, sink: Any) -> list[str]:
+    sink.flush()
+    with storage.session() as s:
+        return sorted(s.scalars(select(Event.name)))
+
+
+async def test_form_is_prefilled_and_submission_stores_once(
+    client: httpx.AsyncClient, handoff: Any, storage: Any, event_sink: Any
+) -> None:
+    r = await client.get(handoff.form_url, headers=HTML)
+    assert r.status_code == 200, r.text
+    page = r.text
+    rec = handoff.result.bank_fit.recommended
+    assert 'value="Ana López Pérez"' in page and 'value="55 1234 5678"' in page
+    assert 'value="350000"' in page and 'value="48" selected' in page
+    assert f'value="{rec}" selected' in page and "(recomendado)" in page
+    assert r.headers["cache-control"] == "no-store"
+    await client.get(handoff.form_url, headers=HTML)  # a reload is the same opening
+    assert _events(storage, event_sink) == ["HandoffOpened"]
+
+    r = await client.post(handoff.form_url, data=_form(bank="banorte"), headers=HTML)
+    assert r.status_code == 303 and r.headers["location"].endswith("/confirmacion")
+    done = await client.get(r.headers["location"], headers=HTML)
+    assert done.status_code == 200 and "¡Recibimos tu solicitud!" in done.text
+    with storage.session() as s:
+        (fr,) = s.scalars(select(FinancingRequest)).all()
+    assert fr.folio in done.text
+    assert fr.bank == "banorte" and fr.term_months == 48 and fr.vehicle_price == 350000
+    assert fr.assessment_id == handoff.assessment_id and fr.user_key == handoff.user_key
+    assert fr.details["vehicle"] == {"brand": "Nissan", "model": "Versa", "year": 2025}
+    assert fr.details["chose_recommended"] is (rec == "banorte")
+    assert storage.financing_contact(fr) == {
+        "name": "Ana López Pérez",
+        "phone": "5512345678",
+        "email": "ana@example.com",
+    }
+    assert b"5512345678" not in (fr.contact_enc or b"")  # encrypted at rest
+
+    # the same link again: a retry stores nothing new, a visit shows the folio on a clear page
+    retry = await client.post(handoff.form_url, data=_form(), headers=HTML)
+    assert retry.status_code == 303
+    reused = await client.get(handoff.form_url, headers=HTML)
+    assert reused.status_code == 409 and "ya fue enviada" in reused.text and fr.folio in reused.text
+    with storage.session() as s:
+        assert len(s.scalars(select(FinancingRequest)).all()) == 1
+    assert _events(storage, event_sink) == ["FinancingRequestSubmitted", "HandoffOpened"]
+
+
+async def test_double_submit_race_stores_one_request(client: httpx.AsyncClient, handoff: Any, storage: Any) -> None:
+    results = await asyncio.gather(*(client.post(handoff.form_url, data=_form(), headers=HTML) for _ in range(6)))
+    assert {r.status_code for r in results} == {303}
+    with storage.session() as s:
+        assert len(s.scalars(select(FinancingRequest)).all()) == 1
+
+
+async def test_invalid_fields_are_explained_in_spanish(client: httpx.AsyncClient, handoff: Any, storage: Any) -> None:
+    bad = _form(
+        phone="123", email="no-es-correo", vehicle_year="1950", vehicle_price="10", contact_consent="", bank="x"
+    )
+    r = await client.post(handoff.form_url, data=bad, headers=HTML)
+    assert r.status_code == 422
+    for message in (
+        "Escribe un teléfono de 10 dígitos.",
+        "El correo no parece válido",
+        "Escribe un año entre",
+        "El precio debe estar entre",
+        "Necesitamos tu autorización",
+        "Elige un banco de la lista.",
+    ):
+        assert message in r.text
+    assert 'value="no-es-correo"' in r.text  # what was typed is kept
+    with storage.session() as s:
+        assert s.scalars(select(FinancingRequest)).all() == []
+    api = await client.post(handoff.form_url, data=bad)  # a non-browser client gets problem+json
+    assert api.status_code == 422 and "phone" in api.json()["detail"]
+
+
+async def test_expired_tampered_and_foreign_links(
+    client: httpx.AsyncClient, handoff: Any, storage: Any, api_settings: Any, db_url: str, tmp_path: Any
+) -> None:
+    tampered = handoff.token[:-4] + ("AAAA" if not handoff.token.endswith("AAAA") else "BBBB")
+    r = await client.get(f"/solicitud/{tampered}", headers=HTML)
+    assert r.status_code == 400 and "Este enlace no es válido" in r.text and "Traceback" not in r.text
+    r = await client.post(f"/solicitud/{tampered}", data=_form(), headers=HTML)
+    assert r.status_code == 400
+
+    # a validly signed token for an assessment of someone else
+    foreign = make_handoff_token("f" * 64, handoff.assessment_id, settings=api_settings)
+    assert (await client.get(f"/solicitud/{foreign}", headers=HTML)).status_code == 404
+
+    expired_app = create_app(make_settings(db_url, tmp_path, HANDOFF_TTL_SECONDS=1), storage=storage)
+    await asyncio.sleep(2.1)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=expired_app), base_url="http://t") as c:
+        r = await c.get(handoff.form_url, headers=HTML)
+        assert r.status_code == 410 and "Este enlace ya expiró" in r.text
+        api = await c.get(handoff.form_url)
+        assert api.status_code == 410 and api.headers["content-type"].startswith("application/problem+json")
+        assert api.json()["type"] == "urn:asesor:handoff:expired"
+
+
+async def test_result_page_moves_on_to_the_form(client: httpx.AsyncClient, handoff: Any) -> None:
+    r = await client.get(f"/resultado/{handoff.token}", headers=HTML)
+    assert r.status_code == 200
+    assert f'content="7;url=/solicitud/{handoff.token}"' in r.text
+    assert "no es una aprobación" in r.text
+
+
+async def test_rate_limit_on_public_routes(storage: Any, handoff: Any, db_url: str, tmp_path: Any) -> None:
+    app = create_app(make_settings(db_url, tmp_path, ASESOR_HANDOFF_RATE_LIMIT="3/minute"), storage=storage)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        codes = [(await c.get(handoff.form_url, headers=HTML)).status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        r = await c.get(handoff.form_url, headers=HTML)
+        assert "Demasiados intentos" in r.text and int(r.headers["retry-after"]) > 0
+        # the healthz route is not limited
+        assert (await c.get("/healthz")).status_code == 200
