@@ -87,7 +87,14 @@ class Assessor:
 
         with self._lock:
             inferred = self.ontology.reason(
-                request=request, derived=derived, risk=risk, score=score, pd=pd.probability, as_of_year=as_of.year
+                request,
+                derived,
+                risk=risk,
+                score=score,
+                pd=pd.probability,
+                as_of_year=as_of.year,
+                policy=policy,
+                bank=bank_fit.recommended,
             )
             expert = self.expert.decide(inferred.facts)
 
