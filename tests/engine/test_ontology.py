@@ -4,9 +4,11 @@ path's equality with owlrl's full closure, the read-back (SPARQL == fast) and th
 from __future__ import annotations
 
 import random
+import re
 from datetime import date
 from decimal import Decimal
 from itertools import islice
+from pathlib import Path
 
 import owlrl
 import pytest
@@ -23,7 +25,7 @@ from engine.ontology import (
     sparql_facts,
 )
 from engine.ontology.vocab import EX
-from engine.policy import QUESTIONS, default_policy
+from engine.policy import DEFAULT_POLICY_PATH, QUESTIONS, PolicyError, default_policy, parse_policy
 from engine.policy.models import OntologyPolicy
 from engine.types import AssessmentRequest
 
@@ -497,3 +499,19 @@ def test_turtle_with_the_ontology(onto):
     assert (EX.CreditoVehicular, RDFS.subClassOf, EX.Credito) in parsed
     assert (inferred.nodes.person, RDF.type, EX.Persona) in parsed
     assert isinstance(inferred.nodes.person, URIRef)
+
+
+# ------------------------------------------------------------------------------------------------ policy
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        (", mas_30k = \"IngresoFijo\" }", " }", "ontology.income_class_by_band"),
+        ('{ min = 0.0, label = "baja" },', "", "ontology.stability_labels"),
+        ('{ min = 4.0, label = "media" },', '{ min = 8.0, label = "media" },', "ontology.stability_labels"),
+    ],
+)
+def test_bad_ontology_section_names_the_key(old, new, key):
+    raw = DEFAULT_POLICY_PATH.read_text()
+    assert raw.count(old) == 1
+    with pytest.raises(PolicyError, match=re.escape(key)):
+        parse_policy(raw.replace(old, new).encode(), Path("edited.toml"))
