@@ -163,6 +163,7 @@ class FuzzyRiskModel:
         wm[:-1] += d * (2 * x[:-1] + x[1:]) / 6
         wm[1:] += d * (x[:-1] + 2 * x[1:]) / 6
         self._wa, self._wm = wa, wm
+        self._w = np.stack([wa, wm])  # (∫y, ∫x·y) weights in one matrix-vector product
         self._slope = np.diff(self._m, axis=1) / d  # per term and segment, for the batch path
 
         if check_coverage:
@@ -209,12 +210,11 @@ class FuzzyRiskModel:
         """Crisp risk by centroid. Inputs outside their universes are clipped to them. If no rule fires
         (the build-time coverage check makes this rare) the output universe's midpoint is returned."""
         firing = self._firing((ingreso, estabilidad, puntaje))
-        cuts = [max(firing[i] for i in rules) for rules in self._rules_of_term]
+        cuts = [max([firing[i] for i in rules]) for rules in self._rules_of_term]
         agg = np.minimum(self._m, np.array(cuts)[:, None]).max(axis=0)
-        area = float(self._wa @ agg)
+        area, moment = (self._w @ agg).tolist()
         if area <= 0.0:
             return self.fallback
-        moment = float(self._wm @ agg)
 
         crossings = self._crossings(cuts)
         if crossings:
