@@ -1,0 +1,106 @@
+"""Analytics over real stored data: JSON and CSV agree, filters and periods apply, no personal data."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from storage.events import FunnelEvent, insert_events
+from tests.api.conftest import PROFILE
+
+pytestmark = pytest.mark.asyncio
+
+
+def seed(storage: Any, assessor: Any) -> dict[str, Any]:
+    """Three applicants with funnel events and assessments (two different profiles)."""
+    strong = copy.deepcopy(PROFILE)
+    weak = copy.deepcopy(PROFILE)
+    weak["answers"].update(historial_crediticio="malo", atrasos_12_meses="varios_sin_regularizar")
+    weak["answers"]["ingreso_mensual"] = "menos_15k_comprobado"
+    now = datetime.now(UTC)
+    events = []
+    results = []
+    for i, (profile, reached) in enumerate([(strong, 4), (strong, 3), (weak, 2)]):
+        key = storage.upsert_applicant(telegram_id=7_000 + i).user_key
+        storage.save_profile(key, name=f"Persona {i}", phone="5511111111", birth_year=1988)
+        names = ["BotStarted", "ConsentGiven", "ProfileCompleted", "HandoffOpened"][:reached]
+        events += [FunnelEvent(name=n, user_key=key, occurred_at=now - timedelta(minutes=5)).to_row() for n in names]
+        result = assessor.assess(profile)
+        storage.save_assessment(result, user_key=key, request=profile)
+        results.append(result)
+    insert_events(storage.engine, events)
+    return {"results": results}
+
+
+async def test_funnel_json_and_csv(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:
+    seed(storage, assessor)
+    h = staff["analyst"].headers
+    r = await client.get("/v1/analytics/funnel", headers=h)
+    assert r.status_code == 200
+    steps = {(s["event"], s["step"]): s for s in r.json()}
+    assert steps[("BotStarted", None)]["users"] == 3
+    assert steps[("ProfileCompleted", None)]["users"] == 2
+    assert steps[("HandoffOpened", None)]["users"] == 1
+    assert steps[("ConsentGiven", None)]["drop_off"] == 0
+
+    c = await client.get("/v1/analytics/funnel", params={"format": "csv"}, headers=h)
+    assert c.status_code == 200 and c.headers["content-type"].startswith("text/csv")
+    assert "attachment" in c.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(c.text)))
+    assert [int(row["users"]) for row in rows] == [s["users"] for s in r.json()]
+    same = await client.get("/v1/analytics/funnel", headers={**h, "accept": "text/csv"})
+    assert same.text == c.text
+
+
+async def test_portfolio_reports(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:
+    results = seed(storage, assessor)["results"]
+    h = staff["analyst"].headers
+    dec = (await client.get("/v1/analytics/decisions", headers=h)).json()
+    assert dec["total"] == 3
+    expected: dict[str, int] = {}
+    for res in results:
+        expected[res.expert.decision] = expected.get(res.expert.decision, 0) + 1
+    assert dec["by_decision"] == expected
+
+    pd = (await client.get("/v1/analytics/distributions/pd", params={"bins": 10}, headers=h)).json()
+    assert pd["count"] == 3 and sum(b["count"] for b in pd["histogram"]) == 3 and len(pd["histogram"]) == 10
+    loss = (await client.get("/v1/analytics/expected-loss", headers=h)).json()
+    pipeline = [r for r in results if r.expert.decision in loss["decisions"]]
+    assert loss["assessments"] == len(pipeline)
+    seg = (await client.get("/v1/analytics/segments", params={"by": "income_band"}, headers=h)).json()
+    assert {s["segment"]: s["assessments"] for s in seg} == {"20k_30k": 2, "menos_15k_comprobado": 1}
+    banks = (await client.get("/v1/analytics/banks", headers=h)).json()
+    assert sum(b["assessments"] for b in banks) == 3
+    for path in (
+        "/v1/analytics/funnel/periods",
+        "/v1/analytics/funnel/time-to-complete",
+        "/v1/analytics/default-rates",
+    ):
+        assert (await client.get(path, headers=h)).status_code == 200
+    csv_loss = await client.get("/v1/analytics/expected-loss", params={"format": "csv"}, headers=h)
+    assert csv_loss.text.splitlines()[0].startswith("bank,")
+    # nothing personal leaks into any report
+    for path in ("/v1/analytics/funnel", "/v1/analytics/segments", "/v1/analytics/banks"):
+        body = (await client.get(path, headers=h)).text
+        assert "Persona" not in body and "5511111111" not in body
+
+
+async def test_filters_and_periods(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:
+    seed(storage, assessor)
+    h = staff["analyst"].headers
+    old = (datetime.now(UTC) - timedelta(days=400)).date()
+    r = await client.get("/v1/analytics/decisions", params={"desde": old, "hasta": old}, headers=h)
+    assert r.json()["total"] == 0
+    r = await client.get("/v1/analytics/decisions", params={"income_band": "menos_15k_comprobado"}, headers=h)
+    assert r.json()["total"] == 1
+    bad = await client.get("/v1/analytics/decisions", params={"bank": "banco_x", "decision": "quizas"}, headers=h)
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"bank", "decision"}
+    swapped = await client.get("/v1/analytics/funnel", params={"desde": "2026-02-01", "hasta": "2026-01-01"}, headers=h)
+    assert swapped.status_code == 422 and swapped.json()["errors"][0]["field"] == "desde"
