@@ -128,7 +128,6 @@ class FuzzyRiskModel:
             terms = tuple((i, arrays[t].tolist()) for (v, t), i in slots.items() if v == name)
             inputs.append(_Input(name, x, x.tolist(), float(x[0]), float(x[-1]), (len(x) - 1) / (x[-1] - x[0]), terms))
         self._inputs: tuple[_Input, ...] = tuple(inputs)
-        self._arrays = {name: term_arrays(fuzzy.variables[name]) for name in INPUTS}
         self.output_name = fuzzy.output.name or "riesgo"
         # every term of every variable, for `membership` (explanations, tests)
         self._sampled = {
@@ -286,9 +285,10 @@ class FuzzyRiskModel:
         mu: dict[tuple[str, str], np.ndarray] = {}
         for inp, v in zip(self._inputs, values, strict=True):
             v = np.clip(v, inp.lo, inp.hi)
-            for (var, term), _slot in self._slots.items():
+            arrays = self._sampled[inp.name][1]
+            for var, term in self._slots:
                 if var == inp.name:
-                    mu[(var, term)] = np.interp(v, inp.x, self._arrays[var][term])
+                    mu[(var, term)] = np.interp(v, inp.x, arrays[term])
 
         def leaf(node: Is) -> np.ndarray:
             return mu[(node.var, node.term)]
