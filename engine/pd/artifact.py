@@ -51,21 +51,23 @@ def write(model_dir: Path, artifact: dict[str, Any], card: str) -> Path:
     base = Path(model_dir) / artifact["name"]
     base.mkdir(parents=True, exist_ok=True)
     final = base / safe_version(artifact["model_version"])
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
-    try:
-        (tmp / MODEL_FILE).write_text(json.dumps(artifact, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        (tmp / CARD_FILE).write_text(card, encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)  # retraining the same version (e.g. --force): replace it whole
+    if final.exists() and not (final / MODEL_FILE).is_file():
+        shutil.rmtree(final)  # a broken leftover of the same version
+    if not final.exists():
+        # a version is written once; training is deterministic, so an existing one holds the same numbers
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
         try:
-            os.rename(tmp, final)
-        except OSError:
-            # another process wrote the same version meanwhile; training is deterministic, keep theirs
-            if not (final / MODEL_FILE).is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            (tmp / MODEL_FILE).write_text(json.dumps(artifact, indent=2) + "\n", encoding="utf-8")
+            (tmp / CARD_FILE).write_text(card, encoding="utf-8")
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                # another process wrote the same version meanwhile: keep theirs
+                if not (final / MODEL_FILE).is_file():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     fd, pointer_tmp = tempfile.mkstemp(prefix=".current-", dir=base)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(artifact["model_version"] + "\n")

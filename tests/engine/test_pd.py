@@ -257,7 +257,8 @@ def test_training_is_deterministic(run: training.TrainingRun) -> None:
     again = training.run_training(POLICY)
     assert again.artifact["coefficients"] == run.artifact["coefficients"]
     assert again.artifact["calibration"] == run.artifact["calibration"]
-    assert again.artifact["model_version"] == run.artifact["model_version"]
+    # the version differs only if the checkout's code version moved in between
+    assert again.artifact["training_fingerprint"] == run.artifact["training_fingerprint"]
 
 
 def test_the_fit_equals_sklearn_where_the_bounds_do_not_bind(run: training.TrainingRun) -> None:
@@ -348,7 +349,8 @@ def test_load_or_train_replaces_a_broken_artifact(tmp_path: Path, run: training.
     (broken / artifact.MODEL_FILE).write_text("{not json", encoding="utf-8")
     (base / artifact.CURRENT).write_text("applicant-broken\n", encoding="utf-8")
     model = load_or_train(tmp_path, POLICY)
-    assert model.model_version == run.artifact["model_version"]
+    assert model.model_version != "applicant-broken"
+    assert model.artifact["coefficients"] == run.artifact["coefficients"]
     assert artifact.current_path(tmp_path, POLICY.pd.applicant_model) == base / artifact.safe_version(
         model.model_version
     )
@@ -400,3 +402,18 @@ def test_portfolio_prior_shift_moves_the_mean_pd_and_keeps_the_order(run: traini
     odds_ratio = (p1 / (1 - p1)) / (p0 / (1 - p0))
     assert np.allclose(odds_ratio, (0.08 / 0.92) / (0.3 / 0.7), rtol=1e-9)
     assert 0.05 < p1.mean() < 0.12
+
+
+def _load_or_train_in_child(model_dir: str) -> str:
+    return load_or_train(Path(model_dir), default_policy()).model_version
+
+
+def test_two_processes_training_at_once_end_with_one_valid_artifact(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(2) as pool:
+        versions = pool.map(_load_or_train_in_child, [str(tmp_path), str(tmp_path)])
+    assert versions[0] == versions[1]
+    base = tmp_path / POLICY.pd.applicant_model
+    assert sorted(p.name for p in base.iterdir()) == sorted([artifact.CURRENT, artifact.safe_version(versions[0])])
+    assert ApplicantPDModel.from_artifact(base / artifact.safe_version(versions[0])).model_version == versions[0]
