@@ -11,8 +11,10 @@ keys and period units are picked from whitelists). The few things SQLite and Pos
     an.funnel_by_bank(f); an.decisions(f); an.pd_distribution(f); an.score_distribution(f)
     an.expected_loss(f); an.segments(f, by="income_band"); an.default_rates(by="tenure")
 
-All results are plain JSON-ready dicts/lists. Funnel counts are *distinct applicants* (pseudonymous keys)
-who reached a step in the period; conversion is against the previous step and against the first.
+All results are plain JSON-ready dicts/lists. The funnel is a *cohort* funnel over distinct applicants
+(pseudonymous keys): those first seen in the period, and how many of them ever reached each step (their
+first time, from `funnel_progress`, which the event flusher maintains); conversion is against the previous
+step and against the first.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import String
 
-from storage.models import Assessment, Event, LoanOutcome
+from storage.models import FUNNEL_COLUMNS, Assessment, FunnelProgress, LoanOutcome
 
 PeriodUnit = Literal["day", "week"]
 SEGMENTS = ("income_band", "tenure", "payroll_bank", "recommended_bank")
@@ -131,18 +133,18 @@ class Filters:
             for a in ("bank", "decision", "channel", "income_band", "tenure", "payroll_bank")
         )
 
-    def event_conditions(self) -> list[ColumnElement[bool]]:
+    def cohort_conditions(self) -> list[ColumnElement[bool]]:
+        """Applicants first seen in the period (and, with applicant filters, whose assessments match them)."""
         c: list[ColumnElement[bool]] = []
         if self.start is not None:
-            c.append(Event.occurred_at >= self.start)
+            c.append(FunnelProgress.first_seen_at >= self.start)
         if self.end is not None:
-            c.append(Event.occurred_at < self.end)
+            c.append(FunnelProgress.first_seen_at < self.end)
         if self.restricts_applicants():
-            # applicants whose assessments match the filters (their funnel events, whenever assessed)
             keys = select(Assessment.user_key).where(
                 *[x for x in self.assessment_conditions() if not _is_period(x)]
             )
-            c.append(Event.user_key.in_(keys))
+            c.append(FunnelProgress.user_key.in_(keys))
         return c
 
 
@@ -176,35 +178,16 @@ class Analytics:
             ("HandoffOpened", None),
             ("FinancingRequestSubmitted", None),
         ]
-        return steps
+        return [s for s in steps if s in FUNNEL_COLUMNS]
 
-    def _step_counts(self, f: Filters) -> dict[tuple[str, str | None], int]:
-        names = sorted({n for n, _ in self.funnel_steps()})
-        # distinct (name, step, user) first, then count: a hash aggregate, much cheaper than COUNT(DISTINCT)
-        pairs = (
-            select(Event.name, Event.step, Event.user_key)
-            .where(Event.name.in_(names), *f.event_conditions())
-            .distinct()
-            .subquery()
-        )
-        q = select(pairs.c.name, pairs.c.step, func.count()).group_by(pairs.c.name, pairs.c.step)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
-        counts: dict[tuple[str, str | None], int] = {}
-        for name, step, n in rows:
-            key = (name, step if name == "QuestionAnswered" else None)
-            counts[key] = counts.get(key, 0) + int(n)
-        return counts
+    def _step_columns(self) -> list[Any]:
+        return [getattr(FunnelProgress, FUNNEL_COLUMNS[s]) for s in self.funnel_steps()]
 
-    def funnel(self, f: Filters = Filters()) -> list[dict[str, Any]]:
-        """Entries per step, conversion from the previous step and from the start, and drop-off."""
-        counts = self._step_counts(f)
+    def _assemble(self, counts: list[int]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        first = prev = None
-        for name, step in self.funnel_steps():
-            n = counts.get((name, step), 0)
-            if first is None:
-                first = n
+        first = counts[0] if counts else 0
+        prev: int | None = None
+        for (name, step), n in zip(self.funnel_steps(), counts, strict=True):
             out.append(
                 {
                     "event": name,
@@ -218,32 +201,31 @@ class Analytics:
             prev = n
         return out
 
+    def funnel(self, f: Filters = Filters()) -> list[dict[str, Any]]:
+        """Cohort funnel: applicants first seen in the period, how many reached each step (ever), the
+        conversion from the previous step and from the start, and the drop-off."""
+        q = select(*[func.count(c) for c in self._step_columns()]).where(*f.cohort_conditions())
+        with self.engine.connect() as conn:
+            row = conn.execute(q).one()
+        return self._assemble([int(x) for x in row])
+
     def funnel_by_period(self, f: Filters = Filters(), unit: PeriodUnit = "day") -> list[dict[str, Any]]:
-        """Distinct applicants per step and per day or ISO week (Monday), oldest first."""
+        """The cohort funnel per day or ISO week (Monday) of first contact, oldest first."""
         if unit not in ("day", "week"):
             raise ValueError("unit must be 'day' or 'week'")
-        names = sorted({n for n, _ in self.funnel_steps()})
-        per = period_start(Event.occurred_at, literal(unit)).label("period")
-        triples = (
-            select(per, Event.name, Event.step, Event.user_key)
-            .where(Event.name.in_(names), *f.event_conditions())
-            .distinct()
-            .subquery()
-        )
+        per = period_start(FunnelProgress.first_seen_at, literal(unit)).label("period")
         q = (
-            select(triples.c.period, triples.c.name, triples.c.step, func.count())
-            .group_by(triples.c.period, triples.c.name, triples.c.step)
-            .order_by(triples.c.period)
+            select(per, *[func.count(c) for c in self._step_columns()])
+            .where(*f.cohort_conditions())
+            .group_by(per)
+            .order_by(per)
         )
-        order = {s: i for i, s in enumerate(self.funnel_steps())}
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        merged: dict[tuple[str, str, str | None], int] = {}
-        for period, name, step, n in rows:
-            k = (str(period), name, step if name == "QuestionAnswered" else None)
-            merged[k] = merged.get(k, 0) + int(n)
-        out = [{"period": p, "event": n, "step": s, "users": c} for (p, n, s), c in merged.items() if (n, s) in order]
-        out.sort(key=lambda r: (r["period"], order[(r["event"], r["step"])]))
+        out: list[dict[str, Any]] = []
+        for period, *counts in rows:
+            for r in self._assemble([int(x) for x in counts]):
+                out.append({"period": str(period), **r})
         return out
 
     def time_to_complete(
@@ -252,25 +234,16 @@ class Analytics:
         start_event: str = "BotStarted",
         end_event: str = "PerfilacionBancariaComplete",
     ) -> dict[str, Any]:
-        """Median (and p90) seconds from an applicant's first `start_event` to their first later
-        `end_event`, over applicants who completed in the period."""
-        starts = (
-            select(Event.user_key, func.min(Event.occurred_at).label("t0"))
-            .where(Event.name == start_event, *f.event_conditions())
-            .group_by(Event.user_key)
-            .subquery()
-        )
-        ends = (
-            select(Event.user_key, func.min(Event.occurred_at).label("t1"))
-            .where(Event.name == end_event, *f.event_conditions())
-            .group_by(Event.user_key)
-            .subquery()
-        )
-        dur = (epoch_seconds(ends.c.t1) - epoch_seconds(starts.c.t0)).label("seconds")
+        """Median (p90, mean) seconds from an applicant's first `start_event` to their first
+        `end_event`, over the period's cohort who completed."""
+        try:
+            t0 = getattr(FunnelProgress, FUNNEL_COLUMNS[(start_event, None)])
+            t1 = getattr(FunnelProgress, FUNNEL_COLUMNS[(end_event, None)])
+        except KeyError:
+            raise ValueError("start_event and end_event must be funnel events without a step") from None
+        dur = (epoch_seconds(t1) - epoch_seconds(t0)).label("seconds")
         durations = (
-            select(dur).select_from(starts.join(ends, starts.c.user_key == ends.c.user_key))
-            .where(ends.c.t1 >= starts.c.t0)
-            .subquery()
+            select(dur).where(*f.cohort_conditions(), t0.is_not(None), t1.is_not(None), t1 >= t0).subquery()
         )
         with self.engine.connect() as conn:
             n = int(conn.scalar(select(func.count()).select_from(durations)) or 0)
@@ -293,34 +266,28 @@ class Analytics:
         }
 
     def funnel_by_bank(self, f: Filters = Filters()) -> list[dict[str, Any]]:
-        """Per recommended bank: assessments, applicants, and how many of them opened the handoff and
-        submitted a financing request (events in the same period)."""
-        ev_period = [c for c in f.event_conditions() if _is_event_period(c)]
-
-        def reached(name: str) -> Any:
-            return select(Event.user_key).where(Event.name == name, *ev_period).distinct().subquery()
-
-        handoff, submitted = reached("HandoffOpened"), reached("FinancingRequestSubmitted")
+        """Per recommended bank (assessments in the period): assessments, applicants, and how many of them
+        opened the handoff and submitted a financing request."""
         per_user = (
-            select(Assessment.recommended_bank.label("bank"), Assessment.user_key.label("user_key"),
-                   func.count().label("n"))
+            select(
+                Assessment.recommended_bank.label("bank"),
+                Assessment.user_key.label("user_key"),
+                func.count().label("n"),
+            )
             .where(*f.assessment_conditions(), Assessment.user_key.is_not(None))
             .group_by(Assessment.recommended_bank, Assessment.user_key)
             .subquery()
         )
+        fp = FunnelProgress
         q = (
             select(
                 per_user.c.bank,
                 func.sum(per_user.c.n),
                 func.count(),
-                func.count(handoff.c.user_key),
-                func.count(submitted.c.user_key),
+                func.count(fp.handoff_at),
+                func.count(fp.request_at),
             )
-            .select_from(
-                per_user.outerjoin(handoff, handoff.c.user_key == per_user.c.user_key).outerjoin(
-                    submitted, submitted.c.user_key == per_user.c.user_key
-                )
-            )
+            .select_from(per_user.outerjoin(fp, fp.user_key == per_user.c.user_key))
             .group_by(per_user.c.bank)
             .order_by(per_user.c.bank)
         )
@@ -506,11 +473,6 @@ class Analytics:
             {"segment": seg, "clients": int(n), "defaults": int(d or 0), "default_rate": _rate(d or 0, n)}
             for seg, n, d in rows
         ]
-
-
-def _is_event_period(cond: ColumnElement[bool]) -> bool:
-    left = getattr(cond, "left", None)
-    return getattr(left, "key", None) == "occurred_at"
 
 
 __all__ = ["OUTCOME_SEGMENTS", "SEGMENTS", "Analytics", "Filters"]

@@ -36,8 +36,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -47,10 +49,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from storage.models import Event
+from storage.models import FUNNEL_COLUMNS, Event, FunnelProgress
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+STEP_COLUMNS = tuple(dict.fromkeys(FUNNEL_COLUMNS.values()))
 
 EventName = Literal[
     "BotStarted",
@@ -303,19 +306,77 @@ class RedisOutbox:
 
 
 # ------------------------------------------------------------------------------------------------ sink
+class _least(FunctionElement[Any]):
+    inherit_cache = True
+
+
+@compiles(_least, "postgresql")
+def _least_pg(element: _least, compiler: Any, **kw: Any) -> str:
+    return f"LEAST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_least, "sqlite")
+def _least_sqlite(element: _least, compiler: Any, **kw: Any) -> str:
+    return f"MIN({compiler.process(element.clauses, **kw)})"
+
+
+class _greatest(FunctionElement[Any]):
+    inherit_cache = True
+
+
+@compiles(_greatest, "postgresql")
+def _greatest_pg(element: _greatest, compiler: Any, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_greatest, "sqlite")
+def _greatest_sqlite(element: _greatest, compiler: Any, **kw: Any) -> str:
+    return f"MAX({compiler.process(element.clauses, **kw)})"
+
+
+def _progress_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per applicant in the batch: first/last seen and the first time of each funnel step."""
+    agg: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        t = r["occurred_at"]
+        key = r["user_key"]
+        d = agg.get(key)
+        if d is None:
+            d = agg[key] = {"user_key": key, "first_seen_at": t, "last_seen_at": t, **dict.fromkeys(STEP_COLUMNS)}
+        else:
+            d["first_seen_at"] = min(d["first_seen_at"], t)
+            d["last_seen_at"] = max(d["last_seen_at"], t)
+        col = FUNNEL_COLUMNS.get((r["name"], r["step"] if r["name"] == "QuestionAnswered" else None))
+        if col is not None and (d[col] is None or t < d[col]):
+            d[col] = t
+    return [agg[k] for k in sorted(agg)]  # a fixed order: concurrent flushers lock rows alike (no deadlock)
+
+
 def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000) -> None:
-    """Idempotent bulk insert: an event id already in the table is skipped, never duplicated."""
+    """Idempotent bulk insert: an event id already in the table is skipped, never duplicated. The per-applicant
+    funnel rollup (`funnel_progress`) is updated in the same transaction with MIN/MAX, so re-delivered or
+    late events leave it exactly right."""
     if not rows:
         return
-    ins = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     if engine.dialect.name not in ("postgresql", "sqlite"):
         raise NotImplementedError(engine.dialect.name)
+    ins = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     stmt = ins(Event).on_conflict_do_nothing(index_elements=["id"])
+    up = ins(FunnelProgress)
+    fp = FunnelProgress.__table__.c
+    merge = {c: func.coalesce(_least(fp[c], up.excluded[c]), fp[c], up.excluded[c]) for c in STEP_COLUMNS}
+    merge["first_seen_at"] = _least(fp.first_seen_at, up.excluded.first_seen_at)
+    merge["last_seen_at"] = _greatest(fp.last_seen_at, up.excluded.last_seen_at)
+    up = up.on_conflict_do_update(index_elements=["user_key"], set_=merge)
     now = utcnow()
+    rows = sorted(rows, key=lambda r: r["id"])
     with engine.begin() as conn:
         for i in range(0, len(rows), chunk):
             part = [{**r, "received_at": r.get("received_at") or now} for r in rows[i : i + chunk]]
             conn.execute(stmt, part)
+        progress = _progress_rows(rows)
+        for i in range(0, len(progress), chunk):
+            conn.execute(up, progress[i : i + chunk])
 
 
 def _row_from_record(record: str) -> dict[str, Any] | None:

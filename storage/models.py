@@ -170,6 +170,62 @@ class Event(Base):
     model_version: Mapped[str | None] = mapped_column(String(128))
 
 
+# Funnel steps in dialog order -> column of `funnel_progress`. The 8 question codes are stable (SPEC §2).
+QUESTION_CODES = (
+    "trabajo_tiempo",
+    "banco_nomina",
+    "historial_crediticio",
+    "creditos_vigentes",
+    "atrasos_12_meses",
+    "enganche",
+    "prioridad_financiamiento",
+    "ingreso_mensual",
+)
+FUNNEL_COLUMNS: dict[tuple[str, str | None], str] = {
+    ("BotStarted", None): "started_at",
+    ("ConsentGiven", None): "consent_at",
+    ("ProfileCompleted", None): "profile_at",
+    **{("QuestionAnswered", q): f"q_{q}_at" for q in QUESTION_CODES},
+    ("PerfilacionBancariaComplete", None): "complete_at",
+    ("ResultShown", None): "result_at",
+    ("HandoffOpened", None): "handoff_at",
+    ("FinancingRequestSubmitted", None): "request_at",
+    ("EscalationCreated", None): "escalated_at",
+}
+
+
+class FunnelProgress(Base):
+    """One row per applicant: when they first reached each funnel step (and first/last seen).
+
+    Maintained by storage.events.insert_events in the same transaction as the events, with MIN/MAX upserts,
+    so re-delivered and late (out-of-order) events leave it exactly right. The funnel queries read this
+    table (one row per dialog) instead of aggregating the raw events (about 14 per dialog).
+    """
+
+    __tablename__ = "funnel_progress"
+    __table_args__ = (Index("ix_funnel_progress_first_seen", "first_seen_at"),)
+
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_LEN), primary_key=True)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    consent_at: Mapped[datetime | None]
+    profile_at: Mapped[datetime | None]
+    q_trabajo_tiempo_at: Mapped[datetime | None]
+    q_banco_nomina_at: Mapped[datetime | None]
+    q_historial_crediticio_at: Mapped[datetime | None]
+    q_creditos_vigentes_at: Mapped[datetime | None]
+    q_atrasos_12_meses_at: Mapped[datetime | None]
+    q_enganche_at: Mapped[datetime | None]
+    q_prioridad_financiamiento_at: Mapped[datetime | None]
+    q_ingreso_mensual_at: Mapped[datetime | None]
+    complete_at: Mapped[datetime | None]
+    result_at: Mapped[datetime | None]
+    handoff_at: Mapped[datetime | None]
+    request_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+
+
 # ---------------------------------------------------------------------------------------------- users
 class User(TimestampMixin, Base):
     """Advisors, analysts and admins of the API and the advisors' chat. Auth lives in api/."""

@@ -45,6 +45,7 @@ from storage.models import (
     EscalationNote,
     Event,
     FinancingRequest,
+    FunnelProgress,
     User,
 )
 from storage.privacy import DEV_PSEUDONYM_KEY, Cipher, pseudonymize
@@ -613,6 +614,7 @@ class Storage:
             counts["events"] = s.execute(
                 update(Event).where(Event.user_key == user_key).values(user_key=tomb)
             ).rowcount  # type: ignore[attr-defined]
+            s.execute(update(FunnelProgress).where(FunnelProgress.user_key == user_key).values(user_key=tomb))
             deleted = s.execute(delete(Applicant).where(Applicant.user_key == user_key)).rowcount  # type: ignore[attr-defined]
         return ErasureReport(
             user_key=user_key,
