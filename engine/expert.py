@@ -325,8 +325,12 @@ class CreditExpertSystem:
                 HistorialFact(puntaje=u.puntaje, capacidad_endeudamiento=u.capacidad),
                 CreditoFact(solicitado=u.solicitado, plazo=u.plazo),
             )
-            engine.run()
+            # Each rule fires at most once per decision; one firing more means a rule re-activated itself
+            # (a missing once-only flag), which would otherwise loop for ever.
+            engine.run(steps=len(RULE_IDS) + 1)
             resultado, fired = engine.resultado, engine.fired
+        if len(fired) > len(RULE_IDS):
+            raise RuntimeError(f"expert system did not settle: {fired}")
         if resultado is None or (resultado["aprobado"] == APROBADO and resultado["interes"] is None):
             # cannot happen: R18 decides when nothing else did, and R12 prices every approval
             raise RuntimeError(f"expert system ended without a priced decision: {resultado!r}")
