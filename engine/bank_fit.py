@@ -22,6 +22,7 @@ from engine.types import BankFitResult, CriterionScore
 class _Cell:
     points: int  # 0 where the cell is a rejection
     rejected: bool
+    reason: CriterionScore  # the explanation of this cell, shared by every result (frozen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +36,14 @@ class BankTable:
 
     @classmethod
     def from_policy(cls, policy: Policy) -> BankTable:
+        def cell(q: str, code: str, c: int | str) -> _Cell:
+            rejected = c == REJECT
+            points = 0 if rejected else int(c)
+            reason = CriterionScore(question=q, answer=code, points=None if rejected else points, rejected=rejected)
+            return _Cell(points, rejected, reason)
+
         cells = {
-            q: {
-                code: tuple(_Cell(0, True) if c == REJECT else _Cell(int(c), False) for c in row)
-                for code, row in rows.items()
-            }
+            q: {code: tuple(cell(q, code, c) for c in row) for code, row in rows.items()}
             for q, rows in policy.bank_fit.table.items()
         }
         return cls(policy.bank_codes, cells, policy.bank_fit.low_score_threshold, policy)
@@ -69,14 +73,7 @@ def fit_banks(answers: Mapping[str, str], policy: Policy) -> BankFitResult:
             totals[i] += cell.points
             if cell.rejected:
                 rejected_by[i].append(q)
-            reasons[i].append(
-                CriterionScore.model_construct(
-                    question=q,
-                    answer=answer,
-                    points=None if cell.rejected else cell.points,
-                    rejected=cell.rejected,
-                )
-            )
+            reasons[i].append(cell.reason)
 
     # sorted() is stable: equal totals keep table order
     eligible = sorted((i for i in range(n) if not rejected_by[i]), key=lambda i: -totals[i])

@@ -77,6 +77,8 @@ class ExpertFacts(_Model):
 
 # ----------------------------------------------------------------------------------------------- results
 class CriterionScore(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True)  # shared between results: never mutated
+
     question: str
     answer: str
     points: int | None  # None where the cell is a rejection

@@ -1,0 +1,183 @@
+"""One assessment, warm, against the naive pipeline; and `asesor assess --jsonl` against one process per profile.
+
+    .venv/bin/python benchmarks/engine.py [--calls 5000] [--naive-calls 60] [--jsonl 100000] [--process-calls 4]
+
+Measured in the same run, on the same random profiles:
+- naive: everything built anew on every call, with the plain library calls — a scikit-fuzzy ControlSystem,
+  a new rdflib Graph with credit.ttl parsed, the applicant's triples and owlrl's closure, the facts read back
+  with SPARQL, a new experta engine, and the PD from scikit-learn's predict_proba on a one-row DataFrame;
+- warm: `Assessor.assess` (everything built once; fast paths proven equal to those references by the tests);
+- `asesor assess --jsonl` over N profiles with all cores, against one `asesor assess` process per profile.
+Targets (issue #3): warm p50 <= 2 ms and >= 30x faster than naive; --jsonl >= 1,500 assessments/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import owlrl  # noqa: E402
+import pandas as pd  # noqa: E402
+from rdflib import Graph  # noqa: E402
+
+from engine.assess import get_assessor  # noqa: E402
+from engine.bank_fit import fit_banks  # noqa: E402
+from engine.derive import derive  # noqa: E402
+from engine.expert import CreditExpertSystem  # noqa: E402
+from engine.fuzzy.reference import ReferenceSystem  # noqa: E402
+from engine.ontology import sparql_facts  # noqa: E402
+from engine.ontology.vocab import ONTOLOGY_PATH  # noqa: E402
+from engine.pd import features as F  # noqa: E402
+from engine.pd.scaling import score_from_pd  # noqa: E402
+from engine.policy import default_policy  # noqa: E402
+from engine.types import AssessmentRequest  # noqa: E402
+
+AS_OF = date(2026, 11, 24)
+
+
+def profiles(n: int, seed: int = 7) -> list[dict]:
+    policy = default_policy()
+    rng = random.Random(seed)
+    return [
+        {
+            "answers": {q: rng.choice(list(codes)) for q, codes in policy.answers.items()},
+            "loan": {
+                "vehicle_price": rng.randint(120_000, 1_200_000),
+                "term_months": rng.choice(policy.limits.term_options),
+            },
+            "applicant": {"birth_year": rng.randint(1955, 2004), "monthly_income": None},
+        }
+        for _ in range(n)
+    ]
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100)
+    return q[49], q[98]
+
+
+def naive_pipeline(model_dir: Path):
+    """The same steps as Assessor.assess, with every expensive object built anew on each call."""
+    policy = default_policy()
+    warm = get_assessor(policy, model_dir)
+    model = warm.pd_model
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression()
+    lr.fit(np.vstack([np.zeros(len(F.COLUMNS)), np.ones(len(F.COLUMNS))]), [0, 1])
+    lr.coef_, lr.intercept_ = model.coef[None, :].copy(), np.array([model.intercept])
+    columns = list(F.COLUMNS)
+
+    def assess(data: dict) -> str:
+        request = AssessmentRequest.model_validate(data)
+        bank_fit = fit_banks(request.answers.model_dump(), policy)
+        derived = derive(request, policy, AS_OF)
+        p = lr.predict_proba(pd.DataFrame(model.encode(request, derived), columns=columns))[0, 1]
+        pd_ = float(1 / (1 + np.exp(-(model.cal_a * np.log(p / (1 - p)) + model.cal_b))))
+        score = score_from_pd(pd_, policy.score_scaling)
+        ingreso = derived.income_mxn / policy.mappings.money_scale
+        risk = ReferenceSystem(policy.fuzzy).risk(ingreso=ingreso, estabilidad=derived.stability, puntaje=score)
+        asserted = warm.ontology.reason(
+            request, derived, risk=risk, score=score, pd=pd_, as_of_year=AS_OF.year, policy=policy
+        ).asserted
+        g = Graph()
+        g.parse(ONTOLOGY_PATH, format="turtle")
+        for t in asserted:
+            g.add(t)
+        owlrl.DeductiveClosure(owlrl.RDFS_Semantics).expand(g)
+        facts = sparql_facts(g, AS_OF.year)
+        decision = CreditExpertSystem(policy).decide(facts)
+        return f"{bank_fit.recommended}/{decision.decision}"
+
+    return assess
+
+
+def time_calls(fn, items: list, calls: int) -> list[float]:
+    out = []
+    for i in range(calls):
+        item = items[i % len(items)]
+        t = time.perf_counter()
+        fn(item)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def jsonl_rate(n: int, model_dir: Path) -> tuple[float, int]:
+    lines = "".join(json.dumps(p) + "\n" for p in profiles(n, seed=11))
+    env = {**os.environ, "ASESOR_MODEL_DIR": str(model_dir)}
+    cmd = [str(ROOT / ".venv/bin/asesor"), "assess", "--jsonl", "--as-of", AS_OF.isoformat()]
+    t = time.perf_counter()
+    p = subprocess.run(cmd, input=lines, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - t
+    produced = p.stdout.count("\n")
+    if produced != n:
+        raise SystemExit(f"--jsonl produced {produced} results for {n} profiles: {p.stderr[-500:]}")
+    return n / elapsed, produced
+
+
+def process_per_profile_rate(calls: int, model_dir: Path) -> float:
+    env = {**os.environ, "ASESOR_MODEL_DIR": str(model_dir)}
+    cmd = [str(ROOT / ".venv/bin/asesor"), "assess", "--as-of", AS_OF.isoformat()]
+    items = profiles(calls, seed=13)
+    t = time.perf_counter()
+    for item in items:
+        subprocess.run(cmd, input=json.dumps(item), capture_output=True, text=True, env=env, check=True)
+    return calls / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=5000, help="warm assessments timed")
+    ap.add_argument("--naive-calls", type=int, default=60, help="naive assessments timed")
+    ap.add_argument("--jsonl", type=int, default=100_000, help="profiles for the --jsonl run (0 = skip)")
+    ap.add_argument("--process-calls", type=int, default=4, help="one-process-per-profile calls (0 = skip)")
+    ap.add_argument("--model-dir", type=Path, default=None)
+    args = ap.parse_args()
+
+    model_dir = args.model_dir or Path(tempfile.mkdtemp(prefix="engine-bench-"))
+    t = time.perf_counter()
+    assessor = get_assessor(default_policy(), model_dir)
+    build_s = time.perf_counter() - t
+    items = profiles(2000)
+    naive = naive_pipeline(model_dir)
+
+    # same answers from both sides before timing anything
+    for item in items[:20]:
+        r = assessor.assess(item, AS_OF)
+        assert naive(item) == f"{r.bank_fit.recommended}/{r.expert.decision}"
+
+    time_calls(lambda d: assessor.assess(d, AS_OF), items, 500)  # warm-up
+    warm = time_calls(lambda d: assessor.assess(d, AS_OF), items, args.calls)
+    slow = time_calls(naive, items, args.naive_calls)
+    w50, w99 = percentiles(warm)
+    n50, n99 = percentiles(slow)
+    print(f"engine build (policy, fuzzy, closed ontology, experta, PD load or first training): {build_s:.2f} s")
+    print(f"{'one assessment':40s} {'p50':>10s} {'p99':>10s}  calls")
+    print(f"{'naive (everything built per call)':40s} {n50 * 1e3:8.2f}ms {n99 * 1e3:8.2f}ms  {len(slow)}")
+    print(f"{'warm Assessor.assess':40s} {w50 * 1e3:8.3f}ms {w99 * 1e3:8.3f}ms  {len(warm)}")
+    print(f"ratio naive/warm: p50 {n50 / w50:.0f}x, p99 {n99 / w99:.0f}x   (targets: p50 <= 2 ms, >= 30x)")
+
+    if args.jsonl:
+        rate, n = jsonl_rate(args.jsonl, model_dir)
+        print(f"asesor assess --jsonl, {n:,} profiles, {os.cpu_count()} cores: {rate:,.0f} assessments/s (target >= 1,500/s)")
+        if args.process_calls:
+            base = process_per_profile_rate(args.process_calls, model_dir)
+            print(f"one asesor process per profile ({args.process_calls} calls): {base:.2f} assessments/s")
+            print(f"ratio --jsonl / process per profile: {rate / base:,.0f}x")
+
+
+if __name__ == "__main__":
+    main()
