@@ -172,7 +172,8 @@ def main() -> None:
 
     if args.jsonl:
         rate, n = jsonl_rate(args.jsonl, model_dir)
-        print(f"asesor assess --jsonl, {n:,} profiles, {os.cpu_count()} cores: {rate:,.0f} assessments/s (target >= 1,500/s)")
+        cores = os.cpu_count()
+        print(f"asesor assess --jsonl, {n:,} profiles, {cores} cores: {rate:,.0f} assessments/s (target >= 1,500/s)")
         if args.process_calls:
             base = process_per_profile_rate(args.process_calls, model_dir)
             print(f"one asesor process per profile ({args.process_calls} calls): {base:.2f} assessments/s")
