@@ -22,7 +22,7 @@
   var d = data.decisions, colors = { aprobado: "#1b7f3b", revisar: "#e0a800", rechazado: "#b3261e" };
   draw("g-decisiones", Object.keys(d.series).map(function (k) {
     return { type: "bar", name: k, x: d.dates, y: d.series[k], marker: { color: colors[k] } };
-  }), { barmode: "stack" });
+  }), { barmode: "stack", xaxis: { type: "category" } });
   draw("g-pd", [{ type: "bar", x: data.pd_histogram.centers, y: data.pd_histogram.counts,
                   marker: { color: "#5f6368" } }],
        { bargap: 0.05, xaxis: { title: "PD", tickformat: ".0%" }, yaxis: { title: "evaluaciones" } });
@@ -33,5 +33,6 @@
     { type: "bar", name: "evaluaciones", x: s.labels, y: s.count, marker: { color: "#0b4f8a" } },
     { type: "scatter", mode: "lines+markers", name: "aprobación %", x: s.labels, y: s.approval_pct,
       yaxis: "y2", marker: { color: "#1b7f3b" } }
-  ], { yaxis2: { overlaying: "y", side: "right", range: [0, 100], title: "%" } });
+  ], { margin: { t: 10, r: 50, b: 60, l: 60 },
+       yaxis2: { overlaying: "y", side: "right", range: [0, 100], title: "%" } });
 })();

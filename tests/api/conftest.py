@@ -154,3 +154,28 @@ def make_handoff(
 @pytest.fixture
 def handoff(storage: Any, api_settings: Settings, assessor: Any) -> Handoff:
     return make_handoff(storage, api_settings, assessor)
+
+
+def seed_funnel(storage: Any, assessor: Any) -> list[Any]:
+    """Three applicants with funnel events and assessments (two profiles); returns the engine results."""
+    import copy
+    from datetime import UTC, datetime, timedelta
+
+    from storage.events import FunnelEvent, insert_events
+
+    strong = copy.deepcopy(PROFILE)
+    weak = copy.deepcopy(PROFILE)
+    weak["answers"].update(historial_crediticio="malo", atrasos_12_meses="varios_sin_regularizar")
+    weak["answers"]["ingreso_mensual"] = "menos_15k_comprobado"
+    now = datetime.now(UTC)
+    events, results = [], []
+    for i, (profile, reached) in enumerate([(strong, 4), (strong, 3), (weak, 2)]):
+        key = storage.upsert_applicant(telegram_id=7_000 + i).user_key
+        storage.save_profile(key, name=f"Persona {i}", phone="5511111111", birth_year=1988)
+        names = ["BotStarted", "ConsentGiven", "ProfileCompleted", "HandoffOpened"][:reached]
+        events += [FunnelEvent(name=n, user_key=key, occurred_at=now - timedelta(minutes=5)).to_row() for n in names]
+        result = assessor.assess(profile)
+        storage.save_assessment(result, user_key=key, request=profile)
+        results.append(result)
+    insert_events(storage.engine, events)
+    return results

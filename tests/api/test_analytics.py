@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -11,35 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from storage.events import FunnelEvent, insert_events
-from tests.api.conftest import PROFILE
+from tests.api.conftest import seed_funnel
 
 pytestmark = pytest.mark.asyncio
 
 
-def seed(storage: Any, assessor: Any) -> dict[str, Any]:
-    """Three applicants with funnel events and assessments (two different profiles)."""
-    strong = copy.deepcopy(PROFILE)
-    weak = copy.deepcopy(PROFILE)
-    weak["answers"].update(historial_crediticio="malo", atrasos_12_meses="varios_sin_regularizar")
-    weak["answers"]["ingreso_mensual"] = "menos_15k_comprobado"
-    now = datetime.now(UTC)
-    events = []
-    results = []
-    for i, (profile, reached) in enumerate([(strong, 4), (strong, 3), (weak, 2)]):
-        key = storage.upsert_applicant(telegram_id=7_000 + i).user_key
-        storage.save_profile(key, name=f"Persona {i}", phone="5511111111", birth_year=1988)
-        names = ["BotStarted", "ConsentGiven", "ProfileCompleted", "HandoffOpened"][:reached]
-        events += [FunnelEvent(name=n, user_key=key, occurred_at=now - timedelta(minutes=5)).to_row() for n in names]
-        result = assessor.assess(profile)
-        storage.save_assessment(result, user_key=key, request=profile)
-        results.append(result)
-    insert_events(storage.engine, events)
-    return {"results": results}
-
-
 async def test_funnel_json_and_csv(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:
-    seed(storage, assessor)
+    seed_funnel(storage, assessor)
     h = staff["analyst"].headers
     r = await client.get("/v1/analytics/funnel", headers=h)
     assert r.status_code == 200
@@ -59,7 +36,7 @@ async def test_funnel_json_and_csv(client: httpx.AsyncClient, staff: dict, stora
 
 
 async def test_portfolio_reports(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:
-    results = seed(storage, assessor)["results"]
+    results = seed_funnel(storage, assessor)
     h = staff["analyst"].headers
     dec = (await client.get("/v1/analytics/decisions", headers=h)).json()
     assert dec["total"] == 3
@@ -92,7 +69,7 @@ async def test_portfolio_reports(client: httpx.AsyncClient, staff: dict, storage
 
 
 async def test_filters_and_periods(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:
-    seed(storage, assessor)
+    seed_funnel(storage, assessor)
     h = staff["analyst"].headers
     old = (datetime.now(UTC) - timedelta(days=400)).date()
     r = await client.get("/v1/analytics/decisions", params={"desde": old, "hasta": old}, headers=h)

@@ -1,0 +1,203 @@
+"""Real HTTP through uvicorn, and a real headless browser (Debian's chromium driven by Playwright).
+
+- The bot's link opens the result page, which moves on to the form by itself (seed 002); the form is filled
+  and submitted; the confirmation shows the folio that is in the database.
+- An analyst logs in and the dashboard draws all six charts with data from the database, with plotly.js
+  served by the app (no request leaves the server's origin).
+Screenshots go to test-output/api/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from api.main import create_app
+from storage.events import EventSink, SpoolOutbox
+from storage.models import Event, FinancingRequest
+from storage.repositories import Storage
+from tests.api.conftest import PASSWORD, make_handoff, make_settings, seed_funnel, shared_assessor
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "api"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url: str, storage: Storage, settings: Any, events: EventSink) -> None:
+        self.url, self.storage, self.settings, self.events = url, storage, settings, events
+
+
+@pytest.fixture
+def live(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The app served by uvicorn on a free port (its lifespan runs: engine warm-up, event flusher)."""
+    from tests.conftest import TEST_FERNET_KEY, TEST_PSEUDONYM_KEY
+
+    storage = Storage(sqlite_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=TEST_FERNET_KEY, data_dir=tmp_path)
+    port = _free_port()
+    settings = make_settings(
+        sqlite_url, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}", ASESOR_HANDOFF_REDIRECT_SECONDS=1
+    )
+    events = EventSink(storage.engine, SpoolOutbox(tmp_path / "outbox", fsync=False), flush_interval=0.1)
+    app = create_app(settings, storage=storage, event_sink=events, assessor_factory=shared_assessor, warm_engine=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 120
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}", storage, settings, events)
+    server.should_exit = True
+    thread.join(30)
+    storage.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)")
+    from playwright.sync_api import sync_playwright
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _watch(page: Any, origin: str) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {"foreign": [], "errors": []}
+    page.on("request", lambda r: None if r.url.startswith((origin, "data:")) else seen["foreign"].append(r.url))
+    # console errors other than HTTP statuses we answer on purpose (422 form errors, 409 reused link, …)
+    page.on(
+        "console",
+        lambda m: (
+            seen["errors"].append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    return seen
+
+
+def test_real_http_through_uvicorn(live: LiveServer) -> None:
+    r = httpx.get(f"{live.url}/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = httpx.get(f"{live.url}/v1/escalations")
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_handoff_in_a_browser(live: LiveServer, browser: Any) -> None:
+    h = make_handoff(live.storage, live.settings, shared_assessor())
+    page = browser.new_page(locale="es-MX")
+    seen = _watch(page, live.url)
+    page.goto(f"{live.url}/resultado/{h.token}")
+    assert "Banco recomendado" in page.inner_text("#recomendado")
+    # the result page moves on to the form by itself (seed 002: automatic redirect after N seconds)
+    page.wait_for_url(f"{live.url}/solicitud/{h.token}", timeout=15_000)
+    assert page.input_value("#full_name") == "Ana López Pérez"
+    assert page.input_value("#bank") == h.result.bank_fit.recommended
+
+    page.click("#enviar")  # nothing filled in yet: Spanish messages, nothing stored
+    page.wait_for_selector("#errores")
+    assert "Escribe la marca del vehículo." in page.inner_text("#solicitud")
+
+    page.fill("#email", "ana@example.com")
+    page.fill("#vehicle_brand", "Mazda")
+    page.fill("#vehicle_model", "CX-30")
+    page.fill("#vehicle_year", "2025")
+    page.select_option("#term_months", "60")
+    page.check("#contact_consent")
+    page.screenshot(path=str(OUTPUT / "solicitud-formulario.png"), full_page=True)
+    page.click("#enviar")
+    page.wait_for_selector("#confirmacion")
+    folio = page.inner_text("#folio")
+    page.screenshot(path=str(OUTPUT / "solicitud-confirmacion.png"), full_page=True)
+
+    with live.storage.session() as s:
+        fr = s.scalars(select(FinancingRequest)).one()
+    assert fr.folio == folio and fr.term_months == 60 and fr.details["vehicle"]["model"] == "CX-30"
+    # the same link later: a clear page with the folio, not a second form
+    page.goto(f"{live.url}/solicitud/{h.token}")
+    assert "ya fue enviada" in page.inner_text("#error") and folio in page.inner_text("#error")
+
+    deadline = time.time() + 10  # the app's own flusher moves the events into the table
+    names: list[str] = []
+    while time.time() < deadline:
+        with live.storage.session() as s:
+            names = sorted(s.scalars(select(Event.name)))
+        if len(names) == 2:
+            break
+        time.sleep(0.1)
+    assert names == ["FinancingRequestSubmitted", "HandoffOpened"]
+    assert seen["foreign"] == [] and seen["errors"] == []
+
+
+def test_dashboard_in_a_browser(live: LiveServer, browser: Any, password_hash: str) -> None:
+    seed_funnel(live.storage, shared_assessor())
+    live.storage.create_user("analista", password_hash=password_hash, role="analyst")
+    page = browser.new_page(locale="es-MX", viewport={"width": 1300, "height": 900})
+    seen = _watch(page, live.url)
+    page.goto(f"{live.url}/dashboard")
+    page.wait_for_url(f"{live.url}/login?next=/dashboard")
+    page.fill("#username", "analista")
+    page.fill("#password", "incorrecta-123")
+    page.click("#entrar")
+    assert "incorrectos" in page.inner_text("#login-error")
+    page.fill("#username", "analista")
+    page.fill("#password", PASSWORD)
+    page.click("#entrar")
+    page.wait_for_url(f"{live.url}/dashboard")
+    charts = ["g-embudo", "g-bancos", "g-decisiones", "g-pd", "g-perdida", "g-segmentos"]
+    for chart in charts:
+        page.wait_for_selector(f"#{chart}[data-rendered='1']", timeout=20_000)
+        assert page.locator(f"#{chart} svg.main-svg").count() >= 1
+    assert page.inner_text("#kpi-evaluaciones") == "3"
+    # the funnel chart carries the seeded numbers (3 started, 1 opened the handoff)
+    funnel_text = page.inner_text("#g-embudo")
+    assert "Inicio en el bot" in funnel_text and "Abrió la solicitud web" in funnel_text
+    page.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)
+    assert seen["foreign"] == [], seen["foreign"]
+    assert seen["errors"] == [], seen["errors"]  # CSP violations and JS errors show up here
+
+
+def test_dashboard_refuses_advisors(live: LiveServer, browser: Any, password_hash: str) -> None:
+    live.storage.create_user("asesora", password_hash=password_hash, role="advisor")
+    page = browser.new_page()
+    page.goto(f"{live.url}/login")
+    page.fill("#username", "asesora")
+    page.fill("#password", PASSWORD)
+    page.click("#entrar")
+    assert "Acceso denegado" in page.inner_text("h1")
+    # the session cookie never authorises a state change: a POST carrying only the cookie is 401
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert "asesor_session" in cookies
+    r = httpx.post(f"{live.url}/v1/escalations/claim-next", cookies=cookies)
+    assert r.status_code == 401
