@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import argparse
 import gc
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+
+# run as a script, sys.path[0] is benchmarks/, where engine.py (the engine benchmark) would shadow the
+# engine package: the repository root goes first
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.fuzzy import FuzzyRiskModel, ReferenceSystem
 from engine.policy import default_policy
