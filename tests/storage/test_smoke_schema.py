@@ -28,3 +28,19 @@ def test_downgrade_then_upgrade_round_trip(sqlite_url: str) -> None:
     migrate(sqlite_url)
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_db_cli_upgrade_reports_the_revision(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    res = CliRunner().invoke(app, ["db", "upgrade", "--url", url])
+    assert res.exit_code == 0, res.output
+    head = json.loads(res.stdout)["revision"]
+    assert head is not None
+    cur = CliRunner().invoke(app, ["db", "current", "--url", url])
+    assert json.loads(cur.stdout)["revision"] == head
