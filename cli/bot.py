@@ -74,7 +74,7 @@ async def _main(settings: Any, mode: str, host: str, port: int) -> None:
     from engine.assess import get_assessor
     from storage.aio import AsyncStorage
     from storage.db import is_sqlite, migrate
-    from storage.events import EventSink
+    from storage.events import EventSink, RedisOutbox, SpoolOutbox
     from storage.repositories import Storage
 
     log = logging.getLogger("asesor.bot")
@@ -103,8 +103,15 @@ async def _main(settings: Any, mode: str, host: str, port: int) -> None:
     db_url = settings.resolved_database_url
     if is_sqlite(db_url):  # the embedded local run: create or upgrade the schema itself
         await asyncio.to_thread(migrate, db_url)
-    storage = Storage.from_settings()
-    sink = EventSink.from_settings(storage.engine)
+    # built from `settings` (not the process-wide ones) so that the whole run follows what was passed in
+    storage = Storage(
+        db_url,
+        pseudonym_key=settings.pseudonym_key.get_secret_value(),
+        fernet_keys=settings.fernet_key.get_secret_value() if settings.fernet_key else None,
+        data_dir=settings.data_dir,
+    )
+    spool = SpoolOutbox(settings.data_dir / "outbox" / "events")
+    sink = EventSink(storage.engine, RedisOutbox(redis_url), fallback=spool)
     sink.start()
     assessor = await asyncio.to_thread(get_assessor, settings.policy_file, settings.resolved_model_dir)
     if settings.advisors_chat_id is None:

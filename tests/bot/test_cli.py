@@ -1,0 +1,157 @@
+"""`asesor bot` as a process: a clear error without BOT_TOKEN, and both modes against the fake Bot API
+(polling through getUpdates; webhook registered with setWebhook and fed by POSTs with the secret header)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+from fake_telegram import FakeTelegram, TestUser
+
+from bot.app import WEBHOOK_PATH, webhook_secret
+from engine.assess import default_model_dir, get_assessor
+
+ASESOR = str(Path(sys.executable).with_name("asesor"))
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_", "WEBHOOK_", "REDIS_URL"))}
+    env.update(extra)
+    return env
+
+
+async def test_without_bot_token_says_what_is_missing(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        ASESOR, "bot", cwd=tmp_path, env=_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    payload = json.loads(err.decode())
+    assert payload["setting"] == "BOT_TOKEN" and "BotFather" in payload["message"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_for(cond, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def _run_bot(
+    tmp_path: Path, tg: FakeTelegram, redis_url: str, *args: str, **extra: str
+) -> asyncio.subprocess.Process:
+    get_assessor()  # make sure the model artifact exists, so the process does not train its own
+    env = _env(
+        BOT_TOKEN=tg.token,
+        TELEGRAM_API_URL=tg.base_url,
+        REDIS_URL=redis_url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        ASESOR_DATA_DIR=str(tmp_path),
+        ASESOR_MODEL_DIR=str(default_model_dir()),
+        ADVISORS_CHAT_ID="-1009",
+        **extra,
+    )
+    return await asyncio.create_subprocess_exec(
+        ASESOR, "bot", "--log-level", "WARNING", *args, cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+    )
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> float:
+    """SIGINT (Ctrl-C) and wait for a clean exit; returns how long the shutdown took."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    return loop.time() - t0
+
+
+async def test_polling_process_against_fake_server(tmp_path: Path, redis_url: str) -> None:
+    tg = FakeTelegram(bot_id=int.from_bytes(os.urandom(3), "big") + 10_000_000)
+    await tg.start()
+    proc = await _run_bot(tmp_path, tg, redis_url)
+    try:
+        u = TestUser(tg, 7601)
+        tg.push(u.text("/start"))
+        await _wait_for(lambda: any("¿Aceptas" in (m.text or "") for m in tg.bot_messages(u.chat_id)))
+        tg.push(u.press("Acepto"))
+        await _wait_for(lambda: "¿Cómo te llamas" in (tg.bot_messages(u.chat_id)[-1].text or ""))
+        assert tg.calls_of("deleteWebhook") and tg.calls_of("setMyCommands")
+    finally:
+        await _stop(proc)
+        await tg.stop()
+    assert proc.returncode is not None
+
+
+async def test_webhook_mode_against_fake_server(tmp_path: Path, redis_url: str) -> None:
+    """The same `asesor bot` code in webhook mode, run in this process (a second process start would only
+    repeat the import time the polling test already pays)."""
+    from cli.bot import _main
+    from core.config import Settings
+
+    tg = FakeTelegram(bot_id=int.from_bytes(os.urandom(3), "big") + 10_000_000)
+    await tg.start()
+    get_assessor()
+    port = _free_port()
+    public = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        BOT_TOKEN=tg.token,
+        TELEGRAM_API_URL=tg.base_url,
+        REDIS_URL=redis_url,
+        BOT_MODE="webhook",
+        WEBHOOK_URL=public,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        ASESOR_DATA_DIR=tmp_path,
+        ASESOR_MODEL_DIR=default_model_dir(),
+        ASESOR_SECRET_KEY="cli-test-secret",
+    )
+    task = asyncio.create_task(_main(settings, "webhook", "127.0.0.1", port))
+    try:
+        await _wait_for(lambda: tg.webhook is not None or task.done())
+        assert tg.webhook == public + WEBHOOK_PATH
+        secret = tg.calls_of("setWebhook")[-1].params["secret_token"]
+        assert secret == webhook_secret("cli-test-secret", tg.bot_id)
+        u = TestUser(tg, 7602)
+        async with aiohttp.ClientSession() as http:
+            await _wait_for_port(port)
+            update = u.text("/start")
+            for _ in range(2):  # the same update twice: answered once
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+                assert (await http.post(public + WEBHOOK_PATH, json=update, headers=headers)).status == 200
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "forged"}
+            assert (await http.post(public + WEBHOOK_PATH, json=u.text("/start"), headers=headers)).status == 401
+        await _wait_for(lambda: len(tg.bot_messages(u.chat_id)) >= 1)
+        await asyncio.sleep(0.3)
+        assert len(tg.bot_messages(u.chat_id)) == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await tg.stop()
+
+
+async def _wait_for_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("the webhook server did not start")
