@@ -15,8 +15,8 @@ class InputError(ValueError):
 
 
 _MULTIPLIERS: tuple[tuple[re.Pattern[str], float], ...] = (
-    (re.compile(r"\b(millones|millon|mdp|mm)\b$"), 1_000_000.0),
-    (re.compile(r"\b(mil|k)\b$"), 1_000.0),
+    (re.compile(r"(?<![a-z])(millones|millon|mdp|mm)$"), 1_000_000.0),
+    (re.compile(r"(?<![a-z])(mil|k)$"), 1_000.0),
 )
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)*$")
 

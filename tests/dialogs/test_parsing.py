@@ -1,0 +1,65 @@
+"""What applicants type: amounts in the ways Mexicans write them, years, phones and names."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dialogs.parsing import InputError, money, parse_amount, parse_birth_year, parse_name, parse_phone
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("350000", 350_000),
+        ("$350,000", 350_000),
+        ("$ 350,000.00", 350_000),
+        ("350 mil", 350_000),
+        ("350mil", 350_000),
+        ("350k", 350_000),
+        ("1.2 millones", 1_200_000),
+        ("1,200,000 MXN", 1_200_000),
+        ("1.200.000", 1_200_000),
+        ("350,000 pesos", 350_000),
+        ("23500.50", 23_500.5),
+        ("Un millón", None),
+        ("abc", None),
+        ("", None),
+        ("35,00,000", None),
+        ("-5", None),
+    ],
+)
+def test_parse_amount(text: str, value: float | None) -> None:
+    if value is None:
+        with pytest.raises(InputError):
+            parse_amount(text)
+    else:
+        assert parse_amount(text) == pytest.approx(value)
+
+
+@given(st.integers(min_value=1, max_value=10**9))
+def test_amount_round_trips_through_its_display(n: int) -> None:
+    assert parse_amount(money(n)) == n
+    assert parse_amount(str(n)) == n
+
+
+def test_birth_year_bounds_come_from_the_caller() -> None:
+    assert parse_birth_year("1988", 2026, 16, 100) == 1988
+    for text in ("2014", "1916", "88", "19x8"):
+        with pytest.raises(InputError):
+            parse_birth_year(text, 2026, 16, 100)
+    assert parse_birth_year("2010", 2026, 16, 100) == 2010  # exactly 16
+
+
+def test_phone_and_name() -> None:
+    assert parse_phone("55 1234 5678") == "+525512345678"
+    assert parse_phone("+52 (81) 1234-5678") == "+528112345678"
+    for bad in ("123", "55123456789", "llámame"):
+        with pytest.raises(InputError):
+            parse_phone(bad)
+    assert parse_name("  maría   josé  ") == "maría josé"
+    assert parse_name("O'Connor-Ruiz") == "O'Connor-Ruiz"
+    for bad in ("1234", "x", "<b>Ana</b>", "a" * 81):
+        with pytest.raises(InputError):
+            parse_name(bad)
