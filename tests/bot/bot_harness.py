@@ -86,13 +86,15 @@ async def build_harness(
     ttl: timedelta = DIALOG_TTL,
     bot_id: int | None = None,
     board_redis_url: str | None = None,
+    api_url: str | None = None,
 ) -> BotHarness:
     """redis_url=None: aiogram's MemoryStorage and in-process idempotency (the benchmark's baseline). The
     escalation relay board stays on Redis (`board_redis_url`) in both cases; only escalations touch it."""
     bot_id = bot_id or random.randint(10_000_000, 99_999_999)  # a fresh key space in a shared Redis
     tg = FakeTelegram(bot_id, forum_chats={ADVISORS_CHAT} if forum else set())
-    await tg.start()
-    bot = make_bot(tg.token, tg.base_url)
+    if api_url is None:  # else a server in another process (the benchmark); `tg` only builds updates
+        await tg.start()
+    bot = make_bot(tg.token, api_url or tg.base_url)
     policy = default_policy()
     storage = Storage(
         db_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=Fernet.generate_key().decode(), data_dir=data_dir
