@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 
 from engine.pd import artifact as store
-from engine.pd.features import FEATURE_SCHEMA
+from engine.pd.features import FEATURE_SCHEMA, GERMAN_CREDIT_CSV
 from engine.pd.model import ApplicantPDModel
 from engine.policy import Policy
 
@@ -20,19 +20,15 @@ __all__ = ["ApplicantPDModel", "is_usable", "load_or_train"]
 
 def is_usable(artifact: dict, policy: Policy, data_sha256: str) -> bool:
     """Whether an artifact was trained with this data, these training settings and this feature schema."""
-    from engine.training.applicant import training_fingerprint
-
-    return artifact.get("feature_contract", {}).get("schema") == FEATURE_SCHEMA and artifact.get(
-        "training_fingerprint"
-    ) == training_fingerprint(policy, data_sha256)
+    fingerprint = store.training_fingerprint(policy.pd.training.model_dump(), data_sha256, FEATURE_SCHEMA)
+    contract = artifact.get("feature_contract", {})
+    return contract.get("schema") == FEATURE_SCHEMA and artifact.get("training_fingerprint") == fingerprint
 
 
 def load_or_train(model_dir: str | Path, policy: Policy) -> ApplicantPDModel:
     """The current applicant model under `model_dir`, trained first when missing or stale."""
-    from engine.training.applicant import DATA_PATH, train_applicant
-
     model_dir = Path(model_dir)
-    data_sha = hashlib.sha256(DATA_PATH.read_bytes()).hexdigest()
+    data_sha = hashlib.sha256(GERMAN_CREDIT_CSV.read_bytes()).hexdigest()  # 268 kB, once per load
     path = store.current_path(model_dir, policy.pd.applicant_model)
     if path is not None:
         try:
@@ -41,5 +37,7 @@ def load_or_train(model_dir: str | Path, policy: Policy) -> ApplicantPDModel:
             artifact = None
         if artifact is not None and is_usable(artifact, policy, data_sha):
             return ApplicantPDModel(artifact, policy.pd.mapping, policy.capacity.reference_rate_annual)
+    from engine.training.applicant import train_applicant  # scipy and scikit-learn only when training
+
     path, _ = train_applicant(model_dir, policy)
     return ApplicantPDModel.from_artifact(path, policy)

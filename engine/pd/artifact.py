@@ -7,6 +7,7 @@ os.replace), so a reader never sees half an artifact and two processes training 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,12 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 def safe_version(version: str) -> str:
     return _SAFE.sub("_", version)
+
+
+def training_fingerprint(training: dict[str, Any], data_sha256: str, schema: int) -> str:
+    """What determines the fitted numbers: data, [pd.training] and feature schema (not the dialog mapping)."""
+    blob = json.dumps({"data": data_sha256, "training": training, "schema": schema}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def current_path(model_dir: Path, name: str) -> Path | None:

@@ -18,11 +18,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
 
 from engine.policy.models import EmploymentLevel, HistoryLevel, PDMapping
+
+# The shipped training data (CC BY 4.0; attribution in data/SOURCE.md).
+GERMAN_CREDIT_CSV = Path(__file__).resolve().parent / "data" / "germancredit.csv"
 
 # Bumped whenever COLUMNS or their meaning change: an artifact with another schema is retrained.
 FEATURE_SCHEMA = 1

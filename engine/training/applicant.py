@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ from engine.pd import features as F
 from engine.policy import Policy
 from engine.policy.models import PDTraining
 
-DATA_PATH = Path(__file__).resolve().parent.parent / "pd" / "data" / "germancredit.csv"
+DATA_PATH = F.GERMAN_CREDIT_CSV
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -226,15 +225,6 @@ def code_version() -> str:
         return ENGINE_VERSION
 
 
-def training_fingerprint(policy: Policy, data_sha256: str) -> str:
-    """What determines the fitted numbers: data, training settings, feature schema (not the dialog mapping)."""
-    blob = json.dumps(
-        {"data": data_sha256, "training": policy.pd.training.model_dump(), "schema": F.FEATURE_SCHEMA},
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class TrainingRun:
     """Everything a training run produced (the artifact dict plus the arrays tests and reports need)."""
@@ -289,7 +279,7 @@ def _run_training(policy: Policy, data_path: Path) -> TrainingRun:
         **cross_validate(X, y, cfg),
     }
     version_code = code_version()
-    fingerprint = training_fingerprint(policy, data_sha)
+    fingerprint = store.training_fingerprint(policy.pd.training.model_dump(), data_sha, F.FEATURE_SCHEMA)
     model_version = f"{policy.pd.applicant_model}-{data_sha[:8]}-{version_code}-t{fingerprint[:6]}"
     artifact = {
         "format": "asesor.applicant_pd",

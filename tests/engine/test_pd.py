@@ -411,7 +411,7 @@ def _load_or_train_in_child(model_dir: str) -> str:
 def test_two_processes_training_at_once_end_with_one_valid_artifact(tmp_path: Path) -> None:
     import multiprocessing as mp
 
-    with mp.get_context("spawn").Pool(2) as pool:
+    with mp.get_context("fork").Pool(2) as pool:  # fork: no re-import; the race is what matters
         versions = pool.map(_load_or_train_in_child, [str(tmp_path), str(tmp_path)])
     assert versions[0] == versions[1]
     base = tmp_path / POLICY.pd.applicant_model
