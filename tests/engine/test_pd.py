@@ -417,3 +417,17 @@ def test_two_processes_training_at_once_end_with_one_valid_artifact(tmp_path: Pa
     base = tmp_path / POLICY.pd.applicant_model
     assert sorted(p.name for p in base.iterdir()) == sorted([artifact.CURRENT, artifact.safe_version(versions[0])])
     assert ApplicantPDModel.from_artifact(base / artifact.safe_version(versions[0])).model_version == versions[0]
+
+
+def test_cli_train_applicant_reports_a_bad_policy_as_json(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEFAULT_POLICY_PATH.read_text(encoding="utf-8").replace("l2_c = 1.0", "l2_c = -1.0"))
+    result = CliRunner().invoke(app, ["train", "applicant", "--policy", str(bad), "--model-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    err = json.loads(result.stderr)
+    assert err["error"] == "invalid_policy" and "pd.training.l2_c" in err["message"]
+    assert not (tmp_path / "applicant").exists()
