@@ -10,4 +10,4 @@ RUN uv sync --frozen --no-dev
 ENV PATH="/app/.venv/bin:$PATH" ASESOR_DATA_DIR=/data
 VOLUME /data
 EXPOSE 8000
-CMD ["asesor", "api"]
+CMD ["asesor", "api", "serve", "--host", "0.0.0.0"]

@@ -13,7 +13,7 @@ if [ -z "${REDIS_URL:-}" ]; then
 fi
 mkdir -p var
 asesor=.venv/bin/asesor
-if $asesor --help 2>/dev/null | grep -q " db "; then $asesor db upgrade; fi
+$asesor db upgrade
 echo "== Sample assessment (examples/profile.json):" >&2
 $asesor assess < examples/profile.json | .venv/bin/python -c '
 import json, sys
@@ -25,5 +25,13 @@ print(f"  PD {r[\"pd\"][\"probability\"]:.3f}, puntaje {r[\"credit_score\"]}, ri
 print(f"  política {r[\"policy_version\"]}, modelo {r[\"model_version\"]}")
 ' >&2
 if [ "${ASESOR_RUN_ONCE:-0}" = "1" ]; then exit 0; fi
-if $asesor --help 2>/dev/null | grep -q " serve "; then exec $asesor serve; fi
-if $asesor --help 2>/dev/null | grep -q " api "; then exec $asesor api; fi
+if [ -n "${BOT_TOKEN:-}" ]; then
+  echo "== Bot de Telegram (BOT_MODE=${BOT_MODE:-polling})" >&2
+  $asesor bot &
+  bot_pid=$!
+  trap 'kill $bot_pid 2>/dev/null || true' EXIT INT TERM
+else
+  echo "== BOT_TOKEN no está definido: solo arranca la API (defina BOT_TOKEN para el bot de Telegram)." >&2
+fi
+echo "== API en ${API_PUBLIC_URL:-http://127.0.0.1:8000} (OpenAPI en /docs; cree un usuario: asesor api create-user)" >&2
+$asesor api serve
