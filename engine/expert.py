@@ -340,16 +340,21 @@ class CreditExpertSystem:
         return ExpertResult(decision=decision, rate=rate, fired_rules=fired)
 
 
-_SYSTEMS: dict[str, CreditExpertSystem] = {}
+_SYSTEMS: dict[tuple[str, str], CreditExpertSystem] = {}
 _SYSTEMS_LOCK = threading.Lock()
 
 
 def expert_system(policy: Policy) -> CreditExpertSystem:
-    """The expert system of a policy, built once per policy content hash."""
+    """The expert system of a policy, built once per policy content hash.
+
+    The key also holds the numbers the rules read (`[expert]` and the money scale), so a policy built or
+    copied in memory, whose content hash may be empty or stale, never gets another policy's engine.
+    """
+    key = (policy.content_hash, f"{policy.expert.model_dump_json()}|{policy.mappings.money_scale!r}")
     with _SYSTEMS_LOCK:
-        system = _SYSTEMS.get(policy.content_hash)
+        system = _SYSTEMS.get(key)
         if system is None:
-            system = _SYSTEMS[policy.content_hash] = CreditExpertSystem(policy)
+            system = _SYSTEMS[key] = CreditExpertSystem(policy)
         return system
 
 

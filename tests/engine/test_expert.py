@@ -230,6 +230,10 @@ def test_one_engine_per_policy():
     assert expert_system(other) is not SYSTEM
     good = facts(APPROVED, risk=20.0, score=850.0)
     assert decide(good).rate == 9.0 and decide(good, expert_system(other)).rate == 8.0
+    # a policy changed in memory keeps its (now stale) content hash: it must not reuse the cached engine
+    edited = POLICY.model_copy(update={"expert": POLICY.expert.model_copy(update={"discount_points": 3.0})})
+    assert edited.content_hash == POLICY.content_hash
+    assert expert_system(edited) is not SYSTEM and decide(good, expert_system(edited)).rate == 8.0
 
 
 def test_reused_engine_keeps_no_state_between_decisions():
