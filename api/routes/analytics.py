@@ -30,6 +30,7 @@ router = APIRouter(prefix="/v1/analytics", tags=["analítica"])
 Format = Literal["json", "csv"]
 DECISIONS = ("aprobado", "rechazado", "revisar")
 MAX_PERIOD_DAYS = 3660
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)  # far from date.min/max: no overflow at the edges
 
 
 class _Open(BaseModel):
@@ -152,6 +153,12 @@ def analytics_query(
     format: Format | None = Query(default=None, description="json (por defecto) o csv"),
 ) -> Query_:
     policy = policy_for(settings)
+    for name, value in (("desde", desde), ("hasta", hasta)):
+        if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+            message = f"Usa una fecha entre {FIRST_DAY.isoformat()} y {LAST_DAY.isoformat()}."
+            raise ApiError(
+                422, f"Revisa el parámetro {name}.", errors=[FieldError(field=name, message=message, type="range")]
+            )
     end = hasta or datetime.now(UTC).date()
     start = desde or end - timedelta(days=29)
     errors = [

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SESSION_COOKIE, SettingsDep, StorageDep, get_current_user
 from api.errors import ApiError
+from api.routes.analytics import FIRST_DAY, LAST_DAY
 from api.security import Role, create_access_token
 from api.services import dashboard as dash
 from api.services import users
@@ -137,8 +138,8 @@ def dashboard(
             status_code=403,
             headers=PAGE_HEADERS,
         )
-    end = end or date.today()
-    start = start or end - timedelta(days=dash.DEFAULT_DAYS - 1)
+    end = min(max(end or date.today(), FIRST_DAY + timedelta(days=dash.DEFAULT_DAYS)), LAST_DAY)
+    start = min(max(start or end - timedelta(days=dash.DEFAULT_DAYS - 1), FIRST_DAY), LAST_DAY)
     if start > end:
         start, end = end, start
     data: dict[str, Any] = dash.dashboard_data(storage, settings, start, end)
