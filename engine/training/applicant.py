@@ -205,6 +205,8 @@ def load_german(path: Path = DATA_PATH) -> tuple[Any, str]:
 def code_version() -> str:
     """`git describe` of the checkout when there is one, else the installed package's version."""
     try:
+        if not (REPO_ROOT / ".git").exists():  # an installed package: don't describe some enclosing repo
+            raise FileNotFoundError(REPO_ROOT / ".git")
         out = subprocess.run(
             ["git", "describe", "--always", "--tags", "--dirty"],
             cwd=REPO_ROOT,
