@@ -48,10 +48,8 @@ class period_start(FunctionElement[str]):
 @compiles(period_start, "postgresql")
 def _period_start_pg(element: period_start, compiler: Any, **kw: Any) -> str:
     col, unit = list(element.clauses)
-    return (
-        f"to_char(date_trunc({compiler.process(unit, **kw)}, "
-        f"{compiler.process(col, **kw)} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
-    )
+    # a DATE (cheap to group on; str() of it is 'YYYY-MM-DD'), not to_char() per row
+    return f"CAST(date_trunc({compiler.process(unit, **kw)}, {compiler.process(col, **kw)} AT TIME ZONE 'UTC') AS DATE)"
 
 
 @compiles(period_start, "sqlite")
@@ -234,35 +232,50 @@ class Analytics:
         start_event: str = "BotStarted",
         end_event: str = "PerfilacionBancariaComplete",
     ) -> dict[str, Any]:
-        """Median (p90, mean) seconds from an applicant's first `start_event` to their first
-        `end_event`, over the period's cohort who completed."""
+        """Median, p90 (linear interpolation, as `percentile_cont`) and mean seconds from an applicant's first
+        `start_event` to their first `end_event`, over the period's cohort who completed."""
         try:
             t0 = getattr(FunnelProgress, FUNNEL_COLUMNS[(start_event, None)])
             t1 = getattr(FunnelProgress, FUNNEL_COLUMNS[(end_event, None)])
         except KeyError:
             raise ValueError("start_event and end_event must be funnel events without a step") from None
         dur = (epoch_seconds(t1) - epoch_seconds(t0)).label("seconds")
-        durations = (
-            select(dur).where(*f.cohort_conditions(), t0.is_not(None), t1.is_not(None), t1 >= t0).subquery()
-        )
+        cond = [*f.cohort_conditions(), t0.is_not(None), t1.is_not(None), t1 >= t0]
         with self.engine.connect() as conn:
-            n = int(conn.scalar(select(func.count()).select_from(durations)) or 0)
-            if n == 0:
-                return {"completed": 0, "median_seconds": None, "p90_seconds": None, "mean_seconds": None}
+            if self.engine.dialect.name == "postgresql":
+                n, mean, median, p90 = conn.execute(
+                    select(
+                        func.count(),
+                        func.avg(dur),
+                        func.percentile_cont(0.5).within_group(dur),
+                        func.percentile_cont(0.9).within_group(dur),
+                    ).where(*cond)
+                ).one()
+                n = int(n)
+            else:  # SQLite has no percentile_cont: the same interpolation from ORDER BY … OFFSET
+                durations = select(dur).where(*cond).subquery()
+                n, mean = conn.execute(select(func.count(), func.avg(durations.c.seconds))).one()
+                n = int(n)
 
-            def at(rank: int) -> float:
-                q = select(durations.c.seconds).order_by(durations.c.seconds).offset(rank).limit(1)
-                return float(conn.scalar(q) or 0.0)
+                def at(rank: int) -> float:
+                    q = select(durations.c.seconds).order_by(durations.c.seconds).offset(rank).limit(1)
+                    return float(conn.scalar(q) or 0.0)
 
-            # median of an even count = mean of the two middle values
-            median = at(n // 2) if n % 2 else (at(n // 2 - 1) + at(n // 2)) / 2
-            p90 = at(min(n - 1, int(0.9 * (n - 1) + 0.5)))
-            mean = float(conn.scalar(select(func.avg(durations.c.seconds))) or 0.0)
+                def percentile(p: float) -> float:
+                    pos = p * (n - 1)
+                    lo = int(pos)
+                    v = at(lo)
+                    return v if pos == lo else v + (at(lo + 1) - v) * (pos - lo)
+
+                median = percentile(0.5) if n else None
+                p90 = percentile(0.9) if n else None
+        if n == 0:
+            return {"completed": 0, "median_seconds": None, "p90_seconds": None, "mean_seconds": None}
         return {
             "completed": n,
-            "median_seconds": round(median, 3),
-            "p90_seconds": round(p90, 3),
-            "mean_seconds": round(mean, 3),
+            "median_seconds": round(float(median), 3),
+            "p90_seconds": round(float(p90), 3),
+            "mean_seconds": round(float(mean), 3),
         }
 
     def funnel_by_bank(self, f: Filters = Filters()) -> list[dict[str, Any]]:

@@ -96,6 +96,7 @@ def test_median_time_to_complete(funnel_data: Analytics) -> None:
     assert t["completed"] == 3
     assert t["median_seconds"] == pytest.approx(600.0)  # of 300, 600, 1200
     assert t["mean_seconds"] == pytest.approx(700.0)
+    assert t["p90_seconds"] == pytest.approx(1080.0)  # percentile_cont: 600 + 0.8 × (1200 − 600)
     first_week = funnel_data.time_to_complete(Filters(start=T0, end=T0 + timedelta(days=7)))
     assert first_week["median_seconds"] == pytest.approx(450.0)  # mean of the middle pair 300 and 600
 
