@@ -18,11 +18,11 @@ echo "== Sample assessment (examples/profile.json):" >&2
 $asesor assess < examples/profile.json | .venv/bin/python -c '
 import json, sys
 r = json.load(sys.stdin)
-b, e = r["bank_fit"], r["expert"]
-print(f"  banco recomendado: {b[\"recommended\"]} (segunda opción: {b[\"second\"]}), banda {b[\"band\"]}")
-print(f"  decisión: {e[\"decision\"]}, tasa {e[\"rate\"]} %, reglas {e[\"fired_rules\"]}")
-print(f"  PD {r[\"pd\"][\"probability\"]:.3f}, puntaje {r[\"credit_score\"]}, riesgo difuso {r[\"fuzzy\"][\"risk\"]:.1f}")
-print(f"  política {r[\"policy_version\"]}, modelo {r[\"model_version\"]}")
+b, e, pd = r["bank_fit"], r["expert"], r["pd"]
+print("  banco recomendado:", b["recommended"], "| segunda opción:", b["second"], "| banda:", b["band"])
+print("  decisión:", e["decision"], "| tasa:", e["rate"], "% | reglas:", ", ".join(e["fired_rules"]))
+print("  PD: %.3f | puntaje: %d | riesgo difuso: %.1f" % (pd["probability"], r["credit_score"], r["fuzzy"]["risk"]))
+print("  política:", r["policy_version"], "| modelo:", r["model_version"])
 ' >&2
 if [ "${ASESOR_RUN_ONCE:-0}" = "1" ]; then exit 0; fi
 if [ -n "${BOT_TOKEN:-}" ]; then
