@@ -55,3 +55,88 @@ def applicant(
         "at_bound": artifact["at_bound"],
     }
     sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+
+
+# -- analysts' study, champion/challenger, promotion and monitoring (issue 7; implementation in cli/train_analyst.py)
+DatasetOption = Annotated[
+    str | None, typer.Option("--dataset", help="Shipped dataset definition: scoring_bancario, german or taiwan.")
+]
+DatasetFileOption = Annotated[
+    Path | None, typer.Option("--dataset-file", help="Dataset definition TOML (file, target, columns).")
+]
+ModelDirOption = Annotated[
+    Path | None, typer.Option("--model-dir", help="Artifact directory (default: ASESOR_MODEL_DIR or var/models).")
+]
+NameOption = Annotated[str, typer.Option("--name", help="Model name in the registry, e.g. seed001-scoring_bancario.")]
+CohortOption = Annotated[
+    Path | None, typer.Option("--cohort", help="CSV of the cohort (default: the dataset's validation part).")
+]
+
+
+@app.command("report")
+def report(
+    dataset: DatasetOption = None,
+    dataset_file: DatasetFileOption = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Data CSV overriding the definition's file.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: var/reports/...).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the resampling.")] = 42,
+    valid_share: Annotated[float, typer.Option("--valid-share", help="Share kept for validation.")] = 0.4,
+    strategies: Annotated[str, typer.Option("--strategies", help="Comma list.")] = "none,over,under,both,smote",
+    policy_file: PolicyOption = None,
+    model_dir: ModelDirOption = None,
+    save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help="Store the chosen model.")] = True,
+) -> None:
+    """Reproduce el estudio de la semilla 001: informe HTML autocontenido + resumen Markdown + artefacto."""
+    from cli.train_analyst import run_report
+
+    run_report(dataset=dataset, dataset_file=dataset_file, data=data, out=out, seed=seed, valid_share=valid_share,
+               strategies=strategies, policy_file=policy_file, model_dir=model_dir, save_model=save_model)
+
+
+@app.command("compare")
+def compare(
+    name: NameOption,
+    challenger: Annotated[str, typer.Option("--challenger", help="Version of the challenger.")],
+    champion: Annotated[str | None, typer.Option("--champion", help="Version (default: the one in service).")] = None,
+    dataset: DatasetOption = None,
+    dataset_file: DatasetFileOption = None,
+    cohort: CohortOption = None,
+    whole: Annotated[bool, typer.Option("--whole", help="All rows of the dataset, not only validation.")] = False,
+    policy_file: PolicyOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Campeón contra retador en la misma cohorte: AUC, KS, PSI y tasa de aprobación en los cortes de la política."""
+    from cli.train_analyst import run_compare
+
+    run_compare(name=name, challenger=challenger, champion=champion, dataset=dataset, dataset_file=dataset_file,
+                cohort=cohort, whole=whole, policy_file=policy_file, model_dir=model_dir)
+
+
+@app.command("promote")
+def promote(
+    version: Annotated[str, typer.Argument(help="Version to put in service.")],
+    name: NameOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in promotions.jsonl).")] = "",
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Pone en servicio una versión (queda registrada con fecha, versión anterior y motivo)."""
+    from cli.train_analyst import run_promote
+
+    run_promote(name=name, version=version, reason=reason, model_dir=model_dir)
+
+
+@app.command("psi")
+def psi(
+    name: NameOption,
+    version: Annotated[str | None, typer.Option("--version", help="Version (default: the one in service).")] = None,
+    dataset: DatasetOption = None,
+    dataset_file: DatasetFileOption = None,
+    cohort: CohortOption = None,
+    policy_file: PolicyOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """PSI por variable y del puntaje de una cohorte frente a la población de entrenamiento (bandas 0.1 / 0.25)."""
+    from cli.train_analyst import run_psi
+
+    run_psi(name=name, version=version, dataset=dataset, dataset_file=dataset_file, cohort=cohort,
+            policy_file=policy_file, model_dir=model_dir)

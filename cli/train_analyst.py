@@ -1,0 +1,320 @@
+"""Implementation of the analysts' training commands: `asesor train report | compare | promote | psi`.
+
+cli/train.py holds only thin typer functions that call these; the computation is in engine/training.
+Output: JSON on stdout; errors as JSON on stderr with exit code 2; the progress bar goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def fail(error: str, message: str, **extra: Any) -> None:
+    sys.stderr.write(json.dumps({"error": error, "message": message, **extra}, ensure_ascii=False) + "\n")
+    raise typer.Exit(2)
+
+
+def emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=float) + "\n")
+
+
+def _policy(policy_file: Path | None) -> Any:
+    from core.config import get_settings
+    from engine.policy import PolicyError, load_policy
+
+    try:
+        return load_policy(policy_file or get_settings().policy_file)
+    except PolicyError as exc:
+        fail("invalid_policy", str(exc))
+
+
+def _model_dir(model_dir: Path | None) -> Path:
+    from core.config import get_settings
+
+    return Path(model_dir) if model_dir else get_settings().resolved_model_dir
+
+
+def _definition(dataset: str | None, dataset_file: Path | None) -> Any:
+    from engine.training.datasets import DatasetError, load_definition
+
+    if dataset is None and dataset_file is None:
+        dataset = "scoring_bancario"
+    try:
+        return (
+            load_definition(name=dataset, path=dataset_file)
+            if dataset_file is None
+            else load_definition(path=dataset_file)
+        )
+    except DatasetError as exc:
+        fail("invalid_dataset", str(exc))
+
+
+def _load(defn: Any, data: Path | None) -> Any:
+    from engine.training.datasets import DatasetError, load_dataset
+
+    try:
+        return load_dataset(defn, data)
+    except DatasetError as exc:
+        fail("invalid_dataset", str(exc))
+
+
+def default_name(dataset_name: str) -> str:
+    return f"seed001-{dataset_name}"
+
+
+# ----------------------------------------------------------------------------------------------- report
+def run_report(
+    *,
+    dataset: str | None,
+    dataset_file: Path | None,
+    data: Path | None,
+    out: Path | None,
+    seed: int,
+    valid_share: float,
+    strategies: str,
+    policy_file: Path | None,
+    model_dir: Path | None,
+    save_model: bool,
+) -> None:
+    from tqdm import tqdm
+
+    from core.config import get_settings
+    from engine.training.applicant import code_version
+    from engine.training.registry import envelope, write
+    from engine.training.resampling import STRATEGIES
+
+    chosen_strategies = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    unknown = [s for s in chosen_strategies if s not in STRATEGIES]
+    if unknown or not chosen_strategies:
+        fail("invalid_strategies", f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}")
+    if not 0 < valid_share < 1:
+        fail("invalid_valid_share", "valid share must be between 0 and 1")
+    started = time.perf_counter()
+    policy = _policy(policy_file)
+    defn = _definition(dataset, dataset_file)
+    steps = ["datos", "partición", *(f"estrategia {s}" for s in chosen_strategies), "scorecard", "informe"]
+    with tqdm(total=len(steps), desc=f"informe {defn.name}", unit="paso", file=sys.stderr, leave=True) as bar:
+        ds = _load(defn, data)
+        bar.update(1)
+
+        def tick(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        from engine.training.report import build_tables, render_html, render_markdown
+        from engine.training.study import artifact_body, run_study
+
+        study = run_study(ds, policy, seed=seed, valid_share=valid_share, strategies=chosen_strategies, progress=tick)
+        tables = build_tables(study)
+        html = render_html(study, tables)
+        md = render_markdown(study, tables)
+        bar.set_postfix_str("informe")
+        bar.update(1)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = Path(out) if out else get_settings().data_dir / "reports" / f"{defn.name}-{stamp}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.html").write_text(html, encoding="utf-8")
+    (out_dir / "summary.md").write_text(md, encoding="utf-8")
+    result: dict[str, Any] = {
+        "dataset": defn.name,
+        "data_sha256": ds.sha256,
+        "report_html": str(out_dir / "report.html"),
+        "summary_md": str(out_dir / "summary.md"),
+        "chosen_strategy": study.chosen.strategy,
+        "strategies": {
+            r.strategy: {
+                "rows": r.n_rows,
+                "positives": r.n_pos,
+                "roc_auc": round(r.metrics.roc_auc, 4),
+                "f1": round(r.metrics.f1, 4),
+                "ks": round(r.metrics.ks, 4),
+                "brier_raw": round(r.brier_raw, 4),
+                "brier_calibrated": round(r.brier_calibrated, 4),
+                "dropped_by_stepwise": list(r.stepwise.dropped),
+            }
+            for r in study.strategies
+        },
+        "scorecard_roc_auc": round(study.scorecard_metrics.roc_auc, 4),
+        "expected_loss_calibrated": round(study.chosen.el_calibrated, 2),
+        "study_seconds": round(study.seconds, 2),
+    }
+    if save_model:
+        name = default_name(defn.name)
+        artifact = envelope(
+            artifact_body(study), name=name, code_version=code_version(), data_file=ds.path.name, rows=len(ds.y)
+        )
+        directory = _model_dir(model_dir)
+        path = write(directory, artifact)
+        from engine.training.registry import current_version
+
+        result |= {
+            "model_name": name,
+            "model_version": artifact["model_version"],
+            "model_path": str(path),
+            "in_service": current_version(directory, name),
+        }
+    result["total_seconds"] = round(time.perf_counter() - started, 2)
+    emit(result)
+
+
+# ------------------------------------------------------------------------------------ cohort + scorers
+def _cohort(
+    scorer_artifact: dict[str, Any], dataset: str | None, dataset_file: Path | None, cohort: Path | None, whole: bool
+) -> tuple[Any, Any, str]:
+    """(X, y or None, description) of the cohort for a model kind."""
+    import pandas as pd
+
+    from engine.training.registry import SEED001_FORMAT
+
+    if scorer_artifact.get("format") == SEED001_FORMAT:
+        from engine.training.datasets import DatasetError, prepare
+        from engine.training.resampling import stratified_split
+
+        defn = _definition(dataset or scorer_artifact["dataset"], dataset_file)
+        if cohort is not None:
+            # an outside cohort (e.g. the applicants scored in a period): all its rows, outcome optional
+            try:
+                frame = pd.read_csv(cohort)
+            except (OSError, ValueError) as exc:
+                fail("invalid_cohort", f"cannot read {cohort}: {exc}")
+            if defn.target not in frame.columns:
+                X = frame.rename(columns=defn.rename).drop(columns=[c for c in defn.drop if c in frame.columns])
+                return X, None, f"{cohort} ({len(X)} filas, sin resultado)"
+            try:
+                X, y = prepare(frame, defn)
+            except DatasetError as exc:
+                fail("invalid_cohort", str(exc))
+            return X, y.to_numpy(), f"{cohort} ({len(X)} filas)"
+        ds = _load(defn, None)
+        if whole:
+            return ds.X, ds.y.to_numpy(), f"{defn.name}: todas las filas"
+        sp = stratified_split(ds.X, ds.y, valid_share=scorer_artifact["valid_share"], seed=scorer_artifact["seed"])
+        return sp.X_valid, sp.y_valid.to_numpy(), f"{defn.name}: validación (semilla {scorer_artifact['seed']})"
+    # the applicant model reads German-Credit-format rows
+    from engine.pd.features import BAD, GERMAN_CREDIT_CSV, TARGET
+
+    path = cohort or GERMAN_CREDIT_CSV
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        fail("invalid_cohort", f"cannot read {path}: {exc}")
+    y = (frame[TARGET] == BAD).to_numpy().astype(int) if TARGET in frame.columns else None
+    return frame, y, f"{path} ({len(frame)} filas)"
+
+
+def _read_artifact(model_dir: Path, name: str, version: str | None) -> dict[str, Any]:
+    from engine.training.registry import RegistryError, read
+
+    try:
+        return read(model_dir, name, version)
+    except RegistryError as exc:
+        fail("model_not_found", str(exc))
+
+
+def _scaling(policy: Any) -> Any:
+    from engine.training.scorecard import Scaling
+
+    s = policy.score_scaling
+    return Scaling(s.base_points, s.base_odds, s.pdo, s.min_score, s.max_score)
+
+
+def run_compare(
+    *,
+    name: str,
+    challenger: str,
+    champion: str | None,
+    dataset: str | None,
+    dataset_file: Path | None,
+    cohort: Path | None,
+    whole: bool,
+    policy_file: Path | None,
+    model_dir: Path | None,
+) -> None:
+    from engine.training.champion import compare, scorer_for
+
+    policy = _policy(policy_file)
+    directory = _model_dir(model_dir)
+    champ_a = _read_artifact(directory, name, champion)
+    chall_a = _read_artifact(directory, name, challenger)
+    X, y, desc = _cohort(champ_a, dataset, dataset_file, cohort, whole)
+    scaling = _scaling(policy)
+    try:
+        result = compare(
+            scorer_for(champ_a, scaling),
+            scorer_for(chall_a, scaling),
+            X,
+            y,
+            approve_pd_below=policy.pd.approve_pd_below,
+            review_pd_below=policy.pd.review_pd_below,
+        )
+    except (KeyError, ValueError) as exc:
+        fail("cohort_mismatch", f"the cohort does not fit the models: {exc}")
+    emit(
+        {
+            "name": name,
+            "cohort": desc,
+            "policy_version": policy.version,
+            "approve_pd_below": policy.pd.approve_pd_below,
+            "review_pd_below": policy.pd.review_pd_below,
+            **result,
+        }
+    )
+
+
+def run_promote(*, name: str, version: str, reason: str, model_dir: Path | None) -> None:
+    from engine.training.registry import RegistryError, promote
+
+    try:
+        emit(promote(_model_dir(model_dir), name, version, reason=reason))
+    except RegistryError as exc:
+        fail("model_not_found", str(exc))
+
+
+def run_psi(
+    *,
+    name: str,
+    version: str | None,
+    dataset: str | None,
+    dataset_file: Path | None,
+    cohort: Path | None,
+    policy_file: Path | None,
+    model_dir: Path | None,
+) -> None:
+    from engine.training.champion import ApplicantScorer, Seed001Scorer, monitor, scorer_for
+    from engine.training.monitoring import PSI_SHIFT, PSI_WATCH
+
+    policy = _policy(policy_file)
+    artifact = _read_artifact(_model_dir(model_dir), name, version)
+    scorer = scorer_for(artifact, _scaling(policy))
+    X, _y, desc = _cohort(artifact, dataset, dataset_file, cohort, whole=False)
+    try:
+        if isinstance(scorer, Seed001Scorer):
+            table = monitor(scorer, X, reference=scorer.reference())
+        else:
+            assert isinstance(scorer, ApplicantScorer)
+            import pandas as pd
+
+            from engine.pd.features import GERMAN_CREDIT_CSV
+
+            # the applicant model's training population is the shipped German Credit file
+            table = monitor(scorer, X, training=pd.read_csv(GERMAN_CREDIT_CSV))
+    except (KeyError, ValueError) as exc:
+        fail("cohort_mismatch", f"the cohort does not fit the model: {exc}")
+    rows = [{"variable": r.variable, "psi": round(float(r.psi), 4), "band": r.banda} for r in table.itertuples()]
+    emit(
+        {
+            "name": name,
+            "model_version": artifact["model_version"],
+            "cohort": desc,
+            "bands": {"watch_from": PSI_WATCH, "shift_from": PSI_SHIFT},
+            "psi": rows,
+            "shifted": [r["variable"] for r in rows if r["psi"] >= PSI_SHIFT],
+        }
+    )
