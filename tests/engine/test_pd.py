@@ -392,9 +392,12 @@ def test_score_scaling_clamps_inverts_and_orders() -> None:
 
 
 def test_portfolio_prior_shift_moves_the_mean_pd_and_keeps_the_order(run: training.TrainingRun) -> None:
-    shifted_policy = _policy_with("# portfolio_bad_rate = 0.08", "portfolio_bad_rate = 0.08")
-    plain = ApplicantPDModel(run.artifact, POLICY.pd.mapping, POLICY.capacity.reference_rate_annual)
-    shifted = ApplicantPDModel(run.artifact, shifted_policy.pd.mapping, shifted_policy.capacity.reference_rate_annual)
+    # the shipped policy shifts to 0.08; an analyst's copy without the key keeps German Credit's mix
+    assert POLICY.pd.mapping.portfolio_bad_rate == 0.08
+    plain_policy = _policy_with("\nportfolio_bad_rate = 0.08\n", "\n")
+    assert plain_policy.pd.mapping.portfolio_bad_rate is None
+    plain = ApplicantPDModel(run.artifact, plain_policy.pd.mapping, plain_policy.capacity.reference_rate_annual)
+    shifted = ApplicantPDModel(run.artifact, POLICY.pd.mapping, POLICY.capacity.reference_rate_annual)
     p0 = plain.predict_proba_encoded(run.X_holdout)
     p1 = shifted.predict_proba_encoded(run.X_holdout)
     assert np.array_equal(np.argsort(p0, kind="stable"), np.argsort(p1, kind="stable"))
