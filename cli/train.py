@@ -30,6 +30,15 @@ def applicant(
     data: Annotated[
         Path | None, typer.Option("--data", help="German Credit CSV (default: the copy shipped in engine/pd/data).")
     ] = None,
+    from_db: Annotated[
+        bool, typer.Option("--from-db", help="Train on the bank's outcomes in loan_outcomes (loaded by asesor etl).")
+    ] = False,
+    outcomes_source: Annotated[
+        str, typer.Option("--source", help="loan_outcomes source to train on with --from-db.")
+    ] = "german",
+    database_url: Annotated[
+        str | None, typer.Option("--url", help="Database URL for --from-db (default: DATABASE_URL or var/ SQLite).")
+    ] = None,
 ) -> None:
     """Entrena el modelo de PD del solicitante (German Credit), lo recalibra y escribe el artefacto versionado."""
     from core.config import get_settings
@@ -41,6 +50,15 @@ def applicant(
     except PolicyError as exc:
         _fail("invalid_policy", str(exc))
     directory = model_dir or get_settings().resolved_model_dir
+    if from_db:  # adapter code (issue 7): storage -> CSV snapshot under var/training_data -> the same training
+        from cli.train_from_db import OutcomesError, export_outcomes_csv
+
+        if data is not None:
+            _fail("invalid_options", "--data and --from-db exclude each other")
+        try:
+            data = export_outcomes_csv(outcomes_source, get_settings().data_dir / "training_data", database_url)
+        except OutcomesError as exc:
+            _fail("no_outcomes", str(exc))
     source = data or DATA_PATH
     if not source.is_file():
         _fail("data_not_found", f"no such file: {source}")

@@ -256,23 +256,27 @@ def run_compare(
         )
     except (KeyError, ValueError) as exc:
         fail("cohort_mismatch", f"the cohort does not fit the models: {exc}")
-    emit(
-        {
-            "name": name,
-            "cohort": desc,
-            "policy_version": policy.version,
-            "approve_pd_below": policy.pd.approve_pd_below,
-            "review_pd_below": policy.pd.review_pd_below,
-            **result,
-        }
-    )
+    from engine.training.registry import save_comparison
+
+    body = {
+        "name": name,
+        "cohort": desc,
+        "policy_version": policy.version,
+        "approve_pd_below": policy.pd.approve_pd_below,
+        "review_pd_below": policy.pd.review_pd_below,
+        **result,
+    }
+    # the promotion record of this challenger cites the comparison
+    save_comparison(directory, name, chall_a["model_version"], body)
+    emit(body)
 
 
 def run_promote(*, name: str, version: str, reason: str, model_dir: Path | None) -> None:
-    from engine.training.registry import RegistryError, promote
+    from engine.training.registry import RegistryError, load_comparison, promote
 
+    directory = _model_dir(model_dir)
     try:
-        emit(promote(_model_dir(model_dir), name, version, reason=reason))
+        emit(promote(directory, name, version, reason=reason, comparison=load_comparison(directory, name, version)))
     except RegistryError as exc:
         fail("model_not_found", str(exc))
 

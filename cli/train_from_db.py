@@ -1,56 +1,63 @@
 """Adapter for `asesor train applicant --from-db`: the bank's own outcomes, read through storage.
 
-The engine never imports storage. This module reads `loan_outcomes` (loaded by `asesor etl`) and hands the
-training code what it already takes: a German-Credit-format CSV, written to a temporary file in a stable row
-order so the same outcomes give the same data hash and the same model version.
+The engine never imports storage. This module reads `loan_outcomes` (loaded by `asesor etl load`) and hands
+the training code what it already takes: a CSV in the source's own columns (German Credit's, for the applicant
+model), rows in load order so the same outcomes give the same data hash and the same model version. The CSV
+is kept under <data_dir>/training_data/ as the snapshot the artifact's data hash refers to.
 """
 
 from __future__ import annotations
 
 import csv
-import tempfile
 from pathlib import Path
 from typing import Any
 
-# the applicant model reads German Credit's columns; an outcome row keeps its validated source row in
-# `features`, and `defaulted` is the normalised outcome
+# an outcome row keeps its validated source row in `features`; `defaulted` is the normalised outcome and is
+# written back as German Credit's target
 TARGET = "creditability"
 
 
-class NoOutcomesError(RuntimeError):
-    pass
+class OutcomesError(RuntimeError):
+    """No outcomes to train on, or a database that cannot be read."""
 
 
 def outcome_rows(source: str, database_url: str | None = None) -> list[dict[str, Any]]:
     """Validated source rows of `loan_outcomes` for `source`, in load order, with the target re-labelled."""
     from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from storage.db import make_engine
     from storage.models import LoanOutcome
-    from storage.repositories import Storage
 
-    storage = Storage(database_url)
+    engine = make_engine(database_url)
     try:
-        with storage.read() as s:
-            rows = s.execute(
+        with engine.connect() as conn:
+            rows = conn.execute(
                 select(LoanOutcome.features, LoanOutcome.defaulted)
                 .where(LoanOutcome.source == source)
                 .order_by(LoanOutcome.id)
             ).all()
+    except SQLAlchemyError as exc:
+        raise OutcomesError(
+            f"cannot read loan_outcomes ({type(exc).__name__}); run `asesor db upgrade` and `asesor etl load`"
+        ) from exc
     finally:
-        storage.dispose()
+        engine.dispose()
     return [{**dict(features), TARGET: "bad" if defaulted else "good"} for features, defaulted in rows]
 
 
-def export_outcomes_csv(source: str, database_url: str | None = None, directory: Path | None = None) -> Path:
+def export_outcomes_csv(source: str, directory: Path, database_url: str | None = None) -> Path:
     """Write the outcomes of `source` as a CSV the applicant training reads; returns its path."""
     rows = outcome_rows(source, database_url)
     if not rows:
-        raise NoOutcomesError(f"no loan_outcomes rows for source {source!r}: load them first with `asesor etl`")
+        raise OutcomesError(f"no loan_outcomes rows for source {source!r}: load them first with `asesor etl load`")
     columns = [c for c in rows[0] if c != TARGET] + [TARGET]
-    out_dir = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="asesor-outcomes-"))
-    path = out_dir / f"loan_outcomes-{source}.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"loan_outcomes-{source}.csv"
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+    tmp.replace(path)
     return path

@@ -49,8 +49,8 @@ class PlattCalibrator:
 
 
 def reliability(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """(mean predicted PD, observed default rate) per quantile bin of the prediction."""
+    """(mean predicted PD, observed default rate) per tenth of the PD scale (empty tenths left out)."""
     frac, mean = calibration_curve(
-        np.asarray(y).astype(int), np.asarray(p, dtype=float), n_bins=n_bins, strategy="quantile"
+        np.asarray(y).astype(int), np.asarray(p, dtype=float), n_bins=n_bins, strategy="uniform"
     )
     return mean, frac

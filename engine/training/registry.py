@@ -22,6 +22,7 @@ from typing import Any
 MODEL_FILE = "model.json"
 CURRENT = "current"
 PROMOTIONS = "promotions.jsonl"
+COMPARISONS = "comparisons"
 SEED001_FORMAT = "asesor.seed001_pd"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -113,6 +114,23 @@ def promote(
     with open(base / PROMOTIONS, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     return record
+
+
+def save_comparison(model_dir: Path, name: str, challenger: str, result: dict[str, Any]) -> Path:
+    """Keep the last comparison of `challenger` so its promotion record can cite it."""
+    folder = Path(model_dir) / safe(name) / COMPARISONS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{safe(challenger)}.json"
+    _atomic_write(path, json.dumps(result, indent=2, ensure_ascii=False, default=float) + "\n")
+    return path
+
+
+def load_comparison(model_dir: Path, name: str, challenger: str) -> dict[str, Any] | None:
+    path = Path(model_dir) / safe(name) / COMPARISONS / f"{safe(challenger)}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def envelope(body: dict[str, Any], *, name: str, code_version: str, data_file: str, rows: int) -> dict[str, Any]:
