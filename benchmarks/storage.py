@@ -155,6 +155,11 @@ def queries(an: Analytics) -> dict[str, Callable[[], Any]]:
         "segments_tenure": lambda: an.segments(by="tenure"),
         "segments_payroll_bank": lambda: an.segments(by="payroll_bank"),
         "segments_recommended_bank": lambda: an.segments(by="recommended_bank"),
+        # a month of the portfolio: what the period index is for
+        "decisions_30d": lambda: an.decisions(last30),
+        "pd_distribution_30d": lambda: an.pd_distribution(last30),
+        "expected_loss_30d": lambda: an.expected_loss(last30),
+        "segments_bank_30d": lambda: an.segments(last30, by="recommended_bank"),
     }
 
 

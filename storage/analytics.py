@@ -19,11 +19,13 @@ step and against the first.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Float, Integer, case, cast, func, literal, select
+from sqlalchemy import Connection, Engine, Float, Integer, case, cast, func, literal, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -157,13 +159,25 @@ def _rate(num: float, den: float) -> float | None:
 
 # ----------------------------------------------------------------------------------------- analytics
 class Analytics:
-    def __init__(self, engine: Engine, policy: Any = None):
+    def __init__(self, engine: Engine, policy: Any = None, *, work_mem: str = "64MB"):
         if policy is None:
             from engine.policy import default_policy
 
             policy = default_policy()
         self.engine = engine
         self.policy = policy
+        if not work_mem[:-2].isdigit() or work_mem[-2:] not in ("kB", "MB", "GB"):
+            raise ValueError("work_mem like '64MB'")
+        self.work_mem = work_mem
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A read transaction. On PostgreSQL, `SET LOCAL work_mem` lets group-bys over a period expression
+        (whose group count the planner cannot estimate) hash in memory instead of sorting on disk."""
+        with self.engine.connect() as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL work_mem = '{self.work_mem}'"))  # validated constant, not input
+            yield conn
 
     # ----------------------------------------------------------------------------------------- funnel
     def funnel_steps(self) -> list[tuple[str, str | None]]:
@@ -203,7 +217,7 @@ class Analytics:
         """Cohort funnel: applicants first seen in the period, how many reached each step (ever), the
         conversion from the previous step and from the start, and the drop-off."""
         q = select(*[func.count(c) for c in self._step_columns()]).where(*f.cohort_conditions())
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(q).one()
         return self._assemble([int(x) for x in row])
 
@@ -218,7 +232,7 @@ class Analytics:
             .group_by(per)
             .order_by(per)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(q).all()
         out: list[dict[str, Any]] = []
         for period, *counts in rows:
@@ -241,7 +255,7 @@ class Analytics:
             raise ValueError("start_event and end_event must be funnel events without a step") from None
         dur = (epoch_seconds(t1) - epoch_seconds(t0)).label("seconds")
         cond = [*f.cohort_conditions(), t0.is_not(None), t1.is_not(None), t1 >= t0]
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             if self.engine.dialect.name == "postgresql":
                 n, mean, median, p90 = conn.execute(
                     select(
@@ -304,7 +318,7 @@ class Analytics:
             .group_by(per_user.c.bank)
             .order_by(per_user.c.bank)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(q).all()
         return [
             {
@@ -323,7 +337,7 @@ class Analytics:
     def decisions(self, f: Filters = Filters(), unit: PeriodUnit | None = None) -> dict[str, Any]:
         """Counts per decision and the approval rate, overall and (with `unit`) per day/week."""
         cond = f.assessment_conditions()
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 select(Assessment.decision, func.count()).where(*cond).group_by(Assessment.decision)
             ).all()
@@ -350,7 +364,7 @@ class Analytics:
         nbins = round((hi - lo) / width)
         bucket = floor_int((value - lo) / width)
         bucket = case((bucket >= nbins, nbins - 1), (bucket < 0, 0), else_=bucket).label("b")
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             q = select(bucket, func.count()).where(*f.assessment_conditions()).group_by(bucket)
             rows = {int(b): int(n) for b, n in conn.execute(q).all()}
         return [
@@ -361,7 +375,7 @@ class Analytics:
     def pd_distribution(self, f: Filters = Filters(), bins: int = 20) -> dict[str, Any]:
         if not 1 <= bins <= 200:
             raise ValueError("bins must be 1–200")
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             stats = conn.execute(
                 select(func.count(), func.avg(Assessment.pd), func.min(Assessment.pd), func.max(Assessment.pd))
                 .where(*f.assessment_conditions())
@@ -377,7 +391,7 @@ class Analytics:
     def score_distribution(self, f: Filters = Filters(), width: int = 50) -> dict[str, Any]:
         sp = self.policy.score_scaling
         lo, hi = float(sp.min_score), float(sp.max_score)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             stats = conn.execute(
                 select(func.count(), func.avg(Assessment.credit_score)).where(*f.assessment_conditions())
             ).one()
@@ -396,7 +410,7 @@ class Analytics:
         el = func.sum(Assessment.pd * func.coalesce(Assessment.requested_amount, 0.0)) * (lgd * ead)
         exposure = func.sum(func.coalesce(Assessment.requested_amount, 0.0)) * ead
         cond = [*f.assessment_conditions(), Assessment.decision.in_(decisions)]
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             total = conn.execute(select(func.count(), el, exposure).where(*cond)).one()
             by_dec = conn.execute(
                 select(Assessment.decision, func.count(), el).where(*cond).group_by(Assessment.decision)
@@ -442,7 +456,7 @@ class Analytics:
             .group_by(col)
             .order_by(col)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(q).all()
         return [
             {
@@ -480,7 +494,7 @@ class Analytics:
             .group_by(col)
             .order_by(col)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(q).all()
         return [
             {"segment": seg, "clients": int(n), "defaults": int(d or 0), "default_rate": _rate(d or 0, n)}

@@ -114,7 +114,15 @@ class Assessment(Base):
 
     __tablename__ = "assessments"
     __table_args__ = (
-        Index("ix_assessments_created_at", "created_at"),
+        # covering on PostgreSQL (INCLUDE): the portfolio queries of a period read only this index
+        Index(
+            "ix_assessments_created_at",
+            "created_at",
+            postgresql_include=[
+                "decision", "pd", "credit_score", "requested_amount", "recommended_bank",
+                "income_band", "tenure", "payroll_bank",
+            ],
+        ),
         Index("ix_assessments_user_key", "user_key"),
         Index("ix_assessments_bank_created", "recommended_bank", "created_at"),
     )
