@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/expert.py [--n N] [--naive-every K]
 
 (a) naive: a new engine (Rete network) per decision, with experta's stock agenda strategy;
-(b) reused, stock strategy: one engine, reset + declare the seed's five facts + run, experta as shipped;
+(b) reused, stock experta: one engine, reset + declare the seed's facts + run, experta's stock matcher
+    and strategy;
 (c) reused, production: `expert_system(policy).decide` (as (b) with the strategy's per-activation
-    `lru_cache` removed and the DefFacts lookup cached; engine/expert.py says why);
+    `lru_cache` removed, the Rete root dispatching facts by class and the DefFacts lookup cached;
+    engine/expert.py says why);
 (d) reused, one fact: the same rules over one `SolicitudFact` holding every input field instead of the
     seed's four input facts (the alternative the seed's facts rule out; measured, not shipped);
 (e) reused, TEST CEs: as (c), but six rules bind fields with MATCH and compare in a TEST instead of testing
@@ -34,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule
+from experta.matchers import ReteMatcher
 from experta.strategies import DepthStrategy
 
 from engine.expert import (
@@ -49,6 +52,7 @@ from engine.expert import (
     _engine_class,
     _resultado,
     _SalienceStrategy,
+    _TypeIndexedMatcher,
     decide_reference,
     expert_system,
     seed_units,
@@ -84,9 +88,10 @@ def _facts(n: int, seed: int) -> list[ExpertFacts]:
 
 # ------------------------------------------------------------------------------------- variant engines
 def _stock_engine_class(policy: Policy) -> type[KnowledgeEngine]:
-    """The production rules on experta's stock DepthStrategy (with its lru_cache)."""
+    """The production rules on experta's stock ReteMatcher and DepthStrategy (with its lru_cache)."""
 
     class Stock(_engine_class(policy)):  # type: ignore[misc, valid-type]
+        __matcher__ = ReteMatcher
         __strategy__ = DepthStrategy
 
     return Stock
@@ -149,6 +154,7 @@ def _one_fact_engine(policy: Policy) -> KnowledgeEngine:
     x, s = policy.expert, SALIENCE
 
     class OneFact(KnowledgeEngine):
+        __matcher__ = _TypeIndexedMatcher
         __strategy__ = _SalienceStrategy
 
         def _decide(self, rid: str, aprobado: str, interes: float | None) -> None:
@@ -367,7 +373,7 @@ def main() -> None:
 
     variants: dict[str, Callable[[ExpertFacts], ExpertResult]] = {
         "(a) naive: new engine per decision": naive,
-        "(b) reused, stock experta strategy": stock.decide,
+        "(b) reused, stock experta matcher+strategy": stock.decide,
         "(c) reused, production (expert_system)": production.decide,
         "(d) reused, one fact with all fields": one_fact,
         "(e) reused, TEST CEs instead of field tests": test_style.decide,

@@ -25,6 +25,10 @@ import threading
 from typing import Any, NamedTuple
 
 from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule
+from experta.matchers import ReteMatcher
+from experta.matchers.rete.check import TypeCheck
+from experta.matchers.rete.nodes import BusNode
+from experta.matchers.rete.token import Token
 from experta.strategies import DepthStrategy
 
 from engine.policy import Policy
@@ -139,12 +143,56 @@ class _SalienceStrategy(DepthStrategy):
         return (activation.rule.salience, sorted((f["__factid__"] for f in activation.facts), reverse=True))
 
 
+class _TypeIndexedBus(BusNode):
+    """The Rete root, handing each fact only to the alpha branch of its class.
+
+    experta's BusNode gives every fact to every branch; each branch starts with a node testing
+    `type(fact) == T` (experta sorts the type check first in every pattern), so with six fact classes five
+    of six hand-offs copy a token only to fail that test. Branches that do not start with a type check
+    (none today) still get every fact, so the network's answers cannot change.
+    """
+
+    def index(self) -> None:
+        self._by_type: dict[type, list[Any]] = {}
+        self._untyped: list[Any] = []
+        for child in self.children:
+            check = getattr(child.node, "matcher", None)
+            if isinstance(check, TypeCheck):
+                self._by_type.setdefault(check.fact_type, []).append(child)
+            else:
+                self._untyped.append(child)
+
+    def _send(self, fact: Fact, token: Token) -> None:
+        for child in self._by_type.get(type(fact), ()):
+            child.callback(token)
+        for child in self._untyped:
+            child.callback(token)
+
+    def add(self, fact: Fact) -> None:
+        self._send(fact, Token.valid(fact))
+
+    def remove(self, fact: Fact) -> None:
+        self._send(fact, Token.invalid(fact))
+
+
+class _TypeIndexedMatcher(ReteMatcher):
+    """experta's Rete matcher with `_TypeIndexedBus` as its root (plugged in through `__matcher__`)."""
+
+    def __init__(self, engine: KnowledgeEngine) -> None:
+        super().__init__(engine)
+        bus = _TypeIndexedBus()
+        bus.children = self.root_node.children
+        bus.index()
+        self.root_node = bus
+
+
 def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
     """A KnowledgeEngine subclass whose 18 rules are closed over this policy's constants."""
     x = policy.expert
     s = SALIENCE
 
     class _CreditRules(KnowledgeEngine):
+        __matcher__ = _TypeIndexedMatcher
         __strategy__ = _SalienceStrategy
         fired: list[str]  # rule ids in firing order, for the result's explanation
         resultado: ResultadoFact | None  # the current ResultadoFact (modify() replaces it)

@@ -261,6 +261,22 @@ def test_concurrent_decisions_are_serialised():
     assert errors == []
 
 
+def test_rete_root_dispatches_every_fact_class_by_type():
+    """The type-indexed root relies on every alpha branch starting with a type check; if experta ever built
+    a branch that does not, it would land in `_untyped` (still correct, only slower): make that visible."""
+    bus = SYSTEM.engine.matcher.root_node
+    assert {t.__name__ for t in bus._by_type} == {
+        "InitialFact",
+        "PersonaFact",
+        "IngresoFact",
+        "HistorialFact",
+        "CreditoFact",
+        "ResultadoFact",
+    }
+    assert bus._untyped == []
+    assert sorted(map(id, bus.children)) == sorted(id(c) for cs in bus._by_type.values() for c in cs)
+
+
 def test_a_rule_that_refires_is_stopped():
     """A rule that re-activates itself (no once-only flag) must fail loudly instead of looping for ever."""
     base = _engine_class(POLICY)
