@@ -99,10 +99,9 @@ def run_report(
     started = time.perf_counter()
     policy = _policy(policy_file)
     defn = _definition(dataset, dataset_file)
-    steps = ["datos", "partición", *(f"estrategia {s}" for s in chosen_strategies), "scorecard", "informe"]
+    ds = _load(defn, data)  # before the bar starts, so a bad data set gives a clean JSON error
+    steps = ["partición", *(f"estrategia {s}" for s in chosen_strategies), "scorecard", "informe"]
     with tqdm(total=len(steps), desc=f"informe {defn.name}", unit="paso", file=sys.stderr, leave=True) as bar:
-        ds = _load(defn, data)
-        bar.update(1)
 
         def tick(name: str) -> None:
             bar.set_postfix_str(name)

@@ -1,0 +1,122 @@
+"""`asesor train report | compare | promote | psi` end to end on a small data set, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.training.conftest import make_frame
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> tuple[int, dict | None, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    try:
+        body = json.loads(result.stdout) if result.stdout.strip() else None
+    except json.JSONDecodeError:
+        body = None
+    return result.exit_code, body, result.stderr
+
+
+def test_report_compare_promote_psi(definition_file: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    code, first, err = _run(
+        "train", "report", "--dataset-file", definition_file, "--out", tmp_path / "r1", "--model-dir", models
+    )
+    assert code == 0, err
+    assert (tmp_path / "r1" / "report.html").stat().st_size > 10_000
+    assert (tmp_path / "r1" / "summary.md").read_text(encoding="utf-8").startswith("# Informe de PD")
+    assert "informe sintetico" in err  # the progress bar goes to stderr
+    name = first["model_name"]
+    assert first["in_service"] == first["model_version"]  # the first version goes into service
+    artifact = json.loads((Path(first["model_path"]) / "model.json").read_text(encoding="utf-8"))
+    assert artifact["data"]["sha256"] == first["data_sha256"] and artifact["code_version"]
+    assert artifact["metrics"]["roc_auc"] > 0.7
+    assert not list(models.rglob("*.pkl")) and not list(models.rglob("*.pickle"))
+
+    code, second, err = _run(
+        "train",
+        "report",
+        "--dataset-file",
+        definition_file,
+        "--seed",
+        "9",
+        "--strategies",
+        "none,smote",
+        "--out",
+        tmp_path / "r2",
+        "--model-dir",
+        models,
+    )
+    assert code == 0, err
+    assert second["model_version"] != first["model_version"]
+    assert second["in_service"] == first["model_version"]  # a challenger waits for promotion
+
+    code, cmp, err = _run(
+        "train",
+        "compare",
+        "--name",
+        name,
+        "--challenger",
+        second["model_version"],
+        "--dataset-file",
+        definition_file,
+        "--model-dir",
+        models,
+    )
+    assert code == 0, err
+    assert cmp["champion"]["model_version"] == first["model_version"]
+    assert cmp["cohort_rows"] == 1200  # the 40 % validation part of 3,000 rows
+    for side in ("champion", "challenger"):
+        assert 0.5 < cmp[side]["roc_auc"] <= 1 and 0 <= cmp[side]["approval_rate"] <= 1
+    assert cmp["score_psi"] >= 0 and cmp["score_psi_band"] in {"estable", "vigilar", "cambio significativo"}
+
+    code, promo, err = _run(
+        "train", "promote", second["model_version"], "--name", name, "--reason", "mejor F1", "--model-dir", models
+    )
+    assert code == 0, err
+    assert (promo["from"], promo["to"]) == (first["model_version"], second["model_version"])
+    assert promo["comparison"]["challenger"]["model_version"] == second["model_version"]
+    assert (models / name / "current").read_text().strip() == second["model_version"]
+
+    # monitoring: applicants of a "period" without outcomes; one feature shifted
+    cohort = make_frame(1500, seed=11).drop(columns=["malo"])
+    cohort["deuda"] += 1.5
+    cohort.to_csv(tmp_path / "cohort.csv", index=False)
+    code, psi, err = _run(
+        "train",
+        "psi",
+        "--name",
+        name,
+        "--cohort",
+        tmp_path / "cohort.csv",
+        "--dataset-file",
+        definition_file,
+        "--model-dir",
+        models,
+    )
+    assert code == 0, err
+    by = {r["variable"]: r for r in psi["psi"]}
+    assert by["deuda"]["band"] == "cambio significativo" and "deuda" in psi["shifted"]
+    assert by["ruido"]["band"] == "estable" and "score" in by
+
+
+def test_errors_are_json_with_exit_2(tmp_path: Path, definition_file: Path) -> None:
+    code, _, err = _run("train", "report", "--dataset", "nope", "--out", tmp_path / "x")
+    assert code == 2 and json.loads(err)["error"] == "invalid_dataset"
+    code, _, err = _run(
+        "train", "report", "--dataset-file", definition_file, "--strategies", "magic", "--out", tmp_path / "x"
+    )
+    assert code == 2 and json.loads(err)["error"] == "invalid_strategies"
+    code, _, err = _run("train", "promote", "v0", "--name", "nada", "--model-dir", tmp_path)
+    assert code == 2 and json.loads(err)["error"] == "model_not_found"
+    pd.DataFrame({"a": [1]}).to_csv(tmp_path / "bad.csv", index=False)
+    code, _, err = _run(
+        "train", "report", "--dataset-file", definition_file, "--data", tmp_path / "bad.csv", "--out", tmp_path / "x"
+    )
+    assert code == 2 and "columns not in the data" in json.loads(err)["message"]
