@@ -17,9 +17,9 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.middlewares import IdempotencyMiddleware, RedisSeenUpdates, SeenUpdates
 from bot.ports import ApplicantStore, EventSink
@@ -36,6 +36,8 @@ DIALOG_TTL = timedelta(days=14)
 # which would add up to 0.1 s to the second of two quick clicks).
 ISOLATION_LOCK = {"timeout": 60, "sleep": 0.01, "blocking_timeout": 30}
 WEBHOOK_PATH = "/telegram/webhook"
+REDIS_MAX_CONNECTIONS = 256
+REDIS_POOL_TIMEOUT = 10  # seconds an update may wait for a Redis connection before it fails
 
 
 @dataclass
@@ -56,18 +58,63 @@ class BotDeps:
         self.flow = Flow(self.policy)
 
 
+def redis_client(url: str, max_connections: int = REDIS_MAX_CONNECTIONS) -> Redis:
+    """A client whose pool *waits* for a free connection. redis-py's default pool raises
+    MaxConnectionsError at once when 100 connections are in use, which a burst of concurrent applicants
+    (each update holds the chat lock and makes several calls) reaches easily."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=REDIS_POOL_TIMEOUT)
+    return Redis(connection_pool=pool)
+
+
 def key_builder() -> DefaultKeyBuilder:
     # bot id: one Redis can serve several bots (staging + production); destiny: room for more than one FSM
     return DefaultKeyBuilder(prefix="asesor:fsm", with_bot_id=True, with_destiny=True)
 
 
+class DialogRedisStorage(RedisStorage):
+    """RedisStorage for a dialog that keeps its step in the data (versioned), not in aiogram's state string.
+
+    aiogram's FSM middleware reads the state on every update; here it is always empty, so that read is
+    skipped (one Redis round trip less per update). Setting a state is refused rather than silently lost.
+    """
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return None
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        if state is not None:
+            raise RuntimeError("the dialog keeps its step in the FSM data; aiogram states are not used")
+        await super().set_state(key, None)
+
+
 def redis_storage(redis: Redis, ttl: timedelta = DIALOG_TTL) -> tuple[RedisStorage, RedisEventIsolation]:
-    storage = RedisStorage(redis, key_builder=key_builder(), state_ttl=ttl, data_ttl=ttl)
+    storage = DialogRedisStorage(redis, key_builder=key_builder(), state_ttl=ttl, data_ttl=ttl)
     return storage, storage.create_isolation(lock_kwargs=ISOLATION_LOCK)
+
+
+# aiogram parses every answer with `Response[method.__returning__]`, a pydantic generic model; pydantic keeps
+# those in a *weak* cache, so after a garbage collection each is rebuilt (milliseconds each, ~12 % of the
+# bot's CPU under load in benchmarks/bot.py). Holding them here keeps the cache warm.
+_PINNED_RESPONSE_TYPES: list[type] = []
+
+
+def _pin_response_types() -> None:
+    if _PINNED_RESPONSE_TYPES:
+        return
+    from aiogram import methods
+    from aiogram.methods.base import Response
+
+    used = (
+        methods.GetMe, methods.GetUpdates, methods.SetWebhook, methods.DeleteWebhook, methods.SetMyCommands,
+        methods.SendMessage, methods.EditMessageText, methods.EditMessageReplyMarkup, methods.AnswerCallbackQuery,
+        methods.DeleteMessage, methods.CopyMessage, methods.CreateForumTopic, methods.CloseForumTopic,
+    )  # fmt: skip
+    _PINNED_RESPONSE_TYPES.extend(Response[m.__returning__] for m in used)  # type: ignore[misc]
 
 
 def make_bot(token: str, api_url: str | None = None, *, session: AiohttpSession | None = None) -> Bot:
     """A Bot that talks to `api_url` (Telegram's, a self-hosted telegram-bot-api, or the test server)."""
+    _pin_response_types()
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
