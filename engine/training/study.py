@@ -107,7 +107,8 @@ def run_study(
     """The whole study. `progress(step_name)` is called after each step (the CLI drives a tqdm bar with it)."""
     tick = progress or (lambda _name: None)
     t0 = time.perf_counter()
-    # tiny matrices: BLAS threads only fight each other (measured 5x slower on a busy 2-core machine)
+    # hundreds of small fits: BLAS threads mostly fight each other (benchmarks/training.py: ~4x faster on German
+    # Credit's 49-column fits with one thread, about even on scoring_bancario)
     with threadpool_limits(limits=1, user_api="blas"):
         split = stratified_split(ds.X, ds.y, valid_share=valid_share, seed=seed)
         tick("partición")
