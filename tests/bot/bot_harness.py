@@ -15,7 +15,15 @@ from cryptography.fernet import Fernet
 from fake_telegram import FakeTelegram
 from redis.asyncio import Redis
 
-from bot.app import DIALOG_TTL, BotDeps, key_builder, make_bot, make_dispatcher, production_dispatcher
+from bot.app import (
+    DIALOG_TTL,
+    BotDeps,
+    key_builder,
+    make_bot,
+    make_dispatcher,
+    production_dispatcher,
+    redis_client,
+)
 from bot.middlewares import MemorySeenUpdates
 from bot.relay import RelayBoard
 from core.config import Settings
@@ -113,14 +121,14 @@ async def build_harness(
         handoff_url=lambda key, aid: handoff_url(key, aid, settings=settings),
     )
     if redis_url is not None:
-        redis = Redis.from_url(redis_url)
+        redis = redis_client(redis_url)
         deps.board = RelayBoard(redis, bot_id)
         dp = production_dispatcher(deps, redis, ttl)
     else:
         from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 
         assert board_redis_url, "the relay board needs a Redis even with MemoryStorage"
-        redis = Redis.from_url(board_redis_url)
+        redis = redis_client(board_redis_url)
         deps.board = RelayBoard(redis, bot_id)
         dp = make_dispatcher(deps, storage=MemoryStorage(), isolation=SimpleEventIsolation(), seen=MemorySeenUpdates())
     await bot.me()  # bot.id comes from the token; getMe checks the server answers

@@ -122,3 +122,19 @@ async def test_result_actions(harness: BotHarness) -> None:
     assert "Pregunta 1 de 8" in h.tg.last_bot_message(ana.chat_id).text
     dialog = await h.dialog(ana.chat_id)
     assert dialog["answers"] == {} and dialog["name"] == "María López"
+
+
+async def test_logs_carry_no_ids_names_or_answers(harness: BotHarness, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    h = harness
+    caplog.set_level(logging.DEBUG)
+    ana = TestUser(h.tg, 7004321)
+    await run_to_summary(h, ana, name="Zacarías Quintero", phone="5511112222", price="$432,109")
+    await h.feed(ana.press("Ver mi resultado"))
+    await h.feed(ana.press("Hablar con un asesor"))
+    await h.feed(ana.text("Mi RFC es QUZA800101XXX"))
+    logged = caplog.text
+    assert logged  # something was logged, so the check below means something
+    for secret in ("7004321", "Zacarías", "Quintero", "5511112222", "432109", "432,109", "QUZA800101XXX"):
+        assert secret not in logged, secret
