@@ -65,10 +65,17 @@ def run(
 async def _main(settings: Any, mode: str, host: str, port: int) -> None:
     from aiogram.types import BotCommand
     from aiogram.utils.token import TokenValidationError
-    from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    from bot.app import BotDeps, make_bot, production_dispatcher, run_polling, run_webhook, webhook_secret
+    from bot.app import (
+        BotDeps,
+        make_bot,
+        production_dispatcher,
+        redis_client,
+        run_polling,
+        run_webhook,
+        webhook_secret,
+    )
     from bot.relay import RelayBoard
     from core.handoff import handoff_url
     from engine.assess import get_assessor
@@ -88,7 +95,7 @@ async def _main(settings: Any, mode: str, host: str, port: int) -> None:
             setting="BOT_TOKEN",
         )
     redis_url = settings.redis_url or LOCAL_REDIS_URL
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
