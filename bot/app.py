@@ -49,9 +49,8 @@ class BotDeps:
     store: ApplicantStore
     events: EventSink
     board: RelayBoard
-    api_public_url: str
     advisors_chat_id: int | None
-    handoff_url: Callable[[str, str], str]  # (user_key, assessment_id) -> signed link
+    handoff_url: Callable[[str, str], str]  # (user_key, assessment_id) -> {API_PUBLIC_URL}/solicitud/{token}
     flow: Flow = field(init=False)
 
     def __post_init__(self) -> None:

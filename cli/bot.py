@@ -130,7 +130,6 @@ async def _main(settings: Any, mode: str, host: str, port: int) -> None:
         store=AsyncStorage(storage),  # type: ignore[arg-type]
         events=sink,
         board=RelayBoard(redis, bot.id),
-        api_public_url=settings.api_public_url,
         advisors_chat_id=settings.advisors_chat_id,
         handoff_url=lambda key, aid: handoff_url(key, aid, settings=settings),
     )

@@ -442,11 +442,6 @@ class Flow:
                 return self._advance(state, step, [])
         return Outcome(state, [Reply(texts.USE_BUTTONS), self.prompt(state)])
 
-    # ------------------------------------------------------------------------------------------ result
-    def after_escalation(self, state: DialogState, escalation_id: str) -> DialogState:
-        state.escalation_id = escalation_id
-        return state
-
 
 def replace(reply: Reply) -> Reply:
     """The same reply, allowed to replace the message whose button was pressed."""

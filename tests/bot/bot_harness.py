@@ -116,7 +116,6 @@ async def build_harness(
         store=AsyncStorage(storage),  # type: ignore[arg-type]
         events=sink,
         board=None,  # type: ignore[arg-type]
-        api_public_url=settings.api_public_url,
         advisors_chat_id=ADVISORS_CHAT,
         handoff_url=lambda key, aid: handoff_url(key, aid, settings=settings),
     )
