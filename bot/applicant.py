@@ -122,11 +122,14 @@ async def handle(
             raw = {**raw, "escalation_id": None}
     outcome = deps.flow.handle(raw, event)
     turn = Turn(bot, deps, fsm, chat_id, user_id, user_key, message, outcome.state)
-    await turn.save()
-    if query is not None:
-        await _answer(query, outcome)
+    if (outcome.state.dump() if outcome.state else None) != raw:  # a stale tap or /ayuda changes nothing
+        await turn.save()
     pressed = query.message.message_id if query is not None and query.message is not None else None
-    turn.last_message_id = await deliver(bot, chat_id, outcome.replies, pressed_message_id=pressed)
+    shown = deliver(bot, chat_id, outcome.replies, pressed_message_id=pressed)
+    if query is not None:  # the toast and the new screen are independent: one round trip instead of two
+        _, turn.last_message_id = await asyncio.gather(_answer(query, outcome), shown)
+    else:
+        turn.last_message_id = await shown
     for effect in outcome.effects:
         await _run(turn, effect)
 
