@@ -158,3 +158,21 @@ def psi(
 
     run_psi(name=name, version=version, dataset=dataset, dataset_file=dataset_file, cohort=cohort,
             policy_file=policy_file, model_dir=model_dir)
+
+
+@app.command("score")
+def score(
+    name: NameOption,
+    cohort: Annotated[Path, typer.Option("--cohort", help="CSV of applicants (the model's feature columns).")],
+    version: Annotated[str | None, typer.Option("--version", help="Version (default: the one in service).")] = None,
+    dataset: DatasetOption = None,
+    dataset_file: DatasetFileOption = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Reason codes per applicant.")] = 3,
+    policy_file: PolicyOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """PD, puntaje y códigos de razón por solicitante (JSON por línea) con un modelo de la semilla 001."""
+    from cli.train_analyst import run_score
+
+    run_score(name=name, version=version, cohort=cohort, dataset=dataset, dataset_file=dataset_file, top=top,
+              policy_file=policy_file, model_dir=model_dir)

@@ -321,3 +321,34 @@ def run_psi(
             "shifted": [r["variable"] for r in rows if r["psi"] >= PSI_SHIFT],
         }
     )
+
+
+def run_score(
+    *,
+    name: str,
+    version: str | None,
+    cohort: Path,
+    dataset: str | None,
+    dataset_file: Path | None,
+    top: int,
+    policy_file: Path | None,
+    model_dir: Path | None,
+) -> None:
+    """One JSON line per applicant of the cohort: PD, score, scorecard points and reason codes."""
+    from engine.training.champion import Seed001Scorer, scorer_for
+
+    policy = _policy(policy_file)
+    artifact = _read_artifact(_model_dir(model_dir), name, version)
+    scorer = scorer_for(artifact, _scaling(policy))
+    if not isinstance(scorer, Seed001Scorer):
+        fail(
+            "unsupported_model",
+            "reason codes come from a seed-001 model's scorecard; use `asesor assess` for applicants",
+        )
+    X, _y, _desc = _cohort(artifact, dataset, dataset_file, cohort, whole=False)
+    try:
+        rows = scorer.explain(X, top=top)
+    except (KeyError, ValueError) as exc:
+        fail("cohort_mismatch", f"the cohort does not fit the model: {exc}")
+    for i, row in enumerate(rows, start=1):
+        sys.stdout.write(json.dumps({"line": i, "model_version": scorer.version, **row}, ensure_ascii=False) + "\n")

@@ -56,6 +56,24 @@ class Seed001Scorer:
     def reference(self) -> dict[str, BinnedReference]:
         return {k: BinnedReference.from_dict(v) for k, v in self.artifact["reference"].items()}
 
+    def explain(self, X: pd.DataFrame, top: int = 3) -> list[dict[str, Any]]:
+        """Per applicant: PD and score of the model, scorecard points and the reason codes behind them."""
+        from engine.training.scorecard import Scorecard
+
+        card = Scorecard.from_dict(self.artifact["scorecard"])
+        p, score = self.pd(X), self.score(X)
+        points = card.score(X)
+        reasons = card.reason_codes(X, top=top)
+        return [
+            {
+                "pd": float(p[i]),
+                "score": round(float(score[i]), 1),
+                "scorecard_points": round(float(points[i]), 1),
+                "reasons": reasons[i],
+            }
+            for i in range(len(X))
+        ]
+
 
 @dataclass
 class ApplicantScorer:

@@ -105,6 +105,31 @@ def test_report_compare_promote_psi(definition_file: Path, tmp_path: Path) -> No
     assert by["deuda"]["band"] == "cambio significativo" and "deuda" in psi["shifted"]
     assert by["ruido"]["band"] == "estable" and "score" in by
 
+    # per-applicant PD, score and reason codes of the model in service
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "score",
+            "--name",
+            name,
+            "--cohort",
+            str(tmp_path / "cohort.csv"),
+            "--dataset-file",
+            str(definition_file),
+            "--model-dir",
+            str(models),
+            "--top",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(lines) == 1500 and lines[0]["model_version"] == second["model_version"]
+    assert all(0 < r["pd"] < 1 and 0 <= r["score"] <= 1000 and len(r["reasons"]) <= 2 for r in lines)
+    riskiest = max(lines, key=lambda r: r["pd"])
+    assert riskiest["reasons"] and riskiest["reasons"][0]["puntos_perdidos"] > 0
+
 
 def test_errors_are_json_with_exit_2(tmp_path: Path, definition_file: Path) -> None:
     code, _, err = _run("train", "report", "--dataset", "nope", "--out", tmp_path / "x")
