@@ -23,7 +23,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, (bool, np.bool_)):
         return "sí" if value else "no"
@@ -149,8 +149,7 @@ def build_tables(study: StudyResult) -> Tables:
     coefficients = {}
     paths = {}
     for r in study.strategies:
-        t = r.stepwise.fit.table()
-        coefficients[r.strategy] = t
+        coefficients[r.strategy] = _coefficient_table(r.stepwise.fit.table())
         paths[r.strategy] = pd.DataFrame(
             [{"paso": i, "movimiento": s.move, "AIC": s.aic} for i, s in enumerate(r.stepwise.path)]
         )
@@ -175,6 +174,24 @@ def build_tables(study: StudyResult) -> Tables:
         study.reason_examples,
         seed_tbl,
         seed_coef,
+    )
+
+
+def _p_value(p: float) -> str:
+    # statsmodels' Wald p-values underflow to exactly 0 for |z| > ~38: say so instead of printing 0
+    return "< 1e-300" if p < 1e-300 else f"{p:.3g}"
+
+
+def _coefficient_table(t: pd.DataFrame) -> pd.DataFrame:
+    """Significant digits instead of fixed decimals: per-unit effects of balances in the 1e5 range are tiny."""
+    return pd.DataFrame(
+        {
+            "variable": t["variable"],
+            "coeficiente": [f"{v:.6g}" for v in t["coeficiente"]],
+            "error_est": [f"{v:.4g}" for v in t["error_est"]],
+            "p_valor": [_p_value(v) for v in t["p_valor"]],
+            "odds_ratio": [f"{v:.6g}" for v in t["odds_ratio"]],
+        }
     )
 
 

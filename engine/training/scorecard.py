@@ -257,7 +257,10 @@ class Scorecard:
                         "puntos": float(pts[i]),
                     }
                 )
-        return pd.DataFrame(rows)
+        table = pd.DataFrame(rows)
+        # counts stay integers next to the base-points row (a float column would print 3,601.0000)
+        table["n"] = pd.Series(["" if pd.isna(v) else int(v) for v in table["n"]], dtype=object)
+        return table
 
     def to_dict(self) -> dict[str, Any]:
         return {

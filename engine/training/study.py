@@ -162,7 +162,7 @@ def run_study(
         reasons = card.reason_codes(sample)
         examples = pd.DataFrame(
             {
-                "puntaje": np.round(card.score(sample), 0),
+                "puntaje": np.round(card.score(sample), 0).astype(int),
                 "PD": card_pd[:5],
                 "incumplió": yv[:5],
                 "razones": [
