@@ -286,3 +286,29 @@ def test_every_event_lands_exactly_once_across_a_postgres_outage(
     assert len(ids) == len(set(ids)) == len(emitted)  # every event exactly once
     assert set(ids) == set(emitted)
     assert slowest < 1.0, f"emit blocked for {slowest:.3f}s during the outage"
+
+
+def test_events_survive_a_killed_process(sqlite_url: str, tmp_path: Path) -> None:
+    """A process emits and dies (SIGKILL-like, no flush, no cleanup): a later flusher finds every event."""
+    import sys
+
+    spool = tmp_path / "spool"
+    code = f"""
+import os
+from storage.db import make_engine
+from storage.events import EventSink, FunnelEvent, SpoolOutbox
+sink = EventSink(make_engine({sqlite_url!r}), SpoolOutbox({str(spool)!r}))
+for i in range(50):
+    sink.emit(FunnelEvent(id=f"killed-{{i}}", name="QuestionAnswered", user_key="{'a' * 64}", step="enganche"))
+os._exit(9)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert proc.returncode == 9
+    assert list(spool.glob("active-*.jsonl"))  # left behind by the dead process
+    engine = make_engine(sqlite_url)
+    sink = EventSink(engine, SpoolOutbox(spool))
+    assert sink.flush() == 50
+    with engine.connect() as conn:
+        ids = set(conn.scalars(select(Event.id)))
+    assert ids == {f"killed-{i}" for i in range(50)}
+    engine.dispose()
