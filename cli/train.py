@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -152,12 +153,17 @@ def psi(
     cohort: CohortOption = None,
     policy_file: PolicyOption = None,
     model_dir: ModelDirOption = None,
+    from_db: Annotated[bool, typer.Option("--from-db", help="Applicants assessed in a period.")] = False,
+    since: Annotated[datetime | None, typer.Option("--since", help="Period start (UTC, inclusive).")] = None,
+    until: Annotated[datetime | None, typer.Option("--until", help="Period end (UTC, exclusive).")] = None,
+    database_url: Annotated[str | None, typer.Option("--url", help="Database URL for --from-db.")] = None,
 ) -> None:
     """PSI por variable y del puntaje de una cohorte frente a la población de entrenamiento (bandas 0.1 / 0.25)."""
     from cli.train_analyst import run_psi
 
     run_psi(name=name, version=version, dataset=dataset, dataset_file=dataset_file, cohort=cohort,
-            policy_file=policy_file, model_dir=model_dir)
+            policy_file=policy_file, model_dir=model_dir, from_db=from_db, since=since, until=until,
+            database_url=database_url)
 
 
 @app.command("score")

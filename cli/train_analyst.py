@@ -289,25 +289,57 @@ def run_psi(
     cohort: Path | None,
     policy_file: Path | None,
     model_dir: Path | None,
+    from_db: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    database_url: str | None = None,
 ) -> None:
-    from engine.training.champion import ApplicantScorer, Seed001Scorer, monitor, scorer_for
+    import pandas as pd
+
+    from engine.training.champion import (
+        ApplicantScorer,
+        Seed001Scorer,
+        encode_requests,
+        monitor,
+        monitor_applicant_requests,
+        scorer_for,
+    )
     from engine.training.monitoring import PSI_SHIFT, PSI_WATCH
+    from engine.training.registry import version_dir
 
     policy = _policy(policy_file)
-    artifact = _read_artifact(_model_dir(model_dir), name, version)
+    directory = _model_dir(model_dir)
+    artifact = _read_artifact(directory, name, version)
     scorer = scorer_for(artifact, _scaling(policy))
-    X, _y, desc = _cohort(artifact, dataset, dataset_file, cohort, whole=False)
+    if from_db and cohort is not None:
+        fail("invalid_options", "--cohort and --from-db exclude each other")
     try:
-        if isinstance(scorer, Seed001Scorer):
-            table = monitor(scorer, X, reference=scorer.reference())
-        else:
-            assert isinstance(scorer, ApplicantScorer)
-            import pandas as pd
-
+        if from_db:
+            # the applicants scored in a period, read through storage (adapter) and encoded by engine.pd
+            if not isinstance(scorer, ApplicantScorer):
+                fail("unsupported_model", "--from-db monitors the applicant model: the dialog has no seed-001 features")
+            from cli.train_from_db import OutcomesError, assessment_requests
             from engine.pd.features import GERMAN_CREDIT_CSV
 
-            # the applicant model's training population is the shipped German Credit file
-            table = monitor(scorer, X, training=pd.read_csv(GERMAN_CREDIT_CSV))
+            try:
+                items = assessment_requests(since, until, database_url)
+            except OutcomesError as exc:
+                fail("database_unavailable", str(exc))
+            if not items:
+                fail("empty_cohort", "no stored assessments with a request in that period")
+            encoded = encode_requests(version_dir(directory, name, artifact["model_version"]), policy, items)
+            table = monitor_applicant_requests(scorer, pd.read_csv(GERMAN_CREDIT_CSV), encoded)
+            span = f"{since.isoformat() if since else '…'} – {until.isoformat() if until else '…'}"
+            desc = f"assessments {span} ({len(items)} solicitantes)"
+        else:
+            X, _y, desc = _cohort(artifact, dataset, dataset_file, cohort, whole=False)
+            if isinstance(scorer, Seed001Scorer):
+                table = monitor(scorer, X, reference=scorer.reference())
+            else:
+                from engine.pd.features import GERMAN_CREDIT_CSV
+
+                # the applicant model's training population is the shipped German Credit file
+                table = monitor(scorer, X, training=pd.read_csv(GERMAN_CREDIT_CSV))
     except (KeyError, ValueError) as exc:
         fail("cohort_mismatch", f"the cohort does not fit the model: {exc}")
     rows = [{"variable": r.variable, "psi": round(float(r.psi), 4), "band": r.banda} for r in table.itertuples()]

@@ -9,6 +9,7 @@ is kept under <data_dir>/training_data/ as the snapshot the artifact's data hash
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,30 @@ def export_outcomes_csv(source: str, directory: Path, database_url: str | None =
         writer.writerows(rows)
     tmp.replace(path)
     return path
+
+
+def assessment_requests(
+    since: datetime | None, until: datetime | None, database_url: str | None = None
+) -> list[tuple[dict[str, Any], datetime]]:
+    """(request JSON, time) of the assessments stored in [since, until): the applicants scored in a period.
+    Rows without a stored request (bulk loads that kept only results) are left out."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import make_engine
+    from storage.models import Assessment
+
+    query = select(Assessment.request, Assessment.created_at).order_by(Assessment.created_at, Assessment.id)
+    if since is not None:
+        query = query.where(Assessment.created_at >= since)
+    if until is not None:
+        query = query.where(Assessment.created_at < until)
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+    except SQLAlchemyError as exc:
+        raise OutcomesError(f"cannot read assessments ({type(exc).__name__}); run `asesor db upgrade`") from exc
+    finally:
+        engine.dispose()
+    return [(dict(req), at) for req, at in rows if isinstance(req, dict) and req.get("answers") and req.get("loan")]

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -62,3 +63,53 @@ def test_train_applicant_from_db(sqlite_url: str, tmp_path: Path, monkeypatch) -
         assert out["metrics"]["rows"] == 1000 and out["metrics"]["bad_rate"] == 0.3
     finally:
         get_settings.cache_clear()
+
+
+def _request(i: int, drift: bool) -> dict:
+    rng = np.random.default_rng(i)
+    answers = {
+        "trabajo_tiempo": "menos_6m" if drift else str(rng.choice(["6m_1a", "1a_2a", "mas_2a"])),
+        "banco_nomina": "bbva",
+        "historial_crediticio": "malo" if drift else str(rng.choice(["excelente", "bueno", "regular"])),
+        "creditos_vigentes": "pagos_pendientes" if drift else str(rng.choice(["ninguno", "1_2"])),
+        "atrasos_12_meses": "varios_sin_regularizar" if drift else "ninguno",
+        "enganche": "20_30",
+        "prioridad_financiamiento": "pagos_fijos",
+        "ingreso_mensual": str(rng.choice(["15k_20k", "20k_30k", "mas_30k"])),
+    }
+    return {
+        "answers": answers,
+        "loan": {"vehicle_price": float(rng.integers(150_000, 600_000)), "term_months": int(rng.choice([24, 36, 48]))},
+        "applicant": {"birth_year": int(rng.integers(1960, 2002)), "monthly_income": None},
+    }
+
+
+def test_psi_of_applicants_assessed_in_a_period(sqlite_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from engine.policy import default_policy
+    from engine.training.applicant import train_applicant
+    from storage.repositories import Storage
+
+    models = tmp_path / "m"
+    train_applicant(models, default_policy())
+    storage = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
+    result = {"pd": {"probability": 0.1, "model_version": "x"}, "credit_score": 600, "expert": {"decision": "revisar"}}
+    try:
+        for i in range(120):
+            storage.save_assessment(result, request=_request(i, drift=i >= 60))
+    finally:
+        storage.dispose()
+    runner = CliRunner()
+    args = ["train", "psi", "--name", "applicant", "--from-db", "--url", sqlite_url, "--model-dir", str(models)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert "120 solicitantes" in out["cohort"]
+    by = {r["variable"]: r for r in out["psi"]}
+    # half the applicants with the worst history and no job tenure: the score shifts
+    assert by["score"]["band"] == "cambio significativo" and "score" in out["shifted"]
+    # an empty period is an error, not a table of zeros
+    future = datetime(2100, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    result = runner.invoke(app, [*args, "--since", future])
+    assert result.exit_code == 2 and json.loads(result.stderr)["error"] == "empty_cohort"
