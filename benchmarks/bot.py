@@ -1,17 +1,22 @@
-"""Benchmark: N simulated applicants complete the dialog at the same time, through the production dispatcher
-and the fake Telegram Bot API server over HTTP, first with RedisStorage (+ Redis event isolation and Redis
-idempotency), then with aiogram's MemoryStorage (+ in-process isolation and idempotency) in the same run.
-Prints updates per second and p50/p95/p99 latency per update for both, and the Redis/memory ratios.
+"""Benchmark: simulated applicants complete the dialog through the production dispatcher and the fake
+Telegram Bot API server over HTTP, first with RedisStorage (+ Redis event isolation and Redis idempotency),
+then with aiogram's MemoryStorage (+ in-process isolation and idempotency) in the same run; prints updates
+per second and p50/p95/p99 latency per update for three phases, and the Redis/memory ratios:
 
-    .venv/bin/python benchmarks/bot.py                       # 200 applicants, local Redis, SQLite in a tmp dir
-    .venv/bin/python benchmarks/bot.py --applicants 500 --database-url postgresql+psycopg://…
+1. solo: one applicant at a time (5 in a row), the latency floor of each update (also shown per step);
+2. saturated: N applicants at once with no pauses, the most updates per second one process handles (with a
+   closed loop and no pauses, latency there is mostly queueing: N in flight / throughput);
+3. paced: N applicants pausing between updates so that together they offer `--rate` updates per second.
+
+    .venv/bin/python benchmarks/bot.py                           # 200 applicants, local Redis, SQLite in tmp
+    .venv/bin/python benchmarks/bot.py --rate 150 --database-url postgresql+psycopg://…
 
 Each applicant sends 18 updates: /start, consent, name, birth year, phone, the 8 answers, exact income,
 price, term, "Ver mi resultado" (one assessment plus its what-if re-runs) and "Solicitar financiamiento".
-Latency is measured around `Dispatcher.feed_update` (what a webhook request costs, Telegram round trips to
-the fake server included). The fake server runs in a separate process so its work does not count as the bot's.
+Latency is measured around `Dispatcher.feed_update` (what a webhook request costs, the Telegram round trips to
+the fake server included). The fake server runs in a separate process so that its work is not the bot's.
 Storage (SQLite/PostgreSQL through worker threads) and the engine are the same in both runs; only the FSM
-storage, the lock and the idempotency guard differ. The target of issue #5: >= 300 updates/s and p95 < 50 ms
+storage, the lock and the idempotency guard differ. Issue #5's target: >= 300 updates/s and p95 < 50 ms
 with Redis.
 """
 
@@ -64,7 +69,7 @@ async def applicant_script(
     h: Any, user: TestUser, rng: random.Random, timings: list[float], think_s: float = 0.0
 ) -> None:
     """One applicant. Buttons are pressed by building the callback with the dialog's revision (the
-    fake server lives in another process). `think_s`: mean pause before each update (exponential), 0 = none."""
+    fake server lives in another process). `think_s`: mean pause after each update, 0 = none."""
     policy = h.deps.policy
 
     async def feed(update: dict[str, Any]) -> None:
@@ -73,8 +78,8 @@ async def applicant_script(
         await h.feed(update)
         timings.append(time.perf_counter() - t0)
         rev += 1
-        if think_s:
-            await asyncio.sleep(rng.expovariate(1 / think_s))
+        if think_s:  # ±20 % jitter around the mean: the offered rate holds until the last applicant ends
+            await asyncio.sleep(think_s * rng.uniform(0.8, 1.2))
 
     rev = -1  # the dialog's revision, tracked here: every update of this script moves the dialog one step
 
