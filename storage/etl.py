@@ -231,31 +231,39 @@ class _Profile:
 
     def __init__(self, mapping: Mapping):
         self.mapping = mapping
-        self.num: dict[str, list[float]] = {}  # col -> [n, min, max, sum]
-        self.cat: dict[str, Counter[str]] = {}
+        self.num_cols = [c for c, s in mapping.columns.items() if s.type in ("int", "float")]
+        self.cat_cols = [c for c, s in mapping.columns.items() if s.type not in ("int", "float")]
+        self.num: dict[str, list[float]] = {c: [0, math.inf, -math.inf, 0.0] for c in self.num_cols}
+        self.cat: dict[str, Counter[str]] = {c: Counter() for c in self.cat_cols}
         self.nulls: Counter[str] = Counter()
 
     def add(self, row: dict[str, Any]) -> None:
-        for col, spec in self.mapping.columns.items():
-            v = row.get(col)
+        for col in self.num_cols:
+            v = row[col]
             if v is None:
                 self.nulls[col] += 1
-            elif spec.type in ("int", "float"):
-                s = self.num.setdefault(col, [0, math.inf, -math.inf, 0.0])
-                s[0] += 1
-                s[1] = min(s[1], v)
-                s[2] = max(s[2], v)
-                s[3] += v
+                continue
+            s = self.num[col]
+            s[0] += 1
+            if v < s[1]:
+                s[1] = v
+            if v > s[2]:
+                s[2] = v
+            s[3] += v
+        for col in self.cat_cols:
+            v = row[col]
+            if v is None:
+                self.nulls[col] += 1
             else:
-                self.cat.setdefault(col, Counter())[str(v)] += 1
+                self.cat[col][str(v)] += 1
 
     def report(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for col in self.mapping.columns:
-            if col in self.num:
+            if col in self.num and self.num[col][0]:
                 n, lo, hi, total = self.num[col]
                 out[col] = {"min": lo, "max": hi, "mean": round(total / n, 6), "nulls": self.nulls[col]}
-            elif col in self.cat:
+            elif self.cat.get(col):
                 out[col] = {"values": dict(self.cat[col].most_common(20)), "nulls": self.nulls[col]}
             else:
                 out[col] = {"nulls": self.nulls[col]}
