@@ -112,6 +112,10 @@ class Assessor:
             fuzzy=FuzzyResult(
                 risk=round(risk, 4),
                 inputs={"ingreso": ingreso, "estabilidad": derived.stability, "puntaje": float(score)},
+                activations={
+                    rule: round(a, 4)
+                    for rule, a in self.fuzzy.activations(ingreso, derived.stability, float(score)).items()
+                },
             ),
             ontology=OntologyResult(
                 asserted_triples=inferred.asserted_count,

@@ -113,6 +113,7 @@ class PDResult(_Model):
 class FuzzyResult(_Model):
     risk: float  # 0–100
     inputs: dict[str, float]  # ingreso (seed units), estabilidad, puntaje
+    activations: dict[str, float] = {}  # firing strength of each fuzzy rule (F1–F9), for the explanation
 
 
 class ExpertResult(_Model):

@@ -40,6 +40,8 @@ def test_sample_profile_has_every_contract_key(assessor):
     assert 0 < r["pd"]["probability"] < 1 and r["pd"]["model_version"]
     assert 0 <= r["credit_score"] <= 1000
     assert 0 <= r["fuzzy"]["risk"] <= 100
+    assert set(r["fuzzy"]["activations"]) == {rule.id for rule in default_policy().fuzzy.rules}
+    assert max(r["fuzzy"]["activations"].values()) > 0
     assert r["expert"]["decision"] in {"aprobado", "rechazado", "revisar"}
     assert all(rule.startswith("R") for rule in r["expert"]["fired_rules"])
     assert r["policy_version"] == default_policy().version
