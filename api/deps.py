@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
 from api.security import Role, TokenError, decode_access_token
@@ -29,29 +30,34 @@ SESSION_COOKIE = "asesor_session"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+# The trivial dependencies are `async def` on purpose: FastAPI runs a sync dependency in the thread pool, and a
+# thread hop per dependency per request is a measurable share of a ~1 ms assessment.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]
 
 
-def get_events(request: Request) -> EventSink:
+async def get_events(request: Request) -> EventSink:
     return request.app.state.events
 
 
 EventsDep = Annotated[EventSink, Depends(get_events)]
 
 
-def get_assessor(request: Request) -> Any:
-    return request.app.state.get_assessor()
+async def get_assessor(request: Request) -> Any:
+    holder = request.app.state.get_assessor
+    if holder.ready:
+        return holder()
+    return await run_in_threadpool(holder)  # the first build takes seconds: never on the event loop
 
 
 AssessorDep = Annotated[Any, Depends(get_assessor)]
@@ -68,6 +74,7 @@ class CurrentUser:
 
 
 _UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
+_MISS = object()
 
 
 def _token_from(request: Request, bearer: str | None) -> str | None:
@@ -78,12 +85,7 @@ def _token_from(request: Request, bearer: str | None) -> str | None:
     return None
 
 
-def get_current_user(
-    request: Request,
-    settings: SettingsDep,
-    storage: StorageDep,
-    bearer: Annotated[str | None, Depends(oauth2_scheme)],
-) -> CurrentUser:
+def _user_id(request: Request, settings: Settings, bearer: str | None) -> int:
     token = _token_from(request, bearer)
     if not token:
         raise ApiError(401, "Inicia sesión para usar esta ruta (token Bearer).", headers=_UNAUTHENTICATED)
@@ -92,28 +94,57 @@ def get_current_user(
     except TokenError as exc:
         raise ApiError(401, str(exc), headers=_UNAUTHENTICATED) from None
     try:
-        user_id = int(claims["sub"])
+        return int(claims["sub"])
     except (TypeError, ValueError):
         raise ApiError(401, "El token de acceso no es válido.", headers=_UNAUTHENTICATED) from None
-    cache: dict[int, tuple[float, CurrentUser | None]] = request.app.state.user_cache
-    now = time.monotonic()
-    hit = cache.get(user_id)
-    if hit is not None and hit[0] > now:
-        current = hit[1]
-    else:
-        user = storage.get_user(user_id)
-        current = (
-            CurrentUser(id=user.id, username=user.username, role=Role(user.role))
-            if user is not None and user.is_active
-            else None
-        )
-        if settings.auth_cache_seconds > 0:
-            if len(cache) > 10_000:  # bounded: staff accounts are few; a flood of ids must not grow it
-                cache.clear()
-            cache[user_id] = (now + settings.auth_cache_seconds, current)
+
+
+def _cached(request: Request, user_id: int) -> Any:
+    hit = request.app.state.user_cache.get(user_id)
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else _MISS
+
+
+def _load(request: Request, settings: Settings, storage: Storage, user_id: int) -> CurrentUser | None:
+    user = storage.get_user(user_id)
+    current = (
+        CurrentUser(id=user.id, username=user.username, role=Role(user.role))
+        if user is not None and user.is_active
+        else None
+    )
+    if settings.auth_cache_seconds > 0:
+        cache: dict[int, tuple[float, CurrentUser | None]] = request.app.state.user_cache
+        if len(cache) > 10_000:  # bounded: staff accounts are few; a flood of ids must not grow it
+            cache.clear()
+        cache[user_id] = (time.monotonic() + settings.auth_cache_seconds, current)
+    return current
+
+
+def _checked(current: CurrentUser | None) -> CurrentUser:
     if current is None:
         raise ApiError(401, "La cuenta no existe o está desactivada.", headers=_UNAUTHENTICATED)
     return current
+
+
+async def get_current_user(
+    request: Request,
+    settings: SettingsDep,
+    storage: StorageDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+) -> CurrentUser:
+    user_id = _user_id(request, settings, bearer)
+    current = _cached(request, user_id)
+    if current is _MISS:  # the database read goes to the thread pool, never on the event loop
+        current = await run_in_threadpool(_load, request, settings, storage, user_id)
+    return _checked(current)
+
+
+def current_user_sync(request: Request, settings: Settings, storage: Storage) -> CurrentUser:
+    """The same check from sync code already in the thread pool (the HTML pages)."""
+    user_id = _user_id(request, settings, None)
+    current = _cached(request, user_id)
+    if current is _MISS:
+        current = _load(request, settings, storage, user_id)
+    return _checked(current)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]
@@ -123,7 +154,7 @@ def require_roles(*roles: Role) -> Callable[[CurrentUser], CurrentUser]:
     """Dependency factory: the user must hold one of `roles` (admin always may)."""
     allowed = ", ".join(r.value for r in roles)
 
-    def _check(user: CurrentUserDep) -> CurrentUser:
+    async def _check(user: CurrentUserDep) -> CurrentUser:
         if not user.has(*roles):
             raise ApiError(403, f"Tu rol ({user.role.value}) no permite esta acción; se requiere: {allowed}.")
         return user

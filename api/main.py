@@ -65,6 +65,10 @@ class _AssessorHolder:
     def __init__(self, settings: Settings, factory: Any | None) -> None:
         self._settings, self._factory, self._assessor, self._lock = settings, factory, None, threading.Lock()
 
+    @property
+    def ready(self) -> bool:
+        return self._assessor is not None
+
     def __call__(self) -> Any:
         if self._assessor is None:
             with self._lock:

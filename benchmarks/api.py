@@ -126,6 +126,24 @@ def _load_process(args: tuple[str, int, str, list[bytes], int, Any]) -> None:
     queue.put((latencies, errors))
 
 
+def _children(pid: int) -> list[int]:
+    """uvicorn's worker processes (children of the supervisor), or the process itself with one worker."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [int(k) for k in kids] or [pid]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc): a figure other load on the machine does not skew."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -189,9 +207,12 @@ def bench_http(
         bodies = [json.dumps(i).encode() for i in items]
         # warm-up: every worker loads its engine at start; touch them all a few times
         _run_load("127.0.0.1", port, token, bodies[:200], concurrency, 1)
+        workers_pids = _children(proc.pid)
+        cpu0 = sum(_cpu_seconds(p) for p in workers_pids)
         start = time.perf_counter()
         latencies, errors = _run_load("127.0.0.1", port, token, bodies, concurrency, clients)
         elapsed = time.perf_counter() - start
+        cpu1 = sum(_cpu_seconds(p) for p in workers_pids)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -202,6 +223,7 @@ def bench_http(
         "p95_ms": p95(latencies) * 1000,
         "n": len(latencies),
         "errors": len(errors),
+        "server_cpu_ms": (cpu1 - cpu0) / max(len(latencies), 1) * 1000,
     }
 
 
@@ -245,6 +267,12 @@ def main() -> None:
     print(
         f"HTTP POST /v1/assessments ({args.workers} uvicorn workers, {args.concurrency} connections): "
         f"{http['rps']:8.1f} req/s   p95 {http['p95_ms']:6.2f} ms   errors {http['errors']}"
+    )
+    cpu_in_process = 1000 / base["rps"]
+    print(
+        f"CPU per assessment: in-process {cpu_in_process:.2f} ms, server side over HTTP {http['server_cpu_ms']:.2f} ms "
+        f"(capacity if the {os.cpu_count()} cores served only the API: "
+        f"~{(os.cpu_count() or 1) * 1000 / http['server_cpu_ms']:.0f} req/s)"
     )
     print(f"ratio HTTP / in-process: {http['rps'] / base['rps']:.2f}x   target >= 500 req/s: "
           f"{'met' if http['rps'] >= 500 else 'NOT met'}")  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import SESSION_COOKIE, SettingsDep, StorageDep, get_current_user
+from api.deps import SESSION_COOKIE, SettingsDep, StorageDep, current_user_sync
 from api.errors import ApiError
 from api.routes.analytics import FIRST_DAY, LAST_DAY
 from api.security import Role, create_access_token
@@ -119,7 +119,7 @@ def dashboard(
     end: date | None = Query(default=None, alias="hasta"),
 ) -> Response:
     try:
-        user = get_current_user(request, settings, storage, None)
+        user = current_user_sync(request, settings, storage)
     except ApiError as exc:
         if exc.status == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
