@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +11,9 @@ from engine.assess import AssessmentInputError, get_assessor
 from engine.derive import derive, present_value
 from engine.policy import DEFAULT_POLICY_PATH, default_policy, parse_policy
 from engine.types import AssessmentRequest
+from tests.samples import sample_profile
 
-SAMPLE = json.loads((Path(__file__).parents[2] / "examples" / "profile.json").read_text())
+SAMPLE = sample_profile()
 AS_OF = date(2026, 11, 24)
 
 

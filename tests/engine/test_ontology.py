@@ -28,6 +28,7 @@ from engine.ontology.vocab import EX
 from engine.policy import DEFAULT_POLICY_PATH, QUESTIONS, PolicyError, default_policy, parse_policy
 from engine.policy.models import OntologyPolicy
 from engine.types import AssessmentRequest
+from tests.samples import sample_answers
 
 
 class XSD:
@@ -299,16 +300,7 @@ def request_of(answers: dict, price: float = 350_000, term: int = 48, birth_year
     )
 
 
-SAMPLE_ANSWERS = {
-    "trabajo_tiempo": "mas_2a",
-    "banco_nomina": "bbva",
-    "historial_crediticio": "bueno",
-    "creditos_vigentes": "1_2",
-    "atrasos_12_meses": "ninguno",
-    "enganche": "20_30",
-    "prioridad_financiamiento": "pagos_fijos",
-    "ingreso_mensual": "20k_30k",
-}
+SAMPLE_ANSWERS = sample_answers()
 
 
 def applicants(seed: int):

@@ -22,24 +22,12 @@ from engine.policy import DEFAULT_POLICY_PATH, PolicyError, default_policy
 from engine.policy import parse_policy as _parse_policy
 from engine.training import applicant as training
 from engine.types import AssessmentRequest
+from tests.samples import sample_profile
 
 AS_OF = date(2026, 11, 24)
 POLICY = default_policy()
 PD_QUESTIONS = tuple(WORSENING)  # the answers PD depends on
-SAMPLE = {
-    "answers": {
-        "trabajo_tiempo": "mas_2a",
-        "banco_nomina": "bbva",
-        "historial_crediticio": "bueno",
-        "creditos_vigentes": "1_2",
-        "atrasos_12_meses": "ninguno",
-        "enganche": "20_30",
-        "prioridad_financiamiento": "pagos_fijos",
-        "ingreso_mensual": "20k_30k",
-    },
-    "loan": {"vehicle_price": 350000, "term_months": 48},
-    "applicant": {"birth_year": 1988, "monthly_income": None},
-}
+SAMPLE = sample_profile()
 
 
 def _policy_with(old: str, new: str):
