@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Path, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ConfigDict
 from sqlalchemy import insert
 from starlette.concurrency import run_in_threadpool
@@ -39,10 +39,16 @@ def input_error(exc: Any) -> ApiError:
     return ApiError(422, f"Revisa estos campos: {fields}.", errors=errors)
 
 
-def _stored(row: Any) -> StoredAssessment:
-    return StoredAssessment.model_validate(
-        {**row.result, "id": row.id, "created_at": row.created_at, "channel": row.channel}
-    )
+def _stored(row: Any) -> Response:
+    """The stored result as it was written (an older engine version's result is still served as stored,
+    not re-validated against today's model), plus where it is stored."""
+    body = {
+        **row.result,
+        "id": row.id,
+        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
+        "channel": row.channel,
+    }
+    return JSONResponse(body)
 
 
 @router.post(
@@ -68,9 +74,7 @@ async def create_assessment(
     row = storage.assessment_row(result, request=body, channel="api", created_at=datetime.now(UTC))
     await run_in_threadpool(_insert_assessment, storage, row)
     metrics.ASSESSMENTS.labels(result.expert.decision).inc()
-    stored = StoredAssessment.model_construct(
-        **dict(result), id=row["id"], created_at=row["created_at"], channel="api"
-    )
+    stored = StoredAssessment.model_construct(**dict(result), id=row["id"], created_at=row["created_at"], channel="api")
     # serialised once by pydantic (the result is already validated): FastAPI's response_model path would
     # validate and encode the ~6 KB result a second time; the schema above still documents it
     return Response(
@@ -92,7 +96,7 @@ def _insert_assessment(storage: Any, row: dict[str, Any]) -> None:
     summary="Una evaluación guardada, con reglas disparadas y razones (asesores)",
     responses=problem_responses(401, 403, 404),
 )
-def get_assessment(_advisor: AdvisorDep, storage: StorageDep, assessment_id: str = ASSESSMENT_ID) -> StoredAssessment:
+def get_assessment(_advisor: AdvisorDep, storage: StorageDep, assessment_id: str = ASSESSMENT_ID) -> Response:
     row = storage.get_assessment(assessment_id)
     if row is None:
         raise ApiError(404, "No existe una evaluación con ese id.")
