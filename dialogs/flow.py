@@ -404,6 +404,12 @@ class Flow:
         limits = self.policy.limits
         if state.overlay == RESUME:
             return Outcome(state, [Reply(texts.USE_BUTTONS), self.prompt(state)])
+        if step in (PHONE, INCOME_EXACT) and _fold(text) in (
+            _fold(texts.BTN_SKIP_PHONE),
+            _fold(texts.BTN_SKIP_INCOME),
+            "no",
+        ):  # typed instead of tapped
+            return self._press(state, payload(state.rev, "skip"))
         try:
             if step == NAME:
                 state.name = parsing.parse_name(text)

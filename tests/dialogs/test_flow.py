@@ -98,3 +98,14 @@ def test_repair_keeps_valid_parts_and_drops_the_rest() -> None:
 def test_incomplete_state_cannot_build_a_request() -> None:
     with pytest.raises(ValueError, match="not complete"):
         DialogState(consent=True).to_request()
+
+
+def test_optional_steps_accept_the_skip_typed() -> None:
+    flow = Flow(POLICY)
+    raw = flow.handle(None, Command("start")).state.dump()
+    raw = _press(flow, raw, "ok")
+    raw = _text(flow, raw, "Ana")
+    raw = _text(flow, raw, "1990")
+    assert raw["step"] == "phone"
+    raw = _text(flow, raw, "prefiero no darlo")
+    assert raw["step"] == "q:trabajo_tiempo" and raw["phone"] is None and "phone" in raw["done"]
