@@ -84,14 +84,14 @@ def _differs(a: AssessmentResult, b: AssessmentResult) -> bool:
 
 def evaluate(assess: Assess, request: AssessmentRequest, policy: Policy) -> Evaluation:
     result = assess(request)
-    first: WhatIf | None = None
+    strongest: WhatIf | None = None  # variants go from the smallest change up: the last tried is the biggest
     for change, variant in _variants(request, policy)[:MAX_WHAT_IF_RUNS]:
         other = assess(variant)
         what_if = WhatIf(change, other, _differs(result, other))
         if what_if.changed:
             return Evaluation(request, result, what_if)
-        first = first or what_if
-    return Evaluation(request, result, first)
+        strongest = what_if
+    return Evaluation(request, result, strongest)
 
 
 def max_total(policy: Policy) -> int:
@@ -218,7 +218,7 @@ def what_if_line(evaluation: Evaluation, policy: Policy) -> str | None:
         return None
     base, other = evaluation.result, w.result
     if not w.changed:
-        return f"💡 Con {html.escape(w.change)} tu recomendación y tu dictamen no cambiarían."
+        return f"💡 Ni con {html.escape(w.change)} cambiarían tu recomendación o tu dictamen."
     parts = []
     if other.bank_fit.recommended != base.bank_fit.recommended:
         parts.append(f"tu banco recomendado sería {_bank(policy, other.bank_fit.recommended)}")

@@ -1,0 +1,55 @@
+"""The result card and its what-if, on the real engine over many random applicants."""
+
+from __future__ import annotations
+
+import random
+
+from dialogs.card import DECISION_LABELS, evaluate, max_total, reasons, render_card, what_if_line
+from engine.assess import get_assessor
+from engine.policy import default_policy
+from engine.types import AssessmentRequest
+
+POLICY = default_policy()
+
+
+def _random_request(rng: random.Random) -> AssessmentRequest:
+    return AssessmentRequest.model_validate(
+        {
+            "answers": {q: rng.choice(list(codes)) for q, codes in POLICY.answers.items()},
+            "loan": {
+                "vehicle_price": rng.randint(80, 1500) * 1000,
+                "term_months": rng.choice(POLICY.limits.term_options),
+            },
+            "applicant": {"birth_year": rng.randint(1955, 2004), "monthly_income": rng.choice([None, 9000, 30000])},
+        }
+    )
+
+
+def test_card_and_what_if_agree_with_the_engine() -> None:
+    assessor = get_assessor(POLICY)
+    rng = random.Random(11)
+    changed = unchanged = 0
+    for _ in range(60):
+        request = _random_request(rng)
+        ev = evaluate(assessor.assess, request, POLICY)
+        r = ev.result
+        assert r == assessor.assess(request)
+        card = render_card(ev, POLICY)
+        assert POLICY.banks[r.bank_fit.recommended] in card and DECISION_LABELS[r.expert.decision] in card
+        assert f"de {max_total(POLICY)} puntos" in card
+        assert ("⚠️" in card) == r.bank_fit.low_score
+        assert 2 <= len(reasons(r, POLICY)) <= 3
+        line = what_if_line(ev, POLICY)
+        if ev.what_if is None:
+            assert line is None
+            continue
+        other = ev.what_if.result
+        differs = (other.bank_fit.recommended, other.expert.decision) != (r.bank_fit.recommended, r.expert.decision)
+        assert ev.what_if.changed == differs
+        if differs:
+            changed += 1
+            assert line is not None and ("sería" in line or "pasaría de" in line)
+        else:
+            unchanged += 1
+            assert line is not None and line.startswith("💡 Ni con")
+    assert changed and unchanged  # both kinds occur, so both branches were checked
