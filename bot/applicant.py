@@ -79,7 +79,13 @@ class Turn:
         else:
             await self.fsm.set_data({STATE_KEY: self.state.dump()})
 
-    async def track(self, name: str, properties: dict[str, Any] | None = None, step: str | None = None) -> None:
+    async def track(
+        self,
+        name: str,
+        properties: dict[str, Any] | None = None,
+        step: str | None = None,
+        model_version: str | None = None,
+    ) -> None:
         from storage.events import FunnelEvent
 
         await self.deps.events.aemit(
@@ -89,6 +95,7 @@ class Turn:
                 step=step,
                 properties=properties or {},
                 policy_version=self.deps.policy.version,
+                model_version=model_version,
             )
         )
 
@@ -220,8 +227,12 @@ async def _assess(turn: Turn) -> None:
         "decision": result.expert.decision,
         "assessment_id": state.assessment_id,
     }
-    await turn.track("PerfilacionBancariaComplete", props)
-    await turn.track("ResultShown", {"assessment_id": state.assessment_id, "decision": result.expert.decision})
+    await turn.track("PerfilacionBancariaComplete", props, model_version=result.model_version)
+    await turn.track(
+        "ResultShown",
+        {"assessment_id": state.assessment_id, "decision": result.expert.decision},
+        model_version=result.model_version,
+    )
     if result.escalate and not state.escalation_id:
         await escalation.open_escalation(turn, tuple(result.escalation_reasons), evaluation=evaluation)
         if state.escalation_id:
