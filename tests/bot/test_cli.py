@@ -42,7 +42,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _wait_for(cond, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+async def _wait_for(cond, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not cond():
