@@ -62,7 +62,7 @@ async def create_assessment(
     body: AssessmentRequest, _user: AnyUserDep, assessor: AssessorDep, storage: StorageDep
 ) -> Response:
     """`async` on purpose: the engine is CPU-bound (~1 ms) and runs on the event loop, so a worker does not
-    pay thread hand-offs and GIL contention per request; only the database write goes to the thread pool."""
+    pay thread hand-offs and GIL contention per request; only a networked database write goes to the pool."""
     from engine.validation import AssessmentInputError
 
     try:
@@ -72,7 +72,12 @@ async def create_assessment(
     # storage's own row builder (name redacted, analytics columns); created_at is set here so the response
     # carries the stored value without reading the row back
     row = storage.assessment_row(result, request=body, channel="api", created_at=datetime.now(UTC))
-    await run_in_threadpool(_insert_assessment, storage, row)
+    if storage.dialect == "sqlite":
+        # a local file write of ~0.3 ms CPU and no network wait: a thread hop would cost more than it saves
+        # (measured: 1.9 vs 3.6 ms CPU per request in-process)
+        _insert_assessment(storage, row)
+    else:  # a network round trip: let the loop serve other requests meanwhile
+        await run_in_threadpool(_insert_assessment, storage, row)
     metrics.ASSESSMENTS.labels(result.expert.decision).inc()
     stored = StoredAssessment.model_construct(**dict(result), id=row["id"], created_at=row["created_at"], channel="api")
     # serialised once by pydantic (the result is already validated): FastAPI's response_model path would
