@@ -122,6 +122,8 @@ async def handle(
     query: CallbackQuery | None = None,
 ) -> None:
     raw = (await fsm.get_data()).get(STATE_KEY)
+    if not isinstance(raw, dict):  # absent, or written by something else: start clean rather than crash
+        raw = None
     user_key = deps.store.user_key(user_id)
     if raw and raw.get("escalation_id"):
         route = await deps.board.get(raw["escalation_id"])
