@@ -89,14 +89,23 @@ def _user_id(request: Request, settings: Settings, bearer: str | None) -> int:
     token = _token_from(request, bearer)
     if not token:
         raise ApiError(401, "Inicia sesión para usar esta ruta (token Bearer).", headers=_UNAUTHENTICATED)
+    # a verified token stays valid until its `exp`: remember it instead of re-checking the HMAC per call
+    verified: dict[str, tuple[float, int]] = request.app.state.token_cache
+    hit = verified.get(token)
+    if hit is not None and hit[0] > time.time():
+        return hit[1]
     try:
         claims = decode_access_token(settings, token)
     except TokenError as exc:
         raise ApiError(401, str(exc), headers=_UNAUTHENTICATED) from None
     try:
-        return int(claims["sub"])
+        user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise ApiError(401, "El token de acceso no es válido.", headers=_UNAUTHENTICATED) from None
+    if len(verified) > 4096:  # bounded
+        verified.clear()
+    verified[token] = (float(claims["exp"]), user_id)
+    return user_id
 
 
 def _cached(request: Request, user_id: int) -> Any:

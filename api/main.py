@@ -123,6 +123,7 @@ def create_app(
     app.state.events = event_sink or _make_event_sink(settings, app.state.storage)
     app.state.get_assessor = _AssessorHolder(settings, assessor_factory)
     app.state.user_cache = {}
+    app.state.token_cache = {}
     app.state.limiter = limiter = _make_limiter(settings)
 
     install_error_handlers(app)
