@@ -151,3 +151,10 @@ async def test_rate_limit_on_public_routes(storage: Any, handoff: Any, db_url: s
         assert "Demasiados intentos" in r.text and int(r.headers["retry-after"]) > 0
         # the healthz route is not limited
         assert (await c.get("/healthz")).status_code == 200
+
+
+async def test_link_of_an_erased_applicant_opens_nothing(client: httpx.AsyncClient, handoff: Any, storage: Any) -> None:
+    storage.erase_applicant(handoff.user_key)
+    r = await client.get(handoff.form_url, headers=HTML)
+    assert r.status_code == 404 and "No encontramos tu evaluación" in r.text
+    assert "Ana" not in r.text
