@@ -158,6 +158,26 @@ def current_user_sync(request: Request, settings: Settings, storage: Storage) ->
 
 CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
+# password guessing: at most this many login attempts per client address per minute (token and page)
+LOGIN_RATE_LIMIT = "10/minute"
+
+
+async def login_rate_limit(request: Request) -> None:
+    """The shared slowapi limiter's backend (Redis when configured), keyed by client address."""
+    from limits import parse
+    from slowapi.util import get_remote_address
+
+    item = parse(LOGIN_RATE_LIMIT)
+    try:
+        allowed = request.app.state.limiter.limiter.hit(item, "login", get_remote_address(request))
+    except Exception:  # the counter store is down: do not lock staff out, the password check still applies
+        return
+    if not allowed:
+        raise ApiError(429, "Demasiados intentos de inicio de sesión; espera un minuto.", headers={"Retry-After": "60"})
+
+
+LoginLimitDep = Depends(login_rate_limit)
+
 
 def require_roles(*roles: Role) -> Callable[[CurrentUser], CurrentUser]:
     """Dependency factory: the user must hold one of `roles` (admin always may)."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from api.deps import AdminDep, CurrentUserDep, SettingsDep, StorageDep
+from api.deps import AdminDep, CurrentUserDep, LoginLimitDep, SettingsDep, StorageDep
 from api.errors import ApiError, FieldError, problem_responses
 from api.security import Role, create_access_token
 from api.services import users
@@ -44,7 +44,8 @@ class UserCreate(BaseModel):
     "/auth/token",
     response_model=Token,
     summary="Iniciar sesión (OAuth2 password) y obtener un JWT",
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 422, 429),
+    dependencies=[LoginLimitDep],
 )
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], storage: StorageDep, settings: SettingsDep) -> Token:
     user = users.authenticate(storage, form.username, form.password)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import SESSION_COOKIE, SettingsDep, StorageDep, current_user_sync
+from api.deps import SESSION_COOKIE, LoginLimitDep, SettingsDep, StorageDep, current_user_sync
 from api.errors import ApiError
 from api.routes.analytics import FIRST_DAY, LAST_DAY
 from api.security import Role, create_access_token
@@ -71,7 +71,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
     )
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[LoginLimitDep])
 def login_submit(
     request: Request,
     storage: StorageDep,

@@ -157,3 +157,16 @@ async def test_cors_from_configuration(storage: Any, tmp_path, db_url: str) -> N
         )
     assert ok.headers.get("access-control-allow-origin") == "https://panel.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient, staff: dict) -> None:
+    from api.deps import LOGIN_RATE_LIMIT
+
+    allowed = int(LOGIN_RATE_LIMIT.split("/")[0])
+    codes = [
+        (await client.post("/v1/auth/token", data={"username": "analista", "password": "adivinanza-1"})).status_code
+        for _ in range(allowed + 2)
+    ]
+    assert codes[:allowed] == [401] * allowed and codes[allowed:] == [429, 429]
+    page = await client.post("/login", data={"username": "analista", "password": PASSWORD})
+    assert page.status_code == 429  # the page shares the counter: guessing cannot switch doors
