@@ -76,10 +76,10 @@ def naive_pipeline(model_dir: Path):
     model = warm.pd_model
     from sklearn.linear_model import LogisticRegression
 
-    lr = LogisticRegression()
-    lr.fit(np.vstack([np.zeros(len(F.COLUMNS)), np.ones(len(F.COLUMNS))]), [0, 1])
-    lr.coef_, lr.intercept_ = model.coef[None, :].copy(), np.array([model.intercept])
     columns = list(F.COLUMNS)
+    lr = LogisticRegression()
+    lr.fit(pd.DataFrame(np.vstack([np.zeros(len(columns)), np.ones(len(columns))]), columns=columns), [0, 1])
+    lr.coef_, lr.intercept_ = model.coef[None, :].copy(), np.array([model.intercept])
 
     def assess(data: dict) -> str:
         request = AssessmentRequest.model_validate(data)
