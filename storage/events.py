@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, func
@@ -49,24 +49,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from storage.models import FUNNEL_COLUMNS, Event, FunnelProgress
+from storage.models import FUNNEL_COLUMNS, Event, EventName, FunnelProgress
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 STEP_COLUMNS = tuple(dict.fromkeys(FUNNEL_COLUMNS.values()))
-
-EventName = Literal[
-    "BotStarted",
-    "ConsentGiven",
-    "ProfileCompleted",
-    "QuestionAnswered",
-    "PerfilacionBancariaComplete",
-    "ResultShown",
-    "EscalationCreated",
-    "EscalationResolved",
-    "HandoffOpened",
-    "FinancingRequestSubmitted",
-]
 
 
 class FunnelEvent(BaseModel):
@@ -158,7 +145,7 @@ class SpoolOutbox:
         self._fh.close()
         self._fh = None
         if self._count:
-            self._path.rename(self.dir / f"sealed-{time.time_ns()}-{self._path.name[len('active-'):]}")
+            self._path.rename(self.dir / f"sealed-{time.time_ns()}-{self._path.name[len('active-') :]}")
         else:
             self._path.unlink(missing_ok=True)
         self._path = None
@@ -185,7 +172,7 @@ class SpoolOutbox:
             if pid == os.getpid() or _pid_alive(pid):
                 continue
             with contextlib.suppress(FileNotFoundError):
-                p.rename(self.dir / f"sealed-{time.time_ns()}-{p.name[len('active-'):]}")
+                p.rename(self.dir / f"sealed-{time.time_ns()}-{p.name[len('active-') :]}")
 
     def take(self, max_records: int) -> Batch | None:
         # max_records is advisory here: a segment is taken whole (it is at most max_segment_records long)

@@ -14,7 +14,7 @@ The schema is created by Alembic migrations (storage/alembic), never by `create_
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from engine.policy import QUESTIONS
 from storage.types import JSONType, UTCDateTime, utcnow
 
 # Deterministic constraint names so Alembic migrations are stable on both backends.
@@ -46,7 +47,8 @@ NAMING_CONVENTION = {
 USER_KEY_LEN = 64  # hex HMAC-SHA256, or "erased-<uuid hex>" after erasure
 ESCALATION_STATUSES = ("open", "claimed", "resolved")
 USER_ROLES = ("advisor", "analyst", "admin")
-EVENT_NAMES = (
+# SPEC §8's funnel events: the one list (storage.events validates emitted names against it)
+EventName = Literal[
     "BotStarted",
     "ConsentGiven",
     "ProfileCompleted",
@@ -57,7 +59,8 @@ EVENT_NAMES = (
     "EscalationResolved",
     "HandoffOpened",
     "FinancingRequestSubmitted",
-)
+]
+EVENT_NAMES: tuple[str, ...] = get_args(EventName)
 
 
 class Base(DeclarativeBase):
@@ -119,8 +122,14 @@ class Assessment(Base):
             "ix_assessments_created_at",
             "created_at",
             postgresql_include=[
-                "decision", "pd", "credit_score", "requested_amount", "recommended_bank",
-                "income_band", "tenure", "payroll_bank",
+                "decision",
+                "pd",
+                "credit_score",
+                "requested_amount",
+                "recommended_bank",
+                "income_band",
+                "tenure",
+                "payroll_bank",
             ],
         ),
         Index("ix_assessments_user_key", "user_key"),
@@ -179,16 +188,7 @@ class Event(Base):
 
 
 # Funnel steps in dialog order -> column of `funnel_progress`. The 8 question codes are stable (SPEC §2).
-QUESTION_CODES = (
-    "trabajo_tiempo",
-    "banco_nomina",
-    "historial_crediticio",
-    "creditos_vigentes",
-    "atrasos_12_meses",
-    "enganche",
-    "prioridad_financiamiento",
-    "ingreso_mensual",
-)
+QUESTION_CODES = QUESTIONS
 FUNNEL_COLUMNS: dict[tuple[str, str | None], str] = {
     ("BotStarted", None): "started_at",
     ("ConsentGiven", None): "consent_at",
@@ -266,9 +266,7 @@ class Escalation(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_key: Mapped[str] = mapped_column(String(USER_KEY_LEN))
-    assessment_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("assessments.id", ondelete="SET NULL")
-    )
+    assessment_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("assessments.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(64))  # low_score | revisar | applicant_request | …
     status: Mapped[str] = mapped_column(String(16), default="open")
     advisor_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
@@ -287,9 +285,7 @@ class EscalationNote(Base):
     __tablename__ = "escalation_notes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    escalation_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("escalations.id", ondelete="CASCADE"), index=True
-    )
+    escalation_id: Mapped[int] = mapped_column(Integer, ForeignKey("escalations.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -308,9 +304,7 @@ class FinancingRequest(TimestampMixin, Base):
     folio: Mapped[str] = mapped_column(String(24), unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     user_key: Mapped[str] = mapped_column(String(USER_KEY_LEN))
-    assessment_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("assessments.id", ondelete="SET NULL")
-    )
+    assessment_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("assessments.id", ondelete="SET NULL"))
     bank: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="received")
     vehicle_price: Mapped[float | None] = mapped_column(Float)

@@ -16,24 +16,12 @@ from api.main import create_app
 from api.security import Role, create_access_token
 from core.config import Settings
 from storage.events import EventSink, SpoolOutbox
+from tests.samples import sample_profile
 
 TEST_SECRET = "test-secret-key-for-api-tests"
 PASSWORD = "contraseña-segura-123"
 
-PROFILE: dict[str, Any] = {
-    "answers": {
-        "trabajo_tiempo": "mas_2a",
-        "banco_nomina": "bbva",
-        "historial_crediticio": "bueno",
-        "creditos_vigentes": "1_2",
-        "atrasos_12_meses": "ninguno",
-        "enganche": "20_30",
-        "prioridad_financiamiento": "pagos_fijos",
-        "ingreso_mensual": "20k_30k",
-    },
-    "loan": {"vehicle_price": 350000, "term_months": 48},
-    "applicant": {"birth_year": 1988, "monthly_income": None},
-}
+PROFILE: dict[str, Any] = sample_profile()
 
 
 def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
