@@ -113,7 +113,7 @@ def create_app(
         description=API_DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by api.routes.docs from the installed package (offline)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -134,8 +134,9 @@ def create_app(
 
         return rate_limited_response(request, exc)
 
-    from api.routes import analytics, assessments, auth, escalations, handoff, health, pages
+    from api.routes import analytics, assessments, auth, docs, escalations, handoff, health, pages
 
+    docs.install(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(assessments.router)

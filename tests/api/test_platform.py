@@ -170,3 +170,12 @@ async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient, staff:
     assert codes[:allowed] == [401] * allowed and codes[allowed:] == [429, 429]
     page = await client.post("/login", data={"username": "analista", "password": PASSWORD})
     assert page.status_code == 429  # the page shares the counter: guessing cannot switch doors
+
+
+async def test_openapi_docs_work_offline(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text and "cdn." not in page.text
+    js = await client.get("/static/swagger-ui/swagger-ui-bundle.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"] and len(js.content) > 100_000
+    assert (await client.get("/openapi.json")).json()["info"]["title"]
