@@ -8,13 +8,11 @@
 (c) reused, production: `expert_system(policy).decide` (as (b) with the strategy's per-activation
     `lru_cache` removed, the Rete root dispatching facts by class and the DefFacts lookup cached;
     engine/expert.py says why);
-(d) reused, one fact: the same rules over one `SolicitudFact` holding every input field instead of the
-    seed's four input facts (the alternative the seed's facts rule out; measured, not shipped);
 (e) reused, TEST CEs: as (c), but six rules bind fields with MATCH and compare in a TEST instead of testing
     the field with P(...) (alpha-node tests);
 (f) plain: `decide_reference`, the rules as plain Python (the floor; no experta).
 The variants run interleaved over the same random facts (seeded, all three decisions represented) so that
-load from other processes hits them alike. (c), (d) and (e) are checked against (f) on every input.
+load from other processes hits them alike. (c) and (e) are checked against (f) on every input.
 Prints p50 / p99 per decision and the ratios; the budget for (c) is p50 ≤ 700 µs.
 """
 
@@ -29,20 +27,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 # run as a script, this directory comes first on sys.path and benchmarks/engine.py would shadow the package
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
-from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule
+from experta import AS, MATCH, NOT, TEST, KnowledgeEngine, Rule
 from experta.matchers import ReteMatcher
 from experta.strategies import DepthStrategy
 
 from engine.expert import (
     APROBADO,
     RECHAZADO,
-    REVISAR,
     SALIENCE,
     CreditExpertSystem,
     CreditoFact,
@@ -50,12 +46,8 @@ from engine.expert import (
     PersonaFact,
     ResultadoFact,
     _engine_class,
-    _resultado,
-    _SalienceStrategy,
-    _TypeIndexedMatcher,
     decide_reference,
     expert_system,
-    seed_units,
 )
 from engine.policy import Policy, default_policy
 from engine.types import ExpertFacts, ExpertResult
@@ -146,180 +138,6 @@ def _test_style_engine_class(policy: Policy) -> type[KnowledgeEngine]:
     return TestStyle
 
 
-class SolicitudFact(Fact):
-    """All inputs in one fact (seed units); `exceso` = solicitado − capacidad for R6."""
-
-
-def _one_fact_engine(policy: Policy) -> KnowledgeEngine:
-    x, s = policy.expert, SALIENCE
-
-    class OneFact(KnowledgeEngine):
-        __matcher__ = _TypeIndexedMatcher
-        __strategy__ = _SalienceStrategy
-
-        def _decide(self, rid: str, aprobado: str, interes: float | None) -> None:
-            self.fired.append(rid)
-            declared = self.declare(_resultado(aprobado, interes))
-            if declared is not None:
-                self.resultado = declared
-
-        def _adjust(self, rid: str, r: ResultadoFact, **changes: Any) -> None:
-            self.fired.append(rid)
-            self.resultado = self.modify(r, **changes)
-
-        @Rule(SolicitudFact(edad=P(lambda v: v < x.min_age)), salience=s["R1"])
-        def r1(self) -> None:
-            self._decide("R1", RECHAZADO, 0.0)
-
-        @Rule(SolicitudFact(edad=P(lambda v: v > x.max_age)), salience=s["R2"])
-        def r2(self) -> None:
-            self._decide("R2", RECHAZADO, 0.0)
-
-        @Rule(SolicitudFact(riesgo=P(lambda v: v > x.reject_risk_above)), salience=s["R3"])
-        def r3(self) -> None:
-            self._decide("R3", RECHAZADO, 0.0)
-
-        @Rule(SolicitudFact(ingreso=P(lambda v: v < x.reject_income_below)), salience=s["R4"])
-        def r4(self) -> None:
-            self._decide("R4", RECHAZADO, 0.0)
-
-        @Rule(SolicitudFact(puntaje=P(lambda v: v < x.reject_score_below)), salience=s["R5"])
-        def r5(self) -> None:
-            self._decide("R5", RECHAZADO, 0.0)
-
-        @Rule(SolicitudFact(exceso=P(lambda v: v > 0)), salience=s["R6"])
-        def r6(self) -> None:
-            self._decide("R6", RECHAZADO, 0.0)
-
-        @Rule(SolicitudFact(plazo=P(lambda v: v > x.reject_term_above)), salience=s["R7"])
-        def r7(self) -> None:
-            self._decide("R7", RECHAZADO, 0.0)
-
-        @Rule(
-            SolicitudFact(solicitado=P(lambda v: v <= x.approve_amount_at_most)),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
-            salience=s["R8"],
-        )
-        def r8(self) -> None:
-            self._decide("R8", APROBADO, None)
-
-        @Rule(
-            SolicitudFact(riesgo=P(lambda v: v <= x.approve_risk_at_most)),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
-            salience=s["R9"],
-        )
-        def r9(self) -> None:
-            self._decide("R9", APROBADO, None)
-
-        @Rule(
-            SolicitudFact(puntaje=P(lambda v: v >= x.approve_score_at_least)),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
-            salience=s["R10"],
-        )
-        def r10(self) -> None:
-            self._decide("R10", APROBADO, None)
-
-        @Rule(
-            SolicitudFact(ingreso=P(lambda v: v > x.approve_income_above)),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
-            salience=s["R11"],
-        )
-        def r11(self) -> None:
-            self._decide("R11", APROBADO, None)
-
-        @Rule(
-            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=False),
-            SolicitudFact(riesgo=MATCH.riesgo),
-            salience=s["R12"],
-        )
-        def r12(self, r: ResultadoFact, riesgo: float) -> None:
-            base = x.base_rate_intercept + x.base_rate_per_risk * riesgo
-            self._adjust("R12", r, interes=base, base_calculada=True)
-
-        @Rule(
-            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, descuento_aplicado=False),
-            SolicitudFact(
-                riesgo=P(lambda v: v < x.discount_risk_below), puntaje=P(lambda v: v >= x.discount_score_at_least)
-            ),
-            salience=s["R13"],
-        )
-        def r13(self, r: ResultadoFact) -> None:
-            self._adjust("R13", r, interes=r["interes"] - x.discount_points, descuento_aplicado=True)
-
-        @Rule(
-            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, recargo_aplicado=False),
-            SolicitudFact(
-                solicitado=P(lambda v: v > x.surcharge_amount_above), riesgo=P(lambda v: v > x.surcharge_risk_above)
-            ),
-            salience=s["R14"],
-        )
-        def r14(self, r: ResultadoFact) -> None:
-            self._adjust("R14", r, interes=r["interes"] + x.surcharge_points, recargo_aplicado=True)
-
-        @Rule(
-            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, beneficio_plazo_corto_aplicado=False),
-            SolicitudFact(plazo=P(lambda v: v <= x.short_term_at_most)),
-            salience=s["R15"],
-        )
-        def r15(self, r: ResultadoFact) -> None:
-            self._adjust("R15", r, interes=r["interes"] - x.short_term_points, beneficio_plazo_corto_aplicado=True)
-
-        @Rule(
-            AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, microcredito_aplicado=False),
-            SolicitudFact(solicitado=P(lambda v: v <= x.microcredit_amount_at_most)),
-            salience=s["R16"],
-        )
-        def r16(self, r: ResultadoFact) -> None:
-            self._adjust("R16", r, interes=r["interes"] - x.microcredit_points, microcredito_aplicado=True)
-
-        @Rule(
-            AS.r
-            << ResultadoFact(
-                aprobado=APROBADO,
-                base_calculada=True,
-                clamp_aplicado=False,
-                interes=P(lambda v: v < x.rate_min or v > x.rate_max),
-            ),
-            salience=s["R17"],
-        )
-        def r17(self, r: ResultadoFact) -> None:
-            self._adjust("R17", r, interes=min(max(r["interes"], x.rate_min), x.rate_max), clamp_aplicado=True)
-
-        @Rule(NOT(ResultadoFact()), salience=s["R18"])
-        def r18(self) -> None:
-            self._decide("R18", REVISAR, 0.0)
-
-    return OneFact()
-
-
-def _one_fact_decider(policy: Policy) -> Callable[[ExpertFacts], ExpertResult]:
-    engine = _one_fact_engine(policy)
-    decisions = {APROBADO: "aprobado", RECHAZADO: "rechazado", REVISAR: "revisar"}
-
-    def decide(facts: ExpertFacts) -> ExpertResult:
-        u = seed_units(facts, policy)
-        engine.reset()
-        engine.fired, engine.resultado = [], None
-        engine.declare(
-            SolicitudFact(
-                edad=u.edad,
-                riesgo=u.riesgo,
-                ingreso=u.ingreso,
-                puntaje=u.puntaje,
-                exceso=u.solicitado - u.capacidad,
-                solicitado=u.solicitado,
-                plazo=u.plazo,
-            )
-        )
-        engine.run()
-        r = engine.resultado
-        decision = decisions[r["aprobado"]]
-        rate = round(r["interes"], 2) if decision == "aprobado" else 0.0
-        return ExpertResult(decision=decision, rate=rate, fired_rules=engine.fired)
-
-    return decide
-
-
 # ------------------------------------------------------------------------------------------- measuring
 def _alone(system: CreditExpertSystem, inputs: list[ExpertFacts]) -> tuple[list[float], list[float]]:
     for f in inputs[:50]:
@@ -361,7 +179,6 @@ def main() -> None:
     stock_class = _stock_engine_class(policy)
     stock = CreditExpertSystem(policy)
     stock.engine = stock_class()
-    one_fact = _one_fact_decider(policy)
     test_style = CreditExpertSystem(policy)
     test_style.engine = _test_style_engine_class(policy)()
 
@@ -375,7 +192,6 @@ def main() -> None:
         "(a) naive: new engine per decision": naive,
         "(b) reused, stock experta matcher+strategy": stock.decide,
         "(c) reused, production (expert_system)": production.decide,
-        "(d) reused, one fact with all fields": one_fact,
         "(e) reused, TEST CEs instead of field tests": test_style.decide,
         "(f) plain Python reference": lambda f: decide_reference(f, policy),
     }
@@ -419,10 +235,9 @@ def main() -> None:
 
     print("interleaved, same inputs:")
     p50 = {name: _line(name, us, cpu[name]) for name, us in times.items()}
-    a, b, c, d, e, f_ = (p50[name][0] for name in variants)
+    a, b, c, e, f_ = (p50[name][0] for name in variants)
     print(f"reused production vs naive (a/c): {a / c:.1f}x faster")
     print(f"reused production vs reused stock experta (b/c): {b / c:.2f}x faster")
-    print(f"one fact vs production (c/d): {c / d:.2f}x (the seed's five facts cost {c / d - 1:+.0%})")
     print(f"TEST CEs (6 rules) vs field constraints (e/c): {e / c:.2f}x")
     print(f"python -O vs plain run, production alone: {c_alone[0] / optimized['wall']:.2f}x")
     print(f"production vs plain Python (c/f): {c / f_:.0f}x slower")
