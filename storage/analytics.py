@@ -25,73 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Float, Integer, case, cast, func, literal, select, text
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import Connection, Engine, Float, case, cast, func, literal, select, text
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import String
 
 from storage.models import FUNNEL_COLUMNS, Assessment, FunnelProgress, LoanOutcome
+from storage.sqlfuncs import epoch_seconds, floor_int, period_start
 
 PeriodUnit = Literal["day", "week"]
 SEGMENTS = ("income_band", "tenure", "payroll_bank", "recommended_bank")
 OUTCOME_SEGMENTS = ("source", "tenure", "income_band", "payroll_bank", "recommended_bank", "age_band", "employed")
 PIPELINE_DECISIONS = ("aprobado", "revisar")  # what may still become a loan (rechazado will not)
-
-
-# --------------------------------------------------------------------------------- dialect constructs
-class period_start(FunctionElement[str]):
-    """'YYYY-MM-DD' of the UTC day, or of the Monday of the ISO week, of a timestamp."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(period_start, "postgresql")
-def _period_start_pg(element: period_start, compiler: Any, **kw: Any) -> str:
-    col, unit = list(element.clauses)
-    # a DATE (cheap to group on; str() of it is 'YYYY-MM-DD'), not to_char() per row
-    return f"CAST(date_trunc({compiler.process(unit, **kw)}, {compiler.process(col, **kw)} AT TIME ZONE 'UTC') AS DATE)"
-
-
-@compiles(period_start, "sqlite")
-def _period_start_sqlite(element: period_start, compiler: Any, **kw: Any) -> str:
-    col, unit = list(element.clauses)
-    c = compiler.process(col, **kw)
-    u = compiler.process(unit, **kw)
-    # 'weekday 0' moves forward to Sunday (or stays), '-6 days' lands on that week's Monday
-    return f"CASE WHEN {u} = 'week' THEN date({c}, 'weekday 0', '-6 days') ELSE date({c}) END"
-
-
-class epoch_seconds(FunctionElement[float]):
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(epoch_seconds, "postgresql")
-def _epoch_pg(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    return f"EXTRACT(EPOCH FROM {compiler.process(next(iter(element.clauses)), **kw)})"
-
-
-@compiles(epoch_seconds, "sqlite")
-def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
-    return f"((julianday({compiler.process(next(iter(element.clauses)), **kw)}) - 2440587.5) * 86400.0)"
-
-
-class floor_int(FunctionElement[int]):
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(floor_int, "postgresql")
-def _floor_pg(element: floor_int, compiler: Any, **kw: Any) -> str:
-    return f"CAST(FLOOR({compiler.process(next(iter(element.clauses)), **kw)}) AS INTEGER)"
-
-
-@compiles(floor_int, "sqlite")
-def _floor_sqlite(element: floor_int, compiler: Any, **kw: Any) -> str:
-    # CAST truncates toward zero, which is floor for the non-negative values bucketed here
-    return f"CAST({compiler.process(next(iter(element.clauses)), **kw)} AS INTEGER)"
 
 
 # ------------------------------------------------------------------------------------------- filters
@@ -141,9 +84,7 @@ class Filters:
         if self.end is not None:
             c.append(FunnelProgress.first_seen_at < self.end)
         if self.restricts_applicants():
-            keys = select(Assessment.user_key).where(
-                *[x for x in self.assessment_conditions() if not _is_period(x)]
-            )
+            keys = select(Assessment.user_key).where(*[x for x in self.assessment_conditions() if not _is_period(x)])
             c.append(FunnelProgress.user_key.in_(keys))
         return c
 
@@ -377,8 +318,9 @@ class Analytics:
             raise ValueError("bins must be 1–200")
         with self._connect() as conn:
             stats = conn.execute(
-                select(func.count(), func.avg(Assessment.pd), func.min(Assessment.pd), func.max(Assessment.pd))
-                .where(*f.assessment_conditions())
+                select(func.count(), func.avg(Assessment.pd), func.min(Assessment.pd), func.max(Assessment.pd)).where(
+                    *f.assessment_conditions()
+                )
             ).one()
         return {
             "count": int(stats[0]),
@@ -401,9 +343,7 @@ class Analytics:
             "histogram": self._histogram(cast(Assessment.credit_score, Float), float(width), lo, hi, f),
         }
 
-    def expected_loss(
-        self, f: Filters = Filters(), decisions: tuple[str, ...] = PIPELINE_DECISIONS
-    ) -> dict[str, Any]:
+    def expected_loss(self, f: Filters = Filters(), decisions: tuple[str, ...] = PIPELINE_DECISIONS) -> dict[str, Any]:
         """Σ PD·LGD·EAD over the pipeline (assessments with these decisions), EAD = requested amount ×
         `[pd].ead_factor`, LGD = `[pd].lgd` of the current policy; total, per decision and per bank."""
         lgd, ead = float(self.policy.pd.lgd), float(self.policy.pd.ead_factor)
@@ -430,8 +370,12 @@ class Analytics:
             "expected_loss": round(float(total[1] or 0.0), 2),
             "by_decision": {d: {"assessments": int(n), "expected_loss": round(float(v or 0), 2)} for d, n, v in by_dec},
             "by_bank": [
-                {"bank": b, "assessments": int(n), "expected_loss": round(float(v or 0), 2),
-                 "exposure": round(float(x or 0), 2)}
+                {
+                    "bank": b,
+                    "assessments": int(n),
+                    "expected_loss": round(float(v or 0), 2),
+                    "exposure": round(float(x or 0), 2),
+                }
                 for b, n, v, x in by_bank
             ],
         }

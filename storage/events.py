@@ -38,8 +38,6 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -50,6 +48,7 @@ from tenacity import (
 )
 
 from storage.models import FUNNEL_COLUMNS, Event, EventName, FunnelProgress
+from storage.sqlfuncs import greatest, least
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -293,34 +292,6 @@ class RedisOutbox:
 
 
 # ------------------------------------------------------------------------------------------------ sink
-class _least(FunctionElement[Any]):
-    inherit_cache = True
-
-
-@compiles(_least, "postgresql")
-def _least_pg(element: _least, compiler: Any, **kw: Any) -> str:
-    return f"LEAST({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_least, "sqlite")
-def _least_sqlite(element: _least, compiler: Any, **kw: Any) -> str:
-    return f"MIN({compiler.process(element.clauses, **kw)})"
-
-
-class _greatest(FunctionElement[Any]):
-    inherit_cache = True
-
-
-@compiles(_greatest, "postgresql")
-def _greatest_pg(element: _greatest, compiler: Any, **kw: Any) -> str:
-    return f"GREATEST({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_greatest, "sqlite")
-def _greatest_sqlite(element: _greatest, compiler: Any, **kw: Any) -> str:
-    return f"MAX({compiler.process(element.clauses, **kw)})"
-
-
 def _progress_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per applicant in the batch: first/last seen and the first time of each funnel step."""
     agg: dict[str, dict[str, Any]] = {}
@@ -351,9 +322,9 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000)
     stmt = ins(Event).on_conflict_do_nothing(index_elements=["id"])
     up = ins(FunnelProgress)
     fp = FunnelProgress.__table__.c
-    merge = {c: func.coalesce(_least(fp[c], up.excluded[c]), fp[c], up.excluded[c]) for c in STEP_COLUMNS}
-    merge["first_seen_at"] = _least(fp.first_seen_at, up.excluded.first_seen_at)
-    merge["last_seen_at"] = _greatest(fp.last_seen_at, up.excluded.last_seen_at)
+    merge = {c: func.coalesce(least(fp[c], up.excluded[c]), fp[c], up.excluded[c]) for c in STEP_COLUMNS}
+    merge["first_seen_at"] = least(fp.first_seen_at, up.excluded.first_seen_at)
+    merge["last_seen_at"] = greatest(fp.last_seen_at, up.excluded.last_seen_at)
     up = up.on_conflict_do_update(index_elements=["user_key"], set_=merge)
     now = utcnow()
     rows = sorted(rows, key=lambda r: r["id"])
