@@ -6,9 +6,11 @@ per second and p50/p95/p99 latency per update for three phases, and the Redis/me
 1. solo: one applicant at a time (5 in a row), the latency floor of each update (also shown per step);
 2. saturated: N applicants at once with no pauses, the most updates per second one process handles (with a
    closed loop and no pauses, latency there is mostly queueing: N in flight / throughput);
-3. paced: N applicants pausing between updates so that together they offer `--rate` updates per second;
-4. scaled: `--workers` bot processes on the same Redis share the N applicants (Redis only: a MemoryStorage
-   cannot be shared between processes, which is the point of Redis here).
+3. paced: N applicants in flight for `--duration` seconds, each sending its updates as a Poisson process so
+   that together they offer `--rate` updates per second (a finished applicant is replaced by a new one);
+   measured after `--warmup` seconds: the steady state a deployment lives in;
+4. scaled: `--workers` bot processes on the same Redis share the N applicants, saturated and paced (Redis
+   only: a MemoryStorage cannot be shared between processes, which is the point of Redis here).
 
     .venv/bin/python benchmarks/bot.py                           # 200 applicants, local Redis, SQLite in tmp
     .venv/bin/python benchmarks/bot.py --rate 150 --database-url postgresql+psycopg://…
@@ -18,14 +20,16 @@ price, term, "Ver mi resultado" (one assessment plus its what-if re-runs) and "S
 Latency is measured around `Dispatcher.feed_update` (what a webhook request costs, the Telegram round trips to
 the fake server included). The fake server runs in a separate process so that its work is not the bot's.
 Storage (SQLite/PostgreSQL through worker threads) and the engine are the same in both runs; only the FSM
-storage, the lock and the idempotency guard differ. Issue #5's target: >= 300 updates/s and p95 < 50 ms
-with Redis.
+storage, the lock and the idempotency guard differ. Both the bot and the fake server run on uvloop, as
+`asesor bot` does. Issue #5's target: >= 300 updates/s sustained with p95 < 50 ms, with Redis; the default
+offered rate is 10 % above 300 so that the Poisson noise of a 30-second window does not decide it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -34,8 +38,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,7 +58,7 @@ def _serve(bot_id: int, port_queue: Any) -> None:
         port_queue.put(tg.base_url)
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    uvloop.run(main())
 
 
 def start_fake_server(bot_id: int) -> tuple[multiprocessing.Process, str]:
@@ -68,44 +75,96 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+class Stop(Exception):
+    """The paced phase's clock ran out in the middle of a dialog."""
+
+
+class Pacing:
+    """When one simulated applicant sends its next update: an exponential interval (mean `mean_s`) after it
+    *sent* the previous one, i.e. a Poisson process per applicant. The interval runs from the send, not from
+    the answer, so a slow bot does not lower the offered rate (an open workload); exponential intervals keep
+    the 200 applicants out of lockstep, as real people are (with equal pauses they would all ask for their
+    result in the same second)."""
+
+    def __init__(self, mean_s: float, rng: random.Random, end: float = float("inf")) -> None:
+        self.mean_s, self.rng, self.end = mean_s, rng, end
+        self.next_at = time.perf_counter() + rng.expovariate(1 / mean_s)  # arrivals spread out, not all at t=0
+
+    async def wait(self) -> None:
+        now = time.perf_counter()
+        if self.next_at > now:
+            await asyncio.sleep(self.next_at - now)
+            now = time.perf_counter()
+        if now > self.end:
+            raise Stop
+        self.next_at = max(self.next_at, now) + self.rng.expovariate(1 / self.mean_s)
+
+
+Sample = tuple[float, float]  # (perf_counter when the update was handed to the dispatcher, seconds it took)
+
+
 async def applicant_script(
-    h: Any, user: TestUser, rng: random.Random, timings: list[float], think_s: float = 0.0
+    h: Any, user: TestUser, rng: random.Random, samples: list[Sample], pacing: Pacing | None = None
 ) -> None:
-    """One applicant. Buttons are pressed by building the callback with the dialog's revision (the
-    fake server lives in another process). `think_s`: mean pause after each update, 0 = none."""
+    """One applicant, /start to the financing link. Buttons are pressed by building the callback with the
+    dialog's revision (the fake server lives in another process). `pacing`: None = no pauses at all."""
     policy = h.deps.policy
 
     async def feed(update: dict[str, Any]) -> None:
         nonlocal rev
+        if pacing is not None:
+            await pacing.wait()
         t0 = time.perf_counter()
         await h.feed(update)
-        timings.append(time.perf_counter() - t0)
+        samples.append((t0, time.perf_counter() - t0))
         rev += 1
-        if think_s:  # ±20 % jitter around the mean: the offered rate holds until the last applicant ends
-            await asyncio.sleep(think_s * rng.uniform(0.8, 1.2))
 
     rev = -1  # the dialog's revision, tracked here: every update of this script moves the dialog one step
 
-    async def press(action: str, arg: str = "") -> dict[str, Any]:
+    def press(action: str, arg: str = "") -> dict[str, Any]:
         return _callback(user, f"{rev}:{action}:{arg}" if arg else f"{rev}:{action}")
 
-    if think_s:
-        await asyncio.sleep(rng.uniform(0, think_s))  # arrivals spread out, not all at t=0
     await feed(user.text("/start"))
-    await feed(await press("ok"))
+    await feed(press("ok"))
     await feed(user.text(rng.choice(["Ana López", "Luis Pérez", "María José Ruiz", "Jorge Díaz"])))
     await feed(user.text(str(rng.randint(1960, 2000))))
-    await feed(user.text("55 1234 5678") if rng.random() < 0.7 else await press("skip"))
+    await feed(user.text("55 1234 5678") if rng.random() < 0.7 else press("skip"))
     for codes in policy.answers.values():
-        await feed(await press("a", rng.choice(list(codes))))
-    await feed(user.text(f"{rng.randint(8, 80)} mil") if rng.random() < 0.5 else await press("skip"))
+        await feed(press("a", rng.choice(list(codes))))
+    await feed(user.text(f"{rng.randint(8, 80)} mil") if rng.random() < 0.5 else press("skip"))
     await feed(user.text(f"${rng.randint(150, 900)},000"))
-    await feed(await press("a", str(rng.choice(policy.limits.term_options))))
-    await feed(await press("go"))
-    await feed(await press("fin"))
+    await feed(press("a", str(rng.choice(policy.limits.term_options))))
+    await feed(press("go"))
+    await feed(press("fin"))
     dialog = await h.dialog(user.chat_id)  # the script must have reached the card, or its figures mean nothing
     if not dialog or dialog["step"] != "result":
         raise RuntimeError(f"applicant {user.user_id} ended at {dialog and dialog['step']}")
+
+
+async def saturate(h: Any, user_ids: Iterator[int], n: int, seed: int) -> tuple[list[Sample], float]:
+    """n applicants at once, each through one dialog with no pauses: the most updates per second."""
+    samples: list[Sample] = []
+    users = [TestUser(h.tg, next(user_ids)) for _ in range(n)]
+    t0 = time.perf_counter()
+    await asyncio.gather(*(applicant_script(h, u, random.Random(seed + i), samples) for i, u in enumerate(users)))
+    return samples, time.perf_counter() - t0
+
+
+async def paced(h: Any, user_ids: Iterator[int], n: int, rate: float, duration: float, seed: int) -> list[Sample]:
+    """n applicants in flight at all times for `duration` seconds, together offering `rate` updates/s: each
+    one runs dialogs back to back (a finished applicant is replaced by a new person)."""
+    samples: list[Sample] = []
+    end = time.perf_counter() + duration
+
+    async def one_seat(i: int) -> None:
+        rng = random.Random(seed * 1000 + i)
+        pacing = Pacing(n / rate, rng, end)
+        with contextlib.suppress(Stop):
+            while True:
+                await applicant_script(h, TestUser(h.tg, next(user_ids)), rng, samples, pacing)
+
+    await asyncio.gather(*(one_seat(i) for i in range(n)))
+    return samples
 
 
 def _callback(user: TestUser, data: str) -> dict[str, Any]:
@@ -125,8 +184,27 @@ def _callback(user: TestUser, data: str) -> dict[str, Any]:
 UPDATES_PER_APPLICANT = 18
 
 
+def window(samples: list[Sample], t_from: float, t_to: float) -> list[float]:
+    """Latencies of the updates sent in [t_from, t_to): the steady state, without the ramp-up."""
+    return [lat for t0, lat in samples if t_from <= t0 < t_to]
+
+
+def summary(latencies: list[float], wall: float) -> dict[str, float]:
+    return {
+        "updates": len(latencies),
+        "updates_per_s": len(latencies) / wall,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+    }
+
+
+def paced_summary(samples: list[Sample], started: float, warmup: float, duration: float) -> dict[str, float]:
+    return summary(window(samples, started + warmup, started + duration), duration - warmup)
+
+
 def _worker(idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_url: str, bot_id: int,
-            seed: int, think_s: float, ready: Any, go: Any, results: Any) -> None:  # fmt: skip
+            seed: int, rate: float, duration: float, ready: Any, go: Any, results: Any) -> None:  # fmt: skip
     """One more bot process on the same Redis (what a webhook deployment behind a load balancer runs)."""
 
     async def main() -> None:
@@ -138,24 +216,24 @@ def _worker(idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_u
         h = await build_harness(
             redis_url=redis_url, db_url=db_url, data_dir=Path(data_dir) / f"w{idx}", bot_id=bot_id, api_url=base_url
         )
-        base = 3_000_000 + idx * 100_000
         # Telegram's update ids are unique per bot: give each worker its own range, or the shared
         # idempotency guard would (rightly) drop one worker's updates as duplicates of the other's
         h.tg._update_ids = itertools.count((idx + 1) * 100_000_000)
-        await applicant_script(h, TestUser(h.tg, base - 1), random.Random(idx), [])
+        user_ids = itertools.count(3_000_000 + idx * 1_000_000)
+        await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(idx), [])  # warm-up
         ready.put(idx)
         await asyncio.to_thread(go.wait)
-        timings: list[float] = []
-        users = [TestUser(h.tg, base + i) for i in range(n)]
-        t0 = time.time()
-        await asyncio.gather(
-            *(applicant_script(h, u, random.Random(seed + i), timings, think_s) for i, u in enumerate(users))
-        )
-        results.put((timings, t0, time.time()))
+        t0 = time.perf_counter()
+        if rate:
+            samples = await paced(h, user_ids, n, rate, duration, seed + idx)
+            results.put((samples, t0, None))
+        else:
+            samples, wall = await saturate(h, user_ids, n, seed + idx * 1000)
+            results.put((samples, t0, t0 + wall))
         await h.close()
 
     try:
-        asyncio.run(main())
+        uvloop.run(main())
     except BaseException:  # report it instead of leaving the parent waiting
         import traceback
 
@@ -164,12 +242,11 @@ def _worker(idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_u
 
 
 def run_scaled(
-    workers: int, n: int, redis_url: str, db_url: str, data_dir: Path, seed: int, rate: float = 0.0
+    workers: int, n: int, redis_url: str, db_url: str, data_dir: Path, seed: int, rate: float, args: Any
 ) -> dict[str, float]:
     """`workers` bot processes share one Redis (FSM, locks, idempotency) and split n applicants: possible
-    only because the dialog state and the locks live in Redis, not in a process. `rate` > 0: together the
-    applicants offer that many updates per second (each pauses n / rate seconds between updates)."""
-    think = n / rate if rate else 0.0
+    only because the dialog state and the locks live in Redis, not in a process. rate = 0: saturated;
+    else together they offer `rate` updates per second for `args.duration` seconds."""
     ctx = multiprocessing.get_context("spawn")
     bot_id = random.randint(10_000_000, 99_999_999)
     server, base_url = start_fake_server(bot_id)
@@ -178,7 +255,21 @@ def run_scaled(
     procs = [
         ctx.Process(
             target=_worker,
-            args=(i, share, redis_url, db_url, str(data_dir), base_url, bot_id, seed, think, ready, go, results),
+            args=(
+                i,
+                share,
+                redis_url,
+                db_url,
+                str(data_dir),
+                base_url,
+                bot_id,
+                seed,
+                rate / workers,
+                args.duration,
+                ready,
+                go,
+                results,
+            ),
         )
         for i in range(workers)
     ]
@@ -198,64 +289,48 @@ def run_scaled(
         for p in procs:
             if p.is_alive():
                 p.terminate()
-    timings = [t for part in parts for t in part[0]]
-    wall = max(p[2] for p in parts) - min(p[1] for p in parts)
-    return summary(timings, wall)
+    if rate:  # perf_counter is system-wide (CLOCK_MONOTONIC), so the workers' clocks compare
+        started = max(p[1] for p in parts)
+        samples = [x for p in parts for x in p[0]]
+        return paced_summary(samples, started, args.warmup, args.duration)
+    latencies = [lat for p in parts for _, lat in p[0]]
+    return summary(latencies, max(p[2] for p in parts) - min(p[1] for p in parts))
 
 
-def summary(timings: list[float], wall: float) -> dict[str, float]:
-    return {
-        "updates": len(timings),
-        "updates_per_s": len(timings) / wall,
-        "p50_ms": percentile(timings, 50) * 1000,
-        "p95_ms": percentile(timings, 95) * 1000,
-        "p99_ms": percentile(timings, 99) * 1000,
-    }
-
-
-async def run(kind: str, n: int, rate: float, redis_url: str, db_url: str, data_dir: Path, seed: int) -> dict:
+async def run(kind: str, args: Any, db_url: str, data_dir: Path) -> dict:
     from bot_harness import build_harness
 
     bot_id = random.randint(10_000_000, 99_999_999)
     proc, base_url = start_fake_server(bot_id)
     out: dict[str, Any] = {"kind": kind}
+    n, seed = args.applicants, args.seed
     try:
         h = await build_harness(
-            redis_url=redis_url if kind == "redis" else None,
-            board_redis_url=redis_url,
+            redis_url=args.redis_url if kind == "redis" else None,
+            board_redis_url=args.redis_url,
             db_url=db_url,
             data_dir=data_dir / kind,
             bot_id=bot_id,
             api_url=base_url,
         )
-        local = h.tg  # not serving: only builds the users' updates
-        base = 1_000_000 if kind == "redis" else 2_000_000  # distinct people (and keys) in each run
+        # distinct people (and keys) in each run
+        user_ids = itertools.count(1_000_000 if kind == "redis" else 2_000_000)
         # 1. one applicant alone: the latency floor of an update (warm-up first)
-        await applicant_script(h, TestUser(local, base - 1), random.Random(0), [])
-        solo: list[float] = []
+        await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(0), [])
+        solo: list[Sample] = []
         t0 = time.perf_counter()
         for i in range(5):
-            await applicant_script(h, TestUser(local, base - 10 - i), random.Random(seed + i), solo)
-        out["solo"] = summary(solo, time.perf_counter() - t0)
+            await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(seed + i), solo)
+        out["solo"] = summary([lat for _, lat in solo], time.perf_counter() - t0)
         k = UPDATES_PER_APPLICANT
-        out["solo_by_step_ms"] = [
-            statistics.median(solo[j::k]) * 1000 for j in range(k)
-        ]  # the 18 updates in script order
+        out["solo_by_step_ms"] = [statistics.median(lat for _, lat in solo[j::k]) * 1000 for j in range(k)]
         # 2. n applicants at once, no pauses: the most updates per second the bot handles (latency = queueing)
-        timings: list[float] = []
-        users = [TestUser(local, base + i) for i in range(n)]
-        t0 = time.perf_counter()
-        await asyncio.gather(*(applicant_script(h, u, random.Random(seed + i), timings) for i, u in enumerate(users)))
-        out["saturated"] = summary(timings, time.perf_counter() - t0)
-        # 3. n applicants pausing between updates so that together they offer `rate` updates per second
-        think = n / rate
-        paced: list[float] = []
-        users = [TestUser(local, base + n + i) for i in range(n)]
-        t0 = time.perf_counter()
-        await asyncio.gather(
-            *(applicant_script(h, u, random.Random(seed + i), paced, think) for i, u in enumerate(users))
-        )
-        out["paced"] = summary(paced, time.perf_counter() - t0)
+        samples, wall = await saturate(h, user_ids, n, seed)
+        out["saturated"] = summary([lat for _, lat in samples], wall)
+        # 3. n applicants in flight offering `rate` updates per second; measured after the warm-up
+        started = time.perf_counter()
+        samples = await paced(h, user_ids, n, args.rate, args.duration, seed)
+        out["paced"] = paced_summary(samples, started, args.warmup, args.duration)
         await h.close()
     finally:
         proc.terminate()
@@ -268,7 +343,9 @@ def main() -> None:
     parser.add_argument("--applicants", type=int, default=200)
     parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--database-url", default=None, help="default: a migrated SQLite file in a tmp dir")
-    parser.add_argument("--rate", type=float, default=300.0, help="offered updates/s in the paced phase")
+    parser.add_argument("--rate", type=float, default=330.0, help="offered updates/s in the paced phase")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of the paced phase")
+    parser.add_argument("--warmup", type=float, default=8.0, help="first seconds of the paced phase not measured")
     parser.add_argument("--workers", type=int, default=2, help="bot processes on one Redis in the scaled phase")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
@@ -280,69 +357,44 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        results = []
-        for kind in ("redis", "memory"):
-            # each run starts from an empty database of its own
-            db_url = args.database_url or f"sqlite:///{data_dir / f'bench-{kind}.sqlite3'}"
+
+        def fresh_db(name: str) -> str:  # each run starts from an empty database of its own
+            db_url = args.database_url or f"sqlite:///{data_dir / f'bench-{name}.sqlite3'}"
             migrate(db_url)
-            results.append(
-                asyncio.run(run(kind, args.applicants, args.rate, args.redis_url, db_url, data_dir, args.seed))
-            )
+            return db_url
+
+        results = [uvloop.run(run(kind, args, fresh_db(kind), data_dir)) for kind in ("redis", "memory")]
         scaled = scaled_paced = None
         if args.workers > 1:
-            db_url = args.database_url or f"sqlite:///{data_dir / 'bench-scaled.sqlite3'}"
-            migrate(db_url)
-            scaled = run_scaled(args.workers, args.applicants, args.redis_url, db_url, data_dir, args.seed)
-            db_url = args.database_url or f"sqlite:///{data_dir / 'bench-scaled-paced.sqlite3'}"
-            migrate(db_url)
-            scaled_paced = run_scaled(
-                args.workers, args.applicants, args.redis_url, db_url, data_dir, args.seed + 1000, args.rate
-            )
+            scaled = run_scaled(args.workers, args.applicants, args.redis_url, fresh_db("scaled"), data_dir,
+                                args.seed, 0.0, args)  # fmt: skip
+            scaled_paced = run_scaled(args.workers, args.applicants, args.redis_url, fresh_db("scaled-paced"),
+                                      data_dir, args.seed + 1000, args.rate, args)  # fmt: skip
     n = args.applicants
-    print(f"{n} applicants x {UPDATES_PER_APPLICANT} updates; database {db_url.split(':')[0]}; cpus {os.cpu_count()}")
-    print(f"{'phase':<34} {'storage':<7} {'updates/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    database = (args.database_url or "sqlite").split(":")[0]
+    print(f"{n} applicants x {UPDATES_PER_APPLICANT} updates; database {database}; cpus {os.cpu_count()}")
+    print(f"{'phase':<36} {'storage':<7} {'updates/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     phases = {
         "solo": "1 applicant alone (floor)",
         "saturated": f"{n} at once, no pauses (max rate)",
-        "paced": f"{n} offering {args.rate:.0f} updates/s",
+        "paced": f"{n} in flight offering {args.rate:.0f}/s",
     }
+
+    def row(title: str, kind: str, x: dict[str, float], note: str = "") -> None:
+        print(
+            f"{title:<36} {kind:<7} {x['updates_per_s']:>9.0f} {x['p50_ms']:>8.1f} {x['p95_ms']:>8.1f} "
+            f"{x['p99_ms']:>8.1f}{note}"
+        )
+
     for phase, title in phases.items():
         for r in results:
-            x = r[phase]
-            print(
-                f"{title:<34} {r['kind']:<7} {x['updates_per_s']:>9.0f} {x['p50_ms']:>8.1f} {x['p95_ms']:>8.1f} "
-                f"{x['p99_ms']:>8.1f}"
-            )
-    share = args.applicants // args.workers
-    for title, x in (
-        (f"{args.workers} processes x {share}, no pauses", scaled),
-        (f"{args.workers} proc. offering {args.rate:.0f} updates/s", scaled_paced),
-    ):
-        if x is not None:
-            print(
-                f"{title:<34} {'redis':<7} {x['updates_per_s']:>9.0f} {x['p50_ms']:>8.1f} "
-                f"{x['p95_ms']:>8.1f} {x['p99_ms']:>8.1f}   (MemoryStorage cannot be shared by processes)"
-            )
-    steps = [
-        "start",
-        "ok",
-        "name",
-        "year",
-        "phone",
-        "q1",
-        "q2",
-        "q3",
-        "q4",
-        "q5",
-        "q6",
-        "q7",
-        "q8",
-        "income",
-        "price",
-        "term",
-        "result",
-        "link",
-    ]
+            row(title, r["kind"], r[phase])
+    note = "   (a MemoryStorage cannot be shared by processes)"
+    if scaled is not None and scaled_paced is not None:
+        row(f"{args.workers} processes x {n // args.workers}, no pauses", "redis", scaled, note)
+        row(f"{args.workers} processes offering {args.rate:.0f}/s", "redis", scaled_paced, note)
+    steps = ["start", "ok", "name", "year", "phone", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "income",
+             "price", "term", "result", "link"]  # fmt: skip
     for r in results:
         cells = " ".join(f"{name}={ms:.1f}" for name, ms in zip(steps, r["solo_by_step_ms"], strict=True))
         print(f"solo median ms per update, {r['kind']}: {cells}")
@@ -353,13 +405,16 @@ def main() -> None:
             f"ratio redis/memory, {phase:<9}: throughput {a['updates_per_s'] / b['updates_per_s']:.2f}x, "
             f"p50 {a['p50_ms'] / b['p50_ms']:.2f}x, p95 {a['p95_ms'] / b['p95_ms']:.2f}x"
         )
-    # the target holds for the deployment that meets it: one process, or several webhook workers on one Redis
-    best = max(redis["saturated"]["updates_per_s"], scaled["updates_per_s"] if scaled else 0.0)
-    best_p95 = min(redis["paced"]["p95_ms"], scaled_paced["p95_ms"] if scaled_paced else float("inf"))
-    ok = best >= 300 and best_p95 < 50
+    # the target: with Redis, >= 300 updates/s sustained with p95 < 50 ms, by one process or by several
+    # webhook workers sharing the Redis (the deployment of docs/bot.md)
+    candidates = [("1 process", redis["paced"])]
+    if scaled_paced is not None:
+        candidates.append((f"{args.workers} processes", scaled_paced))
+    met = [(name, x) for name, x in candidates if x["updates_per_s"] >= 300 and x["p95_ms"] < 50]
+    name, best = met[0] if met else max(candidates, key=lambda c: c[1]["updates_per_s"] - c[1]["p95_ms"])
     print(
-        f"target (Redis: >= 300 updates/s at saturation, p95 < 50 ms at the offered rate): best {best:.0f}/s, "
-        f"p95 {best_p95:.1f} ms: " + ("met" if ok else "NOT met")
+        f"target (Redis, >= 300 updates/s with p95 < 50 ms): {name}, {best['updates_per_s']:.0f}/s, "
+        f"p95 {best['p95_ms']:.1f} ms: " + ("met" if met else "NOT met")
     )
 
 

@@ -17,13 +17,14 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StateType, StorageKey
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from bot.fsm import DialogIsolation, DialogRedisStorage
 from bot.middlewares import IdempotencyMiddleware, RedisSeenUpdates, SeenUpdates
 from bot.ports import ApplicantStore, EventSink
 from bot.relay import RelayBoard
+from bot.session import JsonAiohttpSession
 from dialogs.card import Assess
 from dialogs.flow import Flow
 from engine.policy import Policy
@@ -70,25 +71,9 @@ def key_builder() -> DefaultKeyBuilder:
     return DefaultKeyBuilder(prefix="asesor:fsm", with_bot_id=True, with_destiny=True)
 
 
-class DialogRedisStorage(RedisStorage):
-    """RedisStorage for a dialog that keeps its step in the data (versioned), not in aiogram's state string.
-
-    aiogram's FSM middleware reads the state on every update; here it is always empty, so that read is
-    skipped (one Redis round trip less per update). Setting a state is refused rather than silently lost.
-    """
-
-    async def get_state(self, key: StorageKey) -> str | None:
-        return None
-
-    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        if state is not None:
-            raise RuntimeError("the dialog keeps its step in the FSM data; aiogram states are not used")
-        await super().set_state(key, None)
-
-
-def redis_storage(redis: Redis, ttl: timedelta = DIALOG_TTL) -> tuple[RedisStorage, RedisEventIsolation]:
+def redis_storage(redis: Redis, ttl: timedelta = DIALOG_TTL) -> tuple[DialogRedisStorage, DialogIsolation]:
     storage = DialogRedisStorage(redis, key_builder=key_builder(), state_ttl=ttl, data_ttl=ttl)
-    return storage, storage.create_isolation(lock_kwargs=ISOLATION_LOCK)
+    return storage, storage.create_isolation(**ISOLATION_LOCK)
 
 
 # aiogram parses every answer with `Response[method.__returning__]`, a pydantic generic model; pydantic keeps
@@ -115,7 +100,7 @@ def make_bot(token: str, api_url: str | None = None, *, session: AiohttpSession 
     """A Bot that talks to `api_url` (Telegram's, a self-hosted telegram-bot-api, or the test server)."""
     _pin_response_types()
     if session is None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+        session = JsonAiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else JsonAiohttpSession()
     return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

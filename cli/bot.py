@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import typer
+import uvloop
 
 app = typer.Typer(help="Bot de Telegram del solicitante (polling local o webhook en producción).")
 
@@ -59,7 +60,8 @@ def run(
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    asyncio.run(_main(settings, mode, host, port))
+    # uvloop: a faster event loop for the same code (it is what uvicorn runs the API on, too)
+    uvloop.run(_main(settings, mode, host, port))
 
 
 async def _main(settings: Any, mode: str, host: str, port: int) -> None:
