@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+import orjson
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
@@ -78,6 +79,10 @@ class _Held:
 _held: ContextVar[_Held | None] = ContextVar("asesor_fsm_held", default=None)
 
 
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def _ttl_seconds(ttl: int | timedelta | None) -> int:
     if ttl is None:
         return 0
@@ -88,6 +93,8 @@ class DialogRedisStorage(RedisStorage):
     """RedisStorage whose locked chat's data lives in the update's copy until the lock is released."""
 
     def __init__(self, redis: Redis, key_builder: KeyBuilder, **kwargs: Any) -> None:
+        kwargs.setdefault("json_loads", orjson.loads)
+        kwargs.setdefault("json_dumps", _dumps)
         super().__init__(redis, key_builder=key_builder, **kwargs)
         self._acquire = redis.register_script(ACQUIRE)
         self._release = redis.register_script(RELEASE)

@@ -34,8 +34,17 @@ class JsonAiohttpSession(AiohttpSession):
     def build_json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
         """The method as a JSON body, or None when it carries files (then a multipart form is needed)."""
         files: dict[str, Any] = {}
-        payload = self.prepare_value(method.model_dump(warnings=False), bot=bot, files=files, _dumps_json=False)
+        # exclude_none: a keyboard button has ten optional fields; prepare_value would visit and drop each None
+        dumped = method.model_dump(warnings=False, exclude_none=True)
+        payload = self.prepare_value(dumped, bot=bot, files=files, _dumps_json=False)
         return None if files else orjson.dumps(payload)
+
+    async def __call__(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        if len(self.middleware):  # else skip building an empty middleware chain on every call
+            return await super().__call__(bot, method, timeout)
+        return await self.make_request(bot, method, timeout)
 
     async def make_request(
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
