@@ -100,7 +100,8 @@ class Pacing:
         self.next_at = max(self.next_at, now) + self.rng.expovariate(1 / self.mean_s)
 
 
-Sample = tuple[float, float]  # (perf_counter when the update was handed to the dispatcher, seconds it took)
+# (perf_counter when the update was handed to the dispatcher, seconds it took, its index in the script)
+Sample = tuple[float, float, int]
 
 
 async def applicant_script(
@@ -115,9 +116,9 @@ async def applicant_script(
         if pacing is not None:
             await pacing.wait()
         t0 = time.perf_counter()
-        await h.feed(update)
-        samples.append((t0, time.perf_counter() - t0))
+        await h.feed(update, settle=False)  # what the applicant waits for; a case post goes on meanwhile
         rev += 1
+        samples.append((t0, time.perf_counter() - t0, rev))
 
     rev = -1  # the dialog's revision, tracked here: every update of this script moves the dialog one step
 
@@ -184,9 +185,9 @@ def _callback(user: TestUser, data: str) -> dict[str, Any]:
 UPDATES_PER_APPLICANT = 18
 
 
-def window(samples: list[Sample], t_from: float, t_to: float) -> list[float]:
-    """Latencies of the updates sent in [t_from, t_to): the steady state, without the ramp-up."""
-    return [lat for t0, lat in samples if t_from <= t0 < t_to]
+def window(samples: list[Sample], t_from: float, t_to: float) -> list[Sample]:
+    """The updates sent in [t_from, t_to): the steady state, without the ramp-up."""
+    return [x for x in samples if t_from <= x[0] < t_to]
 
 
 def summary(latencies: list[float], wall: float) -> dict[str, float]:
@@ -199,8 +200,12 @@ def summary(latencies: list[float], wall: float) -> dict[str, float]:
     }
 
 
-def paced_summary(samples: list[Sample], started: float, warmup: float, duration: float) -> dict[str, float]:
-    return summary(window(samples, started + warmup, started + duration), duration - warmup)
+def paced_summary(samples: list[Sample], started: float, warmup: float, duration: float) -> dict[str, Any]:
+    steady = window(samples, started + warmup, started + duration)
+    out: dict[str, Any] = summary([lat for _, lat, _ in steady], duration - warmup)
+    by_step = [[lat for _, lat, step in steady if step == j] for j in range(UPDATES_PER_APPLICANT)]
+    out["p95_by_step_ms"] = [percentile(x, 95) * 1000 if x else float("nan") for x in by_step]
+    return out
 
 
 def _worker(idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_url: str, bot_id: int,
@@ -293,7 +298,7 @@ def run_scaled(
         started = max(p[1] for p in parts)
         samples = [x for p in parts for x in p[0]]
         return paced_summary(samples, started, args.warmup, args.duration)
-    latencies = [lat for p in parts for _, lat in p[0]]
+    latencies = [lat for p in parts for _, lat, _ in p[0]]
     return summary(latencies, max(p[2] for p in parts) - min(p[1] for p in parts))
 
 
@@ -321,12 +326,12 @@ async def run(kind: str, args: Any, db_url: str, data_dir: Path) -> dict:
         t0 = time.perf_counter()
         for i in range(5):
             await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(seed + i), solo)
-        out["solo"] = summary([lat for _, lat in solo], time.perf_counter() - t0)
+        out["solo"] = summary([lat for _, lat, _ in solo], time.perf_counter() - t0)
         k = UPDATES_PER_APPLICANT
-        out["solo_by_step_ms"] = [statistics.median(lat for _, lat in solo[j::k]) * 1000 for j in range(k)]
+        out["solo_by_step_ms"] = [statistics.median(lat for _, lat, _ in solo[j::k]) * 1000 for j in range(k)]
         # 2. n applicants at once, no pauses: the most updates per second the bot handles (latency = queueing)
         samples, wall = await saturate(h, user_ids, n, seed)
-        out["saturated"] = summary([lat for _, lat in samples], wall)
+        out["saturated"] = summary([lat for _, lat, _ in samples], wall)
         # 3. n applicants in flight offering `rate` updates per second; measured after the warm-up
         started = time.perf_counter()
         samples = await paced(h, user_ids, n, args.rate, args.duration, seed)
@@ -395,10 +400,14 @@ def main() -> None:
         row(f"{args.workers} processes offering {args.rate:.0f}/s", "redis", scaled_paced, note)
     steps = ["start", "ok", "name", "year", "phone", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "income",
              "price", "term", "result", "link"]  # fmt: skip
+    redis, memory = results
     for r in results:
         cells = " ".join(f"{name}={ms:.1f}" for name, ms in zip(steps, r["solo_by_step_ms"], strict=True))
         print(f"solo median ms per update, {r['kind']}: {cells}")
-    redis, memory = results
+    for title, x in (("1 process", redis["paced"]), (f"{args.workers} processes", scaled_paced)):
+        if x is not None:
+            cells = " ".join(f"{name}={ms:.0f}" for name, ms in zip(steps, x["p95_by_step_ms"], strict=True))
+            print(f"paced p95 ms per update, redis, {title}: {cells}")
     for phase in phases:
         a, b = redis[phase], memory[phase]
         print(

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -53,9 +53,29 @@ class BotDeps:
     advisors_chat_id: int | None
     handoff_url: Callable[[str, str], str]  # (user_key, assessment_id) -> {API_PUBLIC_URL}/solicitud/{token}
     flow: Flow = field(init=False)
+    # work an update started but the applicant need not wait for (posting a case to the advisors' chat)
+    background: set[asyncio.Task[None]] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.flow = Flow(self.policy)
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` after the update's answer; a failure is logged (its type only: it may quote input)."""
+        task = asyncio.create_task(work, name=name)
+        self.background.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("background %s failed: %s", task.get_name(), type(exc).__name__)
+            log.debug("background %s traceback", task.get_name(), exc_info=exc)
+
+    async def settle(self) -> None:
+        """Wait for the background work (shutdown, and tests that look at its result)."""
+        while self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
 
 
 def redis_client(url: str, max_connections: int = REDIS_MAX_CONNECTIONS) -> Redis:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -32,6 +32,10 @@ from dialogs.ui import (
     SaveProfile,
     Track,
 )
+
+if TYPE_CHECKING:
+    from engine.types import AssessmentRequest, AssessmentResult
+    from storage.repositories import Storage
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,7 @@ class Turn:
     message: Message | None
     state: DialogState | None
     last_message_id: int | None = None
+    events: list[Any] = field(default_factory=list)  # FunnelEvents of this update, emitted together at its end
 
     async def save(self) -> None:
         if self.state is None:
@@ -88,7 +93,7 @@ class Turn:
     ) -> None:
         from storage.events import FunnelEvent
 
-        await self.deps.events.aemit(
+        self.events.append(
             FunnelEvent(
                 name=name,  # type: ignore[arg-type]
                 user_key=self.user_key,
@@ -98,6 +103,12 @@ class Turn:
                 model_version=model_version,
             )
         )
+
+    async def emit_events(self) -> None:
+        """One outbox write for the update's events (each write is a thread hop and a Redis round trip)."""
+        events, self.events = self.events, []
+        if events:
+            await self.deps.events.aemit_many(events)
 
 
 async def on_message(message: Message, state: FSMContext, deps: BotDeps, bot: Bot) -> None:
@@ -135,12 +146,15 @@ async def handle(
         await turn.save()
     pressed = query.message.message_id if query is not None and query.message is not None else None
     shown = deliver(bot, chat_id, outcome.replies, pressed_message_id=pressed)
-    if query is not None:  # the toast and the new screen are independent: one round trip instead of two
-        _, turn.last_message_id = await asyncio.gather(_answer(query, outcome), shown)
-    else:
-        turn.last_message_id = await shown
-    for effect in outcome.effects:
-        await _run(turn, effect)
+    try:
+        if query is not None:  # the toast and the new screen are independent: one round trip instead of two
+            _, turn.last_message_id = await asyncio.gather(_answer(query, outcome), shown)
+        else:
+            turn.last_message_id = await shown
+        for effect in outcome.effects:
+            await _run(turn, effect)
+    finally:  # what happened before a failure is still counted
+        await turn.emit_events()
 
 
 async def _answer(query: CallbackQuery, outcome: Outcome) -> None:
@@ -156,13 +170,9 @@ async def _run(turn: Turn, effect: object) -> None:
         step = str(effect.properties.get("question")) if "question" in effect.properties else None
         await turn.track(effect.event, effect.properties, step)
     elif isinstance(effect, RecordConsent):
-        await deps.store.upsert_applicant(turn.user_id, chat_id=turn.chat_id)
-        await deps.store.record_consent(turn.user_key, version=effect.notice_version)
+        await deps.store.run(_record_consent, turn.user_id, turn.chat_id, effect.notice_version)
     elif isinstance(effect, SaveProfile):
-        await deps.store.upsert_applicant(turn.user_id, chat_id=turn.chat_id)
-        await deps.store.save_profile(
-            turn.user_key, name=effect.name, birth_year=effect.birth_year, phone=effect.phone, complete=True
-        )
+        await deps.store.run(_save_profile, turn.user_id, turn.chat_id, effect)
     elif isinstance(effect, RunAssessment):
         await _assess(turn)
     elif isinstance(effect, RequestHandoff):
@@ -199,14 +209,7 @@ async def _assess(turn: Turn) -> None:
         )
         return
     result = evaluation.result
-    state.assessment_id = await deps.store.save_assessment(result, user_key=turn.user_key, request=request)
-    await deps.store.save_bank_profile(
-        turn.user_key,
-        respuestas=request.answers.model_dump(),
-        banco_recomendado=result.bank_fit.recommended,
-        banco_segunda_opcion=result.bank_fit.second,
-        is_complete=True,
-    )
+    state.assessment_id = await deps.store.run(_save_result, turn.user_key, request, result)
     await turn.save()
     card = render_card(evaluation, deps.policy)
     keyboard = markup(deps.flow.result_keyboard(state))
@@ -241,6 +244,31 @@ async def _assess(turn: Turn) -> None:
             await turn.bot.send_message(turn.chat_id, texts.AUTO_ESCALATED)
 
 
+# Storage work of one effect, run in one worker thread (`store.run`): one thread hop instead of two.
+def _record_consent(store: Storage, user_id: int, chat_id: int, notice_version: str) -> None:
+    view = store.upsert_applicant(user_id, chat_id=chat_id)
+    store.record_consent(view.user_key, version=notice_version)
+
+
+def _save_profile(store: Storage, user_id: int, chat_id: int, profile: SaveProfile) -> None:
+    view = store.upsert_applicant(user_id, chat_id=chat_id)
+    store.save_profile(
+        view.user_key, name=profile.name, birth_year=profile.birth_year, phone=profile.phone, complete=True
+    )
+
+
+def _save_result(store: Storage, user_key: str, request: AssessmentRequest, result: AssessmentResult) -> str:
+    assessment_id = store.save_assessment(result, user_key=user_key, request=request)
+    store.save_bank_profile(
+        user_key,
+        respuestas=request.answers.model_dump(),
+        banco_recomendado=result.bank_fit.recommended,
+        banco_segunda_opcion=result.bank_fit.second,
+        is_complete=True,
+    )
+    return str(assessment_id)
+
+
 async def _handoff(turn: Turn) -> None:
     state = turn.state
     if state is None or not state.assessment_id:
@@ -252,6 +280,7 @@ async def _handoff(turn: Turn) -> None:
 
 async def _erase(turn: Turn) -> None:
     deps = turn.deps
+    await turn.emit_events()
     route = await deps.board.forget_user(turn.user_key)
     if route is not None:
         await escalation.notify_erased(turn.bot, deps, route)

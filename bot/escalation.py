@@ -102,6 +102,10 @@ def escalation_card(turn: Turn, escalation_id: int, reasons: tuple[str, ...], li
 
 
 async def open_escalation(turn: Turn, reasons: tuple[str, ...], *, evaluation: Evaluation | None = None) -> None:
+    """Open the applicant's case (or find the open one) and route it; the case card is posted to the advisors'
+    chat in the background, so that the applicant's answer does not wait for the advisors' side. The case is
+    in the database (and the API's queue) and in the relay board before the update ends: a second tap finds
+    it, and a crash before the card is posted loses no case."""
     deps, state = turn.deps, turn.state
     assert state is not None
     stored_reason = ",".join(STORED_REASON.get(r, r) for r in reasons)[:64]
@@ -119,24 +123,32 @@ async def open_escalation(turn: Turn, reasons: tuple[str, ...], *, evaluation: E
     if deps.advisors_chat_id is None:
         log.warning("ADVISORS_CHAT_ID is not set: escalation %s is only in the API queue", esc.id)
         return
-    row = None if evaluation is not None else await deps.store.latest_assessment(turn.user_key)
-    lines = _assessment_lines(deps, evaluation, row)
+    card = escalation_card(turn, esc.id, reasons, _assessment_lines(deps, evaluation, None)) if evaluation else None
+    deps.spawn(_post_case(turn, deps.advisors_chat_id, route, reasons, card), name=f"post-case-{esc.id}")
+
+
+async def _post_case(turn: Turn, chat: int, route: Route, reasons: tuple[str, ...], card: str | None) -> None:
+    """The case card in the advisors' chat: a topic of its own in a forum, else a plain message."""
+    deps = turn.deps
+    if card is None:  # the button before any result: the latest stored assessment, if there is one
+        row = await deps.store.latest_assessment(turn.user_key)
+        card = escalation_card(turn, route.escalation_id, reasons, _assessment_lines(deps, None, row))
     try:  # a forum chat gets one topic per case; a plain group falls back to replies
-        topic = await turn.bot.create_forum_topic(deps.advisors_chat_id, name=f"Caso #{esc.id}")
+        topic = await turn.bot.create_forum_topic(chat, name=f"Caso #{route.escalation_id}")
         route.thread_id = topic.message_thread_id
     except TelegramAPIError:
         route.thread_id = None
-    route.card_text = escalation_card(turn, esc.id, reasons, lines)
+    route.card_text = card
     sent = await turn.bot.send_message(
-        deps.advisors_chat_id,
+        chat,
         f"{route.card_text}\n{status_line(route)}",
         message_thread_id=route.thread_id,
-        reply_markup=card_keyboard(esc.id, "open"),
+        reply_markup=card_keyboard(route.escalation_id, "open"),
     )
     route.card_message_id = sent.message_id
     await deps.board.save(route)
-    await deps.board.map_message(sent.message_id, esc.id)
-    await deps.store.set_escalation_message(esc.id, sent.message_id)
+    await deps.board.map_message(sent.message_id, route.escalation_id)
+    await deps.store.set_escalation_message(route.escalation_id, sent.message_id)
 
 
 def _where(route: Route) -> dict[str, Any]:

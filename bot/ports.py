@@ -6,6 +6,7 @@ Handlers depend on these protocols, not on SQLAlchemy: the production wiring pas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -13,6 +14,10 @@ class ApplicantStore(Protocol):
     """What the bot stores about an applicant (personal fields are encrypted by the implementation)."""
 
     def user_key(self, telegram_id: int | str) -> str: ...
+
+    async def run(self, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`work(sync_storage, *args, **kwargs)` in one worker thread (several calls, one hop)."""
+        ...
 
     async def upsert_applicant(self, telegram_id: int | str, chat_id: int | None = None) -> Any: ...
 
@@ -76,5 +81,7 @@ class EventSink(Protocol):
     """Non-blocking, durable emission of funnel events (SPEC §8)."""
 
     async def aemit(self, event: Any) -> None: ...
+
+    async def aemit_many(self, events: list[Any]) -> None: ...
 
     def flush(self) -> int: ...

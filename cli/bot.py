@@ -144,6 +144,7 @@ async def _main(settings: Any, mode: str, host: str, port: int) -> None:
         else:
             await run_polling(bot, dp)
     finally:
+        await deps.settle()  # cases being posted to the advisors' chat finish before the session closes
         sink.stop()
         await bot.session.close()
         await redis.aclose()

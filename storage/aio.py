@@ -24,6 +24,10 @@ class AsyncStorage:
     def user_key(self, telegram_id: int | str) -> str:  # pure CPU (an HMAC): no thread needed
         return self.sync.user_key(telegram_id)
 
+    async def run(self, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`work(storage, *args, **kwargs)` in one worker thread: several calls for one thread hop."""
+        return await asyncio.to_thread(work, self.sync, *args, **kwargs)
+
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         attr = getattr(self.sync, name)
         if not callable(attr):

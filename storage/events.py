@@ -405,6 +405,14 @@ class EventSink:
             log.exception("aemit failed; event dropped")
             self.dropped += 1
 
+    async def aemit_many(self, events: list[FunnelEvent]) -> None:
+        """Several events in one outbox write (one thread hop, one Redis pipeline or one spool append)."""
+        try:
+            await asyncio.to_thread(self.emit_many, events)
+        except Exception:  # pragma: no cover - emit_many does not raise; to_thread could on shutdown
+            log.exception("aemit_many failed; %d events dropped", len(events))
+            self.dropped += len(events)
+
     def _put(self, records: list[str]) -> None:
         targets: list[Any] = [self.outbox]
         if self.fallback is not None and self.fallback is not self.outbox:

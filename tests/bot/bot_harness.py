@@ -49,9 +49,13 @@ class BotHarness:
     storage: Storage
     sink: EventSink
 
-    async def feed(self, update: dict[str, Any]) -> Any:
-        """Hand one update to the production dispatcher (as a webhook would) and wait until it is handled."""
-        return await self.dp.feed_update(self.bot, Update.model_validate(update, context={"bot": self.bot}))
+    async def feed(self, update: dict[str, Any], *, settle: bool = True) -> Any:
+        """Hand one update to the production dispatcher (as a webhook would) and wait until it is handled;
+        `settle`: also until the background work it started is done (a case posted to the advisors)."""
+        result = await self.dp.feed_update(self.bot, Update.model_validate(update, context={"bot": self.bot}))
+        if settle:
+            await self.deps.settle()
+        return result
 
     def state_key(self, chat_id: int, user_id: int | None = None) -> str:
         from aiogram.fsm.storage.base import StorageKey
@@ -74,6 +78,7 @@ class BotHarness:
             return [(r.name, r.step, dict(r.properties or {})) for r in rows]
 
     async def close(self) -> None:
+        await self.deps.settle()
         await self.bot.session.close()
         await self.dp.storage.close()
         self.storage.dispose()
