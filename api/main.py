@@ -25,6 +25,7 @@ from api import errors
 from api.errors import Problem, install_error_handlers
 from api.middleware import BodySizeLimit, PrometheusMetrics
 from core.config import Settings, get_settings
+from core.heap import freeze_startup_heap
 from storage.events import EventSink, RedisOutbox, SpoolOutbox
 from storage.repositories import Storage
 
@@ -100,6 +101,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if warm_engine:
             app.state.get_assessor()
+            freeze_startup_heap()  # the engine is loaded: keep it out of the collector's full passes
         app.state.events.start()  # background flusher: outbox -> events table
         try:
             yield

@@ -50,6 +50,8 @@ sys.path.insert(0, str(ROOT / "tests" / "bot"))
 
 from fake_telegram import FakeTelegram, TestUser  # noqa: E402
 
+from core.heap import freeze_startup_heap  # noqa: E402
+
 
 def _serve(bot_id: int, port_queue: Any) -> None:
     async def main() -> None:
@@ -226,6 +228,7 @@ def _worker(idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_u
         h.tg._update_ids = itertools.count((idx + 1) * 100_000_000)
         user_ids = itertools.count(3_000_000 + idx * 1_000_000)
         await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(idx), [])  # warm-up
+        freeze_startup_heap()  # as `asesor bot` does once it is up
         ready.put(idx)
         await asyncio.to_thread(go.wait)
         t0 = time.perf_counter()
@@ -322,6 +325,7 @@ async def run(kind: str, args: Any, db_url: str, data_dir: Path) -> dict:
         user_ids = itertools.count(1_000_000 if kind == "redis" else 2_000_000)
         # 1. one applicant alone: the latency floor of an update (warm-up first)
         await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(0), [])
+        freeze_startup_heap()  # as `asesor bot` does once it is up
         solo: list[Sample] = []
         t0 = time.perf_counter()
         for i in range(5):

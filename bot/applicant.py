@@ -209,9 +209,17 @@ async def _assess(turn: Turn) -> None:
         )
         return
     result = evaluation.result
-    state.assessment_id = await deps.store.run(_save_result, turn.user_key, request, result)
+    reasons = tuple(result.escalation_reasons)
+    # the automatic case is stored with the assessment: one transaction, one thread hop
+    reason = escalation.stored_reason(reasons) if result.escalate and not state.escalation_id else None
+    saved = await deps.store.run(_save_result, turn.user_key, request, result, reason)
+    state.assessment_id = saved.assessment_id
+    if saved.escalation_id is not None:
+        state.escalation_id = str(saved.escalation_id)
     await turn.save()
     card = render_card(evaluation, deps.policy)
+    if saved.escalation_id is not None:
+        card += "\n\n" + texts.AUTO_ESCALATED
     keyboard = markup(deps.flow.result_keyboard(state))
     shown = False
     if turn.last_message_id is not None:
@@ -238,35 +246,51 @@ async def _assess(turn: Turn) -> None:
         {"assessment_id": state.assessment_id, "decision": result.expert.decision},
         model_version=result.model_version,
     )
-    if result.escalate and not state.escalation_id:
-        await escalation.open_escalation(turn, tuple(result.escalation_reasons), evaluation=evaluation)
-        if state.escalation_id:
-            await turn.bot.send_message(turn.chat_id, texts.AUTO_ESCALATED)
+    if saved.escalation_id is not None:
+        await escalation.route_escalation(
+            turn, saved.escalation_id, saved.escalation_created, reasons, evaluation=evaluation
+        )
 
 
 # Storage work of one effect, run in one worker thread (`store.run`): one thread hop instead of two.
 def _record_consent(store: Storage, user_id: int, chat_id: int, notice_version: str) -> None:
-    view = store.upsert_applicant(user_id, chat_id=chat_id)
-    store.record_consent(view.user_key, version=notice_version)
+    with store.transaction():  # one write lock and one commit for both
+        view = store.upsert_applicant(user_id, chat_id=chat_id)
+        store.record_consent(view.user_key, version=notice_version)
 
 
 def _save_profile(store: Storage, user_id: int, chat_id: int, profile: SaveProfile) -> None:
-    view = store.upsert_applicant(user_id, chat_id=chat_id)
-    store.save_profile(
-        view.user_key, name=profile.name, birth_year=profile.birth_year, phone=profile.phone, complete=True
-    )
+    with store.transaction():
+        view = store.upsert_applicant(user_id, chat_id=chat_id)
+        store.save_profile(
+            view.user_key, name=profile.name, birth_year=profile.birth_year, phone=profile.phone, complete=True
+        )
 
 
-def _save_result(store: Storage, user_key: str, request: AssessmentRequest, result: AssessmentResult) -> str:
-    assessment_id = store.save_assessment(result, user_key=user_key, request=request)
-    store.save_bank_profile(
-        user_key,
-        respuestas=request.answers.model_dump(),
-        banco_recomendado=result.bank_fit.recommended,
-        banco_segunda_opcion=result.bank_fit.second,
-        is_complete=True,
-    )
-    return str(assessment_id)
+@dataclass(frozen=True)
+class SavedResult:
+    assessment_id: str
+    escalation_id: int | None = None  # the case opened with it (a low score, an expert «revisar»)
+    escalation_created: bool = False  # False: the applicant's open case was found instead
+
+
+def _save_result(
+    store: Storage, user_key: str, request: AssessmentRequest, result: AssessmentResult, escalate: str | None
+) -> SavedResult:
+    """The assessment, the seed's bank profile and, when `escalate` gives its reason, the case: all or none."""
+    with store.transaction():
+        assessment_id = str(store.save_assessment(result, user_key=user_key, request=request))
+        store.save_bank_profile(
+            user_key,
+            respuestas=request.answers.model_dump(),
+            banco_recomendado=result.bank_fit.recommended,
+            banco_segunda_opcion=result.bank_fit.second,
+            is_complete=True,
+        )
+        if escalate is None:
+            return SavedResult(assessment_id)
+        esc, created = store.create_escalation(user_key, reason=escalate, assessment_id=assessment_id)
+        return SavedResult(assessment_id, esc.id, created)
 
 
 async def _handoff(turn: Turn) -> None:

@@ -101,30 +101,45 @@ def escalation_card(turn: Turn, escalation_id: int, reasons: tuple[str, ...], li
     return "\n".join(out)
 
 
+def stored_reason(reasons: tuple[str, ...]) -> str:
+    """The short reason codes kept in `escalations.reason`."""
+    return ",".join(STORED_REASON.get(r, r) for r in reasons)[:64]
+
+
 async def open_escalation(turn: Turn, reasons: tuple[str, ...], *, evaluation: Evaluation | None = None) -> None:
-    """Open the applicant's case (or find the open one) and route it; the case card is posted to the advisors'
-    chat in the background, so that the applicant's answer does not wait for the advisors' side. The case is
-    in the database (and the API's queue) and in the relay board before the update ends: a second tap finds
-    it, and a crash before the card is posted loses no case."""
+    """Open the applicant's case (or find the open one) and route it (see `route_escalation`)."""
     deps, state = turn.deps, turn.state
     assert state is not None
-    stored_reason = ",".join(STORED_REASON.get(r, r) for r in reasons)[:64]
     esc, created = await deps.store.create_escalation(
-        turn.user_key, reason=stored_reason, assessment_id=state.assessment_id
+        turn.user_key, reason=stored_reason(reasons), assessment_id=state.assessment_id
     )
     state.escalation_id = str(esc.id)
     await turn.save()
-    existing = await deps.board.get(esc.id)
-    if not created and existing is not None and existing.status != "resolved":
-        return  # already posted (a double tap, or the automatic escalation raced the button)
-    route = Route(esc.id, turn.user_key, turn.chat_id, turn.user_id)
+    await route_escalation(turn, esc.id, created, reasons, evaluation=evaluation)
+
+
+async def route_escalation(
+    turn: Turn, escalation_id: int, created: bool, reasons: tuple[str, ...], *, evaluation: Evaluation | None
+) -> None:
+    """Route a stored case; its card is posted to the advisors' chat in the background, so that the
+    applicant's answer does not wait for the advisors' side. The case is in the database (and the API's
+    queue) and in the relay board before the update ends: a second tap finds it, and a crash before the card
+    is posted loses no case."""
+    deps = turn.deps
+    if not created:
+        existing = await deps.board.get(escalation_id)
+        if existing is not None and existing.status != "resolved":
+            return  # already posted (a double tap, or the automatic escalation raced the button)
+    route = Route(escalation_id, turn.user_key, turn.chat_id, turn.user_id)
     await deps.board.save(route)
-    await turn.track("EscalationCreated", {"escalation_id": esc.id, "reasons": list(reasons)})
+    await turn.track("EscalationCreated", {"escalation_id": escalation_id, "reasons": list(reasons)})
     if deps.advisors_chat_id is None:
-        log.warning("ADVISORS_CHAT_ID is not set: escalation %s is only in the API queue", esc.id)
+        log.warning("ADVISORS_CHAT_ID is not set: escalation %s is only in the API queue", escalation_id)
         return
-    card = escalation_card(turn, esc.id, reasons, _assessment_lines(deps, evaluation, None)) if evaluation else None
-    deps.spawn(_post_case(turn, deps.advisors_chat_id, route, reasons, card), name=f"post-case-{esc.id}")
+    card = None  # without the evaluation at hand, the background task reads the latest stored assessment
+    if evaluation is not None:
+        card = escalation_card(turn, escalation_id, reasons, _assessment_lines(deps, evaluation, None))
+    deps.spawn(_post_case(turn, deps.advisors_chat_id, route, reasons, card), name=f"post-case-{escalation_id}")
 
 
 async def _post_case(turn: Turn, chat: int, route: Route, reasons: tuple[str, ...], card: str | None) -> None:

@@ -80,6 +80,7 @@ async def _main(settings: Any, mode: str, host: str, port: int) -> None:
     )
     from bot.relay import RelayBoard
     from core.handoff import handoff_url
+    from core.heap import freeze_startup_heap
     from engine.assess import get_assessor
     from storage.aio import AsyncStorage
     from storage.db import is_sqlite, migrate
@@ -136,6 +137,7 @@ async def _main(settings: Any, mode: str, host: str, port: int) -> None:
         handoff_url=lambda key, aid: handoff_url(key, aid, settings=settings),
     )
     dp = production_dispatcher(deps, redis)
+    freeze_startup_heap()  # the engine and aiogram are loaded: keep them out of the collector's full passes
     try:
         await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in BOT_COMMANDS.items()])
         if mode == "webhook":

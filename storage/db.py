@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 ALEMBIC_DIR = Path(__file__).resolve().parent / "alembic"
 ALEMBIC_INI = Path(__file__).resolve().parent / "alembic.ini"
@@ -43,6 +45,10 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
     return make_url(normalize_url(url_or_engine)).get_backend_name() == "sqlite"
 
 
+# How long a write transaction waits for SQLite's write lock before it fails with "database is locked".
+SQLITE_LOCK_TIMEOUT_S = 10.0
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL: readers do not block the writer; foreign keys are off by default in SQLite;
     # busy_timeout: concurrent writers wait instead of failing with "database is locked".
@@ -50,17 +56,51 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT_S * 1000)}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, retried every millisecond or two while another writer holds the lock.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, … 100 ms between tries: a writer that started
+    waiting early sleeps on while the lock is free, and a newer one takes it first. With steady writes from
+    several threads and processes (the bot's storage threads, the event flusher) a few waits then run to
+    hundreds of milliseconds (benchmarks/bot.py saw 0.6 s). Short, jittered retries keep each wait about as
+    long as the lock is actually held."""
+    try:
+        dbapi_conn.execute("BEGIN IMMEDIATE")  # the common case: nobody is writing
+        return
+    except sqlite3.OperationalError as exc:
+        if not _is_locked(exc):
+            raise
+    dbapi_conn.execute("PRAGMA busy_timeout=0")  # fail at once and let the retry below do the waiting
+    try:
+        for attempt in Retrying(
+            retry=retry_if_exception(_is_locked),
+            wait=wait_random(0.0005, 0.002),
+            stop=stop_after_delay(SQLITE_LOCK_TIMEOUT_S),
+            reraise=True,
+        ):
+            with attempt:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT_S * 1000)}")
 
 
 def _sqlite_begin(conn: Any) -> None:
     # `engine.execution_options(sqlite_begin="IMMEDIATE")` (see write_engine) takes the write lock at BEGIN:
     # a deferred transaction that reads and then writes cannot upgrade its lock while another writer
     # commits, and SQLite fails it at once with "database is locked" instead of waiting.
-    mode = conn.get_execution_options().get("sqlite_begin", "")
-    conn.exec_driver_sql(f"BEGIN {mode}" if mode in ("IMMEDIATE", "EXCLUSIVE") else "BEGIN")
+    if conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+        _begin_immediate(conn.connection.driver_connection)
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def write_engine(engine: Engine) -> Engine:
@@ -76,7 +116,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 10})
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": SQLITE_LOCK_TIMEOUT_S})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLAlchemy's recipe: let it own transactions. pysqlite's legacy mode starts a transaction only

@@ -47,6 +47,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from storage.db import write_engine
 from storage.models import FUNNEL_COLUMNS, Event, EventName, FunnelProgress
 from storage.sqlfuncs import greatest, least
 from storage.types import utcnow
@@ -328,7 +329,7 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000)
     up = up.on_conflict_do_update(index_elements=["user_key"], set_=merge)
     now = utcnow()
     rows = sorted(rows, key=lambda r: r["id"])
-    with engine.begin() as conn:
+    with write_engine(engine).begin() as conn:  # SQLite: the write lock at BEGIN, with short retries
         for i in range(0, len(rows), chunk):
             part = [{**r, "received_at": r.get("received_at") or now} for r in rows[i : i + chunk]]
             conn.execute(stmt, part)

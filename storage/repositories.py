@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import copy
 import secrets
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -120,6 +123,7 @@ class Storage:
         self._cipher = cipher
         self._fernet_keys = fernet_keys
         self._data_dir = data_dir or settings.data_dir
+        self._local = threading.local()  # the transaction() a thread is in, if any
 
     @classmethod
     def from_settings(cls) -> Storage:
@@ -146,8 +150,26 @@ class Storage:
 
     def session(self) -> Any:
         """A read-write transaction scope (commit on success, rollback on error) for callers that need
-        several statements at once."""
+        several statements at once. Inside `transaction()` it joins that transaction instead."""
+        active = getattr(self._local, "session", None)
+        if active is not None:
+            return nullcontext(active)
         return session_scope(self._write_sessions)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Several writes as one transaction: the methods called inside (in this thread) join it, so they
+        take SQLite's write lock and commit once instead of once each."""
+        active = getattr(self._local, "session", None)
+        if active is not None:
+            yield active
+            return
+        with session_scope(self._write_sessions) as s:
+            self._local.session = s
+            try:
+                yield s
+            finally:
+                self._local.session = None
 
     def read(self) -> Any:
         """A read-only transaction scope (never takes SQLite's write lock)."""
@@ -199,8 +221,8 @@ class Storage:
                     s.flush()
                     return self._view(a)
             except IntegrityError:  # another process inserted it between our SELECT and INSERT
-                if attempt:
-                    raise
+                if attempt or getattr(self._local, "session", None) is not None:
+                    raise  # inside transaction(): the caller's transaction failed, it retries as a whole
         raise AssertionError("unreachable")
 
     def get_applicant(self, user_key: str) -> ApplicantView | None:
