@@ -110,6 +110,13 @@ class Turn:
         if events:
             await self.deps.events.aemit_many(events)
 
+    def emit_events_later(self) -> None:
+        """The same, after the update's answer: the applicant and the chat lock need not wait for analytics.
+        (The events carry their own timestamps, so their order in the outbox does not matter.)"""
+        events, self.events = self.events, []
+        if events:
+            self.deps.spawn(self.deps.events.aemit_many(events), name="emit-events")
+
 
 async def on_message(message: Message, state: FSMContext, deps: BotDeps, bot: Bot) -> None:
     user_id = message.from_user.id if message.from_user else message.chat.id
@@ -154,7 +161,7 @@ async def handle(
         for effect in outcome.effects:
             await _run(turn, effect)
     finally:  # what happened before a failure is still counted
-        await turn.emit_events()
+        turn.emit_events_later()
 
 
 async def _answer(query: CallbackQuery, outcome: Outcome) -> None:
@@ -305,6 +312,7 @@ async def _handoff(turn: Turn) -> None:
 async def _erase(turn: Turn) -> None:
     deps = turn.deps
     await turn.emit_events()
+    await deps.settle()  # events of earlier updates still on their way to the outbox land first
     route = await deps.board.forget_user(turn.user_key)
     if route is not None:
         await escalation.notify_erased(turn.bot, deps, route)

@@ -73,14 +73,14 @@ def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
     several threads and processes (the bot's storage threads, the event flusher) a few waits then run to
     hundreds of milliseconds (benchmarks/bot.py saw 0.6 s). Short, jittered retries keep each wait about as
     long as the lock is actually held."""
+    dbapi_conn.execute("PRAGMA busy_timeout=0")  # fail at once and let the retries below do the waiting
     try:
-        dbapi_conn.execute("BEGIN IMMEDIATE")  # the common case: nobody is writing
-        return
-    except sqlite3.OperationalError as exc:
-        if not _is_locked(exc):
-            raise
-    dbapi_conn.execute("PRAGMA busy_timeout=0")  # fail at once and let the retry below do the waiting
-    try:
+        try:
+            dbapi_conn.execute("BEGIN IMMEDIATE")  # the common case: nobody is writing
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
         for attempt in Retrying(
             retry=retry_if_exception(_is_locked),
             wait=wait_random(0.0005, 0.002),
@@ -89,7 +89,7 @@ def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
         ):
             with attempt:
                 dbapi_conn.execute("BEGIN IMMEDIATE")
-    finally:
+    finally:  # other statements keep the connection's busy timeout
         dbapi_conn.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT_S * 1000)}")
 
 
