@@ -10,7 +10,9 @@ per second and p50/p95/p99 latency per update for three phases, and the Redis/me
    that together they offer `--rate` updates per second (a finished applicant is replaced by a new one);
    measured after `--warmup` seconds: the steady state a deployment lives in;
 4. scaled: `--workers` bot processes on the same Redis share the N applicants, saturated and paced (Redis
-   only: a MemoryStorage cannot be shared between processes, which is the point of Redis here).
+   only: a MemoryStorage cannot be shared between processes, which is the point of Redis here); what
+   `asesor bot --workers N --pin-cpus` runs in webhook mode (worker i on CPU i: left to the scheduler, the two
+   busy processes sometimes shared one CPU for whole runs and the p95 doubled).
 
     .venv/bin/python benchmarks/bot.py                           # 200 applicants, local Redis, SQLite in tmp
     .venv/bin/python benchmarks/bot.py --rate 150 --database-url postgresql+psycopg://…
@@ -20,9 +22,10 @@ price, term, "Ver mi resultado" (one assessment plus its what-if re-runs) and "S
 Latency is measured around `Dispatcher.feed_update` (what a webhook request costs, the Telegram round trips to
 the fake server included). The fake server runs in a separate process so that its work is not the bot's.
 Storage (SQLite/PostgreSQL through worker threads) and the engine are the same in both runs; only the FSM
-storage, the lock and the idempotency guard differ. Both the bot and the fake server run on uvloop, as
-`asesor bot` does. Issue #5's target: >= 300 updates/s sustained with p95 < 50 ms, with Redis; the default
-offered rate is 10 % above 300 so that the Poisson noise of a 30-second window does not decide it.
+storage, the lock and the idempotency guard differ. As in `asesor bot`, the bot and the fake server run on
+uvloop and each bot process freezes its startup heap out of the collector's full passes (core/heap.py).
+Issue #5's target: >= 300 updates/s sustained with p95 < 50 ms, with Redis; the default offered rate is 10 %
+above 300 so that the Poisson noise of a 30-second window does not decide it.
 """
 
 from __future__ import annotations
@@ -212,11 +215,14 @@ def paced_summary(samples: list[Sample], started: float, warmup: float, duration
 
 def _worker(idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_url: str, bot_id: int,
             seed: int, rate: float, duration: float, ready: Any, go: Any, results: Any) -> None:  # fmt: skip
-    """One more bot process on the same Redis (what a webhook deployment behind a load balancer runs)."""
+    """One more bot process on the same Redis (what `asesor bot --workers N --pin-cpus` runs)."""
 
     async def main() -> None:
         import logging
 
+        from bot.app import pin_to_cpu
+
+        pin_to_cpu(idx)  # as `asesor bot --workers N --pin-cpus` does
         logging.basicConfig(level=logging.ERROR)
         from bot_harness import build_harness
 

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,9 +19,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.types import Update
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from bot.fsm import DialogIsolation, DialogRedisStorage
+from bot.fsm import DialogIsolation, DialogRedisStorage, feeding
 from bot.middlewares import IdempotencyMiddleware, RedisSeenUpdates, SeenUpdates
 from bot.ports import ApplicantStore, EventSink
 from bot.relay import RelayBoard
@@ -91,9 +93,24 @@ def key_builder() -> DefaultKeyBuilder:
     return DefaultKeyBuilder(prefix="asesor:fsm", with_bot_id=True, with_destiny=True)
 
 
-def redis_storage(redis: Redis, ttl: timedelta = DIALOG_TTL) -> tuple[DialogRedisStorage, DialogIsolation]:
+def redis_storage(
+    redis: Redis, ttl: timedelta = DIALOG_TTL, seen: RedisSeenUpdates | None = None
+) -> tuple[DialogRedisStorage, DialogIsolation]:
+    """`seen`: the idempotency guard's keys, checked in the same script that takes a chat's lock."""
     storage = DialogRedisStorage(redis, key_builder=key_builder(), state_ttl=ttl, data_ttl=ttl)
-    return storage, storage.create_isolation(**ISOLATION_LOCK)
+    seen_keys = {"seen_prefix": seen.prefix, "seen_ttl": seen.ttl} if seen is not None else {}
+    return storage, storage.create_isolation(**ISOLATION_LOCK, **seen_keys)
+
+
+class AsesorDispatcher(Dispatcher):
+    """A Dispatcher that tells the chat lock which update it is taken for (bot/fsm.py `feeding`)."""
+
+    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        token = feeding.set((bot.id, update.update_id))
+        try:
+            return await super().feed_update(bot, update, **kwargs)
+        finally:
+            feeding.reset(token)
 
 
 # aiogram parses every answer with `Response[method.__returning__]`, a pydantic generic model; pydantic keeps
@@ -133,7 +150,7 @@ def make_dispatcher(
 ) -> Dispatcher:
     from bot import advisors, applicant
 
-    dp = Dispatcher(storage=storage, events_isolation=isolation, deps=deps)
+    dp = AsesorDispatcher(storage=storage, events_isolation=isolation, deps=deps)
     dp.update.outer_middleware(IdempotencyMiddleware(seen))
     dp.include_router(advisors.make_router())
     dp.include_router(applicant.make_router())
@@ -142,8 +159,19 @@ def make_dispatcher(
 
 
 def production_dispatcher(deps: BotDeps, redis: Redis, ttl: timedelta = DIALOG_TTL) -> Dispatcher:
-    storage, isolation = redis_storage(redis, ttl)
-    return make_dispatcher(deps, storage=storage, isolation=isolation, seen=RedisSeenUpdates(redis))
+    seen = RedisSeenUpdates(redis)
+    storage, isolation = redis_storage(redis, ttl, seen)
+    return make_dispatcher(deps, storage=storage, isolation=isolation, seen=seen)
+
+
+def pin_to_cpu(index: int) -> int:
+    """Keep this process on one CPU of those it may use (worker `index` of `asesor bot --workers N
+    --pin-cpus`). Left to the scheduler, two busy bot processes sometimes share one CPU for long stretches
+    while the other serves Redis; benchmarks/bot.py saw the p95 double in those runs."""
+    allowed = sorted(os.sched_getaffinity(0))
+    cpu = allowed[index % len(allowed)]
+    os.sched_setaffinity(0, {cpu})
+    return cpu
 
 
 def webhook_secret(secret_key: str, bot_id: int) -> str:
@@ -156,7 +184,10 @@ async def run_polling(bot: Bot, dp: Dispatcher) -> None:
     await dp.start_polling(bot, handle_signals=True, allowed_updates=dp.resolve_used_update_types())
 
 
-async def run_webhook(bot: Bot, dp: Dispatcher, *, public_url: str, secret: str, host: str, port: int) -> None:
+async def run_webhook(
+    bot: Bot, dp: Dispatcher, *, public_url: str, secret: str, host: str, port: int, reuse_port: bool = False
+) -> None:
+    """Serve Telegram's webhook; `reuse_port`: other bot processes listen on the same port (`--workers`)."""
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
     from aiohttp import web
 
@@ -174,7 +205,7 @@ async def run_webhook(bot: Bot, dp: Dispatcher, *, public_url: str, secret: str,
     app.on_startup.append(on_startup)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
     log.info("webhook listening on %s:%s%s", host, port, WEBHOOK_PATH)
     try:
         await asyncio.Event().wait()

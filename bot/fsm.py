@@ -41,10 +41,15 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import LockError, LockNotOwnedError
 
-# KEYS: lock, data. ARGV: token, lock timeout (ms). -> {1, data or false} when taken, {0} when busy.
+# KEYS: lock, data[, seen update]. ARGV: token, lock timeout (ms)[, seen TTL (s)].
+# -> {1, data or false, 1 first time / 0 seen before / -1 not asked} when taken, {0} when busy.
 ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2])}
+  local first = -1
+  if KEYS[3] then
+    first = redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[3]) and 1 or 0
+  end
+  return {1, redis.call('GET', KEYS[2]), first}
 end
 return {0}
 """
@@ -74,9 +79,20 @@ class _Held:
     data_key: str
     raw: str | None
     mode: str = "keep"  # 'set' or 'del' once the handler wrote
+    update_id: int | None = None  # the update whose first delivery ACQUIRE checked, and its answer
+    first_time: bool | None = None
 
 
 _held: ContextVar[_Held | None] = ContextVar("asesor_fsm_held", default=None)
+# (bot id, update id) of the update being fed to the dispatcher (bot/app.py AsesorDispatcher)
+feeding: ContextVar[tuple[int, int] | None] = ContextVar("asesor_feeding", default=None)
+
+
+def first_time_checked_with_lock(update_id: int) -> bool | None:
+    """Whether taking the chat's lock also found this update new (True) or already seen (False); None when
+    the lock did not check it (no chat lock for this update, or no idempotency keys configured)."""
+    held = _held.get()
+    return held.first_time if held is not None and held.update_id == update_id else None
 
 
 def _dumps(value: Any) -> str:
@@ -137,9 +153,19 @@ class DialogIsolation(BaseEventIsolation):
     """One update per chat at a time across every bot process sharing the Redis."""
 
     def __init__(
-        self, storage: DialogRedisStorage, *, timeout: float = 60, sleep: float = 0.01, blocking_timeout: float = 30
+        self,
+        storage: DialogRedisStorage,
+        *,
+        timeout: float = 60,
+        sleep: float = 0.01,
+        blocking_timeout: float = 30,
+        seen_prefix: str | None = None,
+        seen_ttl: int = 0,
     ) -> None:
         self.storage = storage
+        # with a prefix, ACQUIRE also does the idempotency guard's `SET {prefix}:{bot}:{update} NX EX ttl`
+        # (bot/middlewares.py), saving that round trip on every update that takes a chat's lock
+        self.seen_prefix, self.seen_ttl = seen_prefix, seen_ttl
         self.timeout_ms = int(timeout * 1000)  # the lock outlives a stuck update by this much at most
         self.sleep = sleep  # polling step while another update of the chat runs
         self.blocking_timeout = blocking_timeout
@@ -149,9 +175,14 @@ class DialogIsolation(BaseEventIsolation):
         s = self.storage
         lock_key, data_key = s.key_builder.build(key, "lock"), s.key_builder.build(key, "data")
         token = uuid.uuid4().hex
+        keys, args = [lock_key, data_key], [token, self.timeout_ms]
+        update = feeding.get()
+        if self.seen_prefix and update is not None:
+            keys.append(f"{self.seen_prefix}:{update[0]}:{update[1]}")
+            args.append(self.seen_ttl)
         deadline = time.monotonic() + self.blocking_timeout
         while True:
-            got = await s._acquire(keys=[lock_key, data_key], args=[token, self.timeout_ms])
+            got = await s._acquire(keys=keys, args=args)
             if got[0]:
                 break
             if time.monotonic() > deadline:
@@ -159,6 +190,8 @@ class DialogIsolation(BaseEventIsolation):
             await asyncio.sleep(self.sleep)
         raw = got[1] if len(got) > 1 and got[1] else None
         held = _Held(data_key, raw.decode() if isinstance(raw, bytes) else raw)
+        if len(got) > 2 and got[2] in (0, 1) and update is not None:
+            held.update_id, held.first_time = update[1], bool(got[2])
         reset = _held.set(held)
         try:
             yield None

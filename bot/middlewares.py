@@ -2,7 +2,8 @@
 
 Telegram re-delivers an update when a webhook answer is slow or lost, and two bot processes polling by
 mistake see the same updates; without a guard, an answer would be counted twice and a step skipped. The
-guard is a `SET key NX EX ttl` on the update id before anything else happens: the first process to set it
+guard is a `SET key NX EX ttl` on the update id before any handler runs (for an update of a chat, in the same
+Redis script that takes the chat's lock, bot/fsm.py): the first process to set it
 handles the update, every later copy is dropped. The key is never released, so an update that failed half
 way is not replayed on top of the state it already changed; the error handler tells the applicant to retry.
 """
@@ -18,6 +19,8 @@ from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
 from redis.asyncio import Redis
+
+from bot.fsm import first_time_checked_with_lock
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +63,17 @@ class IdempotencyMiddleware(BaseMiddleware):
         self.seen = seen
         self.duplicates = 0
 
+    async def _first_time(self, bot_id: int, update_id: int) -> bool:
+        checked = first_time_checked_with_lock(update_id)  # done with the chat's lock (bot/fsm.py)
+        return checked if checked is not None else await self.seen.first_time(bot_id, update_id)
+
     async def __call__(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        if isinstance(event, Update) and not await self.seen.first_time(data["bot"].id, event.update_id):
+        if isinstance(event, Update) and not await self._first_time(data["bot"].id, event.update_id):
             self.duplicates += 1
             log.info("duplicate update %s dropped", event.update_id)
             return UNHANDLED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -36,6 +37,12 @@ def run(
     host: str = typer.Option("0.0.0.0", "--host", help="webhook mode: address to listen on"),
     port: int = typer.Option(8081, "--port", help="webhook mode: port to listen on"),
     log_level: str = typer.Option("INFO", "--log-level"),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="webhook mode: bot processes sharing the port (state and locks are in Redis)"
+    ),
+    pin_cpus: bool = typer.Option(
+        False, "--pin-cpus", help="with --workers: keep worker i on CPU i (a machine or container of its own)"
+    ),
 ) -> None:
     """Start the bot. Needs BOT_TOKEN; uses REDIS_URL (a local Redis when unset) and DATABASE_URL."""
     from core.config import get_settings
@@ -57,14 +64,81 @@ def run(
             "El modo webhook necesita WEBHOOK_URL: la URL pública (https) que Telegram llamará.",
             setting="WEBHOOK_URL",
         )
+    if workers > 1 and mode != "webhook":
+        _fail(
+            "invalid_setting",
+            "--workers mayor que 1 solo en modo webhook: getUpdates admite un solo lector por bot.",
+            setting="--workers",
+        )
+    if workers > 1:
+        raise typer.Exit(_supervise(workers, host, port, log_level, pin_cpus))
+    _serve(mode, host, port, log_level)
+
+
+def _serve(mode: str, host: str, port: int, log_level: str, reuse_port: bool = False, cpu: int | None = None) -> None:
+    from core.config import get_settings
+
+    if cpu is not None:
+        from bot.app import pin_to_cpu
+
+        pin_to_cpu(cpu)
+
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     # uvloop: a faster event loop for the same code (it is what uvicorn runs the API on, too)
-    uvloop.run(_main(settings, mode, host, port))
+    # Ctrl-C, or the supervisor stopping its workers: _main's cleanup has run by the time it surfaces here
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(_main(get_settings(), mode, host, port, reuse_port=reuse_port))
 
 
-async def _main(settings: Any, mode: str, host: str, port: int) -> None:
+def _supervise(workers: int, host: str, port: int, log_level: str, pin_cpus: bool = False) -> int:
+    """Webhook mode on several CPUs: `workers` processes listen on one port (SO_REUSEPORT, the kernel spreads
+    Telegram's connections) and share the dialog state, the chat locks and the idempotency guard in Redis.
+    SIGINT or SIGTERM stops them all gracefully; if one dies, the others are stopped and the exit code says so
+    (the process manager restarts the whole set)."""
+    import multiprocessing
+    import os
+    import signal
+
+    from core.config import get_settings
+    from storage.db import is_sqlite, migrate
+
+    db_url = get_settings().resolved_database_url
+    if is_sqlite(db_url):  # once here, not in two workers racing to create the same tables
+        migrate(db_url)
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: no event loop or pool is inherited
+    procs = [
+        ctx.Process(
+            target=_serve,
+            args=("webhook", host, port, log_level, True, i if pin_cpus else None),
+            name=f"asesor-bot-{i}",
+        )
+        for i in range(workers)
+    ]
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.pid is not None and p.exitcode is None:
+                os.kill(p.pid, signal.SIGINT)  # each worker shuts down as after Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for p in procs:
+        p.start()
+    while any(p.exitcode is None for p in procs):
+        for p in procs:
+            p.join(0.5)
+            if p.exitcode not in (None, 0) and not stopping:
+                logging.getLogger("asesor.bot").error("worker %s exited with %s; stopping the rest", p.name, p.exitcode)
+                stop()
+    return 0 if stopping and all(p.exitcode in (0, -signal.SIGINT) for p in procs) else 1
+
+
+async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: bool = False) -> None:
     from aiogram.types import BotCommand
     from aiogram.utils.token import TokenValidationError
     from redis.exceptions import RedisError
@@ -142,7 +216,9 @@ async def _main(settings: Any, mode: str, host: str, port: int) -> None:
         await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in BOT_COMMANDS.items()])
         if mode == "webhook":
             secret = webhook_secret(settings.secret_key.get_secret_value(), bot.id)
-            await run_webhook(bot, dp, public_url=settings.webhook_url, secret=secret, host=host, port=port)
+            await run_webhook(
+                bot, dp, public_url=settings.webhook_url, secret=secret, host=host, port=port, reuse_port=reuse_port
+            )
         else:
             await run_polling(bot, dp)
     finally:

@@ -146,6 +146,11 @@ async def test_webhook_mode_against_fake_server(tmp_path: Path, redis_url: str) 
         await tg.stop()
 
 
+def _last_text(tg: FakeTelegram, chat_id: int) -> str:
+    messages = tg.bot_messages(chat_id)
+    return (messages[-1].text or "") if messages else ""
+
+
 async def _wait_for_port(port: int) -> None:
     for _ in range(200):
         try:
@@ -155,3 +160,40 @@ async def _wait_for_port(port: int) -> None:
         except OSError:
             await asyncio.sleep(0.05)
     raise AssertionError("the webhook server did not start")
+
+
+async def test_webhook_workers_share_the_port_and_redis(tmp_path: Path, redis_url: str) -> None:
+    """`--workers 2 --pin-cpus`: two processes on one port (SO_REUSEPORT) answer Telegram's webhook calls; a
+    dialog goes on whichever process gets its next update; SIGINT stops both cleanly."""
+    tg = FakeTelegram(bot_id=int.from_bytes(os.urandom(3), "big") + 10_000_000)
+    await tg.start()
+    port = _free_port()
+    public = f"http://127.0.0.1:{port}"
+    proc = await _run_bot(
+        tmp_path, tg, redis_url, "--mode", "webhook", "--workers", "2", "--pin-cpus", "--port", str(port),
+        "--host", "127.0.0.1",
+        WEBHOOK_URL=public, ASESOR_SECRET_KEY="cli-test-secret",
+    )  # fmt: skip
+    try:
+        await _wait_for(lambda: len(tg.calls_of("setWebhook")) >= 2 or proc.returncode is not None)
+        if proc.returncode is not None:
+            raise AssertionError((await proc.stderr.read()).decode()[-3000:])  # type: ignore[union-attr]
+        assert len(tg.calls_of("setWebhook")) == 2  # each worker is up
+        workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        cpus = {Path(f"/proc/{pid}/status").read_text().split("Cpus_allowed_list:")[1].split()[0] for pid in workers}
+        # the multiprocessing resource tracker is a child too; the two workers sit on distinct CPUs
+        assert len([c for c in cpus if c.isdigit()]) == min(2, os.cpu_count() or 1)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": webhook_secret("cli-test-secret", tg.bot_id)}
+        users = [TestUser(tg, 7700 + i) for i in range(6)]
+        for step, answered in (("/start", "¿Aceptas"), ("Acepto", "¿Cómo te llamas")):
+            for u in users:
+                # a new connection per call, as Telegram's may be: the kernel picks the process
+                async with aiohttp.ClientSession() as http:
+                    update = u.text("/start") if step == "/start" else u.press("Acepto")
+                    assert (await http.post(public + WEBHOOK_PATH, json=update, headers=headers)).status == 200
+            for u in users:  # the webhook answers at once and handles the update after it
+                await _wait_for(lambda u=u, a=answered: a in _last_text(tg, u.chat_id), 30)
+    finally:
+        took = await _stop(proc)
+        await tg.stop()
+    assert proc.returncode == 0 and took < 20

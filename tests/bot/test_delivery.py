@@ -48,6 +48,30 @@ async def test_same_update_twice_is_one_step(harness: BotHarness) -> None:
     assert [n for n, _, _ in h.events()].count("QuestionAnswered") == 2
 
 
+async def test_the_duplicate_check_rides_on_the_chat_lock(harness: BotHarness, monkeypatch) -> None:
+    """For an update of a chat, the guard's `SET NX` is done by the script that takes the chat's lock
+    (bot/fsm.py): the separate round trip is only for updates without a chat lock."""
+    from bot.middlewares import RedisSeenUpdates
+
+    separate: list[int] = []
+    original = RedisSeenUpdates.first_time
+
+    async def counted(self: RedisSeenUpdates, bot_id: int, update_id: int) -> bool:
+        separate.append(update_id)
+        return await original(self, bot_id, update_id)
+
+    monkeypatch.setattr(RedisSeenUpdates, "first_time", counted)
+    h = harness
+    u = TestUser(h.tg, 7302)
+    update = u.text("/start")
+    await h.feed(update)
+    await h.feed(update)
+    assert len(h.tg.bot_messages(u.chat_id)) == 1  # the copy was dropped
+    assert separate == []
+    key = f"asesor:update:{h.bot.id}:{update['update_id']}"
+    assert 25 * 3600 < await h.redis.ttl(key) <= 26 * 3600  # Telegram keeps an update 24 h
+
+
 async def test_two_taps_5ms_apart_leave_a_consistent_state(harness: BotHarness) -> None:
     h = harness
     u = TestUser(h.tg, 7302)
