@@ -5,7 +5,8 @@ lock, read the data, write the data, release the lock (a Lua script). Under load
 largest part of the bot's CPU (benchmarks/bot.py). Here the lock is taken and the chat's data read in one
 Lua script, and the data written and the lock released in another, atomically:
 
-- `DialogIsolation.lock(key)` runs ACQUIRE (`SET lock NX PX` and, when taken, `GET data`), retrying every
+- `DialogIsolation.lock(key)` runs ACQUIRE (`SET lock NX PX` and, when taken, `GET data` and the
+  idempotency guard's `SET update NX EX` of bot/middlewares.py, one round trip fewer again), retrying every
   10 ms like redis-py's Lock, and keeps what it read for the length of the update (a context variable, so
   concurrent updates of other chats never see it);
 - `DialogRedisStorage.get_data/set_data` for the locked chat read and write that copy;
