@@ -79,13 +79,18 @@ def _hold_write_lock(path: str, seconds: float, taken: threading.Event) -> float
     return at
 
 
+def _locked_by_another(sqlite_url: str, seconds: float) -> threading.Thread:
+    """A thread holding the database's write lock for `seconds`, started and holding it on return."""
+    taken = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(sqlite_url.removeprefix("sqlite:///"), seconds, taken))
+    holder.start()
+    assert taken.wait(5)
+    return holder
+
+
 def test_sqlite_writer_waits_for_the_lock_and_gets_it_soon_after(sqlite_url: str, tmp_path) -> None:
     st = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
-    path = sqlite_url.removeprefix("sqlite:///")
-    taken = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.3, taken))
-    holder.start()
-    taken.wait(5)
+    holder = _locked_by_another(sqlite_url, 0.3)
     t0 = time.perf_counter()
     st.upsert_applicant(601)  # BEGIN IMMEDIATE: busy until the holder commits
     waited = time.perf_counter() - t0
@@ -126,11 +131,7 @@ def test_sqlite_writer_retries_often_enough_to_follow_a_busy_lock(sqlite_url: st
 def test_sqlite_writer_gives_up_after_the_lock_timeout(sqlite_url: str, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(db, "SQLITE_LOCK_TIMEOUT_S", 0.2)
     st = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
-    path = sqlite_url.removeprefix("sqlite:///")
-    taken = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 1.0, taken))
-    holder.start()
-    taken.wait(5)
+    holder = _locked_by_another(sqlite_url, 1.0)
     with pytest.raises(Exception, match="locked"):
         st.upsert_applicant(603)
     holder.join()
