@@ -36,6 +36,19 @@ async def test_without_bot_token_says_what_is_missing(tmp_path: Path) -> None:
     assert payload["setting"] == "BOT_TOKEN" and "BotFather" in payload["message"]
 
 
+async def test_workers_only_in_webhook_mode(tmp_path: Path) -> None:
+    """getUpdates allows one reader per bot: several polling processes would fight over it."""
+    env = _env(BOT_TOKEN="123456:" + "A" * 35)
+    proc = await asyncio.create_subprocess_exec(
+        ASESOR, "bot", "--workers", "2", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    payload = json.loads(err.decode())
+    assert payload["setting"] == "--workers" and "webhook" in payload["message"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
