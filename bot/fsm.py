@@ -42,6 +42,8 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import LockError, LockNotOwnedError
 
+from bot.session import orjson_dumps
+
 # KEYS: lock, data[, seen update]. ARGV: token, lock timeout (ms)[, seen TTL (s)].
 # -> {1, data or false, 1 first time / 0 seen before / -1 not asked} when taken, {0} when busy.
 ACQUIRE = """
@@ -96,10 +98,6 @@ def first_time_checked_with_lock(update_id: int) -> bool | None:
     return held.first_time if held is not None and held.update_id == update_id else None
 
 
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
 def _ttl_seconds(ttl: int | timedelta | None) -> int:
     if ttl is None:
         return 0
@@ -111,7 +109,7 @@ class DialogRedisStorage(RedisStorage):
 
     def __init__(self, redis: Redis, key_builder: KeyBuilder, **kwargs: Any) -> None:
         kwargs.setdefault("json_loads", orjson.loads)
-        kwargs.setdefault("json_dumps", _dumps)
+        kwargs.setdefault("json_dumps", orjson_dumps)
         super().__init__(redis, key_builder=key_builder, **kwargs)
         self._acquire = redis.register_script(ACQUIRE)
         self._release = redis.register_script(RELEASE)

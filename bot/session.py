@@ -21,14 +21,15 @@ from aiohttp import ClientError
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-def _dumps(value: Any) -> str:
+def orjson_dumps(value: Any) -> str:
+    """`json.dumps` with orjson (aiogram's sessions and storages take a `json_dumps` returning str)."""
     return orjson.dumps(value).decode()
 
 
 class JsonAiohttpSession(AiohttpSession):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("json_loads", orjson.loads)
-        kwargs.setdefault("json_dumps", _dumps)
+        kwargs.setdefault("json_dumps", orjson_dumps)
         super().__init__(**kwargs)
 
     def build_json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:

@@ -49,6 +49,10 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
 SQLITE_LOCK_TIMEOUT_S = 10.0
 
 
+def _busy_timeout_pragma() -> str:
+    return f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT_S * 1000)}"
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL: readers do not block the writer; foreign keys are off by default in SQLite;
     # busy_timeout: concurrent writers wait instead of failing with "database is locked".
@@ -56,7 +60,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT_S * 1000)}")
+    cur.execute(_busy_timeout_pragma())
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
@@ -90,7 +94,7 @@ def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
             with attempt:
                 dbapi_conn.execute("BEGIN IMMEDIATE")
     finally:  # other statements keep the connection's busy timeout
-        dbapi_conn.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT_S * 1000)}")
+        dbapi_conn.execute(_busy_timeout_pragma())
 
 
 def _sqlite_begin(conn: Any) -> None:

@@ -151,7 +151,7 @@ class Storage:
     def session(self) -> Any:
         """A read-write transaction scope (commit on success, rollback on error) for callers that need
         several statements at once. Inside `transaction()` it joins that transaction instead."""
-        active = getattr(self._local, "session", None)
+        active = self._joined()
         if active is not None:
             return nullcontext(active)
         return session_scope(self._write_sessions)
@@ -160,7 +160,7 @@ class Storage:
     def transaction(self) -> Iterator[Session]:
         """Several writes as one transaction: the methods called inside (in this thread) join it, so they
         take SQLite's write lock and commit once instead of once each."""
-        active = getattr(self._local, "session", None)
+        active = self._joined()
         if active is not None:
             yield active
             return
@@ -170,6 +170,10 @@ class Storage:
                 yield s
             finally:
                 self._local.session = None
+
+    def _joined(self) -> Session | None:
+        """The session of the `transaction()` this thread is in, if any."""
+        return getattr(self._local, "session", None)
 
     def read(self) -> Any:
         """A read-only transaction scope (never takes SQLite's write lock)."""
@@ -221,7 +225,7 @@ class Storage:
                     s.flush()
                     return self._view(a)
             except IntegrityError:  # another process inserted it between our SELECT and INSERT
-                if attempt or getattr(self._local, "session", None) is not None:
+                if attempt or self._joined() is not None:
                     raise  # inside transaction(): the caller's transaction failed, it retries as a whole
         raise AssertionError("unreachable")
 
