@@ -115,7 +115,7 @@ def create_app(
         description=API_DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
-        docs_url=None,  # served by api.routes.docs from the installed package (offline)
+        docs_url=None,  # served by api.routes.docs from the vendored Swagger UI (offline)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -138,7 +138,7 @@ def create_app(
 
     from api.routes import analytics, assessments, auth, docs, escalations, handoff, health, pages
 
-    docs.install(app)
+    app.include_router(docs.router)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(assessments.router)
@@ -146,6 +146,7 @@ def create_app(
     app.include_router(analytics.router)
     app.include_router(handoff.make_router(limiter, settings.handoff_rate_limit))
     app.include_router(pages.router)
+    pages.install_static(app)
 
     # outermost first: CORS answers preflights before anything; sizes are checked before bodies are read
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)

@@ -14,8 +14,10 @@ from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from api.deps import SESSION_COOKIE, LoginLimitDep, SettingsDep, StorageDep, current_user_sync
 from api.errors import ApiError
@@ -51,10 +53,19 @@ def plotly_js(request: Request) -> Response:
     return _static(body, etag, request, "application/javascript")
 
 
-@router.get("/static/dashboard.js")
-def dashboard_js(request: Request) -> Response:
-    body = (STATIC_DIR / "dashboard.js").read_bytes()
-    return _static(body, hashlib.sha256(body).hexdigest()[:16], request, "application/javascript")
+class _StaticFiles(StaticFiles):
+    """api/static (our JS/CSS and the vendored Swagger UI): revalidated by ETag, never sniffed as another type."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def install_static(app: FastAPI) -> None:
+    """Mounted after the routers, so the routes above (plotly.min.js) match first."""
+    app.mount("/static", _StaticFiles(directory=STATIC_DIR), name="static")
 
 
 def _safe_next(target: str | None) -> str:

@@ -201,3 +201,27 @@ def test_dashboard_refuses_advisors(live: LiveServer, browser: Any, password_has
     assert "asesor_session" in cookies
     r = httpx.post(f"{live.url}/v1/escalations/claim-next", cookies=cookies)
     assert r.status_code == 401
+
+
+def test_docs_render_the_openapi_schema_and_try_it_out_works(live: LiveServer, browser: Any) -> None:
+    """/docs draws the OpenAPI 3.1 schema with the vendored Swagger UI 5 and runs a request (no CDN)."""
+    page = browser.new_page(locale="es-MX", viewport={"width": 1280, "height": 900})
+    seen = _watch(page, live.url)
+    page.goto(f"{live.url}/docs")
+    page.wait_for_selector(".opblock", timeout=20_000)
+    assert "Unable to render" not in page.inner_text("body")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    schema = httpx.get(f"{live.url}/openapi.json").json()
+    assert schema["openapi"].startswith("3.1")
+    assert {p.replace("\u200b", "") for p in paths} == set(schema["paths"])  # every path, nothing else
+    healthz = page.locator(".opblock-get", has=page.locator(".opblock-summary-path", has_text="/healthz")).first
+    healthz.locator(".opblock-summary").click()
+    healthz.locator("button.try-out__btn").click()
+    healthz.locator("button.execute").click()
+    response = healthz.locator(".live-responses-table .response")
+    response.wait_for(timeout=10_000)
+    assert response.locator(".response-col_status").inner_text().strip() == "200"
+    assert '"status": "ok"' in response.locator(".response-col_description").inner_text()
+    page.screenshot(path=str(OUTPUT / "docs.png"), full_page=False)
+    assert seen["foreign"] == [], seen["foreign"]
+    assert seen["errors"] == [], seen["errors"]

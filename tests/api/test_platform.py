@@ -175,7 +175,12 @@ async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient, staff:
 async def test_openapi_docs_work_offline(client: httpx.AsyncClient) -> None:
     page = await client.get("/docs")
     assert page.status_code == 200
-    assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text and "cdn." not in page.text
-    js = await client.get("/static/swagger-ui/swagger-ui-bundle.js")
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text and "cdn." not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    js = await client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"] and len(js.content) > 100_000
+    assert js.headers["x-content-type-options"] == "nosniff"
+    assert 'PACKAGE_VERSION:"5.' in js.text  # Swagger UI 5 reads OpenAPI 3.1 (4.x showed "Unable to render")
+    assert (await client.get("/static/docs.js")).status_code == 200
+    assert (await client.get("/static/../routes/docs.py")).status_code == 404
     assert (await client.get("/openapi.json")).json()["info"]["title"]
