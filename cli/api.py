@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
 
 import typer
 
+from cli.errors import fail
+
 app = typer.Typer(help="API web: servidor, usuarios y utilidades.", no_args_is_help=True)
 
 
-def _fail(message: str, code: int = 2, **extra: object) -> None:
-    typer.echo(json.dumps({"error": message, **extra}, ensure_ascii=False), err=True)
-    raise typer.Exit(code)
+def _prompt_password() -> str:
+    """Twice, hidden, in Spanish (click's confirmation prompt speaks English)."""
+    for _ in range(3):
+        first = getpass.getpass("Contraseña: ")
+        if first and first == getpass.getpass("Repite la contraseña: "):
+            return first
+        sys.stderr.write("Las contraseñas no coinciden o están vacías; inténtalo de nuevo.\n")
+    fail("password_mismatch", "Las contraseñas no coincidieron.", field="password")
 
 
 @app.command()
@@ -46,7 +54,7 @@ def serve(
 
 @app.command("create-user")
 def create_user(
-    username: str = typer.Argument(..., help="Nombre de usuario (minúsculas)"),
+    username: str = typer.Argument(..., help="Nombre de usuario (minúsculas), p. ej. admin"),
     role: str = typer.Option("admin", help="advisor, analyst o admin"),
     display_name: str | None = typer.Option(None, help="Nombre visible"),
     password_stdin: bool = typer.Option(False, help="Leer la contraseña de stdin (una línea)"),
@@ -60,14 +68,18 @@ def create_user(
     elif os.environ.get("ASESOR_NEW_USER_PASSWORD"):
         password = os.environ["ASESOR_NEW_USER_PASSWORD"]
     elif sys.stdin.isatty():
-        password = typer.prompt("Contraseña", hide_input=True, confirmation_prompt=True)
+        password = _prompt_password()
     else:
-        _fail("no password: use --password-stdin or ASESOR_NEW_USER_PASSWORD")
+        fail(
+            "missing_password",
+            "Sin contraseña: pásala con --password-stdin o en ASESOR_NEW_USER_PASSWORD (o ejecuta en una terminal).",
+            field="--password-stdin",
+        )
     storage = Storage()
     try:
         user = users.create_user(storage, username=username, password=password, role=role, display_name=display_name)
     except users.UserError as exc:
-        _fail(str(exc), 2, field=exc.field)
+        fail("invalid_user", str(exc), field=exc.field)
     finally:
         storage.dispose()
     typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role}))

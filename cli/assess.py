@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cli.errors import error_body, policy_failure
 from engine.policy import PolicyError
 from engine.validation import AssessmentInputError
 
@@ -30,8 +31,10 @@ _worker_assessor: Assessor | None = None
 _worker_as_of: date | None = None
 
 
-def _error(message: str, **extra: Any) -> str:
-    return json.dumps({"error": extra.pop("code", "invalid_input"), "message": message, **extra}, ensure_ascii=False)
+def _error(message: str, *, code: str = "invalid_input", line: int | None = None, **extra: Any) -> str:
+    """cli.errors' shape; a batch item's error carries its `line` beside the error, as a result does."""
+    body = error_body(code, message, **extra)
+    return json.dumps(body if line is None else {**body, "line": line}, ensure_ascii=False)
 
 
 def _assess_one(assessor: Assessor, item: Any, as_of: date | None) -> tuple[bool, str]:
@@ -39,7 +42,8 @@ def _assess_one(assessor: Assessor, item: Any, as_of: date | None) -> tuple[bool
     try:
         return True, assessor.assess(item, as_of).model_dump_json()
     except AssessmentInputError as exc:
-        return False, json.dumps(exc.to_dict(), ensure_ascii=False)
+        first = exc.errors[0].get("field") if exc.errors else None
+        return False, _error(str(exc), field=first, errors=exc.errors)
 
 
 def _assess_line(assessor: Assessor, line_no: int, text: str, as_of: date | None) -> tuple[int, bool, str]:
@@ -128,11 +132,13 @@ def assess_command(
     try:
         assessor = get_assessor(policy, model_dir)
     except PolicyError as exc:
-        sys.stderr.write(
-            _error(str(exc), code="invalid_policy", problems=[{"key": k, "message": m} for k, m in exc.problems]) + "\n"
-        )
-        raise typer.Exit(2) from None
+        policy_failure(exc, "--policy" if policy else None)
 
+    if sys.stdin.isatty():  # a person at a terminal, not a pipe: say what is awaited instead of waiting silently
+        sys.stderr.write(
+            "asesor assess: pega un perfil JSON (SPEC §7) y termina con Ctrl-D, o redirige un archivo: "
+            "asesor assess < examples/profile.json\n"
+        )
     if jsonl:
         n_workers = workers or os.cpu_count() or 1
         bad = run_jsonl(assessor, sys.stdin, n_workers, day, sys.stdout, sys.stderr)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 import uvloop
 
-app = typer.Typer(help="Bot de Telegram del solicitante (polling local o webhook en producción).")
+from cli.errors import ExitCode, fail, report
+from cli.logs import configure_logging
+
+HELP = "Bot de Telegram del solicitante (polling local o webhook en producción)."
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -26,12 +27,10 @@ BOT_COMMANDS = {
 }
 
 
-def _fail(error: str, message: str, **extra: Any) -> None:
-    typer.echo(json.dumps({"error": error, "message": message, **extra}, ensure_ascii=False), err=True)
-    raise typer.Exit(2)
+def _fail(error: str, message: str, *, setting: str, exit_code: int = ExitCode.CONFIG) -> NoReturn:
+    fail(error, message, field=setting, exit_code=exit_code)
 
 
-@app.callback(invoke_without_command=True)
 def run(
     mode: str | None = typer.Option(None, "--mode", help="polling | webhook (default: BOT_MODE, else polling)"),
     host: str = typer.Option("0.0.0.0", "--host", help="webhook mode: address to listen on"),
@@ -44,7 +43,9 @@ def run(
         False, "--pin-cpus", help="with --workers: keep worker i on CPU i (a machine or container of its own)"
     ),
 ) -> None:
-    """Start the bot. Needs BOT_TOKEN; uses REDIS_URL (a local Redis when unset) and DATABASE_URL."""
+    """Bot de Telegram del solicitante. Necesita BOT_TOKEN; usa REDIS_URL (un Redis local si falta) y DATABASE_URL.
+
+    Salida: 3 si falta o Telegram rechaza un ajuste (BOT_TOKEN, WEBHOOK_URL), 4 si Redis o Telegram no responden."""
     from core.config import get_settings
 
     settings = get_settings()
@@ -69,6 +70,7 @@ def run(
             "invalid_setting",
             "--workers mayor que 1 solo en modo webhook: getUpdates admite un solo lector por bot.",
             setting="--workers",
+            exit_code=ExitCode.BAD_INPUT,
         )
     if workers > 1:
         raise typer.Exit(_supervise(workers, host, port, log_level, pin_cpus))
@@ -83,13 +85,21 @@ def _serve(mode: str, host: str, port: int, log_level: str, reuse_port: bool = F
 
         pin_to_cpu(cpu)
 
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(log_level)  # again in a spawned worker: it has not run the root command's set-up
     # uvloop: a faster event loop for the same code (it is what uvicorn runs the API on, too)
     # Ctrl-C, or the supervisor stopping its workers: _main's cleanup has run by the time it surfaces here
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(_main(get_settings(), mode, host, port, reuse_port=reuse_port))
+
+
+def _worker(*args: Any) -> None:
+    """A spawned webhook worker: the same clean JSON error as the parent's, not multiprocessing's traceback."""
+    try:
+        _serve(*args)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except Exception as exc:
+        raise SystemExit(report(exc)) from None
 
 
 def _supervise(workers: int, host: str, port: int, log_level: str, pin_cpus: bool = False) -> int:
@@ -110,7 +120,7 @@ def _supervise(workers: int, host: str, port: int, log_level: str, pin_cpus: boo
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: no event loop or pool is inherited
     procs = [
         ctx.Process(
-            target=_serve,
+            target=_worker,
             args=("webhook", host, port, log_level, True, i if pin_cpus else None),
             name=f"asesor-bot-{i}",
         )
@@ -178,11 +188,21 @@ async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: b
     except (RedisError, OSError) as exc:
         _fail(
             "redis_unavailable",
-            f"No hay Redis en {redis_url} ({type(exc).__name__}). Inícialo con `bash scripts/services.sh redis` "
+            f"No hay Redis en {redis_url} ({type(exc).__name__}). Inícialo con `bash scripts/services.sh start redis` "
             "o define REDIS_URL.",
+            setting="REDIS_URL",
+            exit_code=ExitCode.UNAVAILABLE,
         )
     if not settings.redis_url:
         log.info("REDIS_URL is not set: using the local Redis at %s", LOCAL_REDIS_URL)
+    # before the engine and storage load: a refused token (exit 3) or an unreachable Bot API (exit 4) fails in
+    # a second, as one JSON line (cli.errors.classify), instead of after the start-up work
+    try:
+        await bot.get_me()
+    except BaseException:
+        await bot.session.close()
+        await redis.aclose()
+        raise
 
     db_url = settings.resolved_database_url
     if is_sqlite(db_url):  # the embedded local run: create or upgrade the schema itself

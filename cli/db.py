@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
+from cli.errors import ExitCode, fail
+
 app = typer.Typer(help="Base de datos: migraciones del esquema (Alembic).", no_args_is_help=True)
+
+
+def _check_url(url: str | None) -> None:
+    """A URL SQLAlchemy cannot parse or has no driver for: bad input (--url) or configuration (DATABASE_URL)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from storage.db import default_url, normalize_url
+
+    try:
+        make_url(normalize_url(url or default_url())).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        if url:
+            fail("invalid_database_url", f"URL de base de datos inválida: {exc}", field="--url")
+        fail("invalid_setting", f"DATABASE_URL inválida: {exc}", field="DATABASE_URL", exit_code=ExitCode.CONFIG)
+
+
+@contextmanager
+def _revision_errors(revision: str) -> Iterator[None]:
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as exc:
+        fail("invalid_revision", f"Revisión de Alembic desconocida o imposible: {exc}", field="revision")
 
 
 @app.command("upgrade")
@@ -17,10 +46,13 @@ def upgrade(
     """Create or migrate the schema up to REVISION."""
     from storage.db import current_revision, make_engine, migrate
 
-    migrate(url, revision)
+    _check_url(url)
+    with _revision_errors(revision):
+        migrate(url, revision)
     engine = make_engine(url)
-    typer.echo(json.dumps({"database": engine.url.render_as_string(hide_password=True),
-                           "revision": current_revision(engine)}))
+    typer.echo(
+        json.dumps({"database": engine.url.render_as_string(hide_password=True), "revision": current_revision(engine)})
+    )
     engine.dispose()
 
 
@@ -32,7 +64,9 @@ def downgrade(
     """Migrate the schema down to REVISION."""
     from storage.db import downgrade as _down
 
-    _down(url, revision)
+    _check_url(url)
+    with _revision_errors(revision):
+        _down(url, revision)
     typer.echo(json.dumps({"revision": revision}))
 
 
@@ -41,6 +75,7 @@ def current(url: str | None = typer.Option(None, "--url")) -> None:
     """Print the schema revision of the database."""
     from storage.db import current_revision, make_engine
 
+    _check_url(url)
     engine = make_engine(url)
     typer.echo(json.dumps({"revision": current_revision(engine)}))
     engine.dispose()

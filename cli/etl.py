@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
 
+from cli.errors import fail
+
 app = typer.Typer(help="ETL de clientes históricos (loan_outcomes) con reporte de calidad.", no_args_is_help=True)
-
-
-def _fail(payload: dict, code: int = 2) -> None:
-    sys.stderr.write(json.dumps(payload, ensure_ascii=False) + "\n")
-    raise typer.Exit(code)
 
 
 @app.command("load")
@@ -44,9 +40,9 @@ def load(
         finally:
             engine.dispose()
     except EtlError as exc:
-        _fail(exc.payload)
-    except Exception as exc:  # a database error: still JSON, never a traceback on the analyst's screen
-        _fail({"error": f"{type(exc).__name__}: {exc}"}, 1)
+        details = {k: v for k, v in exc.payload.items() if k != "error"}
+        fail("invalid_etl_input", str(exc), field=str(file) if "file" in details else None, **details)
+    # a database that cannot be reached: cli.errors classifies it (exit 4), never a traceback
     text = json.dumps(result, ensure_ascii=False, indent=2, default=str)
     if report:
         report.write_text(text + "\n", encoding="utf-8")
@@ -61,6 +57,7 @@ def sources() -> None:
     out = []
     for name in BUILTIN_SOURCES:
         m = load_mapping(name)
-        out.append({"source": name, "description": m.source.description, "columns": list(m.columns),
-                    "target": m.target.column})
+        out.append(
+            {"source": name, "description": m.source.description, "columns": list(m.columns), "target": m.target.column}
+        )
     typer.echo(json.dumps(out, ensure_ascii=False, indent=2))

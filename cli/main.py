@@ -1,15 +1,41 @@
-"""`asesor`: one command-line entry point; each area registers its own sub-command module here."""
+"""`asesor`: one command-line entry point; each area registers its own sub-command module here.
+
+Failures: cli/errors.py (one JSON shape on stderr, exit 2 bad input, 3 configuration, 4 dependency unreachable).
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from cli.errors import AsesorGroup, state
+from cli.logs import LEVELS, configure_logging
 
 app = typer.Typer(
     name="asesor",
+    cls=AsesorGroup,
     help="Asesor: motor de evaluación de crédito automotriz, bot, API y herramientas de analistas.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["--help", "-h"]},
 )
+
+
+@app.callback()
+def root(
+    debug: Annotated[bool, typer.Option("--debug", help="Mostrar el traceback completo de un error.")] = False,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="Nivel de los registros en stderr: DEBUG, INFO, WARNING, ERROR.")
+    ] = "WARNING",
+) -> None:
+    """Asesor: motor de evaluación de crédito automotriz, bot, API y herramientas de analistas."""
+    state.debug = debug
+    level = log_level.upper()
+    if level not in LEVELS:
+        raise typer.BadParameter(f"use one of {', '.join(LEVELS)}", param_hint="--log-level")
+    configure_logging(level)
+
 
 # Sub-command modules (each exposes `app: typer.Typer` or a `register(app)` function), one line each.
 # -- registered sub-commands --
@@ -32,4 +58,4 @@ from cli import train as _train  # noqa: E402
 app.add_typer(_train.app, name="train")
 from cli import bot as _bot  # noqa: E402
 
-app.add_typer(_bot.app, name="bot")
+app.command("bot", help=_bot.HELP)(_bot.run)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli.errors import policy_failure
 from engine.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
 
 app = typer.Typer(help="Política de crédito: validar y consultar el archivo versionado.", no_args_is_help=True)
@@ -36,13 +37,7 @@ def check(
     try:
         info = _describe(file)
     except PolicyError as exc:
-        body = {
-            "error": "invalid_policy",
-            "message": str(exc),
-            "problems": [{"key": k, "message": m} for k, m in exc.problems],
-        }
-        sys.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
-        raise typer.Exit(2) from None
+        policy_failure(exc, "file" if file is not None else None)
     sys.stdout.write(json.dumps({"valid": True, **info}, ensure_ascii=False) + "\n")
 
 

@@ -6,9 +6,11 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+
+from cli.errors import fail, policy_failure
 
 app = typer.Typer(help="Entrenamiento de modelos de PD y reportes para analistas.", no_args_is_help=True)
 
@@ -17,9 +19,8 @@ PolicyOption = Annotated[
 ]
 
 
-def _fail(error: str, message: str) -> None:
-    sys.stderr.write(json.dumps({"error": error, "message": message}, ensure_ascii=False) + "\n")
-    raise typer.Exit(2)
+def _fail(error: str, message: str) -> NoReturn:
+    fail(error, message)
 
 
 @app.command("applicant")
@@ -49,7 +50,7 @@ def applicant(
     try:
         policy = load_policy(policy_file or get_settings().policy_file)
     except PolicyError as exc:
-        _fail("invalid_policy", str(exc))
+        policy_failure(exc, "--policy" if policy_file else None)
     directory = model_dir or get_settings().resolved_model_dir
     if from_db:  # adapter code (issue 7): storage -> CSV snapshot under var/training_data -> the same training
         from cli.train_from_db import OutcomesError, export_outcomes_csv
@@ -108,8 +109,18 @@ def report(
     """Reproduce el estudio de la semilla 001: informe HTML autocontenido + resumen Markdown + artefacto."""
     from cli.train_analyst import run_report
 
-    run_report(dataset=dataset, dataset_file=dataset_file, data=data, out=out, seed=seed, valid_share=valid_share,
-               strategies=strategies, policy_file=policy_file, model_dir=model_dir, save_model=save_model)
+    run_report(
+        dataset=dataset,
+        dataset_file=dataset_file,
+        data=data,
+        out=out,
+        seed=seed,
+        valid_share=valid_share,
+        strategies=strategies,
+        policy_file=policy_file,
+        model_dir=model_dir,
+        save_model=save_model,
+    )
 
 
 @app.command("compare")
@@ -127,8 +138,17 @@ def compare(
     """Campeón contra retador en la misma cohorte: AUC, KS, PSI y tasa de aprobación en los cortes de la política."""
     from cli.train_analyst import run_compare
 
-    run_compare(name=name, challenger=challenger, champion=champion, dataset=dataset, dataset_file=dataset_file,
-                cohort=cohort, whole=whole, policy_file=policy_file, model_dir=model_dir)
+    run_compare(
+        name=name,
+        challenger=challenger,
+        champion=champion,
+        dataset=dataset,
+        dataset_file=dataset_file,
+        cohort=cohort,
+        whole=whole,
+        policy_file=policy_file,
+        model_dir=model_dir,
+    )
 
 
 @app.command("promote")
@@ -161,9 +181,19 @@ def psi(
     """PSI por variable y del puntaje de una cohorte frente a la población de entrenamiento (bandas 0.1 / 0.25)."""
     from cli.train_analyst import run_psi
 
-    run_psi(name=name, version=version, dataset=dataset, dataset_file=dataset_file, cohort=cohort,
-            policy_file=policy_file, model_dir=model_dir, from_db=from_db, since=since, until=until,
-            database_url=database_url)
+    run_psi(
+        name=name,
+        version=version,
+        dataset=dataset,
+        dataset_file=dataset_file,
+        cohort=cohort,
+        policy_file=policy_file,
+        model_dir=model_dir,
+        from_db=from_db,
+        since=since,
+        until=until,
+        database_url=database_url,
+    )
 
 
 @app.command("score")
@@ -180,5 +210,13 @@ def score(
     """PD, puntaje y códigos de razón por solicitante (JSON por línea) con un modelo de la semilla 001."""
     from cli.train_analyst import run_score
 
-    run_score(name=name, version=version, cohort=cohort, dataset=dataset, dataset_file=dataset_file, top=top,
-              policy_file=policy_file, model_dir=model_dir)
+    run_score(
+        name=name,
+        version=version,
+        cohort=cohort,
+        dataset=dataset,
+        dataset_file=dataset_file,
+        top=top,
+        policy_file=policy_file,
+        model_dir=model_dir,
+    )

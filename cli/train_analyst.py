@@ -11,14 +11,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import typer
+from cli import errors
 
 
-def fail(error: str, message: str, **extra: Any) -> None:
-    sys.stderr.write(json.dumps({"error": error, "message": message, **extra}, ensure_ascii=False) + "\n")
-    raise typer.Exit(2)
+def fail(error: str, message: str, **extra: Any) -> NoReturn:
+    errors.fail(error, message, **extra)
 
 
 def emit(obj: Any) -> None:
@@ -32,7 +31,7 @@ def _policy(policy_file: Path | None) -> Any:
     try:
         return load_policy(policy_file or get_settings().policy_file)
     except PolicyError as exc:
-        fail("invalid_policy", str(exc))
+        errors.policy_failure(exc, "--policy" if policy_file else None)
 
 
 def _model_dir(model_dir: Path | None) -> Path:

@@ -153,6 +153,9 @@ def alembic_config(url: str) -> Any:
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
     # '%' must be escaped for configparser (passwords may contain it)
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    # called from the app, the bot or the CLI, whose logging is already set up: alembic.ini's fileConfig would
+    # replace its handlers and format (the bot's lines turned into `WARNI [...]`)
+    cfg.attributes["skip_logging"] = True
     return cfg
 
 

@@ -40,4 +40,4 @@ def test_create_user_from_stdin(env: str) -> None:
     again = runner.invoke(app, ["api", "create-user", "jefa", "--password-stdin"], input="clave-muy-larga\n")
     assert again.exit_code == 2 and "ya existe" in again.stderr
     short = runner.invoke(app, ["api", "create-user", "otra", "--password-stdin"], input="corta\n")
-    assert short.exit_code == 2 and json.loads(short.stderr)["field"] == "password"
+    assert short.exit_code == 2 and json.loads(short.stderr)["error"]["field"] == "password"

@@ -31,9 +31,9 @@ async def test_without_bot_token_says_what_is_missing(tmp_path: Path) -> None:
         ASESOR, "bot", cwd=tmp_path, env=_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     _out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 2
-    payload = json.loads(err.decode())
-    assert payload["setting"] == "BOT_TOKEN" and "BotFather" in payload["message"]
+    assert proc.returncode == 3  # configuration
+    payload = json.loads(err.decode())["error"]
+    assert payload["field"] == "BOT_TOKEN" and "BotFather" in payload["message"]
 
 
 async def test_workers_only_in_webhook_mode(tmp_path: Path) -> None:
@@ -44,9 +44,36 @@ async def test_workers_only_in_webhook_mode(tmp_path: Path) -> None:
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 2
-    payload = json.loads(err.decode())
-    assert payload["setting"] == "--workers" and "webhook" in payload["message"]
+    assert proc.returncode == 2  # bad input
+    payload = json.loads(err.decode())["error"]
+    assert payload["field"] == "--workers" and "webhook" in payload["message"]
+
+
+async def test_refused_token_is_exit_3_and_unreachable_api_exit_4_without_traceback(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The Bot API answering 401 (a wrong token) is configuration; no Bot API at all is a dependency down. Both
+    fail before the engine loads, as one JSON line."""
+    tg = FakeTelegram()
+    await tg.start()
+    closed = _free_port()
+    try:
+        for url, token, code, field in [
+            (tg.base_url, "123456:" + "W" * 35, 3, "BOT_TOKEN"),
+            (f"http://127.0.0.1:{closed}", tg.token, 4, "TELEGRAM_API_URL"),
+        ]:
+            env = _env(BOT_TOKEN=token, TELEGRAM_API_URL=url, REDIS_URL=redis_url, ASESOR_DATA_DIR=str(tmp_path))
+            proc = await asyncio.create_subprocess_exec(
+                ASESOR, "bot", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+            _out, err = await asyncio.wait_for(proc.communicate(), 60)
+            text = err.decode()
+            assert proc.returncode == code, text
+            assert "Traceback" not in text and token not in text
+            errors = [json.loads(x)["error"] for x in text.splitlines() if x.startswith('{"error"')]
+            assert len(errors) == 1 and errors[0]["field"] == field
+    finally:
+        await tg.stop()
 
 
 def _free_port() -> int:

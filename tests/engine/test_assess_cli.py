@@ -51,13 +51,14 @@ def test_invalid_object_exits_2_with_the_field_and_writes_nothing(env):
     p = run([], json.dumps(bad_sample()), env)
     assert p.returncode == 2 and p.stdout == ""
     err = json.loads(p.stderr.strip().splitlines()[-1])
-    assert err["errors"][0]["field"] == "answers.historial_crediticio"
+    assert err["error"]["field"] == "answers.historial_crediticio"
+    assert err["error"]["errors"][0]["field"] == "answers.historial_crediticio"
 
 
 def test_broken_json_is_a_json_error(env):
     p = run([], '{"answers": ', env)
     assert p.returncode == 2 and p.stdout == ""
-    assert json.loads(p.stderr.strip().splitlines()[-1])["error"] == "invalid_json"
+    assert json.loads(p.stderr.strip().splitlines()[-1])["error"]["code"] == "invalid_json"
 
 
 def test_array_keeps_good_items_and_reports_bad_ones(env):
@@ -66,7 +67,7 @@ def test_array_keeps_good_items_and_reports_bad_ones(env):
     results = json.loads(p.stdout)
     assert [r["line"] for r in results] == [1, 3]
     err = json.loads(p.stderr.strip().splitlines()[-1])
-    assert err["line"] == 2 and err["errors"][0]["field"] == "answers.historial_crediticio"
+    assert err["line"] == 2 and err["error"]["field"] == "answers.historial_crediticio"
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -77,7 +78,7 @@ def test_jsonl_in_order_with_bad_lines_reported(env, workers):
     out = [json.loads(x) for x in p.stdout.splitlines()]
     assert [r["line"] for r in out] == [*range(1, 601), 603, 604, 605]
     errs = [json.loads(x) for x in p.stderr.strip().splitlines() if x.startswith("{")]
-    assert [(e["line"], e["error"]) for e in errs] == [(601, "invalid_json"), (602, "invalid_input")]
+    assert [(e["line"], e["error"]["code"]) for e in errs] == [(601, "invalid_json"), (602, "invalid_input")]
     assert len({r["pd"]["probability"] for r in out}) == 1  # same profile, same answer, in every process
 
 
@@ -95,4 +96,8 @@ def test_policy_option_and_env(env, tmp_path):
     p = run(["--policy", str(broken)], json.dumps(SAMPLE), env)
     assert p.returncode == 2
     err = json.loads(p.stderr.strip().splitlines()[-1])
-    assert err["error"] == "invalid_policy" and err["problems"][0]["key"] == "capacity.max_dti"
+    assert err["error"]["code"] == "invalid_policy" and err["error"]["problems"][0]["key"] == "capacity.max_dti"
+    assert err["error"]["field"] == "--policy"
+    p = run([], json.dumps(SAMPLE), {**env, "ASESOR_POLICY": str(broken)})
+    assert p.returncode == 3  # configuration, not input: the environment names the broken file
+    assert json.loads(p.stderr.strip().splitlines()[-1])["error"]["field"] == "ASESOR_POLICY"

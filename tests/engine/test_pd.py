@@ -420,5 +420,5 @@ def test_cli_train_applicant_reports_a_bad_policy_as_json(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, ["train", "applicant", "--policy", str(bad), "--model-dir", str(tmp_path)])
     assert result.exit_code == 2
     err = json.loads(result.stderr)
-    assert err["error"] == "invalid_policy" and "pd.training.l2_c" in err["message"]
+    assert err["error"]["code"] == "invalid_policy" and "pd.training.l2_c" in err["error"]["message"]
     assert not (tmp_path / "applicant").exists()

@@ -30,21 +30,24 @@ def test_scoring_file_with_bad_rows_reports_each_line_and_reason(db_url: str, tm
     f = tmp_path / "score.csv"
     f.write_text(
         SCORING_HEADER + "\n"
-        "1,3,100.5,2000,1,45,50,74,0\n"        # line 2: good, tenure 3y -> mas_2a
-        "0,0,20.0,1500,0,40,60,50,1\n"         # line 3: good, default, tenure 0 -> menos_6m
-        "1,abc,1.0,1000,1,45,50,74,0\n"        # line 4: Tiempo_empleo not an int
-        "1,2,nan,1000,1,45,50,74,0\n"          # line 5: NaN is not coerced
-        "1,2,5.0,1000,1,145,50,74,0\n"         # line 6: Autocontrol > 100
-        "1,2,5.0,1000,1,45,50,74,2\n"          # line 7: unknown outcome
-        "1,3,100.5,2000,1,45,50,74,0\n"        # line 8: duplicate of line 2
-        "1,2,5.0,1000,1,45,50\n"               # line 9: missing fields
-        "1,,5.0,1000,1,45,50,74,0\n",          # line 10: empty required cell
+        "1,3,100.5,2000,1,45,50,74,0\n"  # line 2: good, tenure 3y -> mas_2a
+        "0,0,20.0,1500,0,40,60,50,1\n"  # line 3: good, default, tenure 0 -> menos_6m
+        "1,abc,1.0,1000,1,45,50,74,0\n"  # line 4: Tiempo_empleo not an int
+        "1,2,nan,1000,1,45,50,74,0\n"  # line 5: NaN is not coerced
+        "1,2,5.0,1000,1,145,50,74,0\n"  # line 6: Autocontrol > 100
+        "1,2,5.0,1000,1,45,50,74,2\n"  # line 7: unknown outcome
+        "1,3,100.5,2000,1,45,50,74,0\n"  # line 8: duplicate of line 2
+        "1,2,5.0,1000,1,45,50\n"  # line 9: missing fields
+        "1,,5.0,1000,1,45,50,74,0\n",  # line 10: empty required cell
         encoding="utf-8",
     )
     engine = make_engine(db_url)
     report = load_file(engine, f, "scoring_bancario", batch_size=1, progress=False)
     assert (report["rows_read"], report["rows_loaded"], report["rows_rejected"], report["rows_duplicate_in_file"]) == (
-        9, 2, 6, 1,
+        9,
+        2,
+        6,
+        1,
     )
     by_line = {r["line"]: " ".join(r["reasons"]) for r in report["rejections"]}
     assert set(by_line) == {4, 5, 6, 7, 8, 9, 10}
@@ -140,14 +143,18 @@ def test_cli_prints_report_and_json_errors(sqlite_url: str, tmp_path: Path) -> N
     assert json.loads(ok.stdout)["rows_loaded"] == 1000
     bad = runner.invoke(app, ["etl", "load", str(GERMAN), "--source", "taiwan", "--url", sqlite_url])
     assert bad.exit_code == 2
-    err = json.loads(bad.stderr)
+    err = json.loads(bad.stderr)["error"]
+    assert err["code"] == "invalid_etl_input"
     assert "creditability" in err["unexpected_columns"] and "Y" in err["missing_columns"]
     unknown = runner.invoke(app, ["etl", "load", str(GERMAN), "--source", "nope", "--url", sqlite_url])
-    assert unknown.exit_code == 2 and "unknown source" in json.loads(unknown.stderr)["error"]
+    assert unknown.exit_code == 2 and "unknown source" in json.loads(unknown.stderr)["error"]["message"]
 
 
 def test_builtin_mappings_match_the_shipped_data_headers() -> None:
-    for name, path in {"german": GERMAN, "taiwan": DATA / "taiwan_default_credit_card" / "UCI_Credit_Card.csv",
-                       "scoring_bancario": DATA / "scoring_bancario" / "score_train.csv"}.items():
+    for name, path in {
+        "german": GERMAN,
+        "taiwan": DATA / "taiwan_default_credit_card" / "UCI_Credit_Card.csv",
+        "scoring_bancario": DATA / "scoring_bancario" / "score_train.csv",
+    }.items():
         header = path.open(encoding="utf-8-sig").readline().strip().split(",")
         assert list(load_mapping(name).columns) == header

@@ -133,15 +133,15 @@ def test_report_compare_promote_psi(definition_file: Path, tmp_path: Path) -> No
 
 def test_errors_are_json_with_exit_2(tmp_path: Path, definition_file: Path) -> None:
     code, _, err = _run("train", "report", "--dataset", "nope", "--out", tmp_path / "x")
-    assert code == 2 and json.loads(err)["error"] == "invalid_dataset"
+    assert code == 2 and json.loads(err)["error"]["code"] == "invalid_dataset"
     code, _, err = _run(
         "train", "report", "--dataset-file", definition_file, "--strategies", "magic", "--out", tmp_path / "x"
     )
-    assert code == 2 and json.loads(err)["error"] == "invalid_strategies"
+    assert code == 2 and json.loads(err)["error"]["code"] == "invalid_strategies"
     code, _, err = _run("train", "promote", "v0", "--name", "nada", "--model-dir", tmp_path)
-    assert code == 2 and json.loads(err)["error"] == "model_not_found"
+    assert code == 2 and json.loads(err)["error"]["code"] == "model_not_found"
     pd.DataFrame({"a": [1]}).to_csv(tmp_path / "bad.csv", index=False)
     code, _, err = _run(
         "train", "report", "--dataset-file", definition_file, "--data", tmp_path / "bad.csv", "--out", tmp_path / "x"
     )
-    assert code == 2 and "columns not in the data" in json.loads(err)["message"]
+    assert code == 2 and "columns not in the data" in json.loads(err)["error"]["message"]

@@ -51,7 +51,7 @@ def test_train_applicant_from_db(sqlite_url: str, tmp_path: Path, monkeypatch) -
         result = runner.invoke(
             app, ["train", "applicant", "--from-db", "--url", sqlite_url, "--model-dir", str(tmp_path / "m")]
         )
-        assert result.exit_code == 2 and json.loads(result.stderr)["error"] == "no_outcomes"
+        assert result.exit_code == 2 and json.loads(result.stderr)["error"]["code"] == "no_outcomes"
         _load_german(sqlite_url)
         result = runner.invoke(
             app, ["train", "applicant", "--from-db", "--url", sqlite_url, "--model-dir", str(tmp_path / "m")]
@@ -112,4 +112,4 @@ def test_psi_of_applicants_assessed_in_a_period(sqlite_url: str, tmp_path: Path)
     # an empty period is an error, not a table of zeros
     future = datetime(2100, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     result = runner.invoke(app, [*args, "--since", future])
-    assert result.exit_code == 2 and json.loads(result.stderr)["error"] == "empty_cohort"
+    assert result.exit_code == 2 and json.loads(result.stderr)["error"]["code"] == "empty_cohort"

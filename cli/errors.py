@@ -1,0 +1,217 @@
+"""How every `asesor` command fails: one JSON shape on stderr and one exit code per failure class.
+
+    {"error": {"code": "missing_setting", "message": "…", "field": "BOT_TOKEN", …details}}
+
+| exit | class | examples |
+|---|---|---|
+| 0 | success | |
+| 1 | unexpected error (a bug): the message says to rerun with `asesor --debug …` for the traceback | |
+| 2 | bad input: arguments, options, files or stdin the caller gave | unknown option, invalid JSON, bad CSV |
+| 3 | configuration: the environment or a file it names is wrong | BOT_TOKEN missing or refused, bad ASESOR_POLICY |
+| 4 | a dependency cannot be reached | PostgreSQL, Redis, the Telegram Bot API |
+| 130 | interrupted (Ctrl-C) | |
+
+Commands raise `CliError` (or call `fail`); `AsesorGroup`, the root command's class, turns it, click's usage
+errors and the expected dependency failures (`classify`) into that shape, and prints a traceback only with
+`asesor --debug`. No traceback reaches the screen for an expected failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from enum import IntEnum
+from typing import Any, NoReturn
+
+import typer
+from typer._click import exceptions as click  # typer 0.29 vendors click: its exceptions, not the click package's
+from typer.core import TyperGroup
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1
+    BAD_INPUT = 2
+    CONFIG = 3
+    UNAVAILABLE = 4
+    INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """An expected failure of a command: `code` is a stable snake_case name, `field` what is at fault (an option,
+    a setting such as `BOT_TOKEN`, an input path such as `answers.enganche`); `details` go into the object too."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        exit_code: int = ExitCode.BAD_INPUT,
+        **details: Any,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field, self.exit_code, self.details = code, message, field, exit_code, details
+
+    def to_dict(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, field=self.field, **self.details)
+
+
+def error_body(code: str, message: str, *, field: str | None = None, **details: Any) -> dict[str, Any]:
+    """The one error object: `{"error": {"code", "message", "field"?, …details}}`."""
+    inner: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        inner["field"] = field
+    inner.update({k: v for k, v in details.items() if v is not None})
+    return {"error": inner}
+
+
+def error_json(code: str, message: str, *, field: str | None = None, **details: Any) -> str:
+    return json.dumps(error_body(code, message, field=field, **details), ensure_ascii=False, default=str)
+
+
+def _redact(text: str) -> str:
+    """A library's message may quote a URL with the bot token in it (https://…/bot<token>/getMe)."""
+    token = os.environ.get("BOT_TOKEN", "").strip()
+    return text.replace(token, "<BOT_TOKEN>") if len(token) > 8 else text
+
+
+def emit(err: CliError) -> None:
+    sys.stderr.write(_redact(json.dumps(err.to_dict(), ensure_ascii=False, default=str)) + "\n")
+    sys.stderr.flush()
+
+
+def fail(
+    code: str, message: str, *, field: str | None = None, exit_code: int = ExitCode.BAD_INPUT, **details: Any
+) -> NoReturn:
+    """Write the error on stderr and leave with its exit code (works inside and outside a typer command)."""
+    emit(CliError(code, message, field=field, exit_code=exit_code, **details))
+    raise typer.Exit(exit_code)
+
+
+def policy_failure(exc: Exception, option: str | None) -> NoReturn:
+    """An invalid policy file: bad input when the caller passed it (`option`), configuration when ASESOR_POLICY
+    (or the shipped file) named it."""
+    problems = [{"key": k, "message": m} for k, m in getattr(exc, "problems", [])]
+    if option:
+        fail("invalid_policy", str(exc), field=option, problems=problems)
+    fail("invalid_policy", str(exc), field="ASESOR_POLICY", exit_code=ExitCode.CONFIG, problems=problems)
+
+
+# ------------------------------------------------------------------------------------------ classification
+def _subclass_of(exc: BaseException, module: str, names: tuple[str, ...]) -> bool:
+    """isinstance by (module, class name) over the MRO: no library is imported to classify an error."""
+    return any(c.__module__.startswith(module) and c.__name__ in names for c in type(exc).__mro__)
+
+
+def classify(exc: BaseException) -> CliError | None:
+    """The CliError an expected failure stands for, or None for a bug."""
+    if isinstance(exc, CliError):
+        return exc
+    name = type(exc).__name__
+    if _subclass_of(exc, "aiogram", ("TelegramUnauthorizedError",)):
+        return CliError(
+            "invalid_setting",
+            "Telegram rechazó BOT_TOKEN (no autorizado): copia de nuevo el token que da @BotFather.",
+            field="BOT_TOKEN",
+            exit_code=ExitCode.CONFIG,
+        )
+    if _subclass_of(exc, "aiogram", ("TelegramNetworkError", "TelegramServerError", "RestartingTelegram")):
+        return CliError(
+            "telegram_unavailable",
+            f"No se pudo contactar la API de bots de Telegram ({name}: {exc}). Revisa la red o TELEGRAM_API_URL.",
+            field="TELEGRAM_API_URL",
+            exit_code=ExitCode.UNAVAILABLE,
+        )
+    if _subclass_of(exc, "redis", ("ConnectionError", "TimeoutError")):
+        return CliError(
+            "redis_unavailable",
+            f"No hay Redis disponible ({name}: {exc}). Revisa REDIS_URL o inícialo con `bash scripts/services.sh`.",
+            field="REDIS_URL",
+            exit_code=ExitCode.UNAVAILABLE,
+        )
+    if _subclass_of(exc, "sqlalchemy", ("OperationalError", "InterfaceError")) or _subclass_of(
+        exc, "psycopg", ("OperationalError",)
+    ):
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return CliError(
+            "database_unavailable",
+            f"No se pudo usar la base de datos ({reason}). Revisa DATABASE_URL.",
+            field="DATABASE_URL",
+            exit_code=ExitCode.UNAVAILABLE,
+        )
+    if _subclass_of(exc, "engine.policy", ("PolicyError",)):
+        problems = [{"key": k, "message": m} for k, m in getattr(exc, "problems", [])]
+        return CliError("invalid_policy", str(exc), field="ASESOR_POLICY", exit_code=ExitCode.CONFIG, problems=problems)
+    if _subclass_of(exc, "pydantic", ("ValidationError",)) and "Settings" in str(getattr(exc, "title", "")):
+        fields = [".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()]  # type: ignore[attr-defined]
+        return CliError(
+            "invalid_setting",
+            f"Configuración inválida en el entorno: {', '.join(fields)}.",
+            field=fields[0] if fields else None,
+            exit_code=ExitCode.CONFIG,
+            problems=[{"key": f, "message": e.get("msg", "")} for f, e in zip(fields, exc.errors(), strict=False)],  # type: ignore[attr-defined]
+        )
+    return None
+
+
+def _usage_error(exc: click.UsageError) -> CliError:
+    field = None
+    param = getattr(exc, "param", None)
+    if param is not None:
+        field = (param.opts or [param.name])[0] if getattr(param, "opts", None) else param.name
+    elif isinstance(getattr(exc, "param_hint", None), str):
+        field = exc.param_hint  # type: ignore[attr-defined]
+    elif getattr(exc, "option_name", None):
+        field = exc.option_name  # type: ignore[attr-defined]
+    hint = f"{exc.ctx.command_path} --help" if exc.ctx is not None else None
+    return CliError("usage_error", exc.format_message(), field=field, exit_code=ExitCode.BAD_INPUT, help=hint)
+
+
+def report(exc: BaseException, *, debug: bool = False) -> int:
+    """Write what went wrong (JSON on stderr) and return the exit code. Used by the root command and by the
+    processes a command spawns (`asesor bot --workers`), whose exceptions would otherwise print tracebacks."""
+    if isinstance(exc, click.NoArgsIsHelpError):
+        exc.show()  # no sub-command given: the help is the answer
+        return ExitCode.BAD_INPUT
+    if isinstance(exc, click.UsageError):
+        err = _usage_error(exc)
+    elif isinstance(exc, KeyboardInterrupt | typer.Abort):
+        err = CliError("interrupted", "Interrumpido.", exit_code=ExitCode.INTERRUPTED)
+    else:
+        err = classify(exc) or CliError(
+            "internal_error",
+            f"Error inesperado ({type(exc).__name__}: {exc}). Repite con `asesor --debug …` para ver el detalle.",
+            exit_code=ExitCode.INTERNAL,
+        )
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    emit(err)
+    return int(err.exit_code)
+
+
+class _State:
+    debug = False
+
+
+state = _State()
+
+
+class AsesorGroup(TyperGroup):
+    """The root `asesor` command: runs click in non-standalone mode and reports every failure with `report`."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]
+        try:
+            rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except SystemExit as exc:  # a library calling sys.exit (uvicorn on a port in use) keeps its code
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except (Exception, KeyboardInterrupt) as exc:  # every failure ends as one JSON error, never a traceback
+            code = report(exc, debug=state.debug)
+        if standalone_mode:
+            sys.exit(code)
+        return code

@@ -1,0 +1,118 @@
+"""CLI conventions (cli/errors.py): one JSON error shape on stderr, an exit code per failure class, no traceback
+unless `asesor --debug`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from cli.errors import AsesorGroup, CliError, ExitCode, state
+from cli.main import app
+
+ASESOR = str(Path(sys.executable).with_name("asesor"))
+runner = CliRunner()
+
+
+def _error(stderr: str) -> dict:
+    lines = [x for x in stderr.splitlines() if x.startswith('{"error"')]
+    assert len(lines) == 1, stderr
+    body = json.loads(lines[0])
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
+    return body["error"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["nope"], None),
+        (["assess", "--bogus"], "--bogus"),
+        (["api", "create-user"], "username"),
+        (["--log-level", "LOUD", "policy", "path"], "--log-level"),
+        (["train", "promote", "--name", "x"], "version"),
+    ],
+)
+def test_usage_errors_are_json_with_exit_2(args: list[str], field: str | None) -> None:
+    r = runner.invoke(app, args)
+    assert r.exit_code == ExitCode.BAD_INPUT
+    err = _error(r.stderr)
+    assert err["code"] == "usage_error" and err.get("field") == field and err["help"].endswith("--help")
+    assert "Traceback" not in r.stderr
+
+
+def test_unreachable_database_is_exit_4_and_a_bad_url_exit_2() -> None:
+    r = runner.invoke(app, ["db", "current", "--url", f"postgresql+psycopg://x:y@127.0.0.1:{_closed_port()}/z"])
+    assert r.exit_code == ExitCode.UNAVAILABLE
+    err = _error(r.stderr)
+    assert err["code"] == "database_unavailable" and err["field"] == "DATABASE_URL"
+    r = runner.invoke(app, ["db", "upgrade", "--url", "nosuchdialect://x"])
+    assert r.exit_code == ExitCode.BAD_INPUT and _error(r.stderr)["field"] == "--url"
+
+
+def test_bad_setting_in_the_environment_is_exit_3(tmp_path: Path) -> None:
+    """pydantic-settings refusing a value (here a TTL that is not a number) is configuration, not a bug."""
+    p = subprocess.run(
+        [ASESOR, "api", "handoff-url", "k", "a"],
+        env={"PATH": "/usr/bin:/bin", "HANDOFF_TTL_SECONDS": "pronto", "ASESOR_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert p.returncode == ExitCode.CONFIG, p.stderr
+    err = _error(p.stderr)
+    assert err["code"] == "invalid_setting" and err["field"] == "HANDOFF_TTL_SECONDS"
+    assert "Traceback" not in p.stderr
+
+
+def _toy_app() -> typer.Typer:
+    toy = typer.Typer(cls=AsesorGroup)
+
+    @toy.command()
+    def boom(kind: str) -> None:
+        if kind == "bug":
+            raise ZeroDivisionError("division by zero")
+        raise CliError("missing_setting", "falta X", field="X", exit_code=ExitCode.CONFIG)
+
+    @toy.command()
+    def other() -> None:  # two commands: a group, as the real app
+        pass
+
+    return toy
+
+
+def test_a_bug_is_exit_1_with_a_hint_and_the_traceback_only_with_debug() -> None:
+    toy = _toy_app()
+    r = runner.invoke(toy, ["boom", "bug"])
+    assert r.exit_code == ExitCode.INTERNAL
+    err = _error(r.stderr)
+    assert err["code"] == "internal_error" and "--debug" in err["message"] and "Traceback" not in r.stderr
+    state.debug = True
+    try:
+        r = runner.invoke(toy, ["boom", "bug"])
+    finally:
+        state.debug = False
+    assert r.exit_code == ExitCode.INTERNAL and "Traceback" in r.stderr and "ZeroDivisionError" in r.stderr
+    r = runner.invoke(toy, ["boom", "config"])
+    assert r.exit_code == ExitCode.CONFIG and _error(r.stderr) == {
+        "code": "missing_setting",
+        "message": "falta X",
+        "field": "X",
+    }
+
+
+def test_help_of_bot_shows_no_subcommands() -> None:
+    r = runner.invoke(app, ["bot", "--help"])
+    assert r.exit_code == 0 and "COMMAND [ARGS]" not in r.stdout and "--workers" in r.stdout
