@@ -109,9 +109,8 @@ def _bank(policy: Policy, code: str | None) -> str:
 def _bank_fit_reasons(result: AssessmentResult, policy: Policy) -> list[str]:
     fit = result.bank_fit
     if fit.no_eligible_bank:
-        questions = fit.rejections.get(fit.recommended, [])
-        names = ", ".join(texts.FIELD_NAMES[q].lower() for q in questions[:3])
-        return [f"Ningún banco acepta por ahora tu perfil por: {names}."] if names else []
+        answers = knockout_answers(result, policy)
+        return [f"Ningún banco acepta por ahora tu perfil por {_join(answers)}."] if answers else []
     rows = fit.reasons.get(fit.recommended, [])
     scored = [r for r in rows if r.points is not None]
     if not scored:
@@ -135,6 +134,20 @@ def _bank_fit_reasons(result: AssessmentResult, policy: Policy) -> list[str]:
             f"En contra: {texts.FIELD_NAMES[worst.question].lower()} "
             f"«{html.escape(policy.answers[worst.question][worst.answer])}» suma solo {worst.points} puntos."
         )
+    return out
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} y {items[-1]}"
+
+
+def knockout_answers(result: AssessmentResult, policy: Policy) -> list[str]:
+    """The eliminatory answers (seed 002) in words: «tu historial crediticio «Malo»», in question order."""
+    out = []
+    for knockout in result.bank_fit.knockouts:
+        question, _, code = knockout.partition("=")
+        label = policy.answers.get(question, {}).get(code, code)
+        out.append(f"{texts.FIELD_NAMES.get(question, question).lower()} «{html.escape(label)}»")
     return out
 
 
@@ -169,6 +182,8 @@ def rule_descriptions(policy: Policy) -> dict[str, str]:
         "R5": f"el puntaje crediticio es menor a {e.reject_score_below:.0f}",
         "R6": "el monto a financiar supera tu capacidad de pago",
         "R7": f"el plazo supera {e.reject_term_above} meses",
+        "K1": "ningún banco acepta por ahora tus respuestas"
+        + ("; un asesor buscará alternativas contigo" if e.no_eligible_bank_decision == "revisar" else ""),
         "R8": f"el monto a financiar es de hasta {mxn(e.approve_amount_at_most)}",
         "R9": "tu riesgo estimado de incumplimiento es bajo",
         "R10": f"tu puntaje crediticio es de al menos {e.approve_score_at_least:.0f}",
@@ -182,9 +197,9 @@ def rule_descriptions(policy: Policy) -> dict[str, str]:
 
 
 _DECISIVE = {
-    "rechazado": ("R1", "R2", "R3", "R4", "R5", "R6", "R7"),
+    "rechazado": ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "K1"),
     "aprobado": ("R8", "R9", "R10", "R11"),
-    "revisar": ("R18",),
+    "revisar": ("K1", "R18"),
 }
 
 

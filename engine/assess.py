@@ -95,12 +95,17 @@ class Assessor:
                 as_of_year=as_of.year,
                 policy=policy,
                 bank=bank_fit.recommended,
+                eligible_banks=bank_fit.eligible,
+                knockouts=bank_fit.knockouts,
             )
             expert = self.expert.decide(inferred.facts)
 
         escalation_reasons: list[str] = []
         if policy.escalation.on_low_score and bank_fit.low_score:
             escalation_reasons.append("low_score")
+        if "K1" in expert.fired_rules:
+            # seed 002, case 1: "recomendando contactar un asesor"
+            escalation_reasons.append("no_eligible_bank")
         if expert.decision in policy.escalation.on_decisions:
             escalation_reasons.append(f"decision_{expert.decision}")
 

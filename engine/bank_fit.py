@@ -67,6 +67,7 @@ def fit_banks(answers: Mapping[str, str], policy: Policy) -> BankFitResult:
     totals = [0] * n
     rejected_by: list[list[str]] = [[] for _ in range(n)]
     reasons: list[list[CriterionScore]] = [[] for _ in range(n)]
+    knockouts: list[str] = []
     for q in QUESTIONS:
         answer = answers[q]
         for i, cell in enumerate(table.cells[q][answer]):
@@ -74,6 +75,8 @@ def fit_banks(answers: Mapping[str, str], policy: Policy) -> BankFitResult:
             if cell.rejected:
                 rejected_by[i].append(q)
             reasons[i].append(cell.reason)
+        if any(cell.rejected for cell in table.cells[q][answer]):
+            knockouts.append(f"{q}={answer}")
 
     # sorted() is stable: equal totals keep table order
     eligible = sorted((i for i in range(n) if not rejected_by[i]), key=lambda i: -totals[i])
@@ -99,5 +102,6 @@ def fit_banks(answers: Mapping[str, str], policy: Policy) -> BankFitResult:
         eligible=[banks[i] for i in eligible],
         ranking=[banks[i] for i in (*eligible, *rejected)],
         no_eligible_bank=not eligible,
+        knockouts=knockouts,
         reasons={banks[i]: reasons[i] for i in range(n)},
     )

@@ -1,4 +1,5 @@
-"""Seed 003's expert system: an experta KnowledgeEngine with the 18 rules R1–R18 (SPEC §4–§5).
+"""Seed 003's expert system: an experta KnowledgeEngine with the 18 rules R1–R18 (SPEC §4–§5), plus K1, the
+seed-002 knock-out (no eligible bank: never approved, SPEC §3).
 
 Facts are the seed's, in the seed's units: money in "millones" (MXN / policy.mappings.money_scale) and
 risk as a 0–1 probability (fuzzy risk / policy.expert.risk_divisor). Dividing the inputs, not multiplying
@@ -8,7 +9,10 @@ Decision semantics (docs/expert.md):
 - there is no ResultadoFact until a rule decides; every reject rule whose condition holds fires (R1–R7,
   highest salience) and asserts ResultadoFact(aprobado="no") — asserting an identical fact again is a no-op,
   as in CLIPS — so the explanation lists every reason;
-- approve rules R8–R11 require that no rejection exists and likewise all fire when they hold;
+- K1 (seed 002, case 1: no bank is eligible) sits between rejection and approval: with the shipped policy it
+  asserts ResultadoFact(aprobado="revisar") (an advisor looks at the case), or it rejects when the policy's
+  `expert.no_eligible_bank_decision` says "rechazado";
+- approve rules R8–R11 require that no rejection and no review exists and likewise all fire when they hold;
 - interest rules: R12 sets the base rate once, R13–R16 adjust it at most once each (the seed's flags), R17
   clamps it into [rate_min, rate_max] only when it lies outside (so it fires only when it changes the rate);
 - R18 fires when no ResultadoFact exists at the lowest salience: decision "revisar", rate 0.0.
@@ -24,8 +28,10 @@ its own class's branch only). benchmarks/expert.py measures both against experta
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
 from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule
 from experta.matchers import ReteMatcher
 from experta.matchers.rete.check import TypeCheck
@@ -40,11 +46,14 @@ __all__ = [
     "RULE_IDS",
     "CreditExpertSystem",
     "CreditoFact",
+    "Decisions",
     "HistorialFact",
     "IngresoFact",
+    "PerfilamientoFact",
     "PersonaFact",
     "ResultadoFact",
     "SeedUnits",
+    "decide_many",
     "decide_reference",
     "expert_system",
     "rules_markdown",
@@ -52,20 +61,29 @@ __all__ = [
     "seed_units",
 ]
 
-RULE_IDS = tuple(f"R{i}" for i in range(1, 19))
-
-# Salience (SPEC §5): reject > approve > interest > review; one value per rule so that the firing order
-# inside each group is the rule order (experta breaks salience ties by fact recency, which is harder to read).
+# Salience (SPEC §5): reject > knock-out > approve > interest > review; one value per rule so that the firing
+# order inside each group is the rule order (experta breaks salience ties by fact recency, harder to read).
 SALIENCE = {
     **{f"R{i}": 200 - i for i in range(1, 8)},  # R1..R7: 199..193
+    "K1": 150,  # seed 002's knock-out: after every rejection, before any approval
     **{f"R{i}": 100 - i for i in range(8, 12)},  # R8..R11: 92..89
     **{f"R{i}": 50 - i for i in range(12, 18)},  # R12..R17: 38..33 (R12 base first, R17 clamp last)
     "R18": 0,
 }
+# every rule, in firing order (salience falls along it)
+RULE_IDS: tuple[str, ...] = tuple(sorted(SALIENCE, key=lambda r: -SALIENCE[r]))
 
 APROBADO, RECHAZADO, REVISAR = "si", "no", "revisar"
 _DECISION = {APROBADO: "aprobado", RECHAZADO: "rechazado", REVISAR: "revisar"}
+_SEED_VALUE = {"rechazado": RECHAZADO, "revisar": REVISAR}
+# decision codes of the vectorised reference, worst first (so "better" is "greater")
+DECISION_CODES: tuple[str, ...] = ("rechazado", "revisar", "aprobado")
 RATE_DECIMALS = 2
+
+
+def round_rate(rate: float) -> float:
+    """The one rounding of a rate, shared by experta and the vectorised reference (NumPy's, to 2 decimals)."""
+    return float(np.round(rate, RATE_DECIMALS))
 
 
 # ------------------------------------------------------------------------------------------------ facts
@@ -83,6 +101,10 @@ class HistorialFact(Fact):
 
 class CreditoFact(Fact):
     """solicitado (millones), plazo (months)."""
+
+
+class PerfilamientoFact(Fact):
+    """Seed 002's bank fit as read back from the graph: bancos_elegibles (how many banks accept the answers)."""
 
 
 class ResultadoFact(Fact):
@@ -115,6 +137,7 @@ class SeedUnits(NamedTuple):
     capacidad: float  # millones
     solicitado: float  # millones
     plazo: int  # months
+    bancos_elegibles: int  # -1 where the facts carry no bank fit (K1 cannot fire)
 
 
 def seed_units(facts: ExpertFacts, policy: Policy) -> SeedUnits:
@@ -128,6 +151,7 @@ def seed_units(facts: ExpertFacts, policy: Policy) -> SeedUnits:
         capacidad=facts.debt_capacity / scale,
         solicitado=facts.requested / scale,
         plazo=facts.term_months,
+        bancos_elegibles=-1 if facts.eligible_banks is None else len(facts.eligible_banks),
     )
 
 
@@ -192,6 +216,9 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
     """A KnowledgeEngine subclass whose 18 rules are closed over this policy's constants."""
     x = policy.expert
     s = SALIENCE
+    knockout = _SEED_VALUE[x.no_eligible_bank_decision]
+    # K1 as a rejection is one more reason among R1–R7; as a review it decides only what they left open
+    k1_open = () if knockout == RECHAZADO else (NOT(ResultadoFact(aprobado=RECHAZADO)),)
 
     class _CreditRules(KnowledgeEngine):
         __matcher__ = _TypeIndexedMatcher
@@ -255,10 +282,15 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
         def r7(self) -> None:
             self._decide("R7", RECHAZADO, 0.0)
 
-        # -- R8–R11: approve (only while nothing rejected) -------------------------------------------
+        # -- K1: no eligible bank (seed 002, case 1) --------------------------------------------------
+        @Rule(PerfilamientoFact(bancos_elegibles=0), *k1_open, salience=s["K1"])
+        def k1(self) -> None:
+            self._decide("K1", knockout, 0.0)
+
+        # -- R8–R11: approve (only while nothing rejected or sent to review) -------------------------
         @Rule(
             CreditoFact(solicitado=P(lambda v: v <= x.approve_amount_at_most)),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            NOT(ResultadoFact(aprobado=P(lambda v: v != APROBADO))),
             salience=s["R8"],
         )
         def r8(self) -> None:
@@ -266,7 +298,7 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
 
         @Rule(
             PersonaFact(riesgo_impago=P(lambda v: v <= x.approve_risk_at_most)),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            NOT(ResultadoFact(aprobado=P(lambda v: v != APROBADO))),
             salience=s["R9"],
         )
         def r9(self) -> None:
@@ -274,7 +306,7 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
 
         @Rule(
             HistorialFact(puntaje=P(lambda v: v >= x.approve_score_at_least)),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            NOT(ResultadoFact(aprobado=P(lambda v: v != APROBADO))),
             salience=s["R10"],
         )
         def r10(self) -> None:
@@ -282,7 +314,7 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
 
         @Rule(
             IngresoFact(monto=P(lambda v: v > x.approve_income_above)),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            NOT(ResultadoFact(aprobado=P(lambda v: v != APROBADO))),
             salience=s["R11"],
         )
         def r11(self) -> None:
@@ -369,12 +401,15 @@ class CreditExpertSystem:
             engine.reset()
             engine.fired = []
             engine.resultado = None
-            engine.declare(
+            declared: list[Fact] = [
                 PersonaFact(edad=u.edad, anio_nacimiento=u.anio_nacimiento, riesgo_impago=u.riesgo),
                 IngresoFact(monto=u.ingreso),
                 HistorialFact(puntaje=u.puntaje, capacidad_endeudamiento=u.capacidad),
                 CreditoFact(solicitado=u.solicitado, plazo=u.plazo),
-            )
+            ]
+            if u.bancos_elegibles >= 0:
+                declared.append(PerfilamientoFact(bancos_elegibles=u.bancos_elegibles))
+            engine.declare(*declared)
             # Each rule fires at most once per decision; one firing more means a rule re-activated itself
             # (a missing once-only flag), which would otherwise loop for ever.
             engine.run(steps=len(RULE_IDS) + 1)
@@ -386,7 +421,7 @@ class CreditExpertSystem:
             raise RuntimeError(f"expert system ended without a priced decision: {resultado!r}")
         decision = _DECISION[resultado["aprobado"]]
         # rounded once, at the end: the rules add and subtract on the unrounded base rate
-        rate = round(resultado["interes"], RATE_DECIMALS) if decision == "aprobado" else 0.0
+        rate = round_rate(resultado["interes"]) if decision == "aprobado" else 0.0
         return ExpertResult(decision=decision, rate=rate, fired_rules=fired)
 
 
@@ -409,55 +444,116 @@ def expert_system(policy: Policy) -> CreditExpertSystem:
 
 
 # ----------------------------------------------------------------------------------- plain reference
-def decide_reference(facts: ExpertFacts, policy: Policy) -> ExpertResult:
-    """The same 18 rules as plain Python; the property tests hold the experta engine to it."""
-    u = seed_units(facts, policy)
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    """The rules' outcome for n applicants (the vectorised reference)."""
+
+    decision: np.ndarray  # int8, index into DECISION_CODES (0 rechazado, 1 revisar, 2 aprobado)
+    rate: np.ndarray  # float64, rounded as experta rounds; 0.0 unless approved
+    fired: np.ndarray  # bool (n, len(RULE_IDS)); columns in RULE_IDS order, which is the firing order
+
+    def result(self, i: int) -> ExpertResult:
+        fired = [rule for rule, hit in zip(RULE_IDS, self.fired[i].tolist(), strict=True) if hit]
+        return ExpertResult(decision=DECISION_CODES[int(self.decision[i])], rate=float(self.rate[i]), fired_rules=fired)
+
+
+def decide_many(
+    *,
+    age: np.ndarray,
+    risk: np.ndarray,
+    income: np.ndarray,
+    score: np.ndarray,
+    debt_capacity: np.ndarray,
+    requested: np.ndarray,
+    term_months: np.ndarray,
+    eligible_banks: np.ndarray,
+    policy: Policy,
+) -> Decisions:
+    """The rules as NumPy over n applicants (ExpertFacts' units: MXN, risk 0–100; eligible_banks −1 = unknown).
+
+    The one plain copy of the rules: `decide_reference` is this on one row, the property tests hold experta
+    to it, and the policy simulation (engine/policy_lab) runs it over the whole answer space. Every
+    comparison and every arithmetic step is the experta rule's, in the same order, so the float results are
+    identical (a rate adjustment is `np.where(holds, rate − points, rate)`, never `rate − points·holds`).
+    """
     x = policy.expert
-    rejected = [
-        rule_id
-        for rule_id, holds in (
-            ("R1", u.edad < x.min_age),
-            ("R2", u.edad > x.max_age),
-            ("R3", u.riesgo > x.reject_risk_above),
-            ("R4", u.ingreso < x.reject_income_below),
-            ("R5", u.puntaje < x.reject_score_below),
-            ("R6", u.solicitado > u.capacidad),
-            ("R7", u.plazo > x.reject_term_above),
-        )
-        if holds
-    ]
-    if rejected:
-        return ExpertResult(decision="rechazado", rate=0.0, fired_rules=rejected)
-    approved = [
-        rule_id
-        for rule_id, holds in (
-            ("R8", u.solicitado <= x.approve_amount_at_most),
-            ("R9", u.riesgo <= x.approve_risk_at_most),
-            ("R10", u.puntaje >= x.approve_score_at_least),
-            ("R11", u.ingreso > x.approve_income_above),
-        )
-        if holds
-    ]
-    if not approved:
-        return ExpertResult(decision="revisar", rate=0.0, fired_rules=["R18"])
-    fired = [*approved, "R12"]
-    rate = x.base_rate_intercept + x.base_rate_per_risk * u.riesgo
-    if u.riesgo < x.discount_risk_below and u.puntaje >= x.discount_score_at_least:
-        rate -= x.discount_points
-        fired.append("R13")
-    if u.solicitado > x.surcharge_amount_above and u.riesgo > x.surcharge_risk_above:
-        rate += x.surcharge_points
-        fired.append("R14")
-    if u.plazo <= x.short_term_at_most:
-        rate -= x.short_term_points
-        fired.append("R15")
-    if u.solicitado <= x.microcredit_amount_at_most:
-        rate -= x.microcredit_points
-        fired.append("R16")
-    if rate < x.rate_min or rate > x.rate_max:
-        rate = min(max(rate, x.rate_min), x.rate_max)
-        fired.append("R17")
-    return ExpertResult(decision="aprobado", rate=round(rate, RATE_DECIMALS), fired_rules=fired)
+    scale = policy.mappings.money_scale
+    edad = np.asarray(age)
+    riesgo = np.asarray(risk, dtype=float) / x.risk_divisor
+    ingreso = np.asarray(income, dtype=float) / scale
+    puntaje = np.asarray(score, dtype=float)
+    capacidad = np.asarray(debt_capacity, dtype=float) / scale
+    solicitado = np.asarray(requested, dtype=float) / scale
+    plazo = np.asarray(term_months)
+    bancos = np.asarray(eligible_banks)
+    n = riesgo.shape[0]
+    col = {rule: i for i, rule in enumerate(RULE_IDS)}
+    fired = np.zeros((n, len(RULE_IDS)), dtype=bool)
+
+    for rule, holds in (
+        ("R1", edad < x.min_age),
+        ("R2", edad > x.max_age),
+        ("R3", riesgo > x.reject_risk_above),
+        ("R4", ingreso < x.reject_income_below),
+        ("R5", puntaje < x.reject_score_below),
+        ("R6", solicitado > capacidad),
+        ("R7", plazo > x.reject_term_above),
+    ):
+        fired[:, col[rule]] = holds
+    rejected = fired[:, [col[f"R{i}"] for i in range(1, 8)]].any(axis=1)
+    knocked_out = bancos == 0
+    if x.no_eligible_bank_decision == "rechazado":
+        fired[:, col["K1"]] = knocked_out
+        rejected = rejected | knocked_out
+        review = np.zeros(n, dtype=bool)
+    else:
+        review = knocked_out & ~rejected
+        fired[:, col["K1"]] = review
+    open_ = ~rejected & ~review
+    for rule, holds in (
+        ("R8", solicitado <= x.approve_amount_at_most),
+        ("R9", riesgo <= x.approve_risk_at_most),
+        ("R10", puntaje >= x.approve_score_at_least),
+        ("R11", ingreso > x.approve_income_above),
+    ):
+        fired[:, col[rule]] = holds & open_
+    approved = fired[:, [col[f"R{i}"] for i in range(8, 12)]].any(axis=1)
+
+    rate = x.base_rate_intercept + x.base_rate_per_risk * riesgo
+    fired[:, col["R12"]] = approved
+    for rule, holds, points in (
+        ("R13", (riesgo < x.discount_risk_below) & (puntaje >= x.discount_score_at_least), -x.discount_points),
+        ("R14", (solicitado > x.surcharge_amount_above) & (riesgo > x.surcharge_risk_above), x.surcharge_points),
+        ("R15", plazo <= x.short_term_at_most, -x.short_term_points),
+        ("R16", solicitado <= x.microcredit_amount_at_most, -x.microcredit_points),
+    ):
+        hit = holds & approved
+        fired[:, col[rule]] = hit
+        rate = np.where(hit, rate + points, rate)
+    outside = approved & ((rate < x.rate_min) | (rate > x.rate_max))
+    fired[:, col["R17"]] = outside
+    rate = np.where(outside, np.minimum(np.maximum(rate, x.rate_min), x.rate_max), rate)
+    fired[:, col["R18"]] = open_ & ~approved
+
+    decision = np.where(rejected, 0, np.where(approved, 2, 1)).astype(np.int8)
+    rate = np.where(approved, np.round(rate, RATE_DECIMALS), 0.0)
+    return Decisions(decision=decision, rate=rate, fired=fired)
+
+
+def decide_reference(facts: ExpertFacts, policy: Policy) -> ExpertResult:
+    """The same rules without experta, on one applicant (`decide_many` on one row)."""
+    u = seed_units(facts, policy)
+    return decide_many(
+        age=np.array([facts.age]),
+        risk=np.array([facts.risk]),
+        income=np.array([facts.income]),
+        score=np.array([facts.score]),
+        debt_capacity=np.array([facts.debt_capacity]),
+        requested=np.array([facts.requested]),
+        term_months=np.array([facts.term_months]),
+        eligible_banks=np.array([u.bancos_elegibles]),
+        policy=policy,
+    ).result(0)
 
 
 # ------------------------------------------------------------------------------------------ rules table
@@ -470,7 +566,7 @@ def _risk(r: float, divisor: float) -> str:
 
 
 def rules_table(policy: Policy) -> list[tuple[str, str, int, str, str]]:
-    """(id, group, salience, condition, action) of the 18 rules with this policy's numbers, for the docs.
+    """(id, group, salience, condition, action) of the rules with this policy's numbers, for the docs.
 
     Money shows both in seed millones and in MXN (× mappings.money_scale); risk both on the rules' 0–1
     scale and on the fuzzy 0–100 scale.
@@ -490,6 +586,14 @@ def rules_table(policy: Policy) -> list[tuple[str, str, int, str, str]]:
         ("R5", reject, f"puntaje < {x.reject_score_below:g}", "rechazado, 0 %"),
         ("R6", reject, "monto solicitado > capacidad de endeudamiento", "rechazado, 0 %"),
         ("R7", reject, f"plazo > {x.reject_term_above} meses", "rechazado, 0 %"),
+        (
+            "K1",
+            "eliminatorio",
+            "ningún banco es elegible (seed 002, caso 1)",
+            "rechazado, 0 %"
+            if x.no_eligible_bank_decision == "rechazado"
+            else "revisar, 0 % (un asesor busca alternativas), si ninguna regla rechazó",
+        ),
         (
             "R8",
             approve,

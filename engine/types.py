@@ -73,6 +73,11 @@ class ExpertFacts(_Model):
     debt_capacity: float  # MXN
     requested: float  # MXN
     term_months: int
+    # seed 002's knock-outs, read back from the graph: the banks whose table accepts every answer (None: the
+    # caller gave no bank fit, as in the expert system's own tests) and the eliminatory answers ("q=code")
+    eligible_banks: list[str] | None = None
+    knockouts: list[str] = []
+    pd: float | None = None  # the applicant model's PD 0–1 (ex:probabilidadIncumplimiento), when asserted
 
 
 # ----------------------------------------------------------------------------------------------- results
@@ -95,6 +100,7 @@ class BankFitResult(_Model):
     eligible: list[str]  # eligible banks, best first
     ranking: list[str]  # all six banks: eligible best first, then the rejected ones
     no_eligible_bank: bool  # seed 002 case 1
+    knockouts: list[str] = []  # eliminatory answers, "question=code", each rejecting at least one bank
     reasons: dict[str, list[CriterionScore]]  # bank -> per-question cell
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -127,6 +128,8 @@ class ApplicantBuilder:
         self.estado, self.identifier, self.banco = i(v.ESTADO_CREDITO), i(v.IDENTIFIER), i(v.BANCO_RECOMENDADO)
         self.tiene_historial, self.puntaje, self.capacidad = i(v.TIENE_HISTORIAL), i(v.PUNTAJE), i(v.CAPACIDAD)
         self.pd = i(v.PROBABILIDAD_INCUMPLIMIENTO)
+        self.banco_elegible, self.bancos_elegibles = i(v.BANCO_ELEGIBLE), i(v.BANCOS_ELEGIBLES)
+        self.eliminatoria = i(v.RESPUESTA_ELIMINATORIA)
         self.puntaje_class, self.capacidad_class = i(v.PUNTAJE_CREDITICIO), i(v.CAPACIDAD_ENDEUDAMIENTO)
 
         self._classes: dict[str, int] = {}
@@ -148,6 +151,8 @@ class ApplicantBuilder:
         policy: Policy,
         assessment_id: str | None = None,
         bank: str | None = None,
+        eligible_banks: Sequence[str] | None = None,
+        knockouts: Sequence[str] = (),
         include_name: bool = False,
     ) -> AssertedApplicant:
         o = policy.ontology
@@ -166,6 +171,8 @@ class ApplicantBuilder:
             bank,
             answers.ingreso_mensual,
             stability,
+            None if eligible_banks is None else tuple(eligible_banks),
+            tuple(knockouts),
         )
         digest = _digest(assessment_id) if assessment_id else _digest(*values)
         identifier = assessment_id or f"CV-{digest}"
@@ -213,4 +220,9 @@ class ApplicantBuilder:
             triples.append((score_record, self.pd, decimal(pd, "pd")))
         if bank is not None:
             triples.append((credit, self.banco, string(bank)))
+        if eligible_banks is not None:
+            n = len(eligible_banks)
+            triples.append((credit, self.bancos_elegibles, terms.intern(("L", str(n), _INTEGER, None), n)))
+            triples.extend((credit, self.banco_elegible, string(code)) for code in eligible_banks)
+        triples.extend((person, self.eliminatoria, string(answer)) for answer in knockouts)
         return AssertedApplicant(triples, terms, nodes)

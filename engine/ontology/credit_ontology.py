@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -132,12 +133,16 @@ class CreditOntology:
         policy: Policy | None = None,
         assessment_id: str | None = None,
         bank: str | None = None,
+        eligible_banks: Sequence[str] | None = None,
+        knockouts: Sequence[str] = (),
         include_name: bool = False,
     ) -> InferredApplicant:
         """Build the applicant's triples, infer (fast path, equal to owlrl) and read the facts back.
 
         risk: the fuzzy risk 0–100; score: the credit score 0–1000; pd: the PD 0–1 (optional);
-        bank: the recommended bank code (optional); assessment_id: the caller's id for dc:identifier
+        bank: the recommended bank code (optional); eligible_banks: the codes of the banks whose table accepts
+        every answer (seed 002; None: no bank fit given, so the expert's K1 cannot fire); knockouts: the
+        eliminatory answers as "question=code"; assessment_id: the caller's id for dc:identifier
         (default: a digest of the asserted values); include_name: put the applicant's real name in
         foaf:name instead of a pseudonym. The policy's [ontology] section maps answers to classes.
         """
@@ -152,6 +157,8 @@ class CreditOntology:
             policy=policy,
             assessment_id=assessment_id,
             bank=bank,
+            eligible_banks=eligible_banks,
+            knockouts=knockouts,
             include_name=include_name,
         )
         closure = self.closed.infer_ids(applicant.triples, applicant.terms.value_keys())

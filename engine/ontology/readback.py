@@ -30,7 +30,7 @@ from engine.types import ExpertFacts
 
 FACTS_QUERY = prepareQuery(
     """
-    SELECT ?name ?anio ?riesgo ?ingreso ?puntaje ?capacidad ?monto ?plazo WHERE {
+    SELECT ?name ?anio ?riesgo ?ingreso ?puntaje ?capacidad ?monto ?plazo ?pd ?elegibles WHERE {
         ?p a ex:Persona ;
            foaf:name ?name ;
            ex:anioNacimiento ?anio ;
@@ -42,12 +42,24 @@ FACTS_QUERY = prepareQuery(
         ?c a ex:Credito ; ex:monto ?monto ; ex:plazo ?plazo .
         ?hp a ex:Historial ; ex:puntajeCrediticio ?puntaje .
         ?hc a ex:Historial ; ex:capacidadEndeudamiento ?capacidad .
+        OPTIONAL { ?hp ex:probabilidadIncumplimiento ?pd }
+        OPTIONAL { ?c ex:bancosElegibles ?elegibles }
     }
     """,
     initNs=v.PREFIXES,
 )
+# seed 002's knock-outs: the eligible banks of the applicant's credit, and the applicant's eliminatory answers
+BANKS_QUERY = prepareQuery(
+    "SELECT DISTINCT ?banco WHERE { ?p a ex:Persona ; ex:tieneCredito ?c . ?c a ex:Credito ; ex:bancoElegible ?banco }",
+    initNs=v.PREFIXES,
+)
+KNOCKOUTS_QUERY = prepareQuery(
+    "SELECT DISTINCT ?r WHERE { ?p a ex:Persona ; ex:respuestaEliminatoria ?r }",
+    initNs=v.PREFIXES,
+)
 COLUMNS = ("foaf:name", "ex:anioNacimiento", "ex:riesgoImpago", "ex:montoIngreso", "ex:puntajeCrediticio",
-           "ex:capacidadEndeudamiento", "ex:monto", "ex:plazo")  # fmt: skip
+           "ex:capacidadEndeudamiento", "ex:monto", "ex:plazo", "ex:probabilidadIncumplimiento",
+           "ex:bancosElegibles")  # fmt: skip
 
 
 class ReadBackError(ValueError):
@@ -60,17 +72,29 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
-def _facts(lexical: list[str], values: list[Any], as_of_year: int) -> ExpertFacts:
-    """One row of the query (lexical forms and rdflib Python values, in COLUMNS order) as ExpertFacts."""
-    year = lexical[1][:4]  # rdflib gives xsd:gYear no Python value: read its lexical form
+def _facts(
+    lexical: list[str | None], values: list[Any], as_of_year: int, banks: list[str], knockouts: list[str]
+) -> ExpertFacts:
+    """One row of the query (lexical forms and rdflib Python values, in COLUMNS order) as ExpertFacts.
+
+    The last two columns are optional (None where the graph has no PD or no bank fit); `banks` and
+    `knockouts` are the multi-valued knock-out facts, read separately.
+    """
+    year = (lexical[1] or "")[:4]  # rdflib gives xsd:gYear no Python value: read its lexical form
     if not year.isdigit():
         raise ReadBackError(f"ex:anioNacimiento: not a year: {lexical[1]!r}")
     term = _number(values[7], "ex:plazo")
     if not term.is_integer():
         raise ReadBackError(f"ex:plazo: not a whole number of months: {values[7]!r}")
     birth_year = int(year)
+    eligible: list[str] | None = None
+    if values[9] is not None or lexical[9] is not None:
+        count = _number(values[9], COLUMNS[9])
+        if count != len(banks):
+            raise ReadBackError(f"{COLUMNS[9]} = {values[9]!r} but {len(banks)} ex:bancoElegible")
+        eligible = sorted(banks)
     return ExpertFacts(
-        name=lexical[0],
+        name=str(lexical[0]),
         birth_year=birth_year,
         age=as_of_year - birth_year,
         risk=_number(values[2], COLUMNS[2]),
@@ -79,6 +103,9 @@ def _facts(lexical: list[str], values: list[Any], as_of_year: int) -> ExpertFact
         debt_capacity=_number(values[5], COLUMNS[5]),
         requested=_number(values[6], COLUMNS[6]),
         term_months=int(term),
+        eligible_banks=eligible,
+        knockouts=sorted(knockouts),
+        pd=None if lexical[8] is None else _number(values[8], COLUMNS[8]),
     )
 
 
@@ -94,9 +121,12 @@ def _single(readings: Iterable[ExpertFacts]) -> ExpertFacts:
 def sparql_facts(graph: Graph, as_of_year: int) -> ExpertFacts:
     """The facts by the SPARQL query over an rdflib Graph of the inferred triples (the reference)."""
 
+    banks = [str(row[0]) for row in graph.query(BANKS_QUERY)]
+    knockouts = [str(row[0]) for row in graph.query(KNOCKOUTS_QUERY)]
+
     def reading(row: tuple[Any, ...]) -> ExpertFacts:
         values = [x.value if isinstance(x, Literal) else None for x in row]
-        return _facts([str(x) for x in row], values, as_of_year)
+        return _facts([None if x is None else str(x) for x in row], values, as_of_year, banks, knockouts)
 
     return _single(reading(tuple(row)) for row in graph.query(FACTS_QUERY))
 
@@ -114,6 +144,8 @@ class FastReader:
         )  # fmt: skip
         self.monto_ingreso, self.monto, self.plazo = i(v.MONTO_INGRESO), i(v.MONTO), i(v.PLAZO)
         self.puntaje, self.capacidad = i(v.PUNTAJE), i(v.CAPACIDAD)
+        self.pd, self.bancos_elegibles = i(v.PROBABILIDAD_INCUMPLIMIENTO), i(v.BANCOS_ELEGIBLES)
+        self.banco_elegible, self.eliminatoria = i(v.BANCO_ELEGIBLE), i(v.RESPUESTA_ELIMINATORIA)
 
     def read(self, triples: Iterable[IdTriple], terms: LocalTerms, as_of_year: int) -> ExpertFacts:
         objects: dict[tuple[int, int], list[int]] = {}
@@ -150,10 +182,21 @@ class FastReader:
                 through(records, self.capacidad),
                 through(credits, self.monto),
                 through(credits, self.plazo),
+                through(records, self.pd) or [None],  # optional, as in the query
+                through(credits, self.bancos_elegibles) or [None],
             )
             lexical: Callable[[int], str] = terms.lexical
             value: Callable[[int], Any] = terms.value
+            banks = sorted({lexical(x) for x in through(credits, self.banco_elegible)})
+            knockouts = sorted({lexical(x) for x in of(person, self.eliminatoria)})
             readings.extend(
-                _facts([lexical(x) for x in row], [value(x) for x in row], as_of_year) for row in product(*columns)
+                _facts(
+                    [None if x is None else lexical(x) for x in row],
+                    [None if x is None else value(x) for x in row],
+                    as_of_year,
+                    banks,
+                    knockouts,
+                )
+                for row in product(*columns)
             )
         return _single(readings)

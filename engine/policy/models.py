@@ -242,6 +242,8 @@ class ExpertPolicy(_Strict):
     microcredit_points: float
     rate_min: float
     rate_max: float
+    # K1 (seed 002, case 1): what the verdict is when no bank accepts the answers; never "aprobado"
+    no_eligible_bank_decision: Literal["revisar", "rechazado"] = "revisar"
 
     @model_validator(mode="after")
     def _check(self) -> ExpertPolicy:

@@ -53,3 +53,37 @@ def test_card_and_what_if_agree_with_the_engine() -> None:
             unchanged += 1
             assert line is not None and line.startswith("💡 Ni con")
     assert changed and unchanged  # both kinds occur, so both branches were checked
+
+
+# The issue's example (#12): every bank rejects this applicant, whom the seed rules alone approved at 15.3 %.
+ISSUE_EXAMPLE = {
+    "answers": {
+        "trabajo_tiempo": "menos_6m",
+        "banco_nomina": "otro",
+        "historial_crediticio": "malo",
+        "creditos_vigentes": "ninguno",
+        "atrasos_12_meses": "varios_sin_regularizar",
+        "enganche": "35_mas",
+        "prioridad_financiamiento": "tasa_baja",
+        "ingreso_mensual": "mas_30k",
+    },
+    "loan": {"vehicle_price": 150_000, "term_months": 24},
+    "applicant": {"birth_year": 1990, "monthly_income": 60_000},
+}
+
+
+def test_the_issue_example_gets_a_coherent_card() -> None:
+    assessor = get_assessor(POLICY)
+    request = AssessmentRequest.model_validate(ISSUE_EXAMPLE)
+    ev = evaluate(assessor.assess, request, POLICY)
+    r = ev.result
+    assert r.bank_fit.no_eligible_bank and r.expert.decision == "revisar" and "K1" in r.expert.fired_rules
+    assert r.escalate and "no_eligible_bank" in r.escalation_reasons
+    card = render_card(ev, POLICY)
+    assert DECISION_LABELS["aprobado"] not in card and "tasa estimada" not in card
+    assert "Ningún banco es elegible" in card and DECISION_LABELS["revisar"] in card
+    # the card names the eliminatory answers, and only those
+    assert (
+        "• Ningún banco acepta por ahora tu perfil por antigüedad en el empleo «Menos de 6 meses», historial "
+        "crediticio «Malo» y atrasos (12 meses) «Varios pagos sin regularizar»." in card
+    )

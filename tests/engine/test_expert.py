@@ -199,6 +199,38 @@ def test_r17_clamps_down_to_the_maximum():
     assert decide(edge, system) == ExpertResult(decision="aprobado", rate=20.0, fired_rules=["R10", "R12", "R14"])
 
 
+# ------------------------------------------------------------------------------- K1: no eligible bank
+LIKED = {**APPROVED, "risk": 10.0, "score": 900.0, "income": 60_000.0, "requested": 40_000.0}
+
+
+def test_k1_no_eligible_bank_is_never_approved():
+    """Seed 002 case 1: every approve rule likes the applicant, no bank does -> review by an advisor."""
+    assert decide(facts(LIKED, eligible_banks=["bbva"])).decision == "aprobado"
+    knocked = facts(LIKED, eligible_banks=[], knockouts=["historial_crediticio=malo"])
+    assert decide(knocked) == ExpertResult(decision="revisar", rate=0.0, fired_rules=["K1"])
+    # a seed rejection still rejects, and K1 (a review) does not join it
+    assert decide(facts(LIKED, eligible_banks=[], age=17)) == ExpertResult(
+        decision="rechazado", rate=0.0, fired_rules=["R1"]
+    )
+    # without bank-fit facts (the expert on its own) K1 cannot fire
+    assert "K1" not in decide(facts(LIKED)).fired_rules
+
+
+def test_k1_can_reject_when_the_analyst_says_so():
+    policy = policy_with(b'no_eligible_bank_decision = "revisar"', b'no_eligible_bank_decision = "rechazado"')
+    system = expert_system(policy)
+    assert decide(facts(LIKED, eligible_banks=[]), system) == ExpertResult(
+        decision="rechazado", rate=0.0, fired_rules=["K1"]
+    )
+    # as a rejection it is one more reason, listed after the seed's
+    assert decide(facts(LIKED, eligible_banks=[], age=17), system).fired_rules == ["R1", "K1"]
+    assert decide(facts(LIKED, eligible_banks=["bbva"]), system).decision == "aprobado"
+
+
+def test_k1_sits_between_rejection_and_approval():
+    assert max(SALIENCE[f"R{i}"] for i in range(8, 12)) < SALIENCE["K1"] < min(SALIENCE[f"R{i}"] for i in range(1, 8))
+
+
 # ------------------------------------------------------------------------------------------- R18, order
 def test_r18_review_when_nothing_decides():
     result = decide(facts())
@@ -212,7 +244,7 @@ def test_fired_rules_follow_salience_groups():
     result = decide(facts(APPROVED, risk=0.0, score=900.0, income=60_000.0, term_months=6, requested=20_000.0))
     assert result.fired_rules == ["R8", "R9", "R10", "R11", "R12", "R13", "R15", "R16", "R17"]
     order = [SALIENCE[r] for r in RULE_IDS]
-    assert order == sorted(order, reverse=True)  # salience falls with the rule number: reject > approve > ...
+    assert order == sorted(order, reverse=True)  # salience falls along RULE_IDS: reject > knock-out > approve > ...
     assert min(SALIENCE[f"R{i}"] for i in range(1, 8)) > max(SALIENCE[f"R{i}"] for i in range(8, 12))
     assert min(SALIENCE[f"R{i}"] for i in range(8, 12)) > max(SALIENCE[f"R{i}"] for i in range(12, 18))
     assert min(SALIENCE[f"R{i}"] for i in range(12, 18)) > SALIENCE["R18"]
@@ -271,6 +303,7 @@ def test_rete_root_dispatches_every_fact_class_by_type():
         "IngresoFact",
         "HistorialFact",
         "CreditoFact",
+        "PerfilamientoFact",
         "ResultadoFact",
     }
     assert bus._untyped == []
@@ -318,6 +351,7 @@ def expert_facts(draw: st.DrawFn) -> ExpertFacts:
         debt_capacity=max(capacity, 0.0),
         requested=max(requested, 0.0),
         term_months=draw(st.sampled_from([1, 6, 11, 12, 13, 36, 59, 60, 61, 84])),
+        eligible_banks=draw(st.sampled_from([None, [], ["bbva"], ["banorte", "bbva"]])),
     )
 
 
@@ -334,3 +368,12 @@ HIGH_RATES = policy_with(b"base_rate_intercept = 9.0", b"base_rate_intercept = 1
 @given(expert_facts())
 def test_experta_agrees_with_the_plain_rules_under_another_policy(f: ExpertFacts):
     assert expert_system(HIGH_RATES).decide(f) == decide_reference(f, HIGH_RATES)
+
+
+KNOCKOUT_REJECTS = policy_with(b'no_eligible_bank_decision = "revisar"', b'no_eligible_bank_decision = "rechazado"')
+
+
+@settings(max_examples=200, deadline=None)
+@given(expert_facts())
+def test_experta_agrees_with_the_plain_rules_when_k1_rejects(f: ExpertFacts):
+    assert expert_system(KNOCKOUT_REJECTS).decide(f) == decide_reference(f, KNOCKOUT_REJECTS)

@@ -15,6 +15,7 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DC, FOAF, OWL, RDF, RDFS
 
+from engine.bank_fit import fit_banks
 from engine.derive import derive
 from engine.ontology import (
     CreditOntology,
@@ -92,6 +93,9 @@ EXTENSIONS = [
     (EX.riesgoImpago, EX.Persona, XSD.decimal),
     (EX.probabilidadIncumplimiento, EX.Historial, XSD.decimal),
     (EX.bancoRecomendado, EX.Credito, XSD.string),
+    (EX.bancoElegible, EX.Credito, XSD.string),
+    (EX.bancosElegibles, EX.Credito, XSD.integer),
+    (EX.respuestaEliminatoria, EX.Persona, XSD.string),
 ]
 
 
@@ -333,9 +337,13 @@ def applicants(seed: int):
         score = rng.choice([rng.randint(0, 1000), float(rng.randint(0, 1000)), risk, rng.uniform(0, 1000)])
         if rng.random() < 0.1:
             derived = derived.model_copy(update={"debt_capacity": derived.requested_amount})
+        fit = fit_banks(answers, POLICY)
         kwargs = {
             "pd": rng.choice([None, rng.random(), 1e-7]),
             "bank": rng.choice([None, "bbva", "hey_banco"]),
+            # seed 002's knock-outs; a count that equals the term or the risk exercises owlrl's literal rule
+            "eligible_banks": rng.choice([None, fit.eligible, [], ["bbva"]]),
+            "knockouts": rng.choice([(), fit.knockouts]),
             "include_name": rng.random() < 0.3,
             "assessment_id": rng.choice([None, f"A-{rng.randint(1, 10**6)}"]),
         }
@@ -383,7 +391,7 @@ def test_sparql_and_fast_read_back_agree_for_many_applicants(onto):
 def test_facts_are_the_numbers_put_in(onto):
     for request, derived, risk, score, kwargs in islice(applicants(3), 50):
         include_name = kwargs["include_name"]
-        facts = reason(onto, request, derived, risk, score, kwargs).facts
+        facts = reason(onto, request, derived, risk, score, dict(kwargs)).facts
         assert facts.requested == derived.requested_amount
         assert facts.income == derived.income_mxn
         assert facts.debt_capacity == derived.debt_capacity
@@ -391,6 +399,10 @@ def test_facts_are_the_numbers_put_in(onto):
         assert facts.term_months == request.loan.term_months
         assert facts.birth_year == request.applicant.birth_year
         assert facts.age == AS_OF.year - request.applicant.birth_year
+        assert facts.pd == (None if kwargs["pd"] is None else float(kwargs["pd"]))
+        banks = kwargs["eligible_banks"]
+        assert facts.eligible_banks == (None if banks is None else sorted(banks))
+        assert facts.knockouts == sorted(kwargs["knockouts"])
         if include_name and request.applicant.name:
             assert facts.name == request.applicant.name
         else:
