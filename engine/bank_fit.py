@@ -80,9 +80,7 @@ def fit_banks(answers: Mapping[str, str], policy: Policy) -> BankFitResult:
 
     # sorted() is stable: equal totals keep table order
     eligible = sorted((i for i in range(n) if not rejected_by[i]), key=lambda i: -totals[i])
-    rejected = sorted(
-        (i for i in range(n) if rejected_by[i]), key=lambda i: (len(rejected_by[i]), -totals[i])
-    )
+    rejected = sorted((i for i in range(n) if rejected_by[i]), key=lambda i: (len(rejected_by[i]), -totals[i]))
     if eligible:
         recommended = eligible[0]
         second = eligible[1] if len(eligible) > 1 else None

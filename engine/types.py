@@ -35,9 +35,7 @@ class Loan(_Model):
 
 class Applicant(_Model):
     birth_year: int
-    monthly_income: float | None = Field(
-        default=None, ge=0, description="Exact monthly income in MXN, if given"
-    )
+    monthly_income: float | None = Field(default=None, ge=0, description="Exact monthly income in MXN, if given")
     name: str | None = Field(default=None, max_length=200)
 
 

@@ -509,7 +509,7 @@ def test_turtle_with_the_ontology(onto):
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [
-        (", mas_30k = \"IngresoFijo\" }", " }", "ontology.income_class_by_band"),
+        (', mas_30k = "IngresoFijo" }', " }", "ontology.income_class_by_band"),
         ('{ min = 0.0, label = "baja" },', "", "ontology.stability_labels"),
         ('{ min = 4.0, label = "media" },', '{ min = 8.0, label = "media" },', "ontology.stability_labels"),
     ],
