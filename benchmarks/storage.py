@@ -49,10 +49,24 @@ BANKS = list(POLICY.banks)
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 DAYS = 90
 # probability of going on to the next step (consent loses the most, then the questions a little each)
-CONTINUE = {"BotStarted": 0.85, "ConsentGiven": 0.9, "ProfileCompleted": 0.95, "QuestionAnswered": 0.97,
-            "PerfilacionBancariaComplete": 0.98, "ResultShown": 0.45, "HandoffOpened": 0.6}
-FUNNEL_QUERIES = ("funnel_all", "funnel_30d", "funnel_by_day", "funnel_by_week", "time_to_complete",
-                  "funnel_bank_filter", "funnel_by_bank")
+CONTINUE = {
+    "BotStarted": 0.85,
+    "ConsentGiven": 0.9,
+    "ProfileCompleted": 0.95,
+    "QuestionAnswered": 0.97,
+    "PerfilacionBancariaComplete": 0.98,
+    "ResultShown": 0.45,
+    "HandoffOpened": 0.6,
+}
+FUNNEL_QUERIES = (
+    "funnel_all",
+    "funnel_30d",
+    "funnel_by_day",
+    "funnel_by_week",
+    "time_to_complete",
+    "funnel_bank_filter",
+    "funnel_by_bank",
+)
 
 
 def user_key(i: int) -> str:
@@ -68,12 +82,25 @@ def gen_events(n_events: int, rng: random.Random) -> tuple[list[dict[str, Any]],
         t = NOW - timedelta(days=rng.uniform(0, DAYS))
         steps = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
         steps += [("QuestionAnswered", q) for q in QUESTIONS]
-        steps += [("PerfilacionBancariaComplete", None), ("ResultShown", None), ("HandoffOpened", None),
-                  ("FinancingRequestSubmitted", None)]
+        steps += [
+            ("PerfilacionBancariaComplete", None),
+            ("ResultShown", None),
+            ("HandoffOpened", None),
+            ("FinancingRequestSubmitted", None),
+        ]
         for name, step in steps:
-            rows.append({"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "user_key": key, "name": name,
-                         "step": step, "occurred_at": t, "properties": {"v": 1}, "policy_version": POLICY.version,
-                         "model_version": "bench"})
+            rows.append(
+                {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "user_key": key,
+                    "name": name,
+                    "step": step,
+                    "occurred_at": t,
+                    "properties": {"v": 1},
+                    "policy_version": POLICY.version,
+                    "model_version": "bench",
+                }
+            )
             t += timedelta(seconds=rng.expovariate(1 / 20))
             if len(rows) >= n_events or rng.random() > CONTINUE.get(name, 1.0):
                 break
@@ -90,21 +117,46 @@ def gen_assessments(n: int, n_users: int, rng: random.Random) -> list[dict[str, 
         bank = rng.choice(BANKS)
         answers = {q: rng.choice(list(codes)) for q, codes in POLICY.answers.items()}
         requested = float(rng.randrange(80_000, 900_000, 5_000))
-        result = {"bank_fit": {"recommended": bank, "second": None, "band": "Bueno", "low_score": False},
-                  "pd": {"probability": pd_, "model_version": "bench"}, "credit_score": score,
-                  "expert": {"decision": decision, "rate": 12.0, "fired_rules": ["R9", "R12"]},
-                  "policy_version": POLICY.version, "model_version": "bench"}
-        rows.append({
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "user_key": user_key(rng.randint(1, max(n_users, 1))),
-            "created_at": NOW - timedelta(days=rng.uniform(0, DAYS)), "channel": "bot",
-            "policy_version": POLICY.version, "policy_hash": None, "model_version": "bench",
-            "engine_version": "bench", "decision": decision, "pd": pd_, "credit_score": score, "risk": pd_ * 100,
-            "rate": 12.0, "recommended_bank": bank, "second_bank": None, "low_score": False, "band": "Bueno",
-            "requested_amount": requested, "expected_loss": pd_ * POLICY.pd.lgd * requested, "escalate": False,
-            "income_band": answers["ingreso_mensual"], "tenure": answers["trabajo_tiempo"],
-            "payroll_bank": answers["banco_nomina"], "request": {"answers": answers}, "result": result,
-        })
+        result = {
+            "bank_fit": {"recommended": bank, "second": None, "band": "Bueno", "low_score": False},
+            "pd": {"probability": pd_, "model_version": "bench"},
+            "credit_score": score,
+            "expert": {"decision": decision, "rate": 12.0, "fired_rules": ["R9", "R12"]},
+            "policy_version": POLICY.version,
+            "model_version": "bench",
+        }
+        rows.append(
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "user_key": user_key(rng.randint(1, max(n_users, 1))),
+                "created_at": NOW - timedelta(days=rng.uniform(0, DAYS)),
+                "channel": "bot",
+                "policy_version": POLICY.version,
+                "policy_hash": None,
+                "model_version": "bench",
+                "engine_version": "bench",
+                "decision": decision,
+                "pd": pd_,
+                "credit_score": score,
+                "risk": pd_ * 100,
+                "rate": 12.0,
+                "recommended_bank": bank,
+                "second_bank": None,
+                "low_score": False,
+                "band": "Bueno",
+                "requested_amount": requested,
+                "expected_loss": pd_ * POLICY.product.lgd * requested,
+                "escalate": False,
+                "product": "auto",
+                "lgd": POLICY.product.lgd,
+                "exposure": requested,
+                "income_band": answers["ingreso_mensual"],
+                "tenure": answers["trabajo_tiempo"],
+                "payroll_bank": answers["banco_nomina"],
+                "request": {"answers": answers},
+                "result": result,
+            }
+        )
     return rows
 
 
@@ -191,8 +243,15 @@ def outbox_rate(engine: Engine, n: int, tmp: Path) -> tuple[float, float]:
     """(emit rate, flush rate) through the spool outbox for n fresh events."""
     sink = EventSink(engine, SpoolOutbox(tmp / "spool", fsync=False, max_segment_records=5000), batch_size=5000)
     # 14 events per applicant, as in a dialog
-    evs = [FunnelEvent(name="QuestionAnswered", user_key=user_key(10_000_000 + i // 14), step=QUESTIONS[i % 8],
-                       occurred_at=NOW + timedelta(seconds=i)) for i in range(n)]
+    evs = [
+        FunnelEvent(
+            name="QuestionAnswered",
+            user_key=user_key(10_000_000 + i // 14),
+            step=QUESTIONS[i % 8],
+            occurred_at=NOW + timedelta(seconds=i),
+        )
+        for i in range(n)
+    ]
     t0 = time.perf_counter()
     for i in range(0, n, 100):  # dialogs emit one at a time; the bench emits in small groups
         sink.emit_many(evs[i : i + 100])
@@ -202,8 +261,9 @@ def outbox_rate(engine: Engine, n: int, tmp: Path) -> tuple[float, float]:
     return emit, n / (time.perf_counter() - t0)
 
 
-def run_backend(kind: str, url: str, args: argparse.Namespace, events: list, assessments: list,
-                tmp: Path) -> dict[str, Any]:
+def run_backend(
+    kind: str, url: str, args: argparse.Namespace, events: list, assessments: list, tmp: Path
+) -> dict[str, Any]:
     print(f"[{kind}] migrating {url.split('@')[-1]}", file=sys.stderr)
     migrate(url)
     engine = make_engine(url)
@@ -234,8 +294,10 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--assessments", type=int, default=50_000)
     ap.add_argument("--backends", default="sqlite,postgresql")
-    ap.add_argument("--pg-url", default=os.environ.get(
-        "TEST_DATABASE_URL", "postgresql+psycopg://asesor:asesor@127.0.0.1:5432/asesor_test"))
+    ap.add_argument(
+        "--pg-url",
+        default=os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://asesor:asesor@127.0.0.1:5432/asesor_test"),
+    )
     ap.add_argument("--batch", type=int, default=5000, help="events per ingestion batch")
     ap.add_argument("--outbox-events", type=int, default=50_000)
     ap.add_argument("--repeat", type=int, default=5)
@@ -248,29 +310,40 @@ def main() -> int:
     t0 = time.perf_counter()
     events, n_users = gen_events(args.events, rng)
     assessments = gen_assessments(args.assessments, n_users, rng)
-    print(f"generated {len(events):,} events of {n_users:,} dialogs and {len(assessments):,} assessments "
-          f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    print(
+        f"generated {len(events):,} events of {n_users:,} dialogs and {len(assessments):,} assessments "
+        f"in {time.perf_counter() - t0:.1f}s",
+        file=sys.stderr,
+    )
 
     results = []
     with tempfile.TemporaryDirectory(prefix="asesor-bench-") as tmpdir:
         tmp = Path(tmpdir)
         for kind in [b.strip() for b in args.backends.split(",") if b.strip()]:
             if kind == "sqlite":
-                results.append(run_backend(kind, f"sqlite:///{tmp / 'bench.sqlite3'}", args, events,
-                                           assessments, tmp))
+                results.append(run_backend(kind, f"sqlite:///{tmp / 'bench.sqlite3'}", args, events, assessments, tmp))
             elif kind == "postgresql":
                 from sqlalchemy.engine import make_url
 
                 base = make_url(normalize_url(args.pg_url))
                 name = f"asesor_bench_{os.getpid()}"
-                admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
-                                    isolation_level="AUTOCOMMIT")
+                admin = make_engine(
+                    base.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+                )
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
                     conn.execute(text(f'CREATE DATABASE "{name}"'))
                 try:
-                    results.append(run_backend(kind, base.set(database=name).render_as_string(hide_password=False),
-                                               args, events, assessments, tmp))
+                    results.append(
+                        run_backend(
+                            kind,
+                            base.set(database=name).render_as_string(hide_password=False),
+                            args,
+                            events,
+                            assessments,
+                            tmp,
+                        )
+                    )
                 finally:
                     if not args.keep:
                         with admin.connect() as conn:
@@ -282,19 +355,25 @@ def main() -> int:
     report(results, args)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
-                                        indent=2))
+        args.json.write_text(
+            json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2)
+        )
     return 0
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    print(f"\nStorage benchmark: {args.events:,} events, {args.assessments:,} assessments "
-          f"(median of {args.repeat} runs, ms)")
+    print(
+        f"\nStorage benchmark: {args.events:,} events, {args.assessments:,} assessments "
+        f"(median of {args.repeat} runs, ms)"
+    )
     by = {r["backend"]: r for r in results}
     cols = [(b, w) for b in by for w in ("without", "with")]
     head = "".join(f"{b[:6] + ' ' + ('no-ix' if w == 'without' else 'ix'):>14s}" for b, w in cols)
-    print(f"{'query':28s}{head}" + "".join(f"{b[:6] + ' gain':>13s}" for b in by)
-          + ("   sqlite/pg" if len(by) == 2 else ""))
+    print(
+        f"{'query':28s}{head}"
+        + "".join(f"{b[:6] + ' gain':>13s}" for b in by)
+        + ("   sqlite/pg" if len(by) == 2 else "")
+    )
     for q in results[0]["ms_with_indexes"]:
         line = f"{q:28s}"
         for b, w in cols:
@@ -306,17 +385,23 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         print(line)
     print()
     for b, r in by.items():
-        print(f"{b:10s} ingest {r['ingest_events_per_s']:10,.0f} events/s (batches of {args.batch:,}), "
-              f"assessments {r['ingest_assessments_per_s']:8,.0f}/s, outbox emit {r['outbox_emit_per_s']:9,.0f}/s "
-              f"flush {r['outbox_flush_per_s']:8,.0f}/s, index build {r['index_build_s']:.1f}s")
+        print(
+            f"{b:10s} ingest {r['ingest_events_per_s']:10,.0f} events/s (batches of {args.batch:,}), "
+            f"assessments {r['ingest_assessments_per_s']:8,.0f}/s, outbox emit {r['outbox_emit_per_s']:9,.0f}/s "
+            f"flush {r['outbox_flush_per_s']:8,.0f}/s, index build {r['index_build_s']:.1f}s"
+        )
     if "postgresql" in by:
         pg = by["postgresql"]
         worst = max(pg["ms_with_indexes"][q] for q in FUNNEL_QUERIES)
-        print(f"target: funnel queries < 300 ms on PostgreSQL -> worst {worst:.1f} ms: "
-              f"{'MET' if worst < 300 else 'NOT MET'}")
+        print(
+            f"target: funnel queries < 300 ms on PostgreSQL -> worst {worst:.1f} ms: "
+            f"{'MET' if worst < 300 else 'NOT MET'}"
+        )
     best_ingest = min(r["ingest_events_per_s"] for r in results)
-    print(f"target: ingestion >= 5,000 events/s -> slowest backend {best_ingest:,.0f}/s: "
-          f"{'MET' if best_ingest >= 5000 else 'NOT MET'}")
+    print(
+        f"target: ingestion >= 5,000 events/s -> slowest backend {best_ingest:,.0f}/s: "
+        f"{'MET' if best_ingest >= 5000 else 'NOT MET'}"
+    )
 
 
 if __name__ == "__main__":

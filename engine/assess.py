@@ -24,11 +24,12 @@ from engine.fuzzy import fuzzy_model
 from engine.ontology import CreditOntology
 from engine.pd import ApplicantPDModel, load_or_train
 from engine.pd.scaling import score_from_pd
-from engine.policy import Policy, default_policy, load_policy
+from engine.policy import ASSESSED_PRODUCT, Policy, default_policy, load_policy
 from engine.types import (
     AssessmentRequest,
     AssessmentResult,
     FuzzyResult,
+    LossInputs,
     OntologyResult,
 )
 from engine.validation import AssessmentInputError, parse_request
@@ -109,7 +110,8 @@ class Assessor:
         if expert.decision in policy.escalation.on_decisions:
             escalation_reasons.append(f"decision_{expert.decision}")
 
-        ead = derived.requested_amount * policy.pd.ead_factor
+        product = policy.product
+        ead = derived.requested_amount * product.ead_factor
         result = AssessmentResult(
             bank_fit=bank_fit,
             pd=pd,
@@ -129,7 +131,14 @@ class Assessor:
             ),
             expert=expert,
             derived=derived,
-            expected_loss=round(pd.probability * policy.pd.lgd * ead, 2),
+            expected_loss=round(pd.probability * product.lgd * ead, 2),
+            loss_inputs=LossInputs(
+                product=ASSESSED_PRODUCT,
+                lgd=product.lgd,
+                ead_factor=product.ead_factor,
+                exposure=round(ead, 2),
+                source=product.source,
+            ),
             escalate=bool(escalation_reasons),
             escalation_reasons=escalation_reasons,
             policy_version=policy.version,

@@ -132,6 +132,16 @@ class OntologyResult(_Model):
     facts: ExpertFacts
 
 
+class LossInputs(_Model):
+    """The expected-loss inputs an assessment used (the policy's [products.<product>]), kept with it."""
+
+    product: str
+    lgd: float
+    ead_factor: float
+    exposure: float  # EAD in MXN = requested amount × ead_factor
+    source: str  # where the assumption comes from (policy text)
+
+
 class AssessmentResult(_Model):
     bank_fit: BankFitResult
     pd: PDResult
@@ -140,7 +150,8 @@ class AssessmentResult(_Model):
     ontology: OntologyResult
     expert: ExpertResult
     derived: Derived
-    expected_loss: float
+    expected_loss: float  # PD × loss_inputs.lgd × loss_inputs.exposure
+    loss_inputs: LossInputs
     escalate: bool
     escalation_reasons: list[str]
     policy_version: str

@@ -344,14 +344,18 @@ class Analytics:
         }
 
     def expected_loss(self, f: Filters = Filters(), decisions: tuple[str, ...] = PIPELINE_DECISIONS) -> dict[str, Any]:
-        """Σ PD·LGD·EAD over the pipeline (assessments with these decisions), EAD = requested amount ×
-        `[pd].ead_factor`, LGD = `[pd].lgd` of the current policy; total, per decision and per bank."""
-        lgd, ead = float(self.policy.pd.lgd), float(self.policy.pd.ead_factor)
-        el = func.sum(Assessment.pd * func.coalesce(Assessment.requested_amount, 0.0)) * (lgd * ead)
-        exposure = func.sum(func.coalesce(Assessment.requested_amount, 0.0)) * ead
+        """Σ PD·LGD·EAD over the pipeline (assessments with these decisions) as each was assessed: the stored
+        `expected_loss` and `exposure`, so a later change of the policy's LGD does not rewrite the past
+        (`asesor policy replay` shows the figure under another policy beside it). `lgd` and `ead_factor` are
+        the exposure-weighted means of the recorded inputs; `assumptions` are the current policy's, with
+        their source, for what is assessed from now on. Total, per decision and per bank."""
+        el = func.sum(func.coalesce(Assessment.expected_loss, 0.0))
+        exposure = func.sum(func.coalesce(Assessment.exposure, 0.0))
+        weighted_lgd = func.sum(func.coalesce(Assessment.lgd, 0.0) * func.coalesce(Assessment.exposure, 0.0))
+        requested = func.sum(func.coalesce(Assessment.requested_amount, 0.0))
         cond = [*f.assessment_conditions(), Assessment.decision.in_(decisions)]
         with self._connect() as conn:
-            total = conn.execute(select(func.count(), el, exposure).where(*cond)).one()
+            total = conn.execute(select(func.count(), el, exposure, weighted_lgd, requested).where(*cond)).one()
             by_dec = conn.execute(
                 select(Assessment.decision, func.count(), el).where(*cond).group_by(Assessment.decision)
             ).all()
@@ -361,12 +365,14 @@ class Analytics:
                 .group_by(Assessment.recommended_bank)
                 .order_by(Assessment.recommended_bank)
             ).all()
+        exposure_total, lgd_weight, requested_total = (float(total[i] or 0.0) for i in (2, 3, 4))
         return {
-            "lgd": lgd,
-            "ead_factor": ead,
+            "lgd": round(lgd_weight / exposure_total, 6) if exposure_total else None,
+            "ead_factor": round(exposure_total / requested_total, 6) if requested_total else None,
+            "assumptions": self.loss_assumptions(),
             "decisions": list(decisions),
             "assessments": int(total[0]),
-            "exposure": round(float(total[2] or 0.0), 2),
+            "exposure": round(exposure_total, 2),
             "expected_loss": round(float(total[1] or 0.0), 2),
             "by_decision": {d: {"assessments": int(n), "expected_loss": round(float(v or 0), 2)} for d, n, v in by_dec},
             "by_bank": [
@@ -380,12 +386,15 @@ class Analytics:
             ],
         }
 
+    def loss_assumptions(self) -> dict[str, dict[str, Any]]:
+        """The current policy's expected-loss inputs per product (`[products.*]`), with their source."""
+        return {code: p.model_dump() for code, p in self.policy.products.items()}
+
     def segments(self, f: Filters = Filters(), by: str = "income_band") -> list[dict[str, Any]]:
         """Assessments, approval rate, mean PD and score, and pipeline expected loss per segment."""
         if by not in SEGMENTS:
             raise ValueError(f"by must be one of {SEGMENTS}")
         col = getattr(Assessment, by)
-        lgd, ead = float(self.policy.pd.lgd), float(self.policy.pd.ead_factor)
         in_pipe = Assessment.decision.in_(PIPELINE_DECISIONS)
         q = (
             select(
@@ -394,7 +403,7 @@ class Analytics:
                 func.sum(case((Assessment.decision == "aprobado", 1), else_=0)),
                 func.avg(Assessment.pd),
                 func.avg(Assessment.credit_score),
-                func.sum(case((in_pipe, Assessment.pd * func.coalesce(Assessment.requested_amount, 0.0)), else_=0.0)),
+                func.sum(case((in_pipe, func.coalesce(Assessment.expected_loss, 0.0)), else_=0.0)),
             )
             .where(*f.assessment_conditions())
             .group_by(col)
@@ -409,7 +418,7 @@ class Analytics:
                 "approval_rate": _rate(a or 0, n),
                 "mean_pd": round(float(p), 6) if p is not None else None,
                 "mean_score": round(float(s), 3) if s is not None else None,
-                "pipeline_expected_loss": round(float(el or 0.0) * lgd * ead, 2),
+                "pipeline_expected_loss": round(float(el or 0.0), 2),
             }
             for seg, n, a, p, s, el in rows
         ]

@@ -130,6 +130,8 @@ class Assessment(Base):
                 "income_band",
                 "tenure",
                 "payroll_bank",
+                "expected_loss",
+                "exposure",
             ],
         ),
         Index("ix_assessments_user_key", "user_key"),
@@ -154,7 +156,12 @@ class Assessment(Base):
     low_score: Mapped[bool] = mapped_column(Boolean, default=False)
     band: Mapped[str | None] = mapped_column(String(32))
     requested_amount: Mapped[float | None] = mapped_column(Float)
-    expected_loss: Mapped[float | None] = mapped_column(Float)
+    expected_loss: Mapped[float | None] = mapped_column(Float)  # PD × lgd × exposure, as assessed
+    # the expected-loss inputs the assessment used (policy [products.<product>] at the time): history stays
+    # true when the policy's LGD changes later (migration 0004 backfilled older rows)
+    product: Mapped[str | None] = mapped_column(String(16))
+    lgd: Mapped[float | None] = mapped_column(Float)
+    exposure: Mapped[float | None] = mapped_column(Float)  # EAD, MXN
     escalate: Mapped[bool] = mapped_column(Boolean, default=False)
     # segment columns (answer codes, SPEC §2)
     income_band: Mapped[str | None] = mapped_column(String(32))

@@ -143,9 +143,7 @@ class Storage:
             keys = self._fernet_keys
             if keys is None and get_settings().fernet_key is not None:
                 keys = get_settings().fernet_key.get_secret_value()  # type: ignore[union-attr]
-            self._cipher = Cipher.for_environment(
-                keys, production=not is_sqlite(self.engine), data_dir=self._data_dir
-            )
+            self._cipher = Cipher.for_environment(keys, production=not is_sqlite(self.engine), data_dir=self._data_dir)
         return self._cipher
 
     def session(self) -> Any:
@@ -336,6 +334,7 @@ class Storage:
                 answers = {c["question"]: c["answer"] for c in crits}
                 break
         bf, ex, pd_ = res.get("bank_fit", {}), res.get("expert", {}), res.get("pd", {})
+        loss = res.get("loss_inputs") or {}
         row: dict[str, Any] = {
             "id": assessment_id or str(uuid.uuid4()),
             "user_key": user_key,
@@ -355,6 +354,9 @@ class Storage:
             "band": bf.get("band"),
             "requested_amount": (res.get("derived") or {}).get("requested_amount"),
             "expected_loss": res.get("expected_loss"),
+            "product": loss.get("product"),
+            "lgd": loss.get("lgd"),
+            "exposure": loss.get("exposure"),
             "escalate": bool(res.get("escalate", False)),
             "request": req,
             "result": res,
@@ -540,9 +542,7 @@ class Storage:
     def set_escalation_message(self, escalation_id: int, advisors_message_id: int) -> None:
         with self.session() as s:
             s.execute(
-                update(Escalation)
-                .where(Escalation.id == escalation_id)
-                .values(advisors_message_id=advisors_message_id)
+                update(Escalation).where(Escalation.id == escalation_id).values(advisors_message_id=advisors_message_id)
             )
 
     # -------------------------------------------------------------------------------- financing requests
@@ -637,9 +637,7 @@ class Storage:
             counts["assessments"] = s.execute(
                 update(Assessment).where(Assessment.user_key == user_key).values(user_key=tomb)
             ).rowcount  # type: ignore[attr-defined]
-            counts["events"] = s.execute(
-                update(Event).where(Event.user_key == user_key).values(user_key=tomb)
-            ).rowcount  # type: ignore[attr-defined]
+            counts["events"] = s.execute(update(Event).where(Event.user_key == user_key).values(user_key=tomb)).rowcount  # type: ignore[attr-defined]
             s.execute(update(FunnelProgress).where(FunnelProgress.user_key == user_key).values(user_key=tomb))
             deleted = s.execute(delete(Applicant).where(Applicant.user_key == user_key)).rowcount  # type: ignore[attr-defined]
         return ErasureReport(

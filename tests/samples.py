@@ -17,3 +17,40 @@ def sample_profile() -> dict[str, Any]:
 
 def sample_answers() -> dict[str, str]:
     return dict(_PROFILE["answers"])
+
+
+def random_profiles(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """`n` random requests over the policy's answer codes, prices and terms (the benchmarks' shape)."""
+    import random
+
+    from engine.policy import default_policy
+
+    policy = default_policy()
+    rng = random.Random(seed)
+    return [
+        {
+            "answers": {q: rng.choice(list(codes)) for q, codes in policy.answers.items()},
+            "loan": {
+                "vehicle_price": rng.randint(120_000, 1_200_000),
+                "term_months": rng.choice(policy.limits.term_options),
+            },
+            "applicant": {"birth_year": rng.randint(1955, 2004), "monthly_income": None},
+        }
+        for _ in range(n)
+    ]
+
+
+def policy_variant(path: Path, replacements: dict[str, str], version: str | None = None) -> Path:
+    """A copy of the shipped policy at `path` with exact text replacements (each must occur once)."""
+    import re
+
+    from engine.policy import DEFAULT_POLICY_PATH
+
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    if version is not None:  # [meta].version is the file's first `version = …` line
+        text = re.sub(r'^version = ".*"$', f'version = "{version}"', text, count=1, flags=re.M)
+    for old, new in replacements.items():
+        assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in the shipped policy"
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return path

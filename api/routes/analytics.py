@@ -96,9 +96,17 @@ class BankLoss(_Open):
     exposure: float
 
 
-class ExpectedLoss(_Open):
+class LossAssumption(_Open):
+    name: str
     lgd: float
     ead_factor: float
+    source: str
+
+
+class ExpectedLoss(_Open):
+    lgd: float | None  # exposure-weighted LGD the assessments were made with (stored per assessment)
+    ead_factor: float | None
+    assumptions: dict[str, LossAssumption]  # the current policy's, per product, with their source
     decisions: list[str]
     assessments: int
     exposure: float

@@ -13,12 +13,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from engine.policy.models import QUESTIONS, REJECT, Policy
+from engine.policy.models import ASSESSED_PRODUCT, QUESTIONS, REJECT, Policy
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default.toml")
 POLICY_ENV = "ASESOR_POLICY"
 
 __all__ = [
+    "ASSESSED_PRODUCT",
     "DEFAULT_POLICY_PATH",
     "QUESTIONS",
     "REJECT",

@@ -21,6 +21,8 @@ QUESTIONS: tuple[str, ...] = (
 )
 
 REJECT = "R"
+# the product the engine assesses (car loans); its [products.<code>] table holds the expected-loss inputs
+ASSESSED_PRODUCT = "auto"
 Cell = int | Literal["R"]
 
 
@@ -304,12 +306,30 @@ class PDTraining(_Strict):
 
 class PDPolicy(_Strict):
     applicant_model: str = Field(min_length=1)
-    lgd: float = Field(ge=0, le=1)
-    ead_factor: float = Field(gt=0)
     approve_pd_below: float = Field(gt=0, lt=1)
     review_pd_below: float = Field(gt=0, lt=1)
     mapping: PDMapping
     training: PDTraining
+
+    @model_validator(mode="before")
+    @classmethod
+    def _loss_inputs_moved(cls, data: object) -> object:
+        # an analyst's older copy of the file: say where the keys went instead of "extra inputs"
+        moved = [k for k in ("lgd", "ead_factor") if isinstance(data, dict) and k in data]
+        if moved:
+            raise ValueError(f"{', '.join(moved)} moved to [products.{ASSESSED_PRODUCT}] (with a `source`)")
+        return data
+
+
+class ProductPolicy(_Strict):
+    """Expected-loss inputs of one product: EL = PD × LGD × EAD, EAD = requested amount × ead_factor.
+
+    They are assumptions until the bank measures them on its own recoveries; `source` says which and why."""
+
+    name: str = Field(min_length=1)
+    lgd: float = Field(ge=0, le=1)
+    ead_factor: float = Field(gt=0, le=2)
+    source: str = Field(min_length=10)
 
 
 class EscalationPolicy(_Strict):
@@ -362,6 +382,7 @@ class Policy(_Strict):
     fuzzy: FuzzyPolicy
     expert: ExpertPolicy
     pd: PDPolicy
+    products: dict[str, ProductPolicy]
     escalation: EscalationPolicy
     ontology: OntologyPolicy
     # filled by the loader: sha256 of the file's bytes
@@ -374,6 +395,18 @@ class Policy(_Strict):
     @property
     def bank_codes(self) -> tuple[str, ...]:
         return tuple(self.banks)
+
+    @property
+    def product(self) -> ProductPolicy:
+        """The expected-loss inputs of the product the engine assesses."""
+        return self.products[ASSESSED_PRODUCT]
+
+    @field_validator("products")
+    @classmethod
+    def _assessed_product(cls, v: dict[str, ProductPolicy]) -> dict[str, ProductPolicy]:
+        if ASSESSED_PRODUCT not in v:
+            raise ValueError(f"[products.{ASSESSED_PRODUCT}] is required: the engine assesses {ASSESSED_PRODUCT} loans")
+        return v
 
     @model_validator(mode="after")
     def _check_pd_mapping(self) -> Policy:

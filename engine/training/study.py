@@ -113,7 +113,7 @@ def run_study(
         split = stratified_split(ds.X, ds.y, valid_share=valid_share, seed=seed)
         tick("partición")
         spec = DesignSpec.fit(ds.X, ds.categorical)
-        ead = _ead(ds, split.X_valid, policy.pd.ead_factor)
+        ead = _ead(ds, split.X_valid, policy.product.ead_factor)
         yv = split.y_valid.to_numpy()
         results = []
         for strategy in strategies:
@@ -142,8 +142,8 @@ def run_study(
                     reliability_calibrated=reliability(yv, pd_cal),
                     mean_pd_raw=float(pd_raw.mean()),
                     mean_pd_calibrated=float(pd_cal.mean()),
-                    el_raw=expected_loss(pd_raw, ead, policy.pd.lgd),
-                    el_calibrated=expected_loss(pd_cal, ead, policy.pd.lgd),
+                    el_raw=expected_loss(pd_raw, ead, policy.product.lgd),
+                    el_calibrated=expected_loss(pd_cal, ead, policy.product.lgd),
                     approval_rate=approval_rate(pd_cal, policy.pd.approve_pd_below),
                     pd_raw=pd_raw,
                     pd_calibrated=pd_cal,
@@ -184,11 +184,11 @@ def run_study(
         strategies=results,
         chosen=chosen,
         scaling=scaling,
-        lgd=policy.pd.lgd,
-        ead_factor=policy.pd.ead_factor,
+        lgd=policy.product.lgd,
+        ead_factor=policy.product.ead_factor,
         approve_pd_below=policy.pd.approve_pd_below,
         ead_valid=ead,
-        realised_loss=expected_loss(yv, ead, policy.pd.lgd),
+        realised_loss=expected_loss(yv, ead, policy.product.lgd),
         scorecard=card,
         scorecard_metrics=card_metrics,
         scorecard_valid_score=card.score(split.X_valid),

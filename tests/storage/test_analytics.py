@@ -29,8 +29,18 @@ def _dialog(user: int, start: datetime, *, questions: int, until: str | None, se
     t = start
 
     def ev(name: str, step: str | None = None, at: datetime | None = None) -> None:
-        rows.append({"id": f"{user}-{len(rows)}", "user_key": _key(user), "name": name, "step": step,
-                     "occurred_at": at or t, "properties": {}, "policy_version": "p", "model_version": "m"})
+        rows.append(
+            {
+                "id": f"{user}-{len(rows)}",
+                "user_key": _key(user),
+                "name": name,
+                "step": step,
+                "occurred_at": at or t,
+                "properties": {},
+                "policy_version": "p",
+                "model_version": "m",
+            }
+        )
 
     ev("BotStarted")
     ev("ConsentGiven", at=start + timedelta(seconds=5))
@@ -147,12 +157,13 @@ def test_pd_and_score_distributions(portfolio) -> None:
     assert scores["histogram"][-1]["count"] == top
 
 
-def test_expected_loss_of_the_pipeline_uses_policy_lgd_and_ead(portfolio) -> None:
+def test_expected_loss_of_the_pipeline_sums_the_stored_figures(portfolio) -> None:
     an, rows = portfolio
-    pol = default_policy()
     pipe = [r for r in rows if r["decision"] in ("aprobado", "revisar")]
-    expected = sum(r["pd"] * pol.pd.lgd * r["requested_amount"] * pol.pd.ead_factor for r in pipe)
+    expected = sum(r["expected_loss"] for r in pipe)
     el = an.expected_loss()
+    assert el["lgd"] == pytest.approx(0.45) and el["ead_factor"] == pytest.approx(1.0)
+    assert el["assumptions"]["auto"]["source"] == default_policy().product.source
     assert el["assessments"] == len(pipe)
     assert el["expected_loss"] == pytest.approx(expected, abs=0.05)
     assert sum(b["expected_loss"] for b in el["by_bank"]) == pytest.approx(expected, abs=0.5)
@@ -192,12 +203,20 @@ def test_funnel_by_bank_joins_assessments_and_events(storage: Storage, funnel_da
 
 def test_default_rates_by_segment(storage: Storage) -> None:
     rows = [
-        ("german", 22, "6m_1a", True), ("german", 30, "mas_2a", False), ("german", 33, "mas_2a", True),
-        ("german", 50, "mas_2a", False), ("taiwan", 60, None, True), ("taiwan", 24, None, False),
+        ("german", 22, "6m_1a", True),
+        ("german", 30, "mas_2a", False),
+        ("german", 33, "mas_2a", True),
+        ("german", 50, "mas_2a", False),
+        ("taiwan", 60, None, True),
+        ("taiwan", 24, None, False),
     ]
     with storage.session() as s:
-        s.add_all([LoanOutcome(source=src, row_hash=f"{i:064x}", age=age, tenure=ten, defaulted=d, features={})
-                   for i, (src, age, ten, d) in enumerate(rows)])
+        s.add_all(
+            [
+                LoanOutcome(source=src, row_hash=f"{i:064x}", age=age, tenure=ten, defaulted=d, features={})
+                for i, (src, age, ten, d) in enumerate(rows)
+            ]
+        )
     an = Analytics(storage.engine)
     by_source = {r["segment"]: r for r in an.default_rates(by="source")}
     assert by_source["german"]["default_rate"] == 0.5 and by_source["taiwan"]["clients"] == 2

@@ -18,7 +18,7 @@ def test_study_renders_tables_and_images(dataset) -> None:
     # picked by F1, as the seed does
     assert study.chosen.metrics.f1 == max(r.metrics.f1 for r in study.strategies)
     # expected loss of the validation clients: Σ PD·LGD·EAD with the policy's LGD and EAD factor
-    pol = default_policy().pd
+    pol = default_policy().product
     ead = study.split.X_valid["monto"].to_numpy() * pol.ead_factor
     assert np.isclose(study.chosen.el_calibrated, np.sum(study.chosen.pd_calibrated * pol.lgd * ead))
 
