@@ -86,6 +86,12 @@ def _fmt(x: Any) -> str:
     return f"{x:.4f}" if isinstance(x, float) else str(x)
 
 
+def _calibration_text(cal: dict[str, Any]) -> str:
+    if cal.get("method") == "none":
+        return "none: fitted on the original class mix, so its PD is on the data's default rate already"
+    return f"Platt on out-of-fold logits (original class mix): a = {cal['a']:.4f}, b = {cal['b']:.4f}"
+
+
 def model_card(a: dict[str, Any]) -> str:
     """The Markdown model card of an artifact."""
     m, cal = a["metrics"], a["calibration"]
@@ -111,7 +117,7 @@ outcomes once they are loaded through the ETL (`asesor train applicant` on that 
 | data | `{a["data"]["file"]}`, sha256 `{a["data"]["sha256"]}`, {a["data"]["rows"]} rows |
 | credit-history reading | {a["data"]["credit_history_reading"]} |
 | resampling | {a["training"]["resampler"]} (training part only), L2 C = {a["training"]["l2_c"]} |
-| calibration | Platt on out-of-fold logits (original class mix): a = {cal["a"]:.4f}, b = {cal["b"]:.4f} |
+| calibration | {_calibration_text(cal)} |
 
 ## Metrics
 Hold-out: {m["holdout_rows"]} rows ({_fmt(m["holdout_bad_rate"])} bad), never used to fit or calibrate.

@@ -120,7 +120,7 @@ GROUP_SOURCES: dict[str, tuple[str, ...]] = {
     "employment_since": ("trabajo_tiempo",),
     "existing_credits": ("creditos_vigentes",),
     "other_installment_plans": ("creditos_vigentes",),
-    "installment_rate": ("ingreso_mensual", "creditos_vigentes", "enganche", "term_months"),
+    "installment_rate": ("ingreso_mensual", "creditos_vigentes", "enganche", "vehicle_price"),
     "credit_amount": ("enganche", "vehicle_price"),
     "duration": ("term_months",),
     "age": ("birth_year",),
@@ -230,7 +230,7 @@ class RawFeatures:
     amount_dm: float
     duration: float
     age: float
-    payment_ratio: float  # new payment / disposable income (for reasons)
+    payment_ratio: float  # payment at the reference term / disposable income (for reasons)
 
 
 class DialogMapper:
@@ -239,6 +239,12 @@ class DialogMapper:
     Amount and term are put on German Credit's scale by matching medians (a ratio, i.e. a shift on the log
     scale): the policy's reference amount/term of a Mexican car loan lands on German Credit's car-loan
     median amount/duration.
+
+    The instalment-rate class is measured with the payment of the requested amount over the policy's
+    REFERENCE term (`term_reference_months`), not over the requested term: with the requested term a longer
+    loan would lower the class (a smaller monthly payment) by more than its longer duration raises PD, so PD
+    could fall as the term grows. Measured this way PD never falls when the amount or the term grows (the
+    duration coefficient is bounded at >= 0); the real payment burden is judged by the capacity rules.
     """
 
     def __init__(
@@ -254,6 +260,8 @@ class DialogMapper:
         self.credits_floor = {c: HISTORY_RANK[v] for c, v in m.credits_floor.items()}
         self.employment = {c: EMPLOYMENT_RANK[v] for c, v in m.employment_level.items()}
         self.thresholds = m.installment_rate_thresholds
+        # the annuity factor of the reference term: payment = requested × this (see the class docstring)
+        self._payment_per_unit = monthly_payment(1.0, reference_rate_annual, m.term_reference_months)
 
     def history_rank(self, historial: str, atrasos: str, creditos: str) -> int:
         return max(self.history[historial], self.arrears[atrasos], self.credits_floor[creditos])
@@ -262,9 +270,10 @@ class DialogMapper:
         t1, t2, t3 = self.thresholds
         return 1 if ratio < t1 else 2 if ratio < t2 else 3 if ratio < t3 else 4
 
-    def payment_ratio(self, requested: float, term_months: int, income: float, existing: float) -> float:
+    def payment_ratio(self, requested: float, income: float, existing: float) -> float:
+        """Payment of `requested` over the reference term / disposable income (inf without disposable income)."""
         disposable = income - existing
-        payment = monthly_payment(requested, self.reference_rate_annual, term_months)
+        payment = requested * self._payment_per_unit
         return payment / disposable if disposable > 0 else math.inf
 
     def raw(
@@ -280,7 +289,7 @@ class DialogMapper:
         existing_payments: float,
         age: float,
     ) -> RawFeatures:
-        ratio = self.payment_ratio(requested_amount, term_months, income_mxn, existing_payments)
+        ratio = self.payment_ratio(requested_amount, income_mxn, existing_payments)
         return RawFeatures(
             history_rank=self.history_rank(historial_crediticio, atrasos_12_meses, creditos_vigentes),
             employment_rank=self.employment[trabajo_tiempo],
@@ -318,8 +327,7 @@ class DialogMapper:
         er = np.array([self.employment[c] for c in trabajo_tiempo])
         term = np.asarray(term_months, dtype=float)
         requested = np.asarray(requested_amount, dtype=float)
-        r = self.reference_rate_annual / 12.0
-        payment = requested / term if r == 0 else requested * r / (1.0 - (1.0 + r) ** -term)
+        payment = requested * self._payment_per_unit
         disposable = np.asarray(income_mxn, dtype=float) - np.asarray(existing_payments, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(disposable > 0, payment / np.where(disposable > 0, disposable, 1.0), np.inf)

@@ -97,7 +97,7 @@ class ApplicantPDModel:
         cred = ans.creditos_vigentes
         term = request.loan.term_months
         requested = derived.requested_amount
-        ratio = mp.payment_ratio(requested, term, derived.income_mxn, derived.existing_payments)
+        ratio = mp.payment_ratio(requested, derived.income_mxn, derived.existing_payments)
         c = self._c
         lo, hi = self._log_amount_clip
         dlo, dhi = self.clip.duration
@@ -129,7 +129,7 @@ class ApplicantPDModel:
                 top.append(
                     PDFeatureContribution(
                         feature=group,
-                        answer=_answer_of(group, request, derived, ratio),
+                        answer=_answer_of(group, request, derived, ratio, self.mapper.mapping.term_reference_months),
                         contribution=round(delta, 4),
                     )
                 )
@@ -162,7 +162,9 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def _answer_of(group: str, request: AssessmentRequest, derived: Derived, payment_ratio: float) -> str:
+def _answer_of(
+    group: str, request: AssessmentRequest, derived: Derived, payment_ratio: float, reference_months: int
+) -> str:
     """The dialog answer(s) a feature group came from, as `question=code` (reasons shown to people)."""
     a = request.answers
     if group == "credit_history":
@@ -177,8 +179,9 @@ def _answer_of(group: str, request: AssessmentRequest, derived: Derived, payment
     if group == "installment_rate":
         ratio = "sin ingreso disponible" if math.isinf(payment_ratio) else f"{payment_ratio:.0%}"
         return (
-            f"pago/ingreso disponible={ratio}; ingreso_mensual={a.ingreso_mensual}; "
-            f"creditos_vigentes={a.creditos_vigentes}; enganche={a.enganche}; term_months={request.loan.term_months}"
+            f"pago a {reference_months} meses/ingreso disponible={ratio}; ingreso_mensual={a.ingreso_mensual}; "
+            f"creditos_vigentes={a.creditos_vigentes}; enganche={a.enganche}; "
+            f"vehicle_price={request.loan.vehicle_price:g}"
         )
     if group == "credit_amount":
         return f"enganche={a.enganche}; vehicle_price={request.loan.vehicle_price:g}"

@@ -298,10 +298,18 @@ class PDTraining(_Strict):
     seed: int
     holdout_fraction: float = Field(gt=0, lt=1)
     resampler: Literal["random_over", "smote", "none"]
+    # Platt on out-of-fold logits, or none (a fit on the original class mix is already calibrated)
+    recalibration: Literal["platt", "none"] = "platt"
     l2_c: float = Field(gt=0)
     calibration_folds: int = Field(ge=2)
     cv_folds: int = Field(ge=2)
     credit_history_reading: Literal["groemping_2019", "as_printed"]
+
+    @model_validator(mode="after")
+    def _resampled_needs_recalibration(self) -> PDTraining:
+        if self.resampler != "none" and self.recalibration == "none":
+            raise ValueError('a resampled fit must be recalibrated (recalibration = "platt"): its PD is inflated')
+        return self
 
 
 class PDPolicy(_Strict):

@@ -157,10 +157,14 @@ class FittedModel:
         return self.platt.apply(self.fit.logit(X))
 
 
+IDENTITY = Platt(a=1.0, b=0.0)  # no recalibration
+
+
 def train_model(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> FittedModel:
-    """Steps 3–4 on one training set: resampled constrained fit + Platt on out-of-fold logits."""
+    """Steps 3–4 on one training set: (resampled) constrained fit, then Platt on out-of-fold logits when the
+    policy asks for it (a fit on the original class mix needs none)."""
     fit = fit_resampled(X, y, cfg, seed)
-    platt = fit_platt(out_of_fold_logits(X, y, cfg, seed), y)
+    platt = fit_platt(out_of_fold_logits(X, y, cfg, seed), y) if cfg.recalibration == "platt" else IDENTITY
     return FittedModel(fit=fit, platt=platt, mean=X.mean(axis=0))
 
 
@@ -318,7 +322,7 @@ def _run_training(policy: Policy, data_path: Path) -> TrainingRun:
         "intercept": model.fit.intercept,
         "at_bound": [c for c, b in zip(F.COLUMNS, model.fit.at_bound, strict=True) if b],
         "training_mean": dict(zip(F.COLUMNS, (float(v) for v in model.mean), strict=True)),
-        "calibration": {"method": "platt", "a": model.platt.a, "b": model.platt.b},
+        "calibration": {"method": cfg.recalibration, "a": model.platt.a, "b": model.platt.b},
         # snapshot for audit and for from_artifact() without a policy; a given policy's mapping wins
         "dialog_mapping": {
             **policy.pd.mapping.model_dump(mode="json"),

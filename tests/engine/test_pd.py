@@ -59,6 +59,19 @@ def run() -> training.TrainingRun:
     return training.run_training(POLICY)
 
 
+RESAMPLED = ('resampler = "none"', 'resampler = "random_over"'), ('recalibration = "none"', 'recalibration = "platt"')
+
+
+@pytest.fixture(scope="module")
+def resampled_run() -> training.TrainingRun:
+    """The previous served procedure (random over-sampling + Platt), still a candidate in `train compare`."""
+    raw = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    for old, new in RESAMPLED:
+        assert raw.count(old) == 1, old
+        raw = raw.replace(old, new)
+    return training.run_training(_parse_policy(raw.encode(), Path("resampled.toml")))
+
+
 # ------------------------------------------------------------------------------------------ mapping
 def test_mapping_covers_every_answer_code() -> None:
     m = POLICY.pd.mapping
@@ -165,6 +178,41 @@ def test_pd_never_falls_when_an_answer_gets_worse(model: ApplicantPDModel) -> No
     assert grid[-1, -1, -1, -1, -1, -1].min() > grid[0, 0, 0, 0, 0, 0].max()
 
 
+def test_pd_never_falls_when_the_amount_or_the_term_grows(model: ApplicantPDModel) -> None:
+    """Over every answer combination: a dearer vehicle (a larger requested amount) or a longer term never lowers
+    PD. The bounds make it so: amount and duration coefficients >= 0 and the instalment class measured at the
+    reference term (a longer term must not buy a lower class through a smaller payment)."""
+    lim, m = POLICY.limits, POLICY.mappings
+    combos, cols = _answer_grid()
+    income = np.array([m.income_by_band[c] for c in cols["ingreso_mensual"]])
+    fraction = np.array([m.down_payment_fraction[c] for c in cols["enganche"]])
+    existing = np.round(income * np.array([m.existing_payment_share[c] for c in cols["creditos_vigentes"]]), 2)
+    prices = np.geomspace(lim.vehicle_price_min, lim.vehicle_price_max, 9)
+    terms = np.unique(np.r_[np.arange(lim.term_months_min, lim.term_months_max + 1, 6), lim.term_months_max])
+    grid = np.empty((len(combos), len(prices), len(terms)))
+    for pi, price in enumerate(prices):
+        for ti, term in enumerate(terms):
+            X = model.mapper.encode_batch(
+                trabajo_tiempo=cols["trabajo_tiempo"],
+                historial_crediticio=cols["historial_crediticio"],
+                creditos_vigentes=cols["creditos_vigentes"],
+                atrasos_12_meses=cols["atrasos_12_meses"],
+                requested_amount=np.round(price * (1 - fraction), 2),
+                term_months=np.full(len(combos), term),
+                income_mxn=income,
+                existing_payments=existing,
+                age=np.full(len(combos), 35),
+                clip=model.clip,
+            )
+            grid[:, pi, ti] = model.predict_proba_encoded(X)
+    assert np.diff(grid, axis=1).min() >= -1e-12, "PD falls as the amount grows"
+    assert np.diff(grid, axis=2).min() >= -1e-12, "PD falls as the term grows"
+    assert (grid[:, -1, -1] > grid[:, 0, 0]).all()  # and they matter
+    # the sign bounds that make it hold
+    coef = model.artifact["coefficients"]
+    assert coef["log_credit_amount"] >= 0 and coef["duration_months"] >= 0 and coef["installment_rate"] >= 0
+
+
 def test_the_vectorised_grid_matches_predict(model: ApplicantPDModel) -> None:
     """The batch path used above is the same function as the hot path (checked on a sample with derive())."""
     grid = _grid_pd(model)
@@ -221,7 +269,24 @@ def test_top_features_are_the_groups_that_raised_pd(model: ApplicantPDModel) -> 
 
 
 # ------------------------------------------------------------------------------------- calibration
-def test_calibration_lowers_brier_and_undoes_the_resampling_inflation(run: training.TrainingRun) -> None:
+def test_the_served_fit_is_calibrated_without_recalibration(run: training.TrainingRun) -> None:
+    """Fitted on the original class mix: no Platt step, mean PD at the data's rate, Brier below a constant."""
+    assert run.artifact["calibration"] == {"method": "none", "a": 1.0, "b": 0.0}
+    y = run.y_holdout
+    p = run.model.proba(run.X_holdout)
+    assert np.array_equal(p, run.model.proba_uncalibrated(run.X_holdout))
+    assert abs(p.mean() - y.mean()) < 0.03
+    m = run.artifact["metrics"]
+    assert m["holdout_brier_calibrated"] < m["holdout_brier_base_rate"]
+
+
+def test_a_resampled_fit_without_recalibration_is_refused() -> None:
+    with pytest.raises(PolicyError, match=r"pd\.training.*recalibrated"):
+        _policy_with('resampler = "none"', 'resampler = "random_over"')
+
+
+def test_calibration_lowers_brier_and_undoes_the_resampling_inflation(resampled_run: training.TrainingRun) -> None:
+    run = resampled_run
     y = run.y_holdout
     p_unc = run.model.proba_uncalibrated(run.X_holdout)
     p_cal = run.model.proba(run.X_holdout)
@@ -249,13 +314,15 @@ def test_training_is_deterministic(run: training.TrainingRun) -> None:
     assert again.artifact["training_fingerprint"] == run.artifact["training_fingerprint"]
 
 
-def test_the_fit_equals_sklearn_where_the_bounds_do_not_bind(run: training.TrainingRun) -> None:
+def test_the_fit_equals_sklearn_where_the_bounds_do_not_bind(resampled_run: training.TrainingRun) -> None:
     """L-BFGS-B with bounds = sklearn's LogisticRegression on the columns whose bound does not bind."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    cfg = POLICY.pd.training
+    run = resampled_run
+    cfg = run.artifact["training"]
+    cfg = POLICY.pd.training.model_copy(update={"resampler": cfg["resampler"], "recalibration": cfg["recalibration"]})
     Xr, yr = training.resample(run.X_train, run.y_train, cfg.resampler, cfg.seed)
     free = ~run.model.fit.at_bound
     pipe = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.l2_c, tol=1e-12, max_iter=100000))
