@@ -125,7 +125,12 @@ def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
             limit = next(iter(ctx.values()), None)
             if limit is not None:
                 message = f"{message} (límite: {limit})"
-        out.append(FieldError(field=_field_path(err.get("loc", ())), message=message, type=kind))
+        loc = tuple(err.get("loc", ()))
+        if kind == "json_invalid":  # loc is ("body", <character offset>): the offset is no field
+            offset = loc[1] if len(loc) > 1 else None
+            message = f"{message} (carácter {offset})" if offset is not None else message
+            loc = ()
+        out.append(FieldError(field=_field_path(loc), message=message, type=kind))
     return out
 
 

@@ -20,7 +20,7 @@ def load(
     batch_size: int = typer.Option(2000, "--batch-size", min=1),
     rejects: Path | None = typer.Option(None, "--rejects", help="Also write every rejected line (JSON lines)"),
     report: Path | None = typer.Option(None, "--report", help="Also write the quality report to this file"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr (only on a terminal)"),
     migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Bring the schema up to date first"),
 ) -> None:
     """Validate, de-duplicate and load FILE; print the quality report as JSON on stdout.

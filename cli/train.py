@@ -105,6 +105,9 @@ def report(
     policy_file: PolicyOption = None,
     model_dir: ModelDirOption = None,
     save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help="Store the chosen model.")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr (only on a terminal).")
+    ] = True,
 ) -> None:
     """Reproduce el estudio de la semilla 001: informe HTML autocontenido + resumen Markdown + artefacto."""
     from cli.train_analyst import run_report
@@ -120,6 +123,7 @@ def report(
         policy_file=policy_file,
         model_dir=model_dir,
         save_model=save_model,
+        progress=progress,
     )
 
 

@@ -81,6 +81,7 @@ def run_report(
     policy_file: Path | None,
     model_dir: Path | None,
     save_model: bool,
+    progress: bool = True,
 ) -> None:
     from tqdm import tqdm
 
@@ -100,7 +101,11 @@ def run_report(
     defn = _definition(dataset, dataset_file)
     ds = _load(defn, data)  # before the bar starts, so a bad data set gives a clean JSON error
     steps = ["partición", *(f"estrategia {s}" for s in chosen_strategies), "scorecard", "informe"]
-    with tqdm(total=len(steps), desc=f"informe {defn.name}", unit="paso", file=sys.stderr, leave=True) as bar:
+    # disable=None: a bar only on a terminal, never `\r`-joined lines in a log file
+    bar_off = None if progress else True
+    with tqdm(
+        total=len(steps), desc=f"informe {defn.name}", unit="paso", file=sys.stderr, leave=True, disable=bar_off
+    ) as bar:
 
         def tick(name: str) -> None:
             bar.set_postfix_str(name)

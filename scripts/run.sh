@@ -1,19 +1,67 @@
 #!/usr/bin/env bash
 # The run command (README): sets up and runs Asesor on embedded defaults.
 #   - installs the pinned environment;
-#   - SQLite under var/ unless DATABASE_URL is set; a local Redis (started here) unless REDIS_URL is set;
+#   - SQLite under var/ unless DATABASE_URL is set; a private Redis for this checkout (scripts/services.sh,
+#     var/redis) unless REDIS_URL is set;
 #   - migrates the database, trains the PD model on first run, assesses the sample profile;
-#   - serves the web API on :8000 and, when BOT_TOKEN is set, runs the Telegram bot beside it.
+#   - serves the web API (127.0.0.1:8000; ASESOR_API_HOST / ASESOR_API_PORT change it) and, when BOT_TOKEN is set,
+#     runs the Telegram bot beside it.
+# One run, one set of processes: Ctrl-C or SIGTERM to this script stops the API, the bot and the Redis it started;
+# when the API or the bot exits, the rest is stopped too and the run ends with that exit code.
+#   bash scripts/run.sh          run in the foreground
+#   bash scripts/run.sh stop     stop a run started in another terminal or in the background (… &)
+#   ASESOR_RUN_ONCE=1 bash scripts/run.sh   stop after the sample assessment
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
-if [ -z "${REDIS_URL:-}" ]; then
-  bash scripts/services.sh redis
-  export REDIS_URL="redis://127.0.0.1:6379/0"
+PIDFILE=var/run.pid      # the run's own pid, for `run.sh stop`
+OWNED_REDIS=var/run.redis  # present while the Redis of this checkout was started by the run (and is its to stop)
+running_pid() { local p; p=$(cat "$PIDFILE" 2>/dev/null || true); [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; }
+
+if [ "${1:-}" = stop ]; then
+  if pid=$(running_pid); then
+    echo "run: stopping the run (pid $pid): API, bot and the Redis it started" >&2
+    kill -TERM "$pid"
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then echo "run: error: pid $pid still running after 30 s" >&2; exit 1; fi
+  else
+    echo "run: no run is going in this checkout" >&2
+  fi
+  # a run that was killed without its clean-up (kill -9) leaves its Redis behind
+  if [ -f "$OWNED_REDIS" ]; then bash scripts/services.sh stop redis; rm -f "$OWNED_REDIS"; fi
+  exit 0
+elif [ -n "${1:-}" ]; then
+  echo "run: error: unknown argument '$1' (bash scripts/run.sh, or bash scripts/run.sh stop)" >&2
+  exit 2
 fi
+if pid=$(running_pid); then
+  echo "run: error: a run is already going (pid $pid); stop it with: bash scripts/run.sh stop" >&2
+  exit 2
+fi
+
+bash scripts/install.sh
 mkdir -p var
+echo $$ >"$PIDFILE"
+children=()
+cleanup() {
+  trap - INT TERM EXIT
+  local pid
+  for pid in "${children[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -f "$OWNED_REDIS" ]; then bash scripts/services.sh stop redis || true; rm -f "$OWNED_REDIS"; fi
+  rm -f "$PIDFILE"
+}
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
+
+if [ -z "${REDIS_URL:-}" ]; then
+  bash scripts/services.sh is-running redis || touch "$OWNED_REDIS"
+  bash scripts/services.sh start redis >/dev/null
+  REDIS_URL="$(bash scripts/services.sh url redis)/0"
+  export REDIS_URL
+fi
 asesor=.venv/bin/asesor
-$asesor db upgrade
+$asesor db upgrade >/dev/null
 echo "== Sample assessment (examples/profile.json):" >&2
 $asesor assess < examples/profile.json | .venv/bin/python -c '
 import json, sys
@@ -25,13 +73,30 @@ print("  PD: %.3f | puntaje: %d | riesgo difuso: %.1f" % (pd["probability"], r["
 print("  política:", r["policy_version"], "| modelo:", r["model_version"])
 ' >&2
 if [ "${ASESOR_RUN_ONCE:-0}" = "1" ]; then exit 0; fi
+
+host="${ASESOR_API_HOST:-127.0.0.1}"
+port="${ASESOR_API_PORT:-8000}"
+api="http://$host:$port"
+$asesor api serve --host "$host" --port "$port" &
+children+=($!)
 if [ -n "${BOT_TOKEN:-}" ]; then
   echo "== Bot de Telegram (BOT_MODE=${BOT_MODE:-polling})" >&2
   $asesor bot &
-  bot_pid=$!
-  trap 'kill $bot_pid 2>/dev/null || true' EXIT INT TERM
+  children+=($!)
 else
   echo "== BOT_TOKEN no está definido: solo arranca la API (defina BOT_TOKEN para el bot de Telegram)." >&2
 fi
-echo "== API en ${API_PUBLIC_URL:-http://127.0.0.1:8000} (OpenAPI en /docs; cree un usuario: asesor api create-user)" >&2
-$asesor api serve
+for _ in $(seq 600); do  # the API answers once the engine is loaded
+  (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && break
+  kill -0 "${children[0]}" 2>/dev/null || break
+  sleep 0.1
+done
+echo "== API en $api (OpenAPI en $api/docs)" >&2
+echo "   Usuario para el tablero y la cola de asesores: .venv/bin/asesor api create-user admin --role admin" >&2
+echo "   Detener: Ctrl-C aquí, o bash scripts/run.sh stop desde otra terminal." >&2
+set +e
+wait -n "${children[@]}"  # the API or the bot ended on its own: stop the rest and report its exit code
+code=$?
+set -e
+echo "run: a process of the run exited with code $code; stopping the rest" >&2
+exit "$code"

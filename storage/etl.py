@@ -383,8 +383,15 @@ def load_file(
 
     from tqdm import tqdm
 
-    bar = tqdm(total=_count_lines(path), file=sys.stderr, unit="filas", desc=f"etl {name}",
-               disable=not progress, mininterval=0.5)
+    # disable=None: a bar only on a terminal, never `\r`-joined lines in a log file
+    bar = tqdm(
+        total=_count_lines(path),
+        file=sys.stderr,
+        unit="filas",
+        desc=f"etl {name}",
+        disable=None if progress else True,
+        mininterval=0.5,
+    )
     try:
         for line, _, raw in rows:
             counts["read"] += 1

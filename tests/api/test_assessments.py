@@ -81,3 +81,5 @@ async def test_malformed_json_is_a_problem(client: httpx.AsyncClient, staff: dic
         headers={**staff["advisor"].headers, "content-type": "application/json"},
     )
     assert r.status_code == 422 and r.json()["errors"][0]["type"] == "json_invalid"
+    # the body as a whole is at fault, not a field named after the character offset ("1")
+    assert r.json()["errors"][0]["field"] == "(cuerpo)" and "carácter" in r.json()["errors"][0]["message"]

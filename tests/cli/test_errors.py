@@ -116,3 +116,44 @@ def test_a_bug_is_exit_1_with_a_hint_and_the_traceback_only_with_debug() -> None
 def test_help_of_bot_shows_no_subcommands() -> None:
     r = runner.invoke(app, ["bot", "--help"])
     assert r.exit_code == 0 and "COMMAND [ARGS]" not in r.stdout and "--workers" in r.stdout
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    """tqdm's disable=None: a log file (a pipe here) gets no `\\r`-joined bar lines, a terminal gets the bar,
+    and --no-progress turns it off there too."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    german = Path(__file__).resolve().parents[2] / "engine" / "pd" / "data" / "germancredit.csv"
+    assert german.is_file()
+
+    def load(*extra: str, tty: bool) -> str:
+        url = f"sqlite:///{tmp_path / 'etl.sqlite3'}"
+        args = [ASESOR, "etl", "load", str(german), "--source", "german", "--url", url, *extra]
+        if not tty:
+            return subprocess.run(args, capture_output=True, text=True, timeout=120, check=True).stderr
+        primary, secondary = pty.openpty()
+        # a terminal of 80 columns (a new pty has 0, and tqdm then draws an empty bar)
+        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        try:
+            subprocess.run(args, stdout=subprocess.DEVNULL, stderr=secondary, timeout=120, check=True)
+            os.close(secondary)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:  # EIO: the terminal's other side is closed and drained
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks).decode(errors="replace")
+        finally:
+            os.close(primary)
+
+    assert "filas" not in load(tty=False)
+    assert "etl german" in load(tty=True)
+    assert "etl german" not in load("--no-progress", tty=True)
