@@ -15,7 +15,7 @@ app = typer.Typer(help="ETL de clientes históricos (loan_outcomes) con reporte 
 @app.command("load")
 def load(
     file: Path = typer.Argument(..., help="CSV file to load"),
-    source: str = typer.Option(..., "--source", help="scoring_bancario | german | taiwan | MAPPING.toml"),
+    source: str = typer.Option(..., "--source", help="scoring_bancario | german | taiwan | asesor | MAPPING.toml"),
     url: str | None = typer.Option(None, "--url", help="Database URL (default: DATABASE_URL or var/ SQLite)"),
     batch_size: int = typer.Option(2000, "--batch-size", min=1),
     rejects: Path | None = typer.Option(None, "--rejects", help="Also write every rejected line (JSON lines)"),

@@ -112,6 +112,9 @@ class PDResult(_Model):
     probability: float
     model_version: str
     top_features: list[PDFeatureContribution]
+    # what the model saw, per feature group on the training scale (ordinal groups as their rank): stored with
+    # the assessment so monitoring compares applicants with the training population (PSI, issue 15)
+    features: dict[str, float] = {}
 
 
 class FuzzyResult(_Model):

@@ -15,6 +15,11 @@ columns. `load_file` then:
 4. inserts in batches (`INSERT … ON CONFLICT DO NOTHING` on `(source, row_hash)`, safe against a
    concurrent run) with a tqdm progress bar on stderr;
 5. returns the quality report, also stored in `etl_loads.report`.
+
+Outcomes of loans that Asesor assessed (source `asesor`: the bank's performance file) name the assessment:
+the loader fills what the file lacks — predicted PD, origination date, recommended bank and the applicant's
+segment codes — from that stored assessment, so the delinquency view compares observed defaults with the PD
+predicted for the same loans (calibration by segment) without joining at query time.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import sys
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,16 +40,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.models import EtlLoad, LoanOutcome
+from storage.models import Assessment, EtlLoad, LoanOutcome
 from storage.types import utcnow
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "etl_sources"
-BUILTIN_SOURCES = ("scoring_bancario", "german", "taiwan")
+BUILTIN_SOURCES = ("scoring_bancario", "german", "taiwan", "asesor")
 MAX_LISTED_REJECTIONS = 10_000
 
 # SPEC §2 tenure codes by years in the job (their definition: < 6 months, 6 months–1 year, 1–2 years, more)
 TENURE_BY_YEARS = ((0.5, "menos_6m"), (1.0, "6m_1a"), (2.0, "1a_2a"), (math.inf, "mas_2a"))
-NORMALIZED: dict[str, type] = {
+
+
+def _utc_day(value: Any) -> datetime:
+    """A validated date ('YYYY-MM-DD' once dumped to JSON) as midnight UTC."""
+    day = value if isinstance(value, date) else date.fromisoformat(str(value))
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+NORMALIZED: dict[str, Any] = {
     "age": int,
     "income": float,
     "amount": float,
@@ -54,6 +68,18 @@ NORMALIZED: dict[str, type] = {
     "tenure": str,
     "payroll_bank": str,
     "recommended_bank": str,
+    "originated_at": _utc_day,
+    "assessment_id": str,
+    "predicted_pd": float,
+}
+# what a linked assessment supplies when the outcome file lacks it (outcome column -> assessment column)
+FROM_ASSESSMENT = {
+    "predicted_pd": "pd",
+    "originated_at": "created_at",
+    "recommended_bank": "recommended_bank",
+    "income_band": "income_band",
+    "tenure": "tenure",
+    "payroll_bank": "payroll_bank",
 }
 
 
@@ -71,7 +97,7 @@ class _Strict(BaseModel):
 
 
 class ColumnSpec(_Strict):
-    type: Literal["int", "float", "category", "str", "bool"]
+    type: Literal["int", "float", "category", "str", "bool", "date"]  # date: ISO 'YYYY-MM-DD'
     min: float | None = None
     max: float | None = None
     values: list[str] | None = None  # allowed values of a category
@@ -162,6 +188,8 @@ def _field_type(spec: ColumnSpec) -> Any:
         base = Literal[tuple(spec.values or ())]  # type: ignore[misc]
     elif spec.type == "bool":
         base = bool
+    elif spec.type == "date":
+        base = date
     else:
         base = str
     return base if spec.required else base | None
@@ -346,7 +374,9 @@ def load_file(
     seen: dict[str, int] = {}
     rejections: list[dict[str, Any]] = []
     by_reason: Counter[str] = Counter()
-    counts = Counter(read=0, loaded=0, rejected=0, duplicate_in_file=0, already_loaded=0, defaults=0)
+    counts = Counter(
+        read=0, loaded=0, rejected=0, duplicate_in_file=0, already_loaded=0, defaults=0, linked=0, unknown_assessment=0
+    )
     profile = _Profile(mapping)
     batch: list[dict[str, Any]] = []
     rejects_fh = rejects_path.open("w", encoding="utf-8") if rejects_path else None
@@ -361,11 +391,31 @@ def load_file(
         if rejects_fh:
             rejects_fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
+    def link(conn: Any) -> None:
+        """Fill what linked outcomes lack from their stored assessments; count unknown assessment ids."""
+        ids = {r["assessment_id"] for r in batch if r["assessment_id"]}
+        if not ids:
+            return
+        cols = [getattr(Assessment, c) for c in dict.fromkeys(FROM_ASSESSMENT.values())]
+        found = {
+            row.id: row._mapping for row in conn.execute(select(Assessment.id, *cols).where(Assessment.id.in_(ids)))
+        }
+        for r in batch:
+            a = found.get(r["assessment_id"]) if r["assessment_id"] else None
+            if r["assessment_id"] and a is None:
+                counts["unknown_assessment"] += 1
+            elif a is not None:
+                counts["linked"] += 1
+                for target, col in FROM_ASSESSMENT.items():
+                    if r[target] is None:
+                        r[target] = a[col]
+
     def flush() -> None:
         if not batch:
             return
         hashes = [r["row_hash"] for r in batch]
         with engine.begin() as conn:
+            link(conn)
             existing = set(
                 conn.scalars(
                     select(LoanOutcome.row_hash).where(LoanOutcome.source == name, LoanOutcome.row_hash.in_(hashes))
@@ -413,7 +463,7 @@ def load_file(
                 reject(line, empty)
                 continue
             try:
-                validated = model.model_validate(values).model_dump(by_alias=True)
+                validated = model.model_validate(values).model_dump(by_alias=True, mode="json")
             except ValidationError as exc:
                 reject(line, _reasons(exc, aliases))
                 continue
@@ -471,6 +521,9 @@ def load_file(
         "rows_duplicate_in_file": counts["duplicate_in_file"],
         "rows_already_loaded": counts["already_loaded"],
         "default_rate_loaded": round(counts["defaults"] / counts["loaded"], 6) if counts["loaded"] else None,
+        # outcomes whose assessment was found (and filled from it), and those naming one this database lacks
+        "rows_linked_to_assessment": counts["linked"],
+        "rows_unknown_assessment": counts["unknown_assessment"],
         "rejections": rejections,
         "rejections_listed": len(rejections),
         "rejections_by_reason": dict(by_reason.most_common()),

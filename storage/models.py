@@ -132,6 +132,7 @@ class Assessment(Base):
                 "payroll_bank",
                 "expected_loss",
                 "exposure",
+                "down_payment",
             ],
         ),
         Index("ix_assessments_user_key", "user_key"),
@@ -167,6 +168,10 @@ class Assessment(Base):
     income_band: Mapped[str | None] = mapped_column(String(32))
     tenure: Mapped[str | None] = mapped_column(String(32))
     payroll_bank: Mapped[str | None] = mapped_column(String(32))
+    down_payment: Mapped[str | None] = mapped_column(String(32))  # the `enganche` answer
+    # the PD model's inputs per feature group (PDResult.features): what monitoring bins against the training
+    # population; a narrow column of its own, so the PSI query never reads the wide result JSON
+    pd_features: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # request and result JSON; the applicant's name is redacted before storing (it lives encrypted only)
     request: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     result: Mapped[dict[str, Any]] = mapped_column(JSONType)
@@ -370,5 +375,10 @@ class LoanOutcome(Base):
     payroll_bank: Mapped[str | None] = mapped_column(String(32))
     recommended_bank: Mapped[str | None] = mapped_column(String(32))
     currency: Mapped[str | None] = mapped_column(String(8))
+    # the loan's origination (cohort month), the assessment it came from and the PD predicted for it; the
+    # ETL fills the last two (and the segment columns) from the linked assessment when the file lacks them
+    originated_at: Mapped[datetime | None]
+    assessment_id: Mapped[str | None] = mapped_column(String(36))
+    predicted_pd: Mapped[float | None] = mapped_column(Float)
     features: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the validated source row
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -54,7 +54,12 @@ from storage.models import (
 from storage.privacy import DEV_PSEUDONYM_KEY, Cipher, pseudonymize
 from storage.types import utcnow
 
-ANSWER_SEGMENTS = {"income_band": "ingreso_mensual", "tenure": "trabajo_tiempo", "payroll_bank": "banco_nomina"}
+ANSWER_SEGMENTS = {
+    "income_band": "ingreso_mensual",
+    "tenure": "trabajo_tiempo",
+    "payroll_bank": "banco_nomina",
+    "down_payment": "enganche",
+}
 OPEN_STATUSES = ("open", "claimed")
 
 
@@ -358,6 +363,7 @@ class Storage:
             "lgd": loss.get("lgd"),
             "exposure": loss.get("exposure"),
             "escalate": bool(res.get("escalate", False)),
+            "pd_features": pd_.get("features") or None,
             "request": req,
             "result": res,
         }

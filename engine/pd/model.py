@@ -55,8 +55,10 @@ class ApplicantPDModel:
         # precomputed raw log-odds: ordinal groups per rank (cumulative steps), credit answers per code
         self._hist = [sum(c[0:k]) for k in range(5)]
         self._emp = [sum(c[4 : 4 + k]) for k in range(5)]
-        self._credits_value = {k: c[8] * min(max(n, 1), 4) for k, n in mapping.existing_credits.items()}
-        self._plans_value = {k: c[9] * float(v) for k, v in mapping.other_installment_plans.items()}
+        self._credits_x = {k: float(min(max(n, 1), 4)) for k, n in mapping.existing_credits.items()}
+        self._plans_x = {k: float(v) for k, v in mapping.other_installment_plans.items()}
+        self._credits_value = {k: c[8] * x for k, x in self._credits_x.items()}
+        self._plans_value = {k: c[9] * x for k, x in self._plans_x.items()}
         self._c = c
         # each group's log-odds at the training mean: the reference of `top_features`
         self._group_mean_list = [
@@ -103,16 +105,22 @@ class ApplicantPDModel:
         dlo, dhi = self.clip.duration
         alo, ahi = self.clip.age
         amount = requested * mp.dm_per_mxn
+        hist = mp.history_rank(ans.historial_crediticio, ans.atrasos_12_meses, cred)
+        emp = mp.employment[ans.trabajo_tiempo]
+        rate_class = mp.installment_class(ratio)
+        log_amount = min(max(math.log(amount), lo), hi) if amount > 0 else lo
+        duration = min(max(term * mp.duration_per_month, dlo), dhi)
+        age = min(max(float(derived.age), alo), ahi)
         # one raw log-odds value per feature group, in GROUP_NAMES order
         values = (
-            self._hist[mp.history_rank(ans.historial_crediticio, ans.atrasos_12_meses, cred)],
-            self._emp[mp.employment[ans.trabajo_tiempo]],
+            self._hist[hist],
+            self._emp[emp],
             self._credits_value[cred],
             self._plans_value[cred],
-            c[10] * mp.installment_class(ratio),
-            c[11] * (min(max(math.log(amount), lo), hi) if amount > 0 else lo),
-            c[12] * min(max(term * mp.duration_per_month, dlo), dhi),
-            c[13] * min(max(float(derived.age), alo), ahi),
+            c[10] * rate_class,
+            c[11] * log_amount,
+            c[12] * duration,
+            c[13] * age,
         )
         a = self.cal_a
         s = a * (self.intercept + sum(values)) + self.cal_b
@@ -133,7 +141,10 @@ class ApplicantPDModel:
                         contribution=round(delta, 4),
                     )
                 )
-        return PDResult(probability=pd, model_version=self.model_version, top_features=top)
+        # each group's value in the design matrix (the rank for the ordinal ones): what monitoring compares
+        xs = (hist, emp, self._credits_x[cred], self._plans_x[cred], rate_class, log_amount, duration, age)
+        features = {g: float(x) for g, x in zip(GROUP_NAMES, xs, strict=True)}
+        return PDResult(probability=pd, model_version=self.model_version, top_features=top, features=features)
 
     def predict_proba_encoded(self, X: np.ndarray, calibrated: bool = True) -> np.ndarray:
         """Batch PD of encoded rows (training scale); the same numbers as `predict` for one request."""

@@ -33,6 +33,8 @@ from scipy.special import expit
 from engine import ENGINE_VERSION
 from engine.pd import artifact as store
 from engine.pd import features as F
+from engine.pd.model import ApplicantPDModel
+from engine.pd.scaling import score_from_pd
 from engine.policy import Policy
 from engine.policy.models import PDTraining
 
@@ -330,7 +332,18 @@ def _run_training(policy: Policy, data_path: Path) -> TrainingRun:
         },
         "metrics": metrics,
     }
+    artifact["reference"] = _population_reference(artifact, policy, X_tr)
     return TrainingRun(artifact, model, X_tr, y_tr, X_ho, y_ho)
+
+
+def _population_reference(artifact: dict[str, Any], policy: Policy, X_tr: np.ndarray) -> dict[str, Any]:
+    """The training rows as monitoring compares applicants with them (PSI, issue 15): each feature group and
+    the credit score the served model (this artifact under this policy) gives them."""
+    from engine.training.monitoring import applicant_reference
+
+    served = ApplicantPDModel(artifact, policy.pd.mapping, policy.capacity.reference_rate_annual)
+    scores = np.array([score_from_pd(float(p), policy.score_scaling) for p in served.predict_proba_encoded(X_tr)])
+    return applicant_reference(X_tr, F.GROUPS, scores)
 
 
 def train_applicant(model_dir: Path, policy: Policy, data_path: Path = DATA_PATH) -> tuple[Path, dict[str, Any]]:

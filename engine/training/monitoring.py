@@ -1,12 +1,18 @@
 """Population stability: PSI of a scored cohort against the training population, per feature and for the score.
 
 PSI = Σ (actual% − expected%) · ln(actual% / expected%) over bins fixed on the training population (deciles
-for numbers, levels for categories). Usual reading: < 0.10 stable, 0.10–0.25 watch, ≥ 0.25 shifted.
-A reference keeps only bin edges and shares, so it goes into a JSON artifact with the model.
+for numbers, levels for categories). Usual reading: < 0.10 stable, 0.10–0.25 moderate (watch), ≥ 0.25
+significant. A reference keeps only bin edges and shares, so it goes into a JSON artifact with the model.
+
+The applicant model's artifact keeps such a reference of its training rows (`applicant_reference`): one entry
+per feature group (the value each assessment records in `PDResult.features`) and one for the credit score.
+Applicants are then binned where they are stored (storage.analytics counts them per bin) and `psi_rows` turns
+those counts into PSI and bands, for the dashboard, `/metrics` and `asesor train psi --from-db` alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +26,21 @@ OTHER = "__otro__"
 _FLOOR = 1e-4
 
 
-def psi_band(value: float) -> str:
+# band codes (CLI options, metrics, CSS) and their Spanish labels (the analysts' pages and reports)
+BANDS = ("stable", "moderate", "significant")
+BAND_LABELS = {"stable": "estable", "moderate": "vigilar", "significant": "cambio significativo"}
+
+
+def psi_band_code(value: float) -> str:
     if value < PSI_WATCH:
-        return "estable"
+        return "stable"
     if value < PSI_SHIFT:
-        return "vigilar"
-    return "cambio significativo"
+        return "moderate"
+    return "significant"
+
+
+def psi_band(value: float) -> str:
+    return BAND_LABELS[psi_band_code(value)]
 
 
 def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -48,6 +63,13 @@ class BinnedReference:
         values = np.asarray(values, dtype=float)
         inner = np.unique(np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1]))
         ref = cls(name=name, shares=(), edges=tuple(float(x) for x in inner))
+        return cls(name=name, shares=tuple(ref.actual_shares(values).tolist()), edges=ref.edges)
+
+    @classmethod
+    def discrete(cls, name: str, values: np.ndarray) -> BinnedReference:
+        """One bin per distinct value (ranks, counts, 0/1): (-inf, v0], (v0, v1], …, (v_{k-2}, inf)."""
+        values = np.asarray(values, dtype=float)
+        ref = cls(name=name, shares=(), edges=tuple(float(x) for x in np.unique(values)[:-1]))
         return cls(name=name, shares=tuple(ref.actual_shares(values).tolist()), edges=ref.edges)
 
     @classmethod
@@ -119,3 +141,51 @@ def psi_table(refs: dict[str, BinnedReference], X: pd.DataFrame, score: np.ndarr
         value = ref.psi(values)
         rows.append({"variable": name, "psi": value, "banda": psi_band(value)})
     return pd.DataFrame(rows, columns=["variable", "psi", "banda"])
+
+
+# ------------------------------------------------------------------------ the applicant model's population
+def group_values(design: np.ndarray, groups: Mapping[str, Sequence[int]]) -> dict[str, np.ndarray]:
+    """Each feature group's value per row of a design matrix: the sum of its columns, i.e. the value itself
+    for a one-column group and the rank for an ordinal group encoded as cumulative steps."""
+    X = np.asarray(design, dtype=float)
+    return {g: X[:, list(ix)].sum(axis=1) for g, ix in groups.items()}
+
+
+def applicant_reference(
+    design: np.ndarray, groups: Mapping[str, Sequence[int]], scores: np.ndarray, n_bins: int = 10
+) -> dict[str, dict[str, Any]]:
+    """The training population as an artifact keeps it: binned shares of every feature group (one bin per
+    value when it has at most `n_bins` values, deciles otherwise) and of the credit score the served model
+    gives those rows (JSON-ready)."""
+    refs = {
+        g: BinnedReference.discrete(g, v) if len(np.unique(v)) <= n_bins else BinnedReference.numeric(g, v, n_bins)
+        for g, v in group_values(design, groups).items()
+    }
+    refs["score"] = BinnedReference.numeric("score", np.asarray(scores, dtype=float), n_bins)
+    return {name: ref.to_dict() for name, ref in refs.items()}
+
+
+def psi_rows(reference: Mapping[str, Mapping[str, Any]], counts: Mapping[str, Sequence[int]]) -> list[dict[str, Any]]:
+    """PSI and band per variable from applicants' counts per reference bin (as storage.analytics returns them).
+    A variable with no applicant counted has no PSI (None), rather than a meaningless one."""
+    rows = []
+    for name, spec in reference.items():
+        ref = BinnedReference.from_dict(dict(spec))
+        n = np.asarray(counts.get(name, ()), dtype=float)
+        if len(n) != len(ref.shares):
+            raise ValueError(f"{name}: {len(n)} counts for {len(ref.shares)} reference bins")
+        total = float(n.sum())
+        value = psi_from_shares(np.array(ref.shares), n / total) if total else None
+        rows.append(
+            {
+                "variable": name,
+                "psi": None if value is None else round(value, 4),
+                "band": None if value is None else psi_band_code(value),
+                "label": None if value is None else psi_band(value),
+                "applicants": int(total),
+                "expected_shares": [round(x, 4) for x in ref.shares],
+                "actual_shares": [round(x / total, 4) if total else 0.0 for x in n],
+                "edges": list(ref.edges or ()),
+            }
+        )
+    return rows

@@ -250,6 +250,43 @@ def test_predict_equals_the_encoded_batch_path(model: ApplicantPDModel) -> None:
         assert model.predict(req, der).probability == pytest.approx(model.predict_proba_encoded(x)[0], rel=1e-12)
 
 
+def test_features_are_the_group_values_of_the_encoded_row(model: ApplicantPDModel) -> None:
+    """What the result records for monitoring is the design row summed per group (an ordinal group's rank)."""
+    for answers in ({}, {"historial_crediticio": "malo"}, {"trabajo_tiempo": "menos_6m", "enganche": "menos_15"}):
+        req = _request(**answers)
+        der = derive(req, POLICY, AS_OF)
+        x = model.encode(req, der)[0]
+        features = model.predict(req, der).features
+        assert list(features) == list(F.GROUPS)
+        for group, ix in F.GROUPS.items():
+            assert features[group] == pytest.approx(float(x[list(ix)].sum()), rel=1e-12), group
+
+
+def test_artifact_keeps_the_training_population_for_monitoring(run: training.TrainingRun) -> None:
+    """Every feature group and the served score of the training rows, binned: the training rows against
+    themselves have PSI 0, and a population with longer terms shows as a significant shift of `duration`."""
+    from engine.training.monitoring import BinnedReference, group_values, psi_rows
+
+    reference = run.artifact["reference"]
+    assert set(reference) == {*F.GROUPS, "score"}
+    values = group_values(run.X_train, F.GROUPS)
+    counts = {}
+    for name, spec in reference.items():
+        ref = BinnedReference.from_dict(spec)
+        assert sum(ref.shares) == pytest.approx(1.0)
+        if name != "score":
+            counts[name] = np.bincount(
+                np.searchsorted(ref.edges, values[name], side="left"), minlength=len(ref.shares)
+            ).tolist()
+    assert BinnedReference.from_dict(reference["credit_history"]).edges == (0.0, 1.0, 2.0, 3.0)  # one bin per rank
+    rows = {r["variable"]: r for r in psi_rows({k: reference[k] for k in counts}, counts)}
+    assert all(r["psi"] == 0.0 for r in rows.values())
+    longer = values["duration"] * 2
+    dur = BinnedReference.from_dict(reference["duration"])
+    shifted = np.bincount(np.searchsorted(dur.edges, longer, side="left"), minlength=len(dur.shares)).tolist()
+    assert psi_rows({"duration": reference["duration"]}, {"duration": shifted})[0]["band"] == "significant"
+
+
 def test_top_features_are_the_groups_that_raised_pd(model: ApplicantPDModel) -> None:
     req = _request(historial_crediticio="malo", trabajo_tiempo="menos_6m", atrasos_12_meses="ninguno")
     der = derive(req, POLICY, AS_OF)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from typer.testing import CliRunner
 from cli.main import app
 from storage.db import make_engine
 from storage.etl import EtlError, load_file, load_mapping
-from storage.models import EtlLoad, LoanOutcome
+from storage.models import Assessment, EtlLoad, LoanOutcome
+from storage.repositories import Storage
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 GERMAN = DATA / "german_credit" / "germancredit.csv"
@@ -158,3 +160,37 @@ def test_builtin_mappings_match_the_shipped_data_headers() -> None:
     }.items():
         header = path.open(encoding="utf-8-sig").readline().strip().split(",")
         assert list(load_mapping(name).columns) == header
+
+
+def test_asesor_outcomes_are_filled_from_their_assessments(storage: Storage, tmp_path: Path, result_factory) -> None:
+    """The bank's performance file names the assessment: predicted PD, origination date, bank and segment codes
+    come from it when the file lacks them; a file's own values win; an unknown id is loaded and counted."""
+    when = datetime(2026, 3, 14, 10, 30, tzinfo=UTC)
+    req, res = result_factory(pd=0.123, recommended="banorte")
+    req["answers"].update(ingreso_mensual="15k_20k", trabajo_tiempo="mas_2a", banco_nomina="bbva")
+    row = Storage.assessment_row(res, request=req, channel="api", created_at=when)
+    with storage.session() as s:
+        s.add(Assessment(**row))
+    aid = row["id"]
+    f = tmp_path / "desempeno.csv"
+    f.write_text(
+        "folio,assessment_id,fecha_originacion,banco,monto,plazo_meses,incumplimiento\n"
+        f"AS-1,{aid},,,250000,48,1\n"
+        f"AS-2,{aid},2026-04-02,bbva,250000,48,0\n"
+        "AS-3,00000000-0000-0000-0000-000000000000,2026-05-01,afirme,90000,24,0\n"
+        "AS-4,,2026-13-01,,1,1,0\n",
+        encoding="utf-8",
+    )
+    report = load_file(storage.engine, f, "asesor", progress=False)
+    assert report["rows_loaded"] == 3 and report["rows_rejected"] == 1  # month 13 is not a date
+    assert "fecha_originacion" in report["rejections"][0]["reasons"][0]
+    assert report["rows_linked_to_assessment"] == 2 and report["rows_unknown_assessment"] == 1
+    with storage.engine.connect() as conn:
+        rows = {r.external_id: r for r in conn.execute(select(LoanOutcome)).all()}
+    one, two, three = rows["AS-1"], rows["AS-2"], rows["AS-3"]
+    assert one.predicted_pd == pytest.approx(0.123) and one.originated_at == when and one.defaulted
+    segments = (one.recommended_bank, one.income_band, one.tenure, one.payroll_bank)
+    assert segments == ("banorte", "15k_20k", "mas_2a", "bbva")
+    assert two.originated_at == datetime(2026, 4, 2, tzinfo=UTC) and two.recommended_bank == "bbva"
+    assert two.features["fecha_originacion"] == "2026-04-02"
+    assert three.predicted_pd is None and three.income_band is None and three.recommended_bank == "afirme"

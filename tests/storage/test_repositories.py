@@ -23,7 +23,10 @@ def test_applicant_is_pseudonymous_and_encrypted_at_rest(storage: Storage) -> No
     storage.record_consent(view.user_key, version="2026-11")
     view = storage.save_profile(view.user_key, name="José Ñúñez", phone="+52 55 1234 5678", birth_year=1990)
     assert (view.name, view.phone, view.birth_year, view.consent_given) == (
-        "José Ñúñez", "+52 55 1234 5678", 1990, True,
+        "José Ñúñez",
+        "+52 55 1234 5678",
+        1990,
+        True,
     )
     assert view.consent_at is not None and view.consent_at.tzinfo is not None
     with storage.engine.connect() as conn:
@@ -64,7 +67,10 @@ def test_save_assessment_keeps_whole_result_without_the_name(storage: Storage, r
     a = storage.get_assessment(aid)
     assert a is not None
     assert (a.decision, a.recommended_bank, a.policy_version, a.model_version) == (
-        "revisar", "banorte", "2026.11.1", "applicant-test",
+        "revisar",
+        "banorte",
+        "2026.11.1",
+        "applicant-test",
     )
     assert a.pd == pytest.approx(0.12) and a.credit_score == res["credit_score"]
     assert a.income_band == req["answers"]["ingreso_mensual"] and a.tenure == req["answers"]["trabajo_tiempo"]
@@ -79,20 +85,29 @@ def test_save_assessment_keeps_whole_result_without_the_name(storage: Storage, r
 
 def test_bank_profile_is_one_row_per_user_and_updated(storage: Storage) -> None:
     key = storage.upsert_applicant(2).user_key
-    storage.save_bank_profile(key, respuestas={"enganche": "20_30"}, banco_recomendado="bbva",
-                              banco_segunda_opcion=None, is_complete=False)
-    storage.save_bank_profile(key, respuestas={"enganche": "35_mas"}, banco_recomendado="banorte",
-                              banco_segunda_opcion="bbva", is_complete=True)
+    storage.save_bank_profile(
+        key, respuestas={"enganche": "20_30"}, banco_recomendado="bbva", banco_segunda_opcion=None, is_complete=False
+    )
+    storage.save_bank_profile(
+        key,
+        respuestas={"enganche": "35_mas"},
+        banco_recomendado="banorte",
+        banco_segunda_opcion="bbva",
+        is_complete=True,
+    )
     bp = storage.get_bank_profile(key)
     assert bp is not None and (bp.banco_recomendado, bp.banco_segunda_opcion, bp.is_complete) == (
-        "banorte", "bbva", True,
+        "banorte",
+        "bbva",
+        True,
     )
     assert bp.respuestas == {"enganche": "35_mas"}
     with storage.session() as s:
         assert s.scalar(select(func.count()).select_from(BankProfile)) == 1
     with pytest.raises(NotFound):
-        storage.save_bank_profile("f" * 64, respuestas={}, banco_recomendado=None, banco_segunda_opcion=None,
-                                  is_complete=False)
+        storage.save_bank_profile(
+            "f" * 64, respuestas={}, banco_recomendado=None, banco_segunda_opcion=None, is_complete=False
+        )
 
 
 def test_escalation_lifecycle(storage: Storage) -> None:
@@ -173,8 +188,7 @@ def test_erasure_removes_identity_and_unlinks_analytics(storage: Storage, tmp_pa
     make_result = result_factory
     key = storage.upsert_applicant(5, chat_id=5).user_key
     storage.save_profile(key, name="Ana", phone="55")
-    storage.save_bank_profile(key, respuestas={}, banco_recomendado="bbva", banco_segunda_opcion=None,
-                              is_complete=True)
+    storage.save_bank_profile(key, respuestas={}, banco_recomendado="bbva", banco_segunda_opcion=None, is_complete=True)
     _, res = make_result()
     aid = storage.save_assessment(res, user_key=key)
     esc, _ = storage.create_escalation(key, reason="revisar", assessment_id=aid)
@@ -228,3 +242,15 @@ async def test_async_facade_runs_off_the_loop(storage: Storage) -> None:
     assert view.user_key == ast.user_key(42)
     await ast.save_profile(view.user_key, name="Lupita")
     assert (await ast.get_applicant(view.user_key)).name == "Lupita"
+
+
+def test_assessment_keeps_the_down_payment_and_the_pd_models_inputs(storage: Storage, result_factory) -> None:
+    req, res = result_factory(answers=None)
+    res["pd"]["features"] = {"credit_history": 2.0, "credit_amount": 7.9}
+    aid = storage.save_assessment(res, request=req)
+    got = storage.get_assessment(aid)
+    assert got is not None
+    assert got.down_payment == req["answers"]["enganche"]
+    assert got.pd_features == {"credit_history": 2.0, "credit_amount": 7.9}
+    _, old = result_factory()  # a result of an engine that did not record them
+    assert storage.get_assessment(storage.save_assessment(old)).pd_features is None

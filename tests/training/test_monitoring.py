@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from engine.training.monitoring import (
     PSI_SHIFT,
@@ -48,3 +49,21 @@ def test_reference_round_trips_and_table(frame: pd.DataFrame) -> None:
     by = dict(zip(table["variable"], table["psi"], strict=True))
     assert set(by) == {"deuda", "zona", "score"}
     assert by["deuda"] > PSI_SHIFT and by["zona"] < 1e-9 and by["score"] < 1e-9
+
+
+def test_discrete_reference_has_one_bin_per_value_and_psi_rows_from_counts() -> None:
+    from engine.training.monitoring import psi_rows
+
+    values = np.array([0] * 30 + [1] * 50 + [2] * 20, dtype=float)
+    ref = BinnedReference.discrete("rank", values)
+    assert ref.edges == (0.0, 1.0) and ref.shares == (0.3, 0.5, 0.2)
+    reference = {"rank": ref.to_dict()}
+    same = psi_rows(reference, {"rank": [3, 5, 2]})[0]
+    assert same["psi"] == 0.0 and same["band"] == "stable" and same["applicants"] == 10
+    moved = psi_rows(reference, {"rank": [0, 2, 8]})[0]
+    expected = sum((a - e) * np.log(max(a, 1e-4) / e) for a, e in ((1e-4, 0.3), (0.2, 0.5), (0.8, 0.2)))
+    assert moved["psi"] == round(expected, 4) and moved["band"] == "significant"
+    assert moved["label"] == "cambio significativo" and moved["actual_shares"] == [0.0, 0.2, 0.8]
+    assert psi_rows(reference, {"rank": [0, 0, 0]})[0]["psi"] is None  # nobody counted: no figure
+    with pytest.raises(ValueError):
+        psi_rows(reference, {"rank": [1, 2]})
