@@ -17,8 +17,12 @@ from engine.types import AssessmentRequest, AssessmentResult, CriterionScore
 
 Assess = Callable[[AssessmentRequest], AssessmentResult]
 
-# Re-assessments the what-if may spend on one card (each costs a full engine run).
-MAX_WHAT_IF_RUNS = 3
+# Re-assessments the what-if may spend on one card (each costs a full engine run): enough for every larger
+# down payment and every other offered term, so "no single change would" is a statement about all of them.
+MAX_WHAT_IF_RUNS = 10
+
+# decisions from worst to best: the what-if proposes only a move up, or the same approval at a lower rate
+DECISION_RANK = {"rechazado": 0, "revisar": 1, "aprobado": 2}
 
 DECISION_LABELS = {
     "aprobado": "Aprobado (preliminar)",
@@ -50,9 +54,9 @@ FEATURE_LABELS = {
 
 @dataclass(frozen=True, slots=True)
 class WhatIf:
-    change: str  # "un enganche «…»" / "un plazo de 36 meses"
-    result: AssessmentResult
-    changed: bool  # recommendation or decision differs from the real result
+    change: str | None  # "un enganche «…»" / "un plazo de 36 meses"; None: no single change tried improves
+    result: AssessmentResult | None
+    improves: bool  # a better decision, or the same approval at a lower rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +75,31 @@ def _variants(request: AssessmentRequest, policy: Policy) -> list[tuple[str, Ass
         out.append(
             (f"un enganche «{policy.answers['enganche'][code]}»", request.model_copy(update={"answers": answers}))
         )
-    shorter = [t for t in policy.limits.term_options if t < request.loan.term_months]
-    if shorter:
-        loan = request.loan.model_copy(update={"term_months": max(shorter)})
-        out.append((f"un plazo de {max(shorter)} meses", request.model_copy(update={"loan": loan})))
+    # every other term the dialog offers, the nearest first (a shorter term lowers the PD, a longer one the
+    # payment: either may help, and the assessment says which)
+    current = request.loan.term_months
+    for term in sorted((t for t in policy.offered_terms if t != current), key=lambda t: (abs(t - current), t)):
+        loan = request.loan.model_copy(update={"term_months": term})
+        out.append((f"un plazo de {term} meses", request.model_copy(update={"loan": loan})))
     return out
 
 
-def _differs(a: AssessmentResult, b: AssessmentResult) -> bool:
-    return a.bank_fit.recommended != b.bank_fit.recommended or a.expert.decision != b.expert.decision
+def improves(base: AssessmentResult, other: AssessmentResult) -> bool:
+    """A better decision, or the same approval at a lower rate (a new bank alone is no improvement)."""
+    b, o = DECISION_RANK[base.expert.decision], DECISION_RANK[other.expert.decision]
+    if o != b:
+        return o > b
+    return base.expert.decision == "aprobado" and other.expert.rate < base.expert.rate
 
 
 def evaluate(assess: Assess, request: AssessmentRequest, policy: Policy) -> Evaluation:
     result = assess(request)
-    strongest: WhatIf | None = None  # variants go from the smallest change up: the last tried is the biggest
-    for change, variant in _variants(request, policy)[:MAX_WHAT_IF_RUNS]:
+    variants = _variants(request, policy)[:MAX_WHAT_IF_RUNS]
+    for change, variant in variants:  # from the smallest change up: the first that improves is proposed
         other = assess(variant)
-        what_if = WhatIf(change, other, _differs(result, other))
-        if what_if.changed:
-            return Evaluation(request, result, what_if)
-        strongest = what_if
-    return Evaluation(request, result, strongest)
+        if improves(result, other):
+            return Evaluation(request, result, WhatIf(change, other, True))
+    return Evaluation(request, result, WhatIf(None, None, False) if variants else None)
 
 
 def max_total(policy: Policy) -> int:
@@ -231,18 +239,20 @@ def what_if_line(evaluation: Evaluation, policy: Policy) -> str | None:
     w = evaluation.what_if
     if w is None:
         return None
+    if not w.improves or w.result is None or w.change is None:
+        return "💡 Ningún cambio por sí solo (un enganche mayor u otro plazo) mejoraría tu dictamen o tu tasa."
     base, other = evaluation.result, w.result
-    if not w.changed:
-        return f"💡 Ni con {html.escape(w.change)} cambiarían tu recomendación o tu dictamen."
-    parts = []
-    if other.bank_fit.recommended != base.bank_fit.recommended:
-        parts.append(f"tu banco recomendado sería {_bank(policy, other.bank_fit.recommended)}")
     if other.expert.decision != base.expert.decision:
-        parts.append(
+        rate = f", con una tasa estimada de {other.expert.rate:.1f} %" if other.expert.decision == "aprobado" else ""
+        what = (
             f"el dictamen pasaría de «{DECISION_LABELS[base.expert.decision]}» "
-            f"a «{DECISION_LABELS[other.expert.decision]}»"
+            f"a «{DECISION_LABELS[other.expert.decision]}»{rate}"
         )
-    return f"💡 Con {html.escape(w.change)}, {' y '.join(parts)}."
+    else:
+        what = f"tu tasa estimada bajaría de {base.expert.rate:.1f} % a {other.expert.rate:.1f} % anual"
+    if other.bank_fit.recommended != base.bank_fit.recommended:
+        what += f", y tu banco recomendado sería {_bank(policy, other.bank_fit.recommended)}"
+    return f"💡 Con {html.escape(w.change)}, {what}."
 
 
 def render_card(evaluation: Evaluation, policy: Policy) -> str:

@@ -19,6 +19,7 @@ from dialogs import parsing, texts
 from dialogs.state import (
     BIRTH_YEAR,
     CONSENT,
+    INCOME_CHECK,
     INCOME_EXACT,
     NAME,
     ORDER,
@@ -138,6 +139,8 @@ class Flow:
                     (Button(texts.BTN_RESTART, payload(rev, "new")),),
                 ),
             )
+        if state.overlay == INCOME_CHECK:
+            return self._income_check_prompt(state)
         step = state.step
         edit_prefix = ""
         if state.editing and step not in (SUMMARY, RESULT):
@@ -175,7 +178,7 @@ class Flow:
         if step == VEHICLE_PRICE:
             return Reply(edit_prefix + texts.ASK_VEHICLE_PRICE, (back,))
         if step == TERM:
-            options = [Button(f"{t} meses", payload(rev, "a", str(t))) for t in self.policy.limits.term_options]
+            options = [Button(f"{t} meses", payload(rev, "a", str(t))) for t in self.policy.offered_terms]
             rows = [tuple(options[i : i + 3]) for i in range(0, len(options), 3)]
             rows.append(back)
             return Reply(edit_prefix + texts.ASK_TERM, tuple(rows))
@@ -300,8 +303,58 @@ class Flow:
         state.overlay = None
         state.rev += 1
 
-    def _advance(self, state: DialogState, answered: str, effects: list[Effect]) -> Outcome:
-        """After a valid answer: to the summary when editing, else to the next step in order."""
+    def _income_conflict(self, state: DialogState) -> bool:
+        band = state.answers.get("ingreso_mensual")
+        income = state.income_exact
+        return band is not None and income is not None and not self.policy.mappings.income_fits_band(income, band)
+
+    def _income_check_prompt(self, state: DialogState) -> Reply:
+        m, labels = self.policy.mappings, self.policy.answers["ingreso_mensual"]
+        amount = parsing.money(state.income_exact or 0)
+        band = html.escape(labels[state.answers["ingreso_mensual"]])
+        derived = m.band_for_income(state.income_exact or 0)
+        rows: list[tuple[Button, ...]] = []
+        if derived is not None:
+            label = texts.BTN_INCOME_AMOUNT.format(amount=amount, band=labels[derived])
+            rows.append((Button(label, payload(state.rev, "ia")),))
+        rows.append(
+            (
+                Button(
+                    texts.BTN_INCOME_BAND.format(band=labels[state.answers["ingreso_mensual"]]),
+                    payload(state.rev, "ib"),
+                ),
+            )
+        )
+        return Reply(texts.INCOME_CHECK.format(amount=amount, band=band), tuple(rows))
+
+    def _income_checked(self, state: DialogState, action: str) -> Outcome:
+        """The applicant said which is right: the amount (the band is re-derived from it) or the band."""
+        derived = self.policy.mappings.band_for_income(state.income_exact or 0)
+        answered = state.step
+        if action == "ia" and derived is not None:
+            state.answers["ingreso_mensual"] = derived
+            state.overlay = None
+            return self._advance(state, answered, [], checked=True)
+        if action == "ib":
+            state.income_exact = None
+            state.done = [s for s in state.done if s != INCOME_EXACT]
+            self._goto(state, INCOME_EXACT)
+            return Outcome(state, [replace(self.prompt(state))])
+        return Outcome(state, toast=texts.STALE_BUTTON, stale=True)
+
+    def _advance(self, state: DialogState, answered: str, effects: list[Effect], checked: bool = False) -> Outcome:
+        """After a valid answer: to the summary when editing, else to the next step in order.
+
+        An exact income that contradicts the chosen band (either given second) first asks which is right.
+        """
+        if (
+            not checked
+            and answered in (INCOME_EXACT, question_step("ingreso_mensual"))
+            and self._income_conflict(state)
+        ):
+            state.overlay = INCOME_CHECK
+            state.rev += 1
+            return Outcome(state, [replace(self.prompt(state))], effects)
         first_time = answered not in state.done
         state.mark_done(answered)
         if answered in (NAME, BIRTH_YEAR, PHONE) and PHONE in state.done:
@@ -353,7 +406,9 @@ class Flow:
             if arg in self.policy.answers[q]:
                 state.answers[q] = arg
                 return self._advance(state, step, [])
-        if step == TERM and action == "a" and arg.isdigit() and int(arg) in self.policy.limits.term_options:
+        if state.overlay == INCOME_CHECK:
+            return self._income_checked(state, action)
+        if step == TERM and action == "a" and arg.isdigit() and int(arg) in self.policy.offered_terms:
             state.term_months = int(arg)
             return self._advance(state, step, [])
         if step in (PHONE, INCOME_EXACT) and action == "skip":
@@ -402,7 +457,7 @@ class Flow:
     def _text(self, state: DialogState, text: str) -> Outcome:
         step = state.step
         limits = self.policy.limits
-        if state.overlay == RESUME:
+        if state.overlay in (RESUME, INCOME_CHECK):
             return Outcome(state, [Reply(texts.USE_BUTTONS), self.prompt(state)])
         if step in (PHONE, INCOME_EXACT) and _fold(text) in (
             _fold(texts.BTN_SKIP_PHONE),
@@ -443,7 +498,7 @@ class Flow:
                     return self._advance(state, step, [])
         if step == TERM:
             digits = wanted.removesuffix("meses").strip()
-            if digits.isdigit() and int(digits) in self.policy.limits.term_options:
+            if digits.isdigit() and int(digits) in self.policy.offered_terms:
                 state.term_months = int(digits)
                 return self._advance(state, step, [])
         return Outcome(state, [Reply(texts.USE_BUTTONS), self.prompt(state)])

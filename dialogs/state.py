@@ -43,6 +43,8 @@ ORDER: tuple[str, ...] = (CONSENT, *PROFILE_STEPS, *QUESTION_STEPS, *LOAN_STEPS,
 INPUT_STEPS: tuple[str, ...] = ORDER[1 : ORDER.index(SUMMARY)]  # the steps that hold an answer
 
 RESUME = "resume"  # overlay: /start in the middle of a dialog
+INCOME_CHECK = "income_check"  # overlay: the exact income given does not fit the chosen band
+OVERLAYS = (None, RESUME, INCOME_CHECK)
 
 
 class DialogState(BaseModel):
@@ -103,7 +105,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 def _steps_valid(state: DialogState, policy: Policy) -> bool:
     known = set(ORDER)
-    if state.step not in known or state.overlay not in (None, RESUME):
+    if state.step not in known or state.overlay not in OVERLAYS:
         return False
     if any(s not in INPUT_STEPS for s in state.done):
         return False

@@ -58,6 +58,9 @@ ASK_INCOME_EXACT = (
 )
 ASK_VEHICLE_PRICE = "¿Cuál es el precio del auto que quieres? Por ejemplo 350000, $350,000 o 350 mil."
 ASK_TERM = "¿En cuántos meses te gustaría pagarlo?"
+INCOME_CHECK = "Escribiste un ingreso de <b>{amount}</b> al mes, pero elegiste «{band}». ¿Cuál es el correcto?"
+BTN_INCOME_AMOUNT = "Gano {amount} ({band})"
+BTN_INCOME_BAND = "«{band}»: corregir el monto"
 
 QUESTION_PROMPTS: dict[str, str] = {
     "trabajo_tiempo": "¿Cuánto tiempo llevas en tu empleo actual?",

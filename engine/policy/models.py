@@ -67,6 +67,9 @@ class BankFitPolicy(_Strict):
 class Mappings(_Strict):
     money_scale: float = Field(gt=0)
     income_by_band: dict[str, float]
+    # what each ingreso_mensual band means in MXN a month, [min, max] both inclusive (neighbours may share a
+    # bound): a declared exact income outside its band makes the dialog ask which one is right
+    income_band_range: dict[str, tuple[float, float]]
     stability_by_tenure: dict[str, float]
     down_payment_fraction: dict[str, float]
     existing_payment_share: dict[str, float]
@@ -78,6 +81,23 @@ class Mappings(_Strict):
             if not 0 <= x <= 10:
                 raise ValueError(f"{code}: stability must be within 0–10, got {x}")
         return v
+
+    @model_validator(mode="after")
+    def _ranges_hold_their_representative(self) -> Mappings:
+        for code, (lo, hi) in self.income_band_range.items():
+            rep = self.income_by_band.get(code)
+            if not 0 <= lo <= hi or (rep is not None and not lo <= rep <= hi):
+                raise ValueError(f"income_band_range.{code}: [{lo}, {hi}] must hold income_by_band.{code} = {rep}")
+        return self
+
+    def band_for_income(self, income: float) -> str | None:
+        """The band a monthly income (MXN) falls in: the last one in table order whose range holds it."""
+        found = [code for code, (lo, hi) in self.income_band_range.items() if lo <= income <= hi]
+        return found[-1] if found else None
+
+    def income_fits_band(self, income: float, band: str) -> bool:
+        lo, hi = self.income_band_range[band]
+        return lo <= income <= hi
 
     @field_validator("down_payment_fraction", "existing_payment_share")
     @classmethod
@@ -416,6 +436,19 @@ class Policy(_Strict):
             raise ValueError(f"[products.{ASSESSED_PRODUCT}] is required: the engine assesses {ASSESSED_PRODUCT} loans")
         return v
 
+    @property
+    def offered_terms(self) -> tuple[int, ...]:
+        """The terms the dialog and the handoff offer: the menu's options that R7 does not always reject."""
+        return tuple(t for t in self.limits.term_options if t <= self.expert.reject_term_above)
+
+    @model_validator(mode="after")
+    def _some_term_is_offered(self) -> Policy:
+        if not self.offered_terms:
+            raise ValueError(
+                f"limits.term_options: none is at most expert.reject_term_above = {self.expert.reject_term_above}"
+            )
+        return self
+
     @model_validator(mode="after")
     def _check_pd_mapping(self) -> Policy:
         m = self.pd.mapping
@@ -465,6 +498,7 @@ class Policy(_Strict):
                     raise ValueError(f"bank_fit.table.{q}.{code}: points must not be negative")
         for field, question in (
             ("income_by_band", "ingreso_mensual"),
+            ("income_band_range", "ingreso_mensual"),
             ("stability_by_tenure", "trabajo_tiempo"),
             ("down_payment_fraction", "enganche"),
             ("existing_payment_share", "creditos_vigentes"),

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import random
 
-from dialogs.card import DECISION_LABELS, evaluate, max_total, reasons, render_card, what_if_line
+from dialogs.card import (
+    DECISION_LABELS,
+    DECISION_RANK,
+    _variants,
+    evaluate,
+    improves,
+    max_total,
+    reasons,
+    render_card,
+    what_if_line,
+)
 from engine.assess import get_assessor
 from engine.policy import default_policy
 from engine.types import AssessmentRequest
@@ -43,15 +53,19 @@ def test_card_and_what_if_agree_with_the_engine() -> None:
         if ev.what_if is None:
             assert line is None
             continue
-        other = ev.what_if.result
-        differs = (other.bank_fit.recommended, other.expert.decision) != (r.bank_fit.recommended, r.expert.decision)
-        assert ev.what_if.changed == differs
-        if differs:
+        # every single change the what-if may propose, assessed here independently
+        outcomes = [(change, assessor.assess(v)) for change, v in _variants(request, POLICY)]
+        better = [(change, o) for change, o in outcomes if improves(r, o)]
+        if ev.what_if.improves:
             changed += 1
-            assert line is not None and ("sería" in line or "pasaría de" in line)
+            change, other = better[0]  # the smallest change that improves is the one proposed
+            assert (ev.what_if.change, ev.what_if.result) == (change, other)
+            worse = DECISION_RANK[other.expert.decision] < DECISION_RANK[r.expert.decision]
+            assert not worse and line is not None and change in line
+            assert ("pasaría de" in line) != ("bajaría de" in line)
         else:
             unchanged += 1
-            assert line is not None and line.startswith("💡 Ni con")
+            assert better == [] and line is not None and line.startswith("💡 Ningún cambio por sí solo")
     assert changed and unchanged  # both kinds occur, so both branches were checked
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from dialogs import state as dstate
+from dialogs import texts
 from dialogs.flow import Command, Flow, Press, Text
 from dialogs.state import DIALOG_VERSION, INPUT_STEPS, DialogState, load_state
 from dialogs.ui import RunAssessment, Track
@@ -109,3 +110,83 @@ def test_optional_steps_accept_the_skip_typed() -> None:
     assert raw["step"] == "phone"
     raw = _text(flow, raw, "prefiero no darlo")
     assert raw["step"] == "q:trabajo_tiempo" and raw["phone"] is None and "phone" in raw["done"]
+
+
+# ------------------------------------------------------------------- #12: offer only what can be approved
+def _until_income(flow: Flow, band: str) -> dict:
+    raw = flow.handle(None, Command("start")).state.dump()
+    raw = _press(flow, raw, "ok")
+    raw = _text(flow, raw, "Ana")
+    raw = _text(flow, raw, "1990")
+    raw = _press(flow, raw, "skip")
+    for q in QUESTIONS:
+        raw = _press(flow, raw, "a", band if q == "ingreso_mensual" else next(iter(POLICY.answers[q])))
+    assert raw["step"] == "income_exact"
+    return raw
+
+
+def test_term_buttons_stop_at_the_policys_maximum_term() -> None:
+    flow = Flow(POLICY)
+    raw = _text(flow, _until_income(flow, "20k_30k"), "25000")
+    raw = _text(flow, raw, "350 mil")
+    prompt = flow.prompt(DialogState.model_validate(raw))
+    offered = [b.label for row in prompt.keyboard for b in row if b.label.endswith("meses")]
+    assert offered == [f"{t} meses" for t in POLICY.limits.term_options if t <= POLICY.expert.reject_term_above]
+    assert "72 meses" not in offered and 72 in POLICY.limits.term_options  # the menu has it, R7 rejects it
+    # neither a forged 72 button nor a typed "72 meses" is taken
+    assert flow.handle(raw, Press(f"{raw['rev']}:a:72")).stale
+    out = flow.handle(raw, Text("72 meses"))
+    assert out.state.term_months is None and out.replies[0].text == texts.USE_BUTTONS
+
+
+def test_an_income_outside_its_band_is_asked_about_and_the_band_re_derived() -> None:
+    flow = Flow(POLICY)
+    raw = _until_income(flow, "menos_10k_sin_comprobar")
+    out = flow.handle(raw, Text("100000"))
+    assert out.state.overlay == "income_check" and out.state.step == "income_exact"
+    text = out.replies[0].text
+    assert "$100,000" in text and "Menos de $10,000 sin comprobación" in text
+    buttons = [b.label for row in out.replies[0].keyboard for b in row]
+    assert buttons == [
+        "Gano $100,000 (Más de $30,000 con comprobación)",
+        "«Menos de $10,000 sin comprobación»: corregir el monto",
+    ]
+    raw = out.state.dump()
+    # typing does not get past the question
+    assert flow.handle(raw, Text("sí")).state.overlay == "income_check"
+    # the amount is right: the band follows it, and the dialog goes on
+    right = _press(flow, raw, "ia")
+    assert right["answers"]["ingreso_mensual"] == "mas_30k" and right["income_exact"] == 100_000
+    assert right["overlay"] is None and right["step"] == "vehicle_price" and "income_exact" in right["done"]
+    # the band is right: the amount is asked again
+    again = _press(flow, raw, "ib")
+    assert again["answers"]["ingreso_mensual"] == "menos_10k_sin_comprobar" and again["income_exact"] is None
+    assert again["step"] == "income_exact" and again["overlay"] is None
+    # an income inside the band goes straight on
+    assert _text(flow, again, "8500")["step"] == "vehicle_price"
+
+
+def test_a_band_edited_against_the_given_income_is_asked_about() -> None:
+    flow = Flow(POLICY)
+    raw = _text(flow, _until_income(flow, "20k_30k"), "25000")
+    raw = _text(flow, raw, "350 mil")
+    raw = _press(flow, raw, "a", "48")
+    assert raw["step"] == "summary"
+    raw = _press(flow, raw, "e", "q:ingreso_mensual")
+    out = flow.handle(raw, Press(f"{raw['rev']}:a:mas_30k"))
+    assert out.state.overlay == "income_check"
+    # "$25,000 is right" re-derives the band from the amount and returns to the summary
+    back = _press(flow, out.state.dump(), "ia")
+    assert back["answers"]["ingreso_mensual"] == "20k_30k" and back["step"] == "summary"
+    # a band holding the amount (bounds are shared by neighbours) asks nothing
+    assert (
+        Flow(POLICY)._income_conflict(DialogState(answers={"ingreso_mensual": "15k_20k"}, income_exact=20_000)) is False
+    )
+
+
+def test_band_ranges_hold_their_representative_income() -> None:
+    m = POLICY.mappings
+    for band, income in m.income_by_band.items():
+        assert m.income_fits_band(income, band)
+    assert m.band_for_income(8_000) == "menos_15k_comprobado"  # a proven band is preferred where both hold it
+    assert m.band_for_income(100_000) == "mas_30k" and m.band_for_income(17_000) == "15k_20k"
