@@ -147,7 +147,7 @@ GOOD_ANSWERS = {
     "atrasos_12_meses": "ninguno",
     "enganche": "35_mas",
     "prioridad_financiamiento": "pagos_fijos",
-    "ingreso_mensual": "mas_30k",
+    "ingreso_mensual": "20k_30k",  # holds the incomes the tests type ($23,500, $25,000)
 }
 
 
