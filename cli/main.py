@@ -44,6 +44,9 @@ from cli import policy as _policy  # noqa: E402
 
 app.command("assess")(_assess.assess_command)
 app.add_typer(_policy.app, name="policy")
+from cli import policy_replay as _policy_replay  # noqa: E402
+
+_policy.app.command("replay")(_policy_replay.replay_command)
 from cli import db as _db  # noqa: E402
 
 app.add_typer(_db.app, name="db")
