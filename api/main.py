@@ -136,7 +136,7 @@ def create_app(
 
         return rate_limited_response(request, exc)
 
-    from api.routes import analytics, assessments, auth, docs, escalations, handoff, health, pages
+    from api.routes import analytics, assessments, auth, docs, escalations, handoff, health, pages, policy_lab
 
     app.include_router(docs.router)
     app.include_router(health.router)
@@ -144,6 +144,7 @@ def create_app(
     app.include_router(assessments.router)
     app.include_router(escalations.router)
     app.include_router(analytics.router)
+    app.include_router(policy_lab.router)
     app.include_router(handoff.make_router(limiter, settings.handoff_rate_limit))
     app.include_router(pages.router)
     pages.install_static(app)

@@ -47,6 +47,8 @@ NAMING_CONVENTION = {
 USER_KEY_LEN = 64  # hex HMAC-SHA256, or "erased-<uuid hex>" after erasure
 ESCALATION_STATUSES = ("open", "claimed", "resolved")
 USER_ROLES = ("advisor", "analyst", "admin")
+POLICY_RUN_KINDS = ("replay", "simulate")
+POLICY_RUN_STATUSES = ("queued", "running", "done", "failed")
 # SPEC §8's funnel events: the one list (storage.events validates emitted names against it)
 EventName = Literal[
     "BotStarted",
@@ -382,3 +384,35 @@ class LoanOutcome(Base):
     predicted_pd: Mapped[float | None] = mapped_column(Float)
     features: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the validated source row
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ------------------------------------------------------------------------------------------ policy lab
+class PolicyRun(Base):
+    """A replay or simulation an analyst asked for through the API: the policy, the status, the results.
+
+    Aggregates, assessment ids and pseudonymous keys only; never personal data."""
+
+    __tablename__ = "policy_runs"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {POLICY_RUN_KINDS!r}", name="kind"),
+        CheckConstraint(f"status IN {POLICY_RUN_STATUSES!r}", name="status"),
+        Index("ix_policy_runs_kind_status_finished", "kind", "status", "finished_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    created_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)  # also the running job's heartbeat
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    policy_version: Mapped[str] = mapped_column(String(32))
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    policy_toml: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # since / until
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)  # done / total
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # the dashboard's figures
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    changes_csv: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -25,6 +25,7 @@ from api.routes.analytics import FIRST_DAY, LAST_DAY
 from api.security import Role, create_access_token
 from api.services import dashboard as dash
 from api.services import users
+from api.services.policy_lab import last_replay_tile
 from api.templating import PAGE_HEADERS, templates
 
 router = APIRouter(include_in_schema=False)
@@ -154,9 +155,10 @@ def dashboard(
     if start > end:
         start, end = end, start
     data: dict[str, Any] = dash.dashboard_data(storage, settings, start, end)
+    lab = last_replay_tile(storage, settings)
     return templates.TemplateResponse(
         request,
         "dashboard.html",
-        {"data": data, "start": start.isoformat(), "end": end.isoformat(), "user": user},
+        {"data": data, "lab": lab, "start": start.isoformat(), "end": end.isoformat(), "user": user},
         headers=PAGE_HEADERS,
     )
