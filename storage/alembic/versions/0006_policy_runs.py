@@ -1,7 +1,7 @@
 """policy_runs: replays and simulations analysts ask for through the API (status, policy, results)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-26 12:00:00
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import storage.types
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
