@@ -114,7 +114,7 @@ async def applicant_script(
 ) -> None:
     """One applicant, /start to the financing link. Buttons are pressed by building the callback with the
     dialog's revision (the fake server lives in another process). `pacing`: None = no pauses at all."""
-    policy = h.deps.policy
+    policy = h.policy
 
     async def feed(update: dict[str, Any]) -> None:
         nonlocal rev
@@ -320,8 +320,7 @@ async def run(kind: str, args: Any, db_url: str, data_dir: Path) -> dict:
     n, seed = args.applicants, args.seed
     try:
         h = await build_harness(
-            redis_url=args.redis_url if kind == "redis" else None,
-            board_redis_url=args.redis_url,
+            redis_url=args.redis_url,
             db_url=db_url,
             data_dir=data_dir / kind,
             bot_id=bot_id,
@@ -378,7 +377,7 @@ def main() -> None:
             migrate(db_url)
             return db_url
 
-        results = [uvloop.run(run(kind, args, fresh_db(kind), data_dir)) for kind in ("redis", "memory")]
+        results = [uvloop.run(run(kind, args, fresh_db(kind), data_dir)) for kind in ("redis",)]
         scaled = scaled_paced = None
         if args.workers > 1:
             scaled = run_scaled(args.workers, args.applicants, args.redis_url, fresh_db("scaled"), data_dir,
@@ -410,7 +409,7 @@ def main() -> None:
         row(f"{args.workers} processes offering {args.rate:.0f}/s", "redis", scaled_paced, note)
     steps = ["start", "ok", "name", "year", "phone", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "income",
              "price", "term", "result", "link"]  # fmt: skip
-    redis, memory = results
+    (redis,) = results
     for r in results:
         cells = " ".join(f"{name}={ms:.1f}" for name, ms in zip(steps, r["solo_by_step_ms"], strict=True))
         print(f"solo median ms per update, {r['kind']}: {cells}")
@@ -418,12 +417,6 @@ def main() -> None:
         if x is not None:
             cells = " ".join(f"{name}={ms:.0f}" for name, ms in zip(steps, x["p95_by_step_ms"], strict=True))
             print(f"paced p95 ms per update, redis, {title}: {cells}")
-    for phase in phases:
-        a, b = redis[phase], memory[phase]
-        print(
-            f"ratio redis/memory, {phase:<9}: throughput {a['updates_per_s'] / b['updates_per_s']:.2f}x, "
-            f"p50 {a['p50_ms'] / b['p50_ms']:.2f}x, p95 {a['p95_ms'] / b['p95_ms']:.2f}x"
-        )
     # the target: with Redis, >= 300 updates/s sustained with p95 < 50 ms, by one process or by several
     # webhook workers sharing the Redis (the deployment of docs/bot.md)
     candidates = [("1 process", redis["paced"])]

@@ -17,15 +17,6 @@ HELP = "Bot de Telegram del solicitante (polling local o webhook en producción)
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
-BOT_COMMANDS = {
-    "start": "Empezar o continuar",
-    "reiniciar": "Volver a empezar las preguntas",
-    "cancelar": "Terminar la conversación",
-    "ayuda": "Cómo funciona",
-    "privacidad": "Aviso de privacidad",
-    "borrar_mis_datos": "Borrar mis datos personales",
-}
-
 
 def _fail(error: str, message: str, *, setting: str, exit_code: int = ExitCode.CONFIG) -> NoReturn:
     fail(error, message, field=setting, exit_code=exit_code)
@@ -153,21 +144,15 @@ async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: b
     from aiogram.utils.token import TokenValidationError
     from redis.exceptions import RedisError
 
-    from bot.app import (
-        BotDeps,
-        make_bot,
-        production_dispatcher,
-        redis_client,
-        run_polling,
-        run_webhook,
-        webhook_secret,
-    )
-    from bot.relay import RelayBoard
-    from core.handoff import handoff_url
+    from bot.aiogram_bot import AiogramApi, AsesorDispatcher, make_bot, run_polling, run_webhook
+    from bot.app import telegram_bot, webhook_secret
+    from bot.telegram import COMMANDS
+    from core.conversation import conversation_parts
     from core.heap import freeze_startup_heap
+    from dialogs.delivery import TELEGRAM
     from engine.assess import get_assessor
-    from storage.aio import AsyncStorage
     from storage.db import is_sqlite, migrate
+    from storage.dialog_state import redis_client
     from storage.events import EventSink, RedisOutbox, SpoolOutbox
     from storage.repositories import Storage
 
@@ -221,19 +206,21 @@ async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: b
     if settings.advisors_chat_id is None:
         log.warning("ADVISORS_CHAT_ID is not set: escalations go only to the API queue")
 
-    deps = BotDeps(
-        policy=assessor.policy,
+    parts = conversation_parts(assessor.policy, storage, sink, redis)
+    app = telegram_bot(
+        AiogramApi(bot),
+        parts,
+        bot_id=bot.id,
         assess=assessor.assess,
-        store=AsyncStorage(storage),  # type: ignore[arg-type]
-        events=sink,
-        board=RelayBoard(redis, bot.id),
+        settings=settings,
         advisors_chat_id=settings.advisors_chat_id,
-        handoff_url=lambda key, aid: handoff_url(key, aid, settings=settings),
     )
-    dp = production_dispatcher(deps, redis)
+    dp = AsesorDispatcher(app)
     freeze_startup_heap()  # the engine and aiogram are loaded: keep them out of the collector's full passes
+    # what other processes (the web chat) left for Telegram: case cards, relayed messages
+    mail = asyncio.create_task(parts.mailbox.serve(TELEGRAM, app.courier.deliver), name="mailbox")
     try:
-        await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in BOT_COMMANDS.items()])
+        await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS.items()])
         if mode == "webhook":
             secret = webhook_secret(settings.secret_key.get_secret_value(), bot.id)
             await run_webhook(
@@ -242,7 +229,9 @@ async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: b
         else:
             await run_polling(bot, dp)
     finally:
-        await deps.settle()  # cases being posted to the advisors' chat finish before the session closes
+        mail.cancel()
+        await asyncio.gather(mail, return_exceptions=True)
+        await app.settle()  # cases being posted to the advisors' chat finish before the session closes
         sink.stop()
         await bot.session.close()
         await redis.aclose()

@@ -1,9 +1,10 @@
 """The applicant's dialog as a pure state machine: (stored state, event) -> (new state, replies, effects).
 
-No transport and no I/O: the bot (or a test, or another channel) loads the stored dict, calls `Flow.handle`,
-stores `outcome.state`, sends `outcome.replies` and carries out `outcome.effects` (store consent and profile,
-emit funnel events, run the assessment, escalate, delete data). Labels of answers and bank names come from the
-policy; numeric bounds from its [limits].
+No transport and no I/O: the conversation service (dialogs/service.py) loads the stored dict, calls
+`Flow.handle`, carries out `outcome.effects` (store consent and profile, emit funnel events, run the assessment,
+escalate, delete data), feeds what an effect produced back through `show_result`, `result_refused` or
+`case_opened` (the dialog's state changes only here), stores the state and hands the replies to the surface.
+Labels of answers and bank names come from the policy; numeric bounds from its [limits].
 """
 
 from __future__ import annotations
@@ -103,8 +104,11 @@ class Flow:
         self.n_questions = len(QUESTIONS)
 
     # ------------------------------------------------------------------------------------------ entry
-    def handle(self, raw: dict[str, Any] | None, event: Event) -> Outcome:
+    def handle(self, raw: dict[str, Any] | None, event: Event, *, case_closed: bool = False) -> Outcome:
+        """`case_closed`: the case the state points to was resolved or erased (the relay is over)."""
         state, repaired = load_state(raw, self.policy)
+        if case_closed and state is not None and state.escalation_id:
+            state.escalation_id = None
         if repaired and state is not None and not isinstance(event, Command):
             # the input was meant for a screen this version no longer knows: show where we are instead
             return Outcome(
@@ -268,7 +272,7 @@ class Flow:
         if name in ("ayuda", "privacidad"):
             info = Reply(texts.HELP if name == "ayuda" else texts.PRIVACY)
             if state is None:
-                return Outcome(None, [info, Reply("Escribe /start para comenzar.")])
+                return Outcome(None, [info, Reply(texts.START_HINT)])
             return Outcome(state, [info, self.prompt(state)])
         replies = [Reply(texts.UNKNOWN_COMMAND)]
         if state is not None:
@@ -289,7 +293,7 @@ class Flow:
         if isinstance(event, Press):
             return Outcome(None, [Reply(texts.NO_CONVERSATION)], toast=texts.NO_CONVERSATION, stale=True)
         if isinstance(event, Media):
-            return Outcome(None, [Reply(texts.ONLY_TEXT + "\nEscribe /start para comenzar.")])
+            return Outcome(None, [Reply(texts.ONLY_TEXT + "\n" + texts.START_HINT)])
         # any text without a dialog starts one: people often say "hola" instead of /start
         return self._command(None, "start")
 
@@ -428,7 +432,7 @@ class Flow:
                     self._goto(state, state.first_missing())
                     return Outcome(state, [replace(self.prompt(state))])
                 self._goto(state, RESULT)
-                return Outcome(state, [replace(Reply(texts.ASSESSING))], [RunAssessment()])
+                return Outcome(state, [], [RunAssessment()])  # the card comes from `show_result`
         if step == RESULT:
             if action == "fin":
                 return Outcome(state, [], [RequestHandoff()], toast="Generando tu enlace…")
@@ -443,6 +447,33 @@ class Flow:
                 return self._restart(state)
         # a button of the current revision that does not fit the step: built by another flow version
         return Outcome(state, toast=texts.STALE_BUTTON, stale=True)
+
+    # ------------------------------------------------------------------------ what the effects produced
+    def show_result(
+        self, state: DialogState, card: str, assessment_id: str, case_id: int | None, *, auto_case: bool
+    ) -> Outcome:
+        """The assessment was stored: the card (replacing the summary whose button was pressed)."""
+        state.assessment_id = assessment_id
+        if case_id is not None:
+            state.escalation_id = str(case_id)
+        text = card + ("\n\n" + texts.AUTO_ESCALATED if auto_case else "")
+        return Outcome(state, [Reply(text, self.result_keyboard(state), replace=True)])
+
+    def result_refused(self, state: DialogState) -> Outcome:
+        """The engine refused what the dialog let through (e.g. the policy changed): back to the summary."""
+        self._goto(state, SUMMARY)
+        return Outcome(state, [Reply(texts.RESULT_REFUSED), self.prompt(state)])
+
+    def case_opened(self, state: DialogState, case_id: int) -> Outcome:
+        state.escalation_id = str(case_id)
+        return Outcome(state)
+
+    @staticmethod
+    def handoff_reply(url: str | None) -> Reply:
+        """The signed link to the web financing form (None: there is no stored result yet)."""
+        if url is None:
+            return Reply(texts.HANDOFF_NEEDS_RESULT)
+        return Reply(texts.HANDOFF, ((Button(texts.BTN_OPEN_FORM, url=url),),))
 
     def _back(self, state: DialogState) -> Outcome:
         if state.editing:

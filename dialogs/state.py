@@ -10,12 +10,15 @@ repaired: the valid parts are kept and the dialog continues from the first missi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.policy import QUESTIONS, Policy
 from engine.types import AssessmentRequest
+
+if TYPE_CHECKING:
+    from dialogs.ports import Sealer
 
 DIALOG_VERSION = 1
 
@@ -168,3 +171,45 @@ def repair(data: dict[str, Any], policy: Policy) -> DialogState | None:
     state.step = state.first_missing()
     state.rev = data.get("rev", 0) + 1 if isinstance(data.get("rev"), int) else 1
     return state
+
+
+# ------------------------------------------------------------------------------- personal data in flight
+# Name and phone are kept encrypted in the stored dialog (the database's Fernet keys, dialogs.ports.Sealer):
+# the state store (Redis) never holds them readable. A sealed value is "enc:<token>"; a plain one (a dialog
+# stored before sealing existed) is read as is and sealed when the dialog is next written.
+PERSONAL_FIELDS: tuple[str, ...] = ("name", "phone")
+SEALED = "enc:"
+
+
+def open_personal(raw: dict[str, Any] | None, sealer: Sealer) -> dict[str, Any] | None:
+    """The stored dialog with its personal fields readable. A field no configured key opens (the key was
+    rotated away) is dropped and its step asked again, rather than stranding the dialog."""
+    if not raw or not any(isinstance(raw.get(f), str) and raw[f].startswith(SEALED) for f in PERSONAL_FIELDS):
+        return raw
+    out = dict(raw)
+    for f in PERSONAL_FIELDS:
+        value = out.get(f)
+        if isinstance(value, str) and value.startswith(SEALED):
+            out[f] = sealer.unseal(value.removeprefix(SEALED))
+            if out[f] is None and isinstance(out.get("done"), list):
+                out["done"] = [s for s in out["done"] if s != f]
+    return out
+
+
+def seal_personal(
+    dump: dict[str, Any] | None, sealer: Sealer, stored: dict[str, Any] | None, opened: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """`dump` as it is to be stored: personal fields sealed. An unchanged value keeps its stored token (`stored`
+    is what was read, `opened` the same with its fields readable): a Fernet token differs on every call, and an
+    unchanged dialog must not be written again."""
+    if dump is None:
+        return None
+    out = dict(dump)
+    for f in PERSONAL_FIELDS:
+        value = out.get(f)
+        if value is None:
+            continue
+        token = stored.get(f) if stored else None
+        same = opened is not None and opened.get(f) == value
+        out[f] = token if same and isinstance(token, str) and token.startswith(SEALED) else SEALED + sealer.seal(value)
+    return out

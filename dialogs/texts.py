@@ -123,15 +123,23 @@ CANCELLED = (
     "Listo, terminé la conversación. Lo que ya guardamos no se borra solo: si quieres borrarlo usa "
     "/borrar_mis_datos. Escribe /start cuando quieras volver."
 )
+# What /borrar_mis_datos does, exactly (storage.repositories.Storage.erase_applicant and the service's erase):
+# deleted rows, and rows kept under a random tombstone key that nothing links back to the person.
 DELETED = (
-    "Borramos tus datos personales (nombre, año de nacimiento, teléfono, respuestas y evaluaciones) y "
-    "terminamos la conversación. Si vuelves a escribir /start empezaremos desde cero."
+    "Borramos tus datos personales: tu nombre, teléfono, año de nacimiento e ingreso, tu consentimiento, el "
+    "chat donde te escribimos, tu perfil bancario (la copia de tus respuestas ligada a ti), las notas de los "
+    "asesores sobre tu caso, los datos de contacto de tus solicitudes y esta conversación.\n\n"
+    "Conservamos de forma anónima, bajo una clave al azar que ya no se puede relacionar contigo, solo para "
+    "estadísticas: tus evaluaciones (las respuestas a las 8 preguntas, el precio del auto, el plazo, el año de "
+    "nacimiento y el ingreso declarado, con su resultado), los registros de uso del asistente, tus casos con "
+    "asesores (sin notas) y tus solicitudes de financiamiento (banco y auto, sin datos de contacto).\n\n"
+    "Si vuelves a escribir /start empezaremos desde cero."
 )
 STATE_REPAIRED = (
     "Actualizamos el asistente desde tu última visita. Conservamos tus respuestas válidas y seguimos "
     "desde el primer dato que falta."
 )
-ASSESSING = "Calculando tu resultado… ⏳"
+RESULT_REFUSED = "No pude calcular tu resultado con estos datos; revisa tus respuestas, por favor."
 ADVISOR_REQUESTED = (
     "Listo, un asesor revisará tu caso y te escribirá por aquí. Puedes escribirle en este chat: tus "
     "mensajes le llegarán directamente."
@@ -142,8 +150,56 @@ AUTO_ESCALATED = (
     "Puedes escribirle en este chat."
 )
 RELAYED = "Tu mensaje se envió al asesor. ✉️"
+HANDOFF_NEEDS_RESULT = "Primero necesito calcular tu resultado."
 HANDOFF = "Aquí está tu enlace a la solicitud de financiamiento. Es personal y vence en unas horas; no lo compartas."
 TEMPORARY_ERROR = (
     "Tuvimos un problema técnico momentáneo y no pude registrar tu último mensaje. "
     "Por favor inténtalo de nuevo en unos segundos."
 )
+START_HINT = "Escribe /start para comenzar."
+ADVISOR_SAYS = "💬 <b>Tu asesor:</b> {text}"
+ADVISOR_SENT_FILE = "💬 <b>Tu asesor</b> te envió un archivo que este chat no puede mostrar; pídele que te lo describa."
+CASE_TAKEN = "👋 Un asesor tomó tu caso y te escribirá por aquí en breve. Puedes escribirle en este chat."
+CASE_RESOLVED = (
+    "✅ Tu asesor cerró la conversación. Si necesitas algo más, escribe /start y toca «Hablar con un asesor»."
+)
+
+# ------------------------------------------------------------------------------------ the advisors' chat
+# Spanish for the advisors (operators): the case card, its buttons and the answers to their taps.
+CASE_REASONS = {
+    "low_score": "puntaje bajo",
+    "decision_revisar": "dictamen «revisar»",
+    "decision_rechazado": "dictamen «rechazado»",
+    "decision_aprobado": "dictamen «aprobado»",
+    "applicant_request": "el cliente pidió un asesor",
+}
+CASE_TITLE = "Caso #{case_id}"
+CASE_HEADER = "🆘 <b>Caso #{case_id}</b> — {reasons}"
+CASE_WHO = "👤 {name}{age} · 📞 {phone}"
+CASE_AGE = " · {age} años"
+CASE_NO_NAME = "sin nombre"
+CASE_NO_PHONE = "sin teléfono"
+CASE_LOAN = "🚗 {price} a {term} meses{income}"
+CASE_INCOME = " · ingreso declarado {income}"
+CASE_NO_RESULT = "Resultado: aún no calculado"
+CASE_RESULT = "Resultado: <b>{bank}</b> (2ª {second}) · {band}{points}"
+CASE_DECISION = "Dictamen: {decision}{rate} · PD {pd:.1f} % · puntaje {score}"
+CASE_OPEN = "Estado: <b>abierto</b> — toca «Tomar» para atenderlo"
+CASE_CLAIMED = "Estado: <b>atendido por {advisor}</b>"
+CASE_CLOSED = "Estado: <b>resuelto</b> por {advisor}"
+CASE_AN_ADVISOR = "un asesor"
+CASE_ERASED = "🗑️ Caso #{case_id}: el cliente borró sus datos; el caso se cerró."
+CASE_APPLICANT_SAYS = "💬 <b>Cliente (caso #{case_id}):</b> {text}"
+CASE_APPLICANT_FILE = "📎 <b>Cliente (caso #{case_id}):</b> envió un archivo ({kind}) desde un canal que no lo reenvía."
+BTN_TAKE = "🙋 Tomar"
+BTN_RESOLVE = "✅ Resolver"
+CASE_UNKNOWN_BUTTON = "Botón desconocido."
+CASE_GONE = "Este caso ya no está disponible (resuelto o borrado)."
+CASE_TAKEN_BY_OTHER = "Otra persona ya tomó este caso."
+CASE_YOURS = "Caso tomado: escribe en este hilo para hablar con el cliente."
+CASE_ONLY_TAKER_RESOLVES = "Solo quien tomó el caso puede resolverlo."
+CASE_DONE = "Caso resuelto."
+CASE_TAKE_FIRST = "Toca «Tomar» en la tarjeta del caso antes de escribirle al cliente."
+CASE_HELD_BY = "Este caso lo atiende {advisor}."
+CASE_OTHER_PERSON = "otra persona"
+CASE_RESOLUTION_TELEGRAM = "resuelto en Telegram"

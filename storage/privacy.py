@@ -1,6 +1,7 @@
 """Pseudonymous user keys and encryption of personal data at rest.
 
-- `pseudonymize(telegram_id, key)`: HMAC-SHA256(key, "tg:<id>") as 64 hex chars. Stable for one key, so the
+- `pseudonymize(telegram_id, key)`: HMAC-SHA256(key, "tg:<id>") as 64 hex chars (`pseudonymize_session`:
+  "web:<session id>" for a web chat applicant). Stable for one key, so the
   same person keeps one key across sessions; without the key it cannot be reversed or recomputed from a
   list of Telegram ids. Key: ASESOR_PSEUDONYM_KEY.
 - `Cipher`: Fernet (AES-128-CBC + HMAC-SHA256, with timestamps) over name, phone and contact details.
@@ -43,6 +44,13 @@ def pseudonymize(telegram_id: int | str, key: str | bytes) -> str:
     if isinstance(key, str):
         key = key.encode()
     return hmac.new(key, f"tg:{int(telegram_id)}".encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonymize_session(session_id: str, key: str | bytes, surface: str = "web") -> str:
+    """The key of a web chat (or terminal) applicant: HMAC-SHA256(key, "<surface>:<session id>")."""
+    if isinstance(key, str):
+        key = key.encode()
+    return hmac.new(key, f"{surface}:{session_id}".encode(), hashlib.sha256).hexdigest()
 
 
 class Cipher:

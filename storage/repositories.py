@@ -51,7 +51,7 @@ from storage.models import (
     FunnelProgress,
     User,
 )
-from storage.privacy import DEV_PSEUDONYM_KEY, Cipher, pseudonymize
+from storage.privacy import DEV_PSEUDONYM_KEY, Cipher, pseudonymize, pseudonymize_session
 from storage.types import utcnow
 
 ANSWER_SEGMENTS = {
@@ -185,6 +185,10 @@ class Storage:
     def user_key(self, telegram_id: int | str) -> str:
         return pseudonymize(telegram_id, self._pseudonym_key)
 
+    def session_user_key(self, session_id: str, surface: str = "web") -> str:
+        """The pseudonymous key of a web chat (or terminal) applicant, from their session id."""
+        return pseudonymize_session(session_id, self._pseudonym_key, surface)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -215,7 +219,11 @@ class Storage:
 
     def upsert_applicant(self, telegram_id: int | str, chat_id: int | None = None) -> ApplicantView:
         """Find or create the applicant of a Telegram user; refreshes the chat id when given."""
-        key = self.user_key(telegram_id)
+        return self.ensure_applicant(self.user_key(telegram_id), chat_id)
+
+    def ensure_applicant(self, key: str, chat_id: int | None = None) -> ApplicantView:
+        """Find or create the applicant of a pseudonymous key (a Telegram user's, a web chat session's);
+        refreshes the Telegram chat id when given."""
         for attempt in range(2):
             try:
                 with self.session() as s:

@@ -1,71 +1,98 @@
-"""The production bot wired to real parts for tests and the benchmark: the fake Telegram server over HTTP,
-a real Redis (FSM storage, event isolation, idempotency, relay), the real engine, and storage on SQLite."""
+"""The production bot wired to real parts for tests and the benchmark, under either framework (aiogram or
+python-telegram-bot): the fake Telegram server over HTTP, a real Redis (dialog state, lock, idempotency, case
+routes, mailbox), the real engine, and storage on SQLite."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.types import Update
+from aiohttp import web
 from cryptography.fernet import Fernet
 from fake_telegram import FakeTelegram
 from redis.asyncio import Redis
 
-from bot.app import (
-    DIALOG_TTL,
-    BotDeps,
-    key_builder,
-    make_bot,
-    make_dispatcher,
-    production_dispatcher,
-    redis_client,
-)
-from bot.middlewares import MemorySeenUpdates
-from bot.relay import RelayBoard
+from bot.app import TelegramBot, telegram_bot
 from core.config import Settings
-from core.handoff import handoff_url
+from core.conversation import ConversationParts, conversation_parts
+from dialogs.state import open_personal
 from engine.assess import get_assessor
-from engine.policy import default_policy
-from storage.aio import AsyncStorage
+from engine.policy import Policy, default_policy
+from storage.dialog_state import DIALOG_TTL, DialogKey, DialogStore, redis_client
 from storage.events import EventSink, SpoolOutbox
 from storage.repositories import Storage
 
 ADVISORS_CHAT = -1001234567890
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"
 SECRET = "test-secret-key-for-handoff-links"
+FRAMEWORKS = ("aiogram",)  # ptb: next
 
 
 @dataclass
 class BotHarness:
+    framework: str
     tg: FakeTelegram
-    bot: Bot
-    dp: Dispatcher
-    deps: BotDeps
+    app: TelegramBot
     redis: Redis
     storage: Storage
     sink: EventSink
+    bot_id: int
+    assess: Any
+    _feed: Callable[[dict[str, Any]], Awaitable[None]]
+    _close: Callable[[], Awaitable[None]]
+    _polling: Callable[[], Awaitable[Any]]
+    _stop_polling: Callable[[], Awaitable[None]]
+    _webhook: Callable[[str], web.Application]
+    extras: dict[str, Any] = field(default_factory=dict)
 
-    async def feed(self, update: dict[str, Any], *, settle: bool = True) -> Any:
-        """Hand one update to the production dispatcher (as a webhook would) and wait until it is handled;
-        `settle`: also until the background work it started is done (a case posted to the advisors)."""
-        result = await self.dp.feed_update(self.bot, Update.model_validate(update, context={"bot": self.bot}))
+    @property
+    def parts(self) -> ConversationParts:
+        return self.app.parts
+
+    @property
+    def policy(self) -> Policy:
+        return self.parts.flow.policy
+
+    async def feed(self, update: dict[str, Any], *, settle: bool = True) -> None:
+        """Hand one update to the framework (as a webhook would) and wait until it is handled; `settle`: also
+        until the background work it started is done (events, a case posted to the advisors)."""
+        await self._feed(update)
         if settle:
-            await self.deps.settle()
-        return result
+            await self.settle()
+
+    async def settle(self) -> None:
+        await self.app.settle()
+
+    def key(self, chat_id: int, user_id: int | None = None) -> DialogKey:
+        return DialogKey.telegram(self.bot_id, chat_id, user_id or chat_id)
 
     def state_key(self, chat_id: int, user_id: int | None = None) -> str:
-        from aiogram.fsm.storage.base import StorageKey
+        return self.key(chat_id, user_id).data
 
-        key = StorageKey(bot_id=self.bot.id, chat_id=chat_id, user_id=user_id or chat_id)
-        return key_builder().build(key, "data")
+    async def stored(self, chat_id: int) -> dict[str, Any] | None:
+        """The dialog as Redis holds it (personal fields sealed)."""
+        return await self.parts.dialogs.read(self.key(chat_id))
 
     async def dialog(self, chat_id: int) -> dict[str, Any] | None:
-        data = await self.dp.storage.get_data(key=_storage_key(self.bot.id, chat_id))
-        return data.get("dialog")
+        """The dialog with its personal fields readable (what the service works on)."""
+        return open_personal(await self.stored(chat_id), self.parts.store)
+
+    async def set_dialog(self, chat_id: int, dialog: dict[str, Any] | None) -> None:
+        await self.parts.dialogs.write(self.key(chat_id), dialog)
+
+    async def start_polling(self) -> Any:
+        return await self._polling()
+
+    async def stop_polling(self) -> None:
+        await self._stop_polling()
+
+    def webhook_app(self, secret: str) -> web.Application:
+        """An aiohttp app serving the framework's webhook endpoint (bot.app.WEBHOOK_PATH)."""
+        return self._webhook(secret)
 
     def events(self) -> list[tuple[str, str | None, dict[str, Any]]]:
         from sqlalchemy import select
@@ -78,65 +105,125 @@ class BotHarness:
             return [(r.name, r.step, dict(r.properties or {})) for r in rows]
 
     async def close(self) -> None:
-        await self.deps.settle()
-        await self.bot.session.close()
-        await self.dp.storage.close()
+        await self.settle()
+        await self._close()
+        await self.redis.aclose()
         self.storage.dispose()
-
-
-def _storage_key(bot_id: int, chat_id: int) -> Any:
-    from aiogram.fsm.storage.base import StorageKey
-
-    return StorageKey(bot_id=bot_id, chat_id=chat_id, user_id=chat_id)
 
 
 async def build_harness(
     *,
-    redis_url: str | None,
+    redis_url: str,
     db_url: str,
     data_dir: Path,
+    framework: str = "aiogram",
     forum: bool = True,
     ttl: timedelta = DIALOG_TTL,
     bot_id: int | None = None,
-    board_redis_url: str | None = None,
     api_url: str | None = None,
+    namespace: str | None = None,
+    storage: Storage | None = None,
 ) -> BotHarness:
-    """redis_url=None: aiogram's MemoryStorage and in-process idempotency (the benchmark's baseline). The
-    escalation relay board stays on Redis (`board_redis_url`) in both cases; only escalations touch it."""
+    """`api_url`: a fake server in another process (the benchmark); `tg` then only builds updates.
+    `namespace`: the case routes' and mailboxes' key space (shared with a web chat under test)."""
     bot_id = bot_id or random.randint(10_000_000, 99_999_999)  # a fresh key space in a shared Redis
     tg = FakeTelegram(bot_id, forum_chats={ADVISORS_CHAT} if forum else set())
-    if api_url is None:  # else a server in another process (the benchmark); `tg` only builds updates
+    if api_url is None:
         await tg.start()
-    bot = make_bot(tg.token, api_url or tg.base_url)
     policy = default_policy()
-    storage = Storage(
+    storage = storage or Storage(
         db_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=Fernet.generate_key().decode(), data_dir=data_dir
     )
     sink = EventSink(storage.engine, SpoolOutbox(data_dir / "outbox", fsync=False))
     settings = Settings(ASESOR_SECRET_KEY=SECRET, API_PUBLIC_URL="https://asesor.example.mx")
     assessor = get_assessor(policy)
-    deps = BotDeps(
-        policy=policy,
-        assess=assessor.assess,
-        store=AsyncStorage(storage),  # type: ignore[arg-type]
-        events=sink,
-        board=None,  # type: ignore[arg-type]
-        advisors_chat_id=ADVISORS_CHAT,
-        handoff_url=lambda key, aid: handoff_url(key, aid, settings=settings),
+    redis = redis_client(redis_url)
+    parts = conversation_parts(
+        policy,
+        storage,
+        sink,
+        redis,
+        namespace=namespace or f"asesor-test-{bot_id}",
+        dialogs=DialogStore(redis, ttl=ttl),
     )
-    if redis_url is not None:
-        redis = redis_client(redis_url)
-        deps.board = RelayBoard(redis, bot_id)
-        dp = production_dispatcher(deps, redis, ttl)
-    else:
-        from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+    build = {"aiogram": _aiogram, "ptb": _ptb}[framework]
+    return await build(tg, api_url or tg.base_url, parts, assessor, settings, bot_id, redis, storage, sink)
 
-        assert board_redis_url, "the relay board needs a Redis even with MemoryStorage"
-        redis = redis_client(board_redis_url)
-        deps.board = RelayBoard(redis, bot_id)
-        dp = make_dispatcher(deps, storage=MemoryStorage(), isolation=SimpleEventIsolation(), seen=MemorySeenUpdates())
+
+def _app(api: Any, parts: ConversationParts, assessor: Any, settings: Settings, bot_id: int) -> TelegramBot:
+    return telegram_bot(
+        api, parts, bot_id=bot_id, assess=assessor.assess, settings=settings, advisors_chat_id=ADVISORS_CHAT
+    )
+
+
+async def _aiogram(tg, base_url, parts, assessor, settings, bot_id, redis, storage, sink) -> BotHarness:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from aiogram.types import Update
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+
+    from bot.aiogram_bot import ALLOWED_UPDATES, AiogramApi, AsesorDispatcher, make_bot
+    from bot.app import WEBHOOK_PATH
+
+    bot = make_bot(tg.token, base_url)
+    app = _app(AiogramApi(bot), parts, assessor, settings, bot_id)
+    dp = AsesorDispatcher(app)
     await bot.me()  # bot.id comes from the token; getMe checks the server answers
-    return BotHarness(tg, bot, dp, deps, redis, storage, sink)
+
+    async def feed(update: dict[str, Any]) -> None:
+        await dp.feed_update(bot, Update.model_validate(update, context={"bot": bot}))
+
+    async def polling() -> Any:
+        return asyncio.create_task(
+            dp.start_polling(bot, handle_signals=False, polling_timeout=1, allowed_updates=ALLOWED_UPDATES)
+        )
+
+    def webhook(secret: str) -> web.Application:
+        aio = web.Application()
+        SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret, handle_in_background=False).register(
+            aio, path=WEBHOOK_PATH
+        )
+        return aio
+
+    return BotHarness("aiogram", tg, app, redis, storage, sink, bot_id, assessor.assess, feed, bot.session.close,
+                      polling, dp.stop_polling, webhook)  # fmt: skip
+
+
+async def _ptb(tg, base_url, parts, assessor, settings, bot_id, redis, storage, sink) -> BotHarness:  # type: ignore[no-untyped-def]
+    from bot.ptb_bot import PtbApi, make_application, webhook_app
+
+    from bot.app import WEBHOOK_PATH
+
+    application = make_application(tg.token, base_url)
+    app = _app(PtbApi(application.bot), parts, assessor, settings, bot_id)
+    from bot.ptb_bot import attach
+
+    attach(application, app)
+    await application.initialize()
+    from telegram import Update
+
+    async def feed(update: dict[str, Any]) -> None:
+        await application.process_update(Update.de_json(update, application.bot))
+
+    async def polling() -> Any:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        return None
+
+    async def stop_polling() -> None:
+        assert application.updater is not None
+        await application.updater.stop()
+        await application.stop()
+
+    async def close() -> None:
+        await application.shutdown()
+
+    def webhook(secret: str) -> web.Application:
+        return webhook_app(application, secret, path=WEBHOOK_PATH)
+
+    return BotHarness("ptb", tg, app, redis, storage, sink, bot_id, assessor.assess, feed, close, polling,
+                      stop_polling, webhook)  # fmt: skip
 
 
 GOOD_ANSWERS = {

@@ -25,7 +25,7 @@ async def test_events_land_after_the_answer(harness: BotHarness) -> None:
     await h.feed(u.text("/start"), settle=False)
     await h.feed(u.press("Acepto"), settle=False)
     assert "nombre" in h.tg.last_bot_message(u.chat_id).text.lower()  # answered already
-    await h.deps.settle()
+    await h.settle()
     assert [n for n, _, _ in h.events()][:2] == ["BotStarted", "ConsentGiven"]
 
 
@@ -40,7 +40,7 @@ async def test_a_double_tap_on_the_advisor_button_posts_one_case(harness: BotHar
     again = u.press(texts.BTN_ADVISOR, message_id=card.message_id)
     await h.feed(tap, settle=False)
     await h.feed(again, settle=False)  # before the first case card was posted
-    await h.deps.settle()
+    await h.settle()
     cases = [m for m in h.tg.bot_messages(ADVISORS_CHAT) if m.text and "Caso #" in m.text]
     assert len(cases) == 1 and len(h.storage.list_escalations(status="open")) == 1
 
@@ -59,7 +59,7 @@ async def test_events_still_on_their_way_land_before_an_erasure(harness: BotHarn
     monkeypatch.setattr(h.sink, "emit_many", slow_emit_many)
     await h.feed(u.press("Ver mi resultado"), settle=False)  # its events are not written yet
     await h.feed(u.text("/borrar_mis_datos"), settle=False)
-    await h.deps.settle()
+    await h.settle()
     assert "Borramos tus datos" in h.tg.last_bot_message(u.chat_id).text
     assert _events_of(h, key) == 0  # nothing left under the person's key, and nothing written after
     names = [n for n, _, _ in h.events()]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from bot_harness import BotHarness, label, step_of
 from fake_telegram import TestUser
@@ -49,18 +47,18 @@ async def test_same_update_twice_is_one_step(harness: BotHarness) -> None:
 
 
 async def test_the_duplicate_check_rides_on_the_chat_lock(harness: BotHarness, monkeypatch) -> None:
-    """For an update of a chat, the guard's `SET NX` is done by the script that takes the chat's lock
-    (bot/fsm.py): the separate round trip is only for updates without a chat lock."""
-    from bot.middlewares import RedisSeenUpdates
+    """For an update of an applicant's chat, the guard's `SET NX` is done by the script that takes the chat's
+    lock (storage/dialog_state.py): the separate round trip is only for updates without a dialog."""
+    from storage.dialog_state import DialogStore
 
-    separate: list[int] = []
-    original = RedisSeenUpdates.first_time
+    separate: list[str] = []
+    original = DialogStore.first_time
 
-    async def counted(self: RedisSeenUpdates, bot_id: int, update_id: int) -> bool:
-        separate.append(update_id)
-        return await original(self, bot_id, update_id)
+    async def counted(self: DialogStore, seen: str) -> bool:
+        separate.append(seen)
+        return await original(self, seen)
 
-    monkeypatch.setattr(RedisSeenUpdates, "first_time", counted)
+    monkeypatch.setattr(DialogStore, "first_time", counted)
     h = harness
     u = TestUser(h.tg, 7302)
     update = u.text("/start")
@@ -68,7 +66,7 @@ async def test_the_duplicate_check_rides_on_the_chat_lock(harness: BotHarness, m
     await h.feed(update)
     assert len(h.tg.bot_messages(u.chat_id)) == 1  # the copy was dropped
     assert separate == []
-    key = f"asesor:update:{h.bot.id}:{update['update_id']}"
+    key = f"asesor:update:{h.bot_id}:{update['update_id']}"
     assert 25 * 3600 < await h.redis.ttl(key) <= 26 * 3600  # Telegram keeps an update 24 h
 
 
@@ -90,7 +88,7 @@ async def test_two_taps_5ms_apart_leave_a_consistent_state(harness: BotHarness) 
     toasts = [c.params.get("text") for c in h.tg.calls_of("answerCallbackQuery")[-2:]]
     assert any(t and "anterior" in t for t in toasts)
     # a burst of taps on one keyboard: still exactly one answer recorded
-    q2 = [u.press(label("banco_nomina", code)) for code in h.deps.policy.answers["banco_nomina"]]
+    q2 = [u.press(label("banco_nomina", code)) for code in h.policy.answers["banco_nomina"]]
     await asyncio.gather(*(h.feed(x) for x in q2))
     dialog = await h.dialog(u.chat_id)
     assert dialog["step"] == "q:historial_crediticio" and len(dialog["answers"]) == 2
@@ -99,7 +97,7 @@ async def test_two_taps_5ms_apart_leave_a_consistent_state(harness: BotHarness) 
 async def test_long_polling_through_get_updates(harness: BotHarness) -> None:
     h = harness
     u = TestUser(h.tg, 7303)
-    polling = asyncio.create_task(h.dp.start_polling(h.bot, handle_signals=False, polling_timeout=1))
+    polling = await h.start_polling()
 
     async def until(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
@@ -123,8 +121,9 @@ async def test_long_polling_through_get_updates(harness: BotHarness) -> None:
         assert dialog["name"] == "Iris Vega" and dialog["birth_year"] == 1991
         assert len(h.tg.calls_of("getUpdates")) >= 3
     finally:
-        await h.dp.stop_polling()
-        await asyncio.wait_for(polling, 10)
+        await h.stop_polling()
+        if polling is not None:
+            await asyncio.wait_for(polling, 10)
 
 
 async def _has(h: BotHarness, u: TestUser, text: str) -> bool:
@@ -139,10 +138,7 @@ async def _step(h: BotHarness, u: TestUser, step: str) -> bool:
 async def test_webhook_receives_one_update_twice(harness: BotHarness) -> None:
     h = harness
     u = TestUser(h.tg, 7304)
-    app = web.Application()
-    SimpleRequestHandler(dispatcher=h.dp, bot=h.bot, secret_token="s3cret", handle_in_background=False).register(
-        app, path=WEBHOOK_PATH
-    )
+    app = h.webhook_app("s3cret")
     async with TestClient(TestServer(app)) as client:
         headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
         start = u.text("/start")

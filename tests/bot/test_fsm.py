@@ -1,4 +1,5 @@
-"""bot/fsm.py on a real Redis: the chat's data read with its lock and written with its release."""
+"""storage/dialog_state.py on a real Redis: a conversation's data read with its lock and written with its
+release, in aiogram's key layout, whatever framework or surface holds the turn."""
 
 from __future__ import annotations
 
@@ -7,113 +8,120 @@ import random
 from collections.abc import AsyncIterator
 
 import pytest
-from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from redis.exceptions import LockError, LockNotOwnedError
 
-from bot.app import key_builder, redis_client
-from bot.fsm import DialogIsolation, DialogRedisStorage
+from storage.dialog_state import DialogKey, DialogStore, redis_client, seen_key
 
 
 @pytest.fixture
-async def fsm(redis_url: str) -> AsyncIterator[tuple[DialogRedisStorage, DialogIsolation]]:
+async def store(redis_url: str) -> AsyncIterator[DialogStore]:
     redis = redis_client(redis_url)
-    storage = DialogRedisStorage(redis, key_builder=key_builder(), data_ttl=3600)
-    yield storage, storage.create_isolation(timeout=5, sleep=0.005, blocking_timeout=5)
+    yield DialogStore(redis, lock_timeout=5, poll=0.005, wait=5)
     await redis.aclose()
 
 
-def _key() -> StorageKey:
+def _key() -> DialogKey:
     chat = random.randint(10**9, 2 * 10**9)  # a fresh key space on a shared Redis
-    return StorageKey(bot_id=random.randint(10**7, 10**8), chat_id=chat, user_id=chat)
+    return DialogKey.telegram(random.randint(10**7, 10**8), chat, chat)
 
 
-async def test_data_is_written_when_the_lock_is_released(fsm) -> None:
-    storage, isolation = fsm
+def test_keys_are_those_aiogram_wrote() -> None:
+    """Dialogs stored by the aiogram FSM storage before this module existed are still found."""
+    builder = DefaultKeyBuilder(prefix="asesor:fsm", with_bot_id=True, with_destiny=True)
+    key = DialogKey.telegram(42, 7, 8)
+    sk = StorageKey(bot_id=42, chat_id=7, user_id=8)
+    assert key.data == builder.build(sk, "data") and key.lock == builder.build(sk, "lock")
+
+
+async def test_data_is_written_when_the_turn_ends(store: DialogStore) -> None:
     key = _key()
-    data_key = storage.key_builder.build(key, "data")
-    async with isolation.lock(key):
-        assert await storage.get_data(key) == {}
-        await storage.set_data(key, {"dialog": {"step": "q1"}})
-        assert await storage.get_data(key) == {"dialog": {"step": "q1"}}  # the update sees its own write
-        assert await storage.redis.get(data_key) is None  # Redis does not, yet
-    assert await storage.get_data(key) == {"dialog": {"step": "q1"}}
-    assert 3500 < await storage.redis.ttl(data_key) <= 3600  # with the dialog's TTL
-    assert not await storage.redis.exists(storage.key_builder.build(key, "lock"))
+    async with store.turn(key) as held:
+        assert held.get() is None
+        held.set({"step": "q1"})
+        assert held.get() == {"step": "q1"}  # the turn sees its own write
+        assert await store.redis.get(key.data) is None  # Redis does not, yet
+    assert await store.read(key) == {"step": "q1"}
+    assert store.ttl_s - 100 < await store.redis.ttl(key.data) <= store.ttl_s  # with the dialog's TTL
+    assert not await store.redis.exists(key.lock)
 
 
-async def test_each_update_of_a_chat_reads_what_the_previous_one_wrote(fsm) -> None:
-    storage, isolation = fsm
+async def test_each_turn_of_a_chat_reads_what_the_previous_one_wrote(store: DialogStore) -> None:
     key = _key()
 
     async def bump() -> None:
-        async with isolation.lock(key):
-            n = (await storage.get_data(key)).get("n", 0)
+        async with store.turn(key) as held:
+            n = (held.get() or {}).get("n", 0)
             await asyncio.sleep(0.01)  # another update of the chat arrives meanwhile
-            await storage.set_data(key, {"n": n + 1})
+            held.set({"n": n + 1})
 
     await asyncio.gather(*(bump() for _ in range(10)))
-    assert await storage.get_data(key) == {"n": 10}  # none lost: they ran one after another
+    assert await store.read(key) == {"n": 10}  # none lost: they ran one after another
 
 
-async def test_other_chats_do_not_see_the_held_copy(fsm) -> None:
-    storage, isolation = fsm
-    mine, other = _key(), _key()
-    await storage.set_data(other, {"who": "other"})  # outside any lock: straight to Redis
-    async with isolation.lock(mine):
-        await storage.set_data(mine, {"who": "me"})
-        assert await storage.get_data(other) == {"who": "other"}
-        await storage.set_data(other, {"who": "other, changed"})  # not the locked chat: written at once
-        assert await storage.redis.get(storage.key_builder.build(other, "data")) is not None
-    assert await storage.get_data(other) == {"who": "other, changed"}
-    assert await storage.get_data(mine) == {"who": "me"}
-
-
-async def test_clearing_the_data_deletes_the_key(fsm) -> None:
-    storage, isolation = fsm
+async def test_a_failed_turn_writes_nothing_and_releases_the_lock(store: DialogStore) -> None:
     key = _key()
-    await storage.set_data(key, {"dialog": {"step": "q3"}})
-    async with isolation.lock(key):
-        assert await storage.get_data(key) == {"dialog": {"step": "q3"}}  # read together with the lock
-        await storage.set_data(key, {})
-    assert not await storage.redis.exists(storage.key_builder.build(key, "data"))
+    await store.write(key, {"n": 1})
+    with pytest.raises(RuntimeError):
+        async with store.turn(key) as held:
+            held.set({"n": 2})
+            raise RuntimeError("the database is down")
+    assert await store.read(key) == {"n": 1}
+    assert not await store.redis.exists(key.lock)
 
 
-async def test_an_expired_lock_is_not_overwritten(fsm) -> None:
-    storage, _ = fsm
-    isolation = storage.create_isolation(timeout=0.05, sleep=0.005, blocking_timeout=5)
+async def test_the_idempotency_guard_rides_on_the_lock(store: DialogStore) -> None:
+    key, seen = _key(), seen_key(random.randint(10**7, 10**8), 1)
+    async with store.turn(key, seen=seen) as held:
+        assert held.first_time is True
+    async with store.turn(key, seen=seen) as held:
+        assert held.first_time is False
+    async with store.turn(key) as held:
+        assert held.first_time is None  # not asked
+    assert 25 * 3600 < await store.redis.ttl(seen) <= 26 * 3600
+
+
+async def test_clearing_the_dialog_deletes_the_key(store: DialogStore) -> None:
     key = _key()
-    await storage.set_data(key, {"n": 1})
+    await store.write(key, {"step": "q3"})
+    async with store.turn(key) as held:
+        assert held.get() == {"step": "q3"}  # read together with the lock
+        held.set(None)
+    assert not await store.redis.exists(key.data)
+
+
+async def test_an_expired_lock_is_not_overwritten(store: DialogStore) -> None:
+    short = DialogStore(store.redis, lock_timeout=0.05, poll=0.005, wait=5)
+    key = _key()
+    await store.write(key, {"n": 1})
     with pytest.raises(LockNotOwnedError):
-        async with isolation.lock(key):
-            await storage.set_data(key, {"n": 2})
-            await asyncio.sleep(0.1)  # stuck past the lock's timeout: another update may have taken over
-    assert await storage.get_data(key) == {"n": 1}
+        async with short.turn(key) as held:
+            held.set({"n": 2})
+            await asyncio.sleep(0.1)  # stuck past the lock's timeout: another turn may have taken over
+    assert await store.read(key) == {"n": 1}
 
 
-async def test_a_chat_locked_for_too_long_fails_the_waiting_update(fsm) -> None:
-    storage, _ = fsm
-    isolation = storage.create_isolation(timeout=5, sleep=0.005, blocking_timeout=0.05)
+async def test_a_chat_locked_for_too_long_fails_the_waiting_turn(store: DialogStore) -> None:
+    impatient = DialogStore(store.redis, lock_timeout=5, poll=0.005, wait=0.05)
     key = _key()
-    async with isolation.lock(key):
+    async with store.turn(key):
         with pytest.raises(LockError):
-            async with isolation.lock(key):
+            async with impatient.turn(key):
                 pass
 
 
-async def test_scripts_survive_a_redis_that_forgot_them(fsm) -> None:
-    """A restarted Redis has no cached scripts (NOSCRIPT): they are loaded again, the update goes on."""
-    storage, isolation = fsm
+async def test_scripts_survive_a_redis_that_forgot_them(store: DialogStore) -> None:
+    """A restarted Redis has no cached scripts (NOSCRIPT): they are loaded again, the turn goes on."""
     key = _key()
-    await storage.redis.script_flush()
-    async with isolation.lock(key):
-        await storage.set_data(key, {"ok": True})
-    assert await storage.get_data(key) == {"ok": True}
+    await store.redis.script_flush()
+    async with store.turn(key) as held:
+        held.set({"ok": True})
+    assert await store.read(key) == {"ok": True}
 
 
-async def test_aiogram_states_are_not_used(fsm) -> None:
-    storage, _ = fsm
+async def test_data_of_another_shape_starts_clean(store: DialogStore) -> None:
     key = _key()
-    assert await storage.get_state(key) is None
-    await storage.set_state(key, None)  # what FSMContext.clear() does: nothing to delete
-    with pytest.raises(RuntimeError):
-        await storage.set_state(key, "Form:name")
+    for junk in (b"not json", b"[1, 2]", b'{"dialog": "a string"}'):
+        await store.redis.set(key.data, junk)
+        async with store.turn(key) as held:
+            assert held.get() is None

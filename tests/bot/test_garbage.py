@@ -84,6 +84,6 @@ async def test_specific_explanations(harness: BotHarness) -> None:
     await h.feed(u.text("abc"))
     assert "No entendí la cantidad" in h.tg.bot_messages(u.chat_id)[-2].text
     await h.feed(u.text("5"))
-    limits = h.deps.policy.limits
+    limits = h.policy.limits
     bounds = f"entre {money(limits.vehicle_price_min)} y {money(limits.vehicle_price_max)}"
     assert bounds in h.tg.bot_messages(u.chat_id)[-2].text

@@ -34,8 +34,8 @@ async def test_start_to_result_card(harness: BotHarness) -> None:
             "applicant": {"birth_year": 1988, "monthly_income": 23500},
         }
     )
-    expected = h.deps.assess(request)
-    policy = h.deps.policy
+    expected = h.assess(request)
+    policy = h.policy
     assert f"Banco recomendado: <b>{policy.banks[expected.bank_fit.recommended]}</b>" in card
     second = expected.bank_fit.second
     assert f"Segunda opción: {policy.banks[second] if second else 'ninguna'}" in card
@@ -47,6 +47,13 @@ async def test_start_to_result_card(harness: BotHarness) -> None:
     for action in ("Solicitar financiamiento", "Hablar con un asesor", "Editar respuestas", "Empezar de nuevo"):
         ana.find_button(action)
     assert await step_of(h, ana.chat_id) == "result"
+
+    # in flight, Redis holds the name and the phone sealed with the database's keys, never readable
+    raw = await h.redis.get(h.state_key(ana.chat_id))
+    assert b"Mar" not in raw and b"L\xc3\xb3pez" not in raw and b"1234" not in raw and b"5678" not in raw
+    stored_dialog = await h.stored(ana.chat_id)
+    assert stored_dialog["name"].startswith("enc:") and stored_dialog["phone"].startswith("enc:")
+    assert (await h.dialog(ana.chat_id))["name"] == "María López"
 
     # stored: consent, encrypted profile, the assessment and the seed-002 bank profile
     key = h.storage.user_key(ana.user_id)
@@ -86,7 +93,7 @@ async def test_question_counter_and_keyboards(harness: BotHarness) -> None:
         msg = h.tg.last_bot_message(ana.chat_id)
         assert f"Pregunta {k} de 8" in msg.text
         labels = [b["text"] for b in msg.buttons()]
-        assert labels[:-1] == list(h.deps.policy.answers[q].values()) and labels[-1] == "⬅️ Atrás"
+        assert labels[:-1] == list(h.policy.answers[q].values()) and labels[-1] == "⬅️ Atrás"
         await h.feed(ana.press(label(q, code)))
     assert await step_of(h, ana.chat_id) == "income_exact"
 

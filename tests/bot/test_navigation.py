@@ -8,6 +8,7 @@ import asyncio
 from bot_harness import GOOD_ANSWERS, BotHarness, label, run_to_summary, step_of
 from fake_telegram import TestUser
 
+from dialogs import texts
 from dialogs.state import DIALOG_VERSION, ORDER
 
 
@@ -141,11 +142,26 @@ async def test_borrar_mis_datos_deletes(harness: BotHarness) -> None:
     key = h.storage.user_key(u.user_id)
     assert h.storage.get_applicant(key) is not None
     await h.feed(u.text("/borrar_mis_datos"))
-    assert "Borramos tus datos" in h.tg.last_bot_message(u.chat_id).text
+    reply = h.tg.last_bot_message(u.chat_id).text
+    # the reply says what is deleted and what is kept, anonymised, as storage's erasure does it
+    assert reply == texts.DELETED
+    for deleted in ("nombre", "teléfono", "perfil bancario", "notas de los asesores", "datos de contacto"):
+        assert deleted in reply.split("Conservamos")[0]
+    for kept in ("evaluaciones", "respuestas a las 8 preguntas", "ingreso declarado", "solicitudes"):
+        assert kept in reply.split("Conservamos")[1]
     assert h.storage.get_applicant(key) is None
     assert h.storage.get_bank_profile(key) is None
     assert h.storage.latest_assessment(key) is None  # unlinked from the person
     assert await h.dialog(u.chat_id) is None
+    # and what it says is kept is kept: the assessment with the answers, under a tombstone key
+    from sqlalchemy import select
+
+    from storage.models import Assessment
+
+    with h.storage.read() as s:
+        rows = list(s.scalars(select(Assessment)))
+    assert len(rows) == 1 and rows[0].user_key.startswith("erased-")
+    assert rows[0].request["answers"] == GOOD_ANSWERS and rows[0].request["applicant"]["birth_year"] == 1988
 
 
 async def test_resume_after_a_day_and_expiry_by_ttl(harness: BotHarness) -> None:
@@ -172,15 +188,11 @@ async def test_state_of_another_version_is_repaired_not_stranded(harness: BotHar
     h = harness
     u = TestUser(h.tg, 7109)
     await _to_question(h, u, 5)
-    from aiogram.fsm.storage.base import StorageKey
-
-    skey = StorageKey(bot_id=h.bot.id, chat_id=u.chat_id, user_id=u.user_id)
-    data = await h.dp.storage.get_data(skey)
-    old = dict(data["dialog"])
+    old = dict(await h.stored(u.chat_id))
     # as a previous deploy might have left it: another version, a renamed step, an answer code since removed
     old.update(v=DIALOG_VERSION + 7, step="q:old_step_name")
     old["answers"] = {**old["answers"], "banco_nomina": "banco_desaparecido"}
-    await h.dp.storage.set_data(skey, {"dialog": old})
+    await h.set_dialog(u.chat_id, old)
     await h.feed(u.text("hola"))
     texts = [m.text for m in h.tg.bot_messages(u.chat_id)[-2:]]
     assert "Actualizamos el asistente" in texts[0]
