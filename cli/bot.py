@@ -16,6 +16,7 @@ from cli.logs import configure_logging
 HELP = "Bot de Telegram del solicitante (polling local o webhook en producción)."
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+FRAMEWORKS = ("aiogram", "ptb")
 
 
 def _fail(error: str, message: str, *, setting: str, exit_code: int = ExitCode.CONFIG) -> NoReturn:
@@ -24,6 +25,9 @@ def _fail(error: str, message: str, *, setting: str, exit_code: int = ExitCode.C
 
 def run(
     mode: str | None = typer.Option(None, "--mode", help="polling | webhook (default: BOT_MODE, else polling)"),
+    framework: str = typer.Option(
+        "aiogram", "--framework", help="aiogram | ptb (python-telegram-bot): the same dialog, state and Redis keys"
+    ),
     host: str = typer.Option("0.0.0.0", "--host", help="webhook mode: address to listen on"),
     port: int = typer.Option(8081, "--port", help="webhook mode: port to listen on"),
     log_level: str = typer.Option("INFO", "--log-level"),
@@ -56,6 +60,14 @@ def run(
             "El modo webhook necesita WEBHOOK_URL: la URL pública (https) que Telegram llamará.",
             setting="WEBHOOK_URL",
         )
+    framework = framework.lower()
+    if framework not in FRAMEWORKS:
+        _fail(
+            "invalid_setting",
+            f"--framework debe ser {' o '.join(FRAMEWORKS)}, no {framework!r}.",
+            setting="--framework",
+            exit_code=ExitCode.BAD_INPUT,
+        )
     if workers > 1 and mode != "webhook":
         _fail(
             "invalid_setting",
@@ -64,11 +76,13 @@ def run(
             exit_code=ExitCode.BAD_INPUT,
         )
     if workers > 1:
-        raise typer.Exit(_supervise(workers, host, port, log_level, pin_cpus))
-    _serve(mode, host, port, log_level)
+        raise typer.Exit(_supervise(framework, workers, host, port, log_level, pin_cpus))
+    _serve(framework, mode, host, port, log_level)
 
 
-def _serve(mode: str, host: str, port: int, log_level: str, reuse_port: bool = False, cpu: int | None = None) -> None:
+def _serve(
+    framework: str, mode: str, host: str, port: int, log_level: str, reuse_port: bool = False, cpu: int | None = None
+) -> None:
     from core.config import get_settings
 
     if cpu is not None:
@@ -80,7 +94,7 @@ def _serve(mode: str, host: str, port: int, log_level: str, reuse_port: bool = F
     # uvloop: a faster event loop for the same code (it is what uvicorn runs the API on, too)
     # Ctrl-C, or the supervisor stopping its workers: _main's cleanup has run by the time it surfaces here
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(_main(get_settings(), mode, host, port, reuse_port=reuse_port))
+        uvloop.run(_main(get_settings(), mode, host, port, reuse_port=reuse_port, framework=framework))
 
 
 def _worker(*args: Any) -> None:
@@ -93,7 +107,7 @@ def _worker(*args: Any) -> None:
         raise SystemExit(report(exc)) from None
 
 
-def _supervise(workers: int, host: str, port: int, log_level: str, pin_cpus: bool = False) -> int:
+def _supervise(framework: str, workers: int, host: str, port: int, log_level: str, pin_cpus: bool = False) -> int:
     """Webhook mode on several CPUs: `workers` processes listen on one port (SO_REUSEPORT, the kernel spreads
     Telegram's connections) and share the dialog state, the chat locks and the idempotency guard in Redis.
     SIGINT or SIGTERM stops them all gracefully; if one dies, the others are stopped and the exit code says so
@@ -112,7 +126,7 @@ def _supervise(workers: int, host: str, port: int, log_level: str, pin_cpus: boo
     procs = [
         ctx.Process(
             target=_worker,
-            args=("webhook", host, port, log_level, True, i if pin_cpus else None),
+            args=(framework, "webhook", host, port, log_level, True, i if pin_cpus else None),
             name=f"asesor-bot-{i}",
         )
         for i in range(workers)
@@ -139,14 +153,12 @@ def _supervise(workers: int, host: str, port: int, log_level: str, pin_cpus: boo
     return 0 if stopping and all(p.exitcode in (0, -signal.SIGINT) for p in procs) else 1
 
 
-async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: bool = False) -> None:
-    from aiogram.types import BotCommand
-    from aiogram.utils.token import TokenValidationError
+async def _main(
+    settings: Any, mode: str, host: str, port: int, *, reuse_port: bool = False, framework: str = "aiogram"
+) -> None:
     from redis.exceptions import RedisError
 
-    from bot.aiogram_bot import AiogramApi, AsesorDispatcher, make_bot, run_polling, run_webhook
-    from bot.app import telegram_bot, webhook_secret
-    from bot.telegram import COMMANDS
+    from bot.app import bot_id_of, telegram_bot, webhook_secret
     from core.conversation import conversation_parts
     from core.heap import freeze_startup_heap
     from dialogs.delivery import TELEGRAM
@@ -159,8 +171,13 @@ async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: b
     log = logging.getLogger("asesor.bot")
     token = settings.bot_token.get_secret_value().strip()
     try:
-        bot = make_bot(token, settings.telegram_api_url)
-    except TokenValidationError:
+        bot_id = bot_id_of(token)
+        runner = (
+            _Aiogram(token, settings.telegram_api_url)
+            if framework == "aiogram"
+            else _Ptb(token, settings.telegram_api_url)
+        )
+    except ValueError:
         _fail(
             "invalid_setting",
             "BOT_TOKEN no tiene el formato de un token de Telegram (123456:ABC…).",
@@ -183,9 +200,9 @@ async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: b
     # before the engine and storage load: a refused token (exit 3) or an unreachable Bot API (exit 4) fails in
     # a second, as one JSON line (cli.errors.classify), instead of after the start-up work
     try:
-        await bot.get_me()
+        await runner.check()
     except BaseException:
-        await bot.session.close()
+        await runner.close()
         await redis.aclose()
         raise
 
@@ -208,31 +225,123 @@ async def _main(settings: Any, mode: str, host: str, port: int, *, reuse_port: b
 
     parts = conversation_parts(assessor.policy, storage, sink, redis)
     app = telegram_bot(
-        AiogramApi(bot),
+        runner.api(),
         parts,
-        bot_id=bot.id,
+        bot_id=bot_id,
         assess=assessor.assess,
         settings=settings,
         advisors_chat_id=settings.advisors_chat_id,
     )
-    dp = AsesorDispatcher(app)
-    freeze_startup_heap()  # the engine and aiogram are loaded: keep them out of the collector's full passes
+    runner.attach(app)
+    freeze_startup_heap()  # the engine and the framework are loaded: keep them out of the collector's full passes
     # what other processes (the web chat) left for Telegram: case cards, relayed messages
     mail = asyncio.create_task(parts.mailbox.serve(TELEGRAM, app.courier.deliver), name="mailbox")
     try:
-        await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS.items()])
+        await runner.set_commands()
         if mode == "webhook":
-            secret = webhook_secret(settings.secret_key.get_secret_value(), bot.id)
-            await run_webhook(
-                bot, dp, public_url=settings.webhook_url, secret=secret, host=host, port=port, reuse_port=reuse_port
+            secret = webhook_secret(settings.secret_key.get_secret_value(), bot_id)
+            await runner.webhook(
+                public_url=settings.webhook_url, secret=secret, host=host, port=port, reuse_port=reuse_port
             )
         else:
-            await run_polling(bot, dp)
+            await runner.polling()
     finally:
         mail.cancel()
         await asyncio.gather(mail, return_exceptions=True)
         await app.settle()  # cases being posted to the advisors' chat finish before the session closes
         sink.stop()
-        await bot.session.close()
+        await runner.close()
         await redis.aclose()
         storage.dispose()
+
+
+class _Aiogram:
+    """`asesor bot` on aiogram (the default)."""
+
+    def __init__(self, token: str, api_url: str) -> None:
+        from aiogram.utils.token import TokenValidationError
+
+        from bot.aiogram_bot import make_bot
+
+        try:
+            self.bot = make_bot(token, api_url)
+        except TokenValidationError:
+            raise ValueError("not a Telegram bot token") from None
+
+    async def check(self) -> None:
+        await self.bot.get_me()
+
+    def api(self) -> Any:
+        from bot.aiogram_bot import AiogramApi
+
+        return AiogramApi(self.bot)
+
+    def attach(self, app: Any) -> None:
+        from bot.aiogram_bot import AsesorDispatcher
+
+        self.dp = AsesorDispatcher(app)
+
+    async def set_commands(self) -> None:
+        from aiogram.types import BotCommand
+
+        from bot.telegram import COMMANDS
+
+        await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS.items()])
+
+    async def polling(self) -> None:
+        from bot.aiogram_bot import run_polling
+
+        await run_polling(self.bot, self.dp)
+
+    async def webhook(self, **kwargs: Any) -> None:
+        from bot.aiogram_bot import run_webhook
+
+        await run_webhook(self.bot, self.dp, **kwargs)
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+
+
+class _Ptb:
+    """`asesor bot --framework ptb` (python-telegram-bot 22)."""
+
+    def __init__(self, token: str, api_url: str) -> None:
+        from bot.ptb_bot import make_application
+
+        self.application = make_application(token, api_url)
+        self.ready = False
+
+    async def check(self) -> None:
+        await self.application.initialize()  # getMe
+        self.ready = True
+
+    def api(self) -> Any:
+        from bot.ptb_bot import PtbApi
+
+        return PtbApi(self.application.bot)
+
+    def attach(self, app: Any) -> None:
+        from bot.ptb_bot import attach
+
+        attach(self.application, app)
+
+    async def set_commands(self) -> None:
+        from telegram import BotCommand
+
+        from bot.telegram import COMMANDS
+
+        await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS.items()])
+
+    async def polling(self) -> None:
+        from bot.ptb_bot import run_polling
+
+        await run_polling(self.application)
+
+    async def webhook(self, **kwargs: Any) -> None:
+        from bot.ptb_bot import run_webhook
+
+        await run_webhook(self.application, **kwargs)
+
+    async def close(self) -> None:
+        if self.ready:
+            await self.application.shutdown()

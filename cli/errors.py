@@ -111,14 +111,16 @@ def classify(exc: BaseException) -> CliError | None:
     if isinstance(exc, CliError):
         return exc
     name = type(exc).__name__
-    if _subclass_of(exc, "aiogram", ("TelegramUnauthorizedError",)):
+    if _subclass_of(exc, "aiogram", ("TelegramUnauthorizedError",)) or _subclass_of(exc, "telegram", ("InvalidToken",)):
         return CliError(
             "invalid_setting",
             "Telegram rechazó BOT_TOKEN (no autorizado): copia de nuevo el token que da @BotFather.",
             field="BOT_TOKEN",
             exit_code=ExitCode.CONFIG,
         )
-    if _subclass_of(exc, "aiogram", ("TelegramNetworkError", "TelegramServerError", "RestartingTelegram")):
+    if _subclass_of(exc, "aiogram", ("TelegramNetworkError", "TelegramServerError", "RestartingTelegram")) or (
+        _subclass_of(exc, "telegram", ("NetworkError", "TimedOut"))
+    ):
         return CliError(
             "telegram_unavailable",
             f"No se pudo contactar la API de bots de Telegram ({name}: {exc}). Revisa la red o TELEGRAM_API_URL.",

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -54,6 +55,9 @@ def _unkb(rows: list[list[list[str | None]]]) -> Keyboard:
 
 
 class ChatLog:
+    """Per session: the entries (a capped Redis list of sealed JSON), their last sequence number, and the
+    `base` below which entries were cleared (a page that saw less must start over)."""
+
     def __init__(self, redis: Redis, sealer: Sealer, prefix: str = "asesor:chat") -> None:
         self.redis, self.sealer, self.prefix = redis, sealer, prefix
 
@@ -82,21 +86,35 @@ class ChatLog:
     async def seq(self, session: str) -> int:
         return int(await self.redis.get(self._k(session, "seq")) or 0)
 
-    async def read(self, session: str, after: int = 0) -> list[LogEntry]:
+    async def marks(self, session: str) -> tuple[int, int]:
+        """(last sequence number, base): one round trip, for a page asking whether anything changed."""
+        last, base = await self.redis.mget(self._k(session, "seq"), self._k(session, "base"))
+        return int(last or 0), int(base or 0)
+
+    async def tail(self, session: str, n: int) -> list[LogEntry]:
+        """The last `n` entries (oldest first)."""
+        if n <= 0:
+            return []
+        return self._open(await self.redis.lrange(self._k(session, "log"), -min(n, LOG_MAX_ENTRIES), -1))
+
+    def _open(self, tokens: list[Any]) -> list[LogEntry]:
         out = []
-        for token in await self.redis.lrange(self._k(session, "log"), 0, -1):
+        for token in tokens:
             text = self.sealer.unseal(token.decode() if isinstance(token, bytes) else token)
             if text is None:
                 continue  # sealed under a key no longer configured
             seq, who, body, kb, at = orjson.loads(text)
-            if seq > after:
-                out.append(LogEntry(int(seq), who, body, _unkb(kb), float(at)))
+            out.append(LogEntry(int(seq), who, body, _unkb(kb), float(at)))
         return out
 
     async def clear(self, session: str) -> None:
-        """The transcript is forgotten with the dialog (/cancelar, /borrar_mis_datos); the sequence goes on,
-        so a page polling from before still sees that something changed."""
-        await self.redis.delete(self._k(session, "log"))
+        """The transcript is forgotten with the dialog (/cancelar, a refusal, /borrar_mis_datos); the sequence
+        goes on, and `base` tells a page polling from before that it must start over."""
+        last = await self.seq(session)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self._k(session, "log"))
+        pipe.set(self._k(session, "base"), last, ex=LOG_TTL_SECONDS)
+        await pipe.execute()
 
 
 class Mailbox:

@@ -29,7 +29,7 @@ from storage.repositories import Storage
 ADVISORS_CHAT = -1001234567890
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"
 SECRET = "test-secret-key-for-handoff-links"
-FRAMEWORKS = ("aiogram",)  # ptb: next
+FRAMEWORKS = ("aiogram", "ptb")
 
 
 @dataclass
@@ -190,25 +190,23 @@ async def _aiogram(tg, base_url, parts, assessor, settings, bot_id, redis, stora
 
 
 async def _ptb(tg, base_url, parts, assessor, settings, bot_id, redis, storage, sink) -> BotHarness:  # type: ignore[no-untyped-def]
-    from bot.ptb_bot import PtbApi, make_application, webhook_app
+    from telegram import Update
 
     from bot.app import WEBHOOK_PATH
+    from bot.ptb_bot import ALLOWED_UPDATES, PtbApi, attach, make_application, webhook_app
 
     application = make_application(tg.token, base_url)
     app = _app(PtbApi(application.bot), parts, assessor, settings, bot_id)
-    from bot.ptb_bot import attach
-
     attach(application, app)
-    await application.initialize()
-    from telegram import Update
+    await application.initialize()  # getMe: the server answers
 
     async def feed(update: dict[str, Any]) -> None:
         await application.process_update(Update.de_json(update, application.bot))
 
     async def polling() -> Any:
-        await application.start()
         assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        await application.start()
+        await application.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
         return None
 
     async def stop_polling() -> None:
@@ -216,14 +214,11 @@ async def _ptb(tg, base_url, parts, assessor, settings, bot_id, redis, storage, 
         await application.updater.stop()
         await application.stop()
 
-    async def close() -> None:
-        await application.shutdown()
-
     def webhook(secret: str) -> web.Application:
         return webhook_app(application, secret, path=WEBHOOK_PATH)
 
-    return BotHarness("ptb", tg, app, redis, storage, sink, bot_id, assessor.assess, feed, close, polling,
-                      stop_polling, webhook)  # fmt: skip
+    return BotHarness("ptb", tg, app, redis, storage, sink, bot_id, assessor.assess, feed, application.shutdown,
+                      polling, stop_polling, webhook)  # fmt: skip
 
 
 GOOD_ANSWERS = {

@@ -50,7 +50,7 @@ async def test_workers_only_in_webhook_mode(tmp_path: Path) -> None:
 
 
 async def test_refused_token_is_exit_3_and_unreachable_api_exit_4_without_traceback(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, framework: str
 ) -> None:
     """The Bot API answering 401 (a wrong token) is configuration; no Bot API at all is a dependency down. Both
     fail before the engine loads, as one JSON line."""
@@ -64,8 +64,9 @@ async def test_refused_token_is_exit_3_and_unreachable_api_exit_4_without_traceb
         ]:
             env = _env(BOT_TOKEN=token, TELEGRAM_API_URL=url, REDIS_URL=redis_url, ASESOR_DATA_DIR=str(tmp_path))
             proc = await asyncio.create_subprocess_exec(
-                ASESOR, "bot", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-            )
+                ASESOR, "bot", "--framework", framework, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
             _out, err = await asyncio.wait_for(proc.communicate(), 60)
             text = err.decode()
             assert proc.returncode == code, text
@@ -91,7 +92,7 @@ async def _wait_for(cond, timeout: float = 120.0) -> None:  # type: ignore[no-un
 
 
 async def _run_bot(
-    tmp_path: Path, tg: FakeTelegram, redis_url: str, *args: str, **extra: str
+    tmp_path: Path, tg: FakeTelegram, redis_url: str, framework: str, *args: str, **extra: str
 ) -> asyncio.subprocess.Process:
     get_assessor()  # make sure the model artifact exists, so the process does not train its own
     env = _env(
@@ -105,7 +106,16 @@ async def _run_bot(
         **extra,
     )
     return await asyncio.create_subprocess_exec(
-        ASESOR, "bot", "--log-level", "WARNING", *args, cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+        ASESOR,
+        "bot",
+        "--framework",
+        framework,
+        "--log-level",
+        "WARNING",
+        *args,
+        cwd=tmp_path,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -123,10 +133,10 @@ async def _stop(proc: asyncio.subprocess.Process) -> float:
     return loop.time() - t0
 
 
-async def test_polling_process_against_fake_server(tmp_path: Path, redis_url: str) -> None:
+async def test_polling_process_against_fake_server(tmp_path: Path, redis_url: str, framework: str) -> None:
     tg = FakeTelegram(bot_id=int.from_bytes(os.urandom(3), "big") + 10_000_000)
     await tg.start()
-    proc = await _run_bot(tmp_path, tg, redis_url)
+    proc = await _run_bot(tmp_path, tg, redis_url, framework)
     try:
         u = TestUser(tg, 7601)
         tg.push(u.text("/start"))
@@ -140,7 +150,7 @@ async def test_polling_process_against_fake_server(tmp_path: Path, redis_url: st
     assert proc.returncode is not None
 
 
-async def test_webhook_mode_against_fake_server(tmp_path: Path, redis_url: str) -> None:
+async def test_webhook_mode_against_fake_server(tmp_path: Path, redis_url: str, framework: str) -> None:
     """The same `asesor bot` code in webhook mode, run in this process (a second process start would only
     repeat the import time the polling test already pays)."""
     from cli.bot import _main
@@ -162,7 +172,7 @@ async def test_webhook_mode_against_fake_server(tmp_path: Path, redis_url: str) 
         ASESOR_MODEL_DIR=default_model_dir(),
         ASESOR_SECRET_KEY="cli-test-secret",
     )
-    task = asyncio.create_task(_main(settings, "webhook", "127.0.0.1", port))
+    task = asyncio.create_task(_main(settings, "webhook", "127.0.0.1", port, framework=framework))
     try:
         await _wait_for(lambda: tg.webhook is not None or task.done())
         assert tg.webhook == public + WEBHOOK_PATH
@@ -202,7 +212,7 @@ async def _wait_for_port(port: int) -> None:
     raise AssertionError("the webhook server did not start")
 
 
-async def test_webhook_workers_share_the_port_and_redis(tmp_path: Path, redis_url: str) -> None:
+async def test_webhook_workers_share_the_port_and_redis(tmp_path: Path, redis_url: str, framework: str) -> None:
     """`--workers 2 --pin-cpus`: two processes on one port (SO_REUSEPORT) answer Telegram's webhook calls; a
     dialog goes on whichever process gets its next update; SIGINT stops both cleanly."""
     tg = FakeTelegram(bot_id=int.from_bytes(os.urandom(3), "big") + 10_000_000)
@@ -210,7 +220,7 @@ async def test_webhook_workers_share_the_port_and_redis(tmp_path: Path, redis_ur
     port = _free_port()
     public = f"http://127.0.0.1:{port}"
     proc = await _run_bot(
-        tmp_path, tg, redis_url, "--mode", "webhook", "--workers", "2", "--pin-cpus", "--port", str(port),
+        tmp_path, tg, redis_url, framework, "--mode", "webhook", "--workers", "2", "--pin-cpus", "--port", str(port),
         "--host", "127.0.0.1",
         WEBHOOK_URL=public, ASESOR_SECRET_KEY="cli-test-secret",
     )  # fmt: skip
