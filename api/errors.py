@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from storage.db import InvalidText
+
 log = logging.getLogger("asesor.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -110,6 +112,7 @@ _MESSAGES_ES = {
     "less_than_equal": "El valor es demasiado grande.",
     "string_too_long": "El texto es demasiado largo.",
     "string_too_short": "El texto es demasiado corto.",
+    "string_pattern_mismatch": "El texto no tiene el formato esperado.",
     "literal_error": "Valor no permitido.",
     "enum": "Valor no permitido.",
 }
@@ -134,6 +137,15 @@ def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
     return out
 
 
+INVALID_TEXT_MESSAGE = "Un texto contiene caracteres que no se pueden guardar (NUL, de control o Unicode inválido)."
+
+
+def _route_of(request: Request) -> str:
+    """The route template, never the raw path (handoff tokens are credentials)."""
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "(sin ruta)"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -144,6 +156,13 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = field_errors_from_pydantic(list(exc.errors()))
         fields = ", ".join(dict.fromkeys(e.field for e in errors))
         return problem_response(request, 422, f"Revisa estos campos: {fields}.", errors=errors)
+
+    @app.exception_handler(InvalidText)
+    async def _invalid_text(request: Request, exc: InvalidText) -> JSONResponse:
+        # input that core.text should have refused reached the database: still bad input, never a 500
+        log.warning("text refused by the storage guard on %s %s", request.method, _route_of(request))
+        error = FieldError(field="(cuerpo)", message=INVALID_TEXT_MESSAGE, type="text_invalid")
+        return problem_response(request, 422, INVALID_TEXT_MESSAGE, errors=[error])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

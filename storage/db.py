@@ -5,6 +5,8 @@
 - `default_url()`: `DATABASE_URL`, else the SQLite file under the data directory (core.config).
 - `migrate(url)`: `alembic upgrade head` programmatically; the app, the CLI (`asesor db upgrade`) and the
   tests create the schema this way, never with `create_all`.
+- `InvalidText`: what every engine raises instead of a driver error when a value cannot be stored as text (NUL,
+  a lone surrogate; `core.text` checks input before it gets here, this is the guard for whatever slips through).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
@@ -43,6 +46,45 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
     if isinstance(url_or_engine, Engine):
         return url_or_engine.dialect.name == "sqlite"
     return make_url(normalize_url(url_or_engine)).get_backend_name() == "sqlite"
+
+
+class InvalidText(ValueError):
+    """A value holds text no database stores alike: NUL (PostgreSQL refuses it in text and JSON, SQLite keeps
+    it) or a lone surrogate (no driver can encode it). Raised in place of the driver's error, so callers
+    answer bad input (the API: 422) rather than a server error; the value itself is never in the message."""
+
+
+_INVALID_TEXT_MARKERS = ("NUL (0x00)", "\\u0000 cannot be converted", "surrogate")
+
+
+def _refuse_invalid_text(context: Any) -> None:
+    """`handle_error` hook: the driver's complaint about NUL or surrogates becomes InvalidText."""
+    exc = context.original_exception
+    if isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc):
+        raise InvalidText("a text value holds a lone surrogate (invalid Unicode)") from None
+    if isinstance(context.sqlalchemy_exception, sa_exc.DataError):
+        message = str(exc)
+        if any(marker in message for marker in _INVALID_TEXT_MARKERS):
+            raise InvalidText("a text or JSON value holds NUL or invalid Unicode") from None
+
+
+def _sqlite_refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+    """SQLite stores NUL where PostgreSQL refuses it: refuse it here too, so both backends behave alike.
+    (`'\\x00' in s` runs in C; JSON values arrive serialised, with NUL escaped, and are not affected.)"""
+    if _holds_nul(parameters):
+        raise InvalidText("a text value holds NUL")
+
+
+def _holds_nul(parameters: Any) -> bool:
+    """NUL in any str of a DBAPI parameter set: a sequence or mapping of values, or (executemany, the
+    insertmanyvalues batches) a sequence of those."""
+    if isinstance(parameters, str):
+        return "\x00" in parameters
+    if isinstance(parameters, dict):
+        parameters = parameters.values()
+    elif not isinstance(parameters, list | tuple):
+        return False
+    return any(_holds_nul(v) for v in parameters if isinstance(v, str | dict | list | tuple))
 
 
 # How long a write transaction waits for SQLite's write lock before it fails with "database is locked".
@@ -126,12 +168,16 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         # SQLAlchemy's recipe: let it own transactions. pysqlite's legacy mode starts a transaction only
         # before DML, so a SELECT-then-INSERT would not be one transaction (and SAVEPOINTs break).
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _refuse_invalid_text)
+        event.listen(engine, "before_cursor_execute", _sqlite_refuse_nul)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", _refuse_invalid_text)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -185,6 +231,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 __all__ = [
+    "InvalidText",
     "current_revision",
     "default_url",
     "downgrade",

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from api.deps import AnalystDep, SettingsDep, StorageDep
 from api.errors import ApiError, FieldError, problem_responses
 from api.services.handoff import policy_for
+from core.text import Text
 from storage.analytics import SEGMENTS, Analytics, Filters
 
 router = APIRouter(prefix="/v1/analytics", tags=["analítica"])
@@ -152,12 +153,12 @@ def analytics_query(
     settings: SettingsDep,
     desde: date | None = Query(default=None, description="Primer día (UTC), por defecto hace 30 días"),
     hasta: date | None = Query(default=None, description="Último día incluido (UTC), por defecto hoy"),
-    bank: str | None = Query(default=None, max_length=32, description="Banco recomendado"),
-    decision: str | None = Query(default=None, max_length=16),
-    channel: str | None = Query(default=None, max_length=16, description="bot, api o batch"),
-    income_band: str | None = Query(default=None, max_length=32),
-    tenure: str | None = Query(default=None, max_length=32),
-    payroll_bank: str | None = Query(default=None, max_length=32),
+    bank: Annotated[Text(32) | None, Query(description="Banco recomendado")] = None,
+    decision: Annotated[Text(16) | None, Query()] = None,
+    channel: Annotated[Text(16) | None, Query(description="bot, api o batch")] = None,
+    income_band: Annotated[Text(32) | None, Query()] = None,
+    tenure: Annotated[Text(32) | None, Query()] = None,
+    payroll_bank: Annotated[Text(32) | None, Query()] = None,
     format: Format | None = Query(default=None, description="json (por defecto) o csv"),
 ) -> Query_:
     policy = policy_for(settings)
@@ -313,6 +314,6 @@ def default_rates(
     by: Literal[
         "source", "tenure", "income_band", "payroll_bank", "recommended_bank", "age_band", "employed"
     ] = "source",
-    source: str | None = Query(default=None, max_length=64),
+    source: Annotated[Text(64) | None, Query()] = None,
 ) -> Response:
     return respond(q, f"incumplimiento-{by}", q.analytics.default_rates(by=by, source=source))

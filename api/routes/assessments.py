@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -14,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from api import metrics
 from api.deps import AdvisorDep, AnyUserDep, AssessorDep, StorageDep
 from api.errors import ApiError, FieldError, problem_responses
+from core.text import Text, text_problem
 from engine.types import AssessmentRequest, AssessmentResult
 from storage.models import Assessment
 
 router = APIRouter(prefix="/v1/assessments", tags=["evaluaciones"])
 
-ASSESSMENT_ID = Path(description="Id de la evaluación (uuid)", min_length=1, max_length=36)
+AssessmentId = Annotated[Text(36, min_length=1), Path(description="Id de la evaluación (uuid)")]
 
 
 class StoredAssessment(AssessmentResult):
@@ -65,6 +66,13 @@ async def create_assessment(
     pay thread hand-offs and GIL contention per request; only a networked database write goes to the pool."""
     from engine.validation import AssessmentInputError
 
+    name = body.applicant.name
+    if name is not None and (problem := text_problem(name)) is not None:  # the engine's model is ours to check
+        raise ApiError(
+            422,
+            "Revisa estos campos: applicant.name.",
+            errors=[FieldError(field="applicant.name", message=problem[1], type=problem[0])],
+        )
     try:
         result = assessor.assess(body)
     except AssessmentInputError as exc:
@@ -99,9 +107,9 @@ def _insert_assessment(storage: Any, row: dict[str, Any]) -> None:
     "/{assessment_id}",
     response_model=StoredAssessment,
     summary="Una evaluación guardada, con reglas disparadas y razones (asesores)",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
 )
-def get_assessment(_advisor: AdvisorDep, storage: StorageDep, assessment_id: str = ASSESSMENT_ID) -> Response:
+def get_assessment(_advisor: AdvisorDep, storage: StorageDep, assessment_id: AssessmentId) -> Response:
     row = storage.get_assessment(assessment_id)
     if row is None:
         raise ApiError(404, "No existe una evaluación con ese id.")
@@ -114,11 +122,11 @@ def get_assessment(_advisor: AdvisorDep, storage: StorageDep, assessment_id: str
     response_class=PlainTextResponse,
     responses={
         200: {"content": {"text/turtle": {"schema": {"type": "string"}}}},
-        **problem_responses(401, 403, 404, 409),
+        **problem_responses(401, 403, 404, 409, 422),
     },
 )
 def get_assessment_graph(
-    _advisor: AdvisorDep, storage: StorageDep, assessor: AssessorDep, assessment_id: str = ASSESSMENT_ID
+    _advisor: AdvisorDep, storage: StorageDep, assessor: AssessorDep, assessment_id: AssessmentId
 ) -> Response:
     row = storage.get_assessment(assessment_id)
     if row is None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, CurrentUserDep, LoginLimitDep, SettingsDep, StorageDep
 from api.errors import ApiError, FieldError, problem_responses
 from api.security import Role, create_access_token
 from api.services import users
+from core.text import Text
 
 router = APIRouter(prefix="/v1", tags=["autenticación"])
 
@@ -34,10 +34,19 @@ class UserOut(BaseModel):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(min_length=3, max_length=64)
-    password: str = Field(min_length=10, max_length=256)
+    username: Text(64, min_length=3)
+    password: Text(256, min_length=10)
     role: Role
-    display_name: str | None = Field(default=None, max_length=128)
+    display_name: Text(128) | None = None
+
+
+class LoginForm(BaseModel):
+    """OAuth2 password flow fields (RFC 6749 §4.3), checked like every other text input before any lookup."""
+
+    grant_type: Literal["password"] | None = None
+    username: Text(64, min_length=1)
+    password: Text(256, min_length=1)
+    scope: Text(256) = ""
 
 
 @router.post(
@@ -47,7 +56,7 @@ class UserCreate(BaseModel):
     responses=problem_responses(401, 422, 429),
     dependencies=[LoginLimitDep],
 )
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], storage: StorageDep, settings: SettingsDep) -> Token:
+def login(form: Annotated[LoginForm, Form()], storage: StorageDep, settings: SettingsDep) -> Token:
     user = users.authenticate(storage, form.username, form.password)
     if user is None:
         raise ApiError(401, "Usuario o contraseña incorrectos.", headers={"WWW-Authenticate": "Bearer"})

@@ -16,6 +16,7 @@ from api import metrics
 from api.deps import AdvisorDep, EventsDep, StorageDep
 from api.errors import ApiError, problem_responses
 from api.services import funnel
+from core.text import Text
 from storage.repositories import NotFound
 
 router = APIRouter(prefix="/v1/escalations", tags=["asesores"])
@@ -80,11 +81,11 @@ class EscalationDetail(EscalationOut):
 
 
 class NoteIn(BaseModel):
-    body: str = Field(min_length=1, max_length=4000)
+    body: Text(4000, min_length=1, multiline=True)
 
 
 class ResolveIn(BaseModel):
-    resolution: str = Field(min_length=1, max_length=4000)
+    resolution: Text(4000, min_length=1, multiline=True)
 
 
 def _out(esc: Any) -> EscalationOut:

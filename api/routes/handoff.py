@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 
@@ -27,8 +27,9 @@ from api.deps import EventsDep, SettingsDep, StorageDep
 from api.errors import PROBLEM_JSON, problem_response
 from api.services import handoff as svc
 from api.templating import PAGE_HEADERS, templates, wants_html
+from core.text import Text
 
-TOKEN = Path(description="Token firmado del enlace que envía el bot", min_length=1, max_length=512)
+HandoffToken = Annotated[Text(512, min_length=1), Path(description="Token firmado del enlace que envía el bot")]
 
 _PAGES: dict[str, tuple[str, str, str]] = {
     # kind -> (title, message, hint)
@@ -98,16 +99,16 @@ def rate_limited_response(request: Request, exc: RateLimitExceeded) -> Response:
 class HandoffForm(BaseModel):
     """Fields of the form; lenient types so the page can answer each mistake in Spanish."""
 
-    full_name: str = Field(default="", max_length=200)
-    phone: str = Field(default="", max_length=40)
-    email: str = Field(default="", max_length=254)
-    vehicle_brand: str = Field(default="", max_length=100)
-    vehicle_model: str = Field(default="", max_length=100)
-    vehicle_year: str = Field(default="", max_length=10)
-    vehicle_price: str = Field(default="", max_length=30)
-    term_months: str = Field(default="", max_length=10)
-    bank: str = Field(default="", max_length=40)
-    contact_consent: str = Field(default="", max_length=10)
+    full_name: Text(200) = ""
+    phone: Text(40) = ""
+    email: Text(254) = ""
+    vehicle_brand: Text(100) = ""
+    vehicle_model: Text(100) = ""
+    vehicle_year: Text(10) = ""
+    vehicle_price: Text(30) = ""
+    term_months: Text(10) = ""
+    bank: Text(40) = ""
+    contact_consent: Text(10) = ""
 
 
 def _prefill(ctx: svc.HandoffContext) -> dict[str, str]:
@@ -166,7 +167,7 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
         responses=_error_responses(400, 404, 410, 422, 429),
     )
     @limiter.limit(limit)
-    def result_page(request: Request, storage: StorageDep, settings: SettingsDep, token: str = TOKEN) -> Response:
+    def result_page(request: Request, storage: StorageDep, settings: SettingsDep, token: HandoffToken) -> Response:
         try:
             ctx = svc.open_handoff(storage, settings, None, token)
         except svc.HandoffPageError as exc:
@@ -195,7 +196,7 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
     )
     @limiter.limit(limit)
     def form_page(
-        request: Request, storage: StorageDep, settings: SettingsDep, events: EventsDep, token: str = TOKEN
+        request: Request, storage: StorageDep, settings: SettingsDep, events: EventsDep, token: HandoffToken
     ) -> Response:
         try:
             ctx = svc.open_handoff(storage, settings, events, token)
@@ -223,7 +224,7 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
         storage: StorageDep,
         settings: SettingsDep,
         events: EventsDep,
-        token: str = TOKEN,
+        token: HandoffToken,
     ) -> Response:
         try:
             ctx = svc.open_handoff(storage, settings, None, token)
@@ -251,7 +252,9 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
         responses=_error_responses(400, 404, 410, 422, 429),
     )
     @limiter.limit(limit)
-    def confirmation_page(request: Request, storage: StorageDep, settings: SettingsDep, token: str = TOKEN) -> Response:
+    def confirmation_page(
+        request: Request, storage: StorageDep, settings: SettingsDep, token: HandoffToken
+    ) -> Response:
         try:
             ctx = svc.open_handoff(storage, settings, None, token)
         except svc.HandoffPageError as exc:

@@ -27,6 +27,7 @@ from api.services import dashboard as dash
 from api.services import users
 from api.services.policy_lab import last_replay_tile
 from api.templating import PAGE_HEADERS, templates
+from core.text import Text
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,7 +78,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> Response:
+def login_page(request: Request, next: Annotated[Text(200) | None, Query()] = None) -> Response:
     return templates.TemplateResponse(
         request, "login.html", {"next": _safe_next(next), "error": None}, headers=PAGE_HEADERS
     )
@@ -88,9 +89,9 @@ def login_submit(
     request: Request,
     storage: StorageDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(max_length=64)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
-    next: Annotated[str, Form(max_length=200)] = "/dashboard",
+    username: Annotated[Text(64), Form()] = "",
+    password: Annotated[Text(256), Form()] = "",
+    next: Annotated[Text(200), Form()] = "/dashboard",
 ) -> Response:
     user = users.authenticate(storage, username, password)
     if user is None:
