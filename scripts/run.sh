@@ -15,14 +15,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PIDFILE=var/run.pid      # the run's own pid, for `run.sh stop`
 OWNED_REDIS=var/run.redis  # present while the Redis of this checkout was started by the run (and is its to stop)
-running_pid() { local p; p=$(cat "$PIDFILE" 2>/dev/null || true); [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; }
+alive() {  # a process that has not ended (a zombie, ended but not yet reaped by its parent, counts as ended)
+  local state
+  if [ -r "/proc/$1/stat" ]; then state=$(cut -d')' -f2 "/proc/$1/stat" | awk '{print $1}')
+  else state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; fi
+  [ -n "$state" ] && [[ $state != Z* ]]
+}
+running_pid() { local p; p=$(cat "$PIDFILE" 2>/dev/null || true); [ -n "$p" ] && alive "$p" && echo "$p"; }
 
 if [ "${1:-}" = stop ]; then
   if pid=$(running_pid); then
     echo "run: stopping the run (pid $pid): API, bot and the Redis it started" >&2
     kill -TERM "$pid"
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then echo "run: error: pid $pid still running after 30 s" >&2; exit 1; fi
+    for _ in $(seq 900); do alive "$pid" || break; sleep 0.1; done  # the API may still be starting
+    if alive "$pid"; then echo "run: error: pid $pid still running after 90 s" >&2; exit 1; fi
   else
     echo "run: no run is going in this checkout" >&2
   fi
@@ -88,7 +94,7 @@ else
 fi
 for _ in $(seq 600); do  # the API answers once the engine is loaded
   (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && break
-  kill -0 "${children[0]}" 2>/dev/null || break
+  alive "${children[0]}" || break
   sleep 0.1
 done
 echo "== API en $api (OpenAPI en $api/docs)" >&2
