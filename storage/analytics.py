@@ -10,6 +10,10 @@ keys and period units are picked from whitelists). The few things SQLite and Pos
     an.funnel(f); an.funnel_by_period(f, unit="week"); an.time_to_complete(f)
     an.funnel_by_bank(f); an.decisions(f); an.pd_distribution(f); an.score_distribution(f)
     an.expected_loss(f); an.segments(f, by="income_band"); an.default_rates(by="tenure")
+    an.step_times(f)                                          # median / p90 seconds per funnel step
+    an.delinquency(by="cohort_month")                         # observed default rate vs predicted PD
+    an.population_counts(reference, f, model_version=v)       # applicants per bin of a model's reference (PSI)
+    an.strategy_segments(f, ("payroll_bank", "income_band", "down_payment"))
 
 All results are plain JSON-ready dicts/lists. The funnel is a *cohort* funnel over distinct applicants
 (pseudonymous keys): those first seen in the period, and how many of them ever reached each step (their
@@ -19,13 +23,16 @@ step and against the first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Float, case, cast, func, literal, select, text
+from sqlalchemy import Connection, Engine, Float, and_, case, cast, func, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import FUNNEL_COLUMNS, Assessment, FunnelProgress, LoanOutcome
@@ -35,6 +42,16 @@ PeriodUnit = Literal["day", "week"]
 SEGMENTS = ("income_band", "tenure", "payroll_bank", "recommended_bank")
 OUTCOME_SEGMENTS = ("source", "tenure", "income_band", "payroll_bank", "recommended_bank", "age_band", "employed")
 PIPELINE_DECISIONS = ("aprobado", "revisar")  # what may still become a loan (rechazado will not)
+DELINQUENCY_GROUPS = ("cohort_month", "recommended_bank", "income_band", "tenure", "payroll_bank")
+STRATEGY_DIMENSIONS = ("payroll_bank", "income_band", "down_payment", "tenure", "recommended_bank")
+# the answer whose codes each segment column holds (their order is the policy's); recommended_bank: the banks
+SEGMENT_QUESTIONS = {
+    "income_band": "ingreso_mensual",
+    "tenure": "trabajo_tiempo",
+    "payroll_bank": "banco_nomina",
+    "down_payment": "enganche",
+}
+WILSON_Z = 1.959964  # 95 % two-sided
 
 
 # ------------------------------------------------------------------------------------------- filters
@@ -70,6 +87,25 @@ class Filters:
                 c.append(col == value)
         return c
 
+    def outcome_conditions(self) -> list[ColumnElement[bool]]:
+        """The same filters on loan outcomes: the period is the origination date, the segments are theirs
+        (decision and channel do not apply to a loan)."""
+        c: list[ColumnElement[bool]] = []
+        if self.start is not None:
+            c.append(LoanOutcome.originated_at >= self.start)
+        if self.end is not None:
+            c.append(LoanOutcome.originated_at < self.end)
+        for attr, col in (
+            ("bank", LoanOutcome.recommended_bank),
+            ("income_band", LoanOutcome.income_band),
+            ("tenure", LoanOutcome.tenure),
+            ("payroll_bank", LoanOutcome.payroll_bank),
+        ):
+            value = getattr(self, attr)
+            if value is not None:
+                c.append(col == value)
+        return c
+
     def restricts_applicants(self) -> bool:
         return any(
             getattr(self, a) is not None
@@ -96,6 +132,52 @@ def _is_period(cond: ColumnElement[bool]) -> bool:
 
 def _rate(num: float, den: float) -> float | None:
     return round(num / den, 6) if den else None
+
+
+def _percentile(values: list[float], p: float) -> float:
+    """Linear interpolation between the closest ranks, as PostgreSQL's percentile_cont."""
+    v = sorted(values)
+    pos = p * (len(v) - 1)
+    lo = int(pos)
+    return v[lo] if pos == lo else v[lo] + (v[lo + 1] - v[lo]) * (pos - lo)
+
+
+def wilson_interval(k: int, n: int, z: float = WILSON_Z) -> tuple[float | None, float | None]:
+    """95 % Wilson score interval of a proportion k/n (sound for small n and for rates near 0)."""
+    if not n:
+        return None, None
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)
+
+
+def _delinquency_row(
+    segment: Any, loans: int, defaults: int, with_prediction: int, expected: float, defaults_predicted: int
+) -> dict[str, Any]:
+    low, high = wilson_interval(defaults, loans)
+    return {
+        "segment": segment,
+        "loans": loans,
+        "defaults": defaults,
+        "default_rate": _rate(defaults, loans),
+        "ci_low": low,
+        "ci_high": high,
+        "with_prediction": with_prediction,
+        "predicted_pd": _rate(expected, with_prediction),
+        "default_rate_with_prediction": _rate(defaults_predicted, with_prediction),
+        "expected_defaults": round(expected, 3),
+        "defaults_with_prediction": defaults_predicted,
+        # actual / expected over the loans with a prediction: > 1, the model under-predicts the segment
+        "actual_to_expected": round(defaults_predicted / expected, 4) if expected else None,
+    }
+
+
+def _bucket(value: Any, edges: Sequence[float]) -> Any:
+    """Index of the bin (-inf, e1], (e1, e2], …, (ek, inf) that holds `value` (NULL stays NULL)."""
+    whens = [(value.is_(None), None), *[(value <= float(e), i) for i, e in enumerate(edges)]]
+    return case(*whens, else_=len(edges))
 
 
 # ----------------------------------------------------------------------------------------- analytics
@@ -273,6 +355,48 @@ class Analytics:
             }
             for bank, n, users, h, s in rows
         ]
+
+    def step_times(self, f: Filters = Filters()) -> list[dict[str, Any]]:
+        """Per funnel step, over the period's cohort: applicants who reached it, the drop-off from the previous
+        step, and the median and p90 seconds from reaching the previous step to reaching this one (for a
+        QuestionAnswered step, the time spent on that question). Percentiles interpolate linearly, as
+        `percentile_cont`; an applicant who reached a step without the previous one, or earlier than it (an
+        edited answer), is not timed for it (`timed` counts those who are)."""
+        cols = self._step_columns()
+        gaps = [case((b >= a, epoch_seconds(b) - epoch_seconds(a)), else_=None) for a, b in itertools.pairwise(cols)]
+        cond = f.cohort_conditions()
+        with self._connect() as conn:
+            users = [int(x) for x in conn.execute(select(*[func.count(c) for c in cols]).where(*cond)).one()]
+            if conn.dialect.name == "postgresql":
+                pcts = [func.percentile_cont(array([0.5, 0.9]), type_=ARRAY(Float)).within_group(g) for g in gaps]
+                row = conn.execute(select(*[func.count(g) for g in gaps], *pcts).where(*cond)).one()
+                timed = [int(x) for x in row[: len(gaps)]]
+                quantiles = [tuple(q) if q is not None else (None, None) for q in row[len(gaps) :]]
+            else:  # SQLite has no percentile_cont: the same interpolation here over the cohort's gaps
+                values: list[list[float]] = [[] for _ in gaps]
+                for r in conn.execute(select(*gaps).where(*cond)):
+                    for i, v in enumerate(r):
+                        if v is not None:
+                            values[i].append(float(v))
+                timed = [len(v) for v in values]
+                quantiles = [(_percentile(v, 0.5), _percentile(v, 0.9)) if v else (None, None) for v in values]
+        out = []
+        for i, ((name, step), n) in enumerate(zip(self.funnel_steps(), users, strict=True)):
+            prev = users[i - 1] if i else None
+            median, p90 = quantiles[i - 1] if i else (None, None)
+            out.append(
+                {
+                    "event": name,
+                    "step": step,
+                    "users": n,
+                    "drop_off": None if prev is None else prev - n,
+                    "drop_off_rate": None if prev is None else _rate(prev - n, prev),
+                    "timed": timed[i - 1] if i else 0,
+                    "median_seconds": None if median is None else round(float(median), 3),
+                    "p90_seconds": None if p90 is None else round(float(p90), 3),
+                }
+            )
+        return out
 
     # ---------------------------------------------------------------------------------------- portfolio
     def decisions(self, f: Filters = Filters(), unit: PeriodUnit | None = None) -> dict[str, Any]:
@@ -454,5 +578,166 @@ class Analytics:
             for seg, n, d in rows
         ]
 
+    def _code_order(self, column: str) -> dict[Any, int]:
+        codes = (
+            self.policy.banks
+            if column == "recommended_bank"
+            else self.policy.answers.get(SEGMENT_QUESTIONS.get(column, ""), {})
+        )
+        return {c: i for i, c in enumerate(codes)}
 
-__all__ = ["OUTCOME_SEGMENTS", "SEGMENTS", "Analytics", "Filters"]
+    def delinquency(
+        self, by: str = "cohort_month", f: Filters = Filters(), source: str | None = None
+    ) -> dict[str, Any]:
+        """Observed default rate of the loaded outcomes (loan_outcomes) per group, with its 95 % Wilson interval,
+        beside the PD predicted for the same loans (calibration by segment): their mean predicted PD, the
+        defaults it expects and the actual-to-expected ratio, over the loans that have a prediction (those the
+        ETL linked to an assessment, or whose file carried one). Groups: the month of origination (cohort),
+        the recommended bank, the income band, the tenure and the payroll bank; `total` sums them all."""
+        if by not in DELINQUENCY_GROUPS:
+            raise ValueError(f"by must be one of {DELINQUENCY_GROUPS}")
+        lo = LoanOutcome
+        key: Any = period_start(lo.originated_at, literal("month")) if by == "cohort_month" else getattr(lo, by)
+        col = key.label("segment")
+        bad = lo.defaulted.is_(True)
+        q = (
+            select(
+                col,
+                func.count(),
+                func.sum(case((bad, 1), else_=0)),
+                func.count(lo.predicted_pd),
+                func.sum(lo.predicted_pd),
+                func.sum(case((and_(lo.predicted_pd.is_not(None), bad), 1), else_=0)),
+            )
+            .where(*f.outcome_conditions(), *([lo.source == source] if source else []))
+            .group_by(key)
+        )
+        with self._connect() as conn:
+            rows = [
+                (None if seg is None else str(seg), int(n), int(d or 0), int(k), float(e or 0.0), int(dk or 0))
+                for seg, n, d, k, e, dk in conn.execute(q).all()
+            ]
+        order = self._code_order(by)
+        rows.sort(key=lambda r: (r[0] is None, order.get(r[0], len(order)), r[0] or ""))
+        totals = [sum(r[i] for r in rows) for i in range(1, 6)]
+        return {
+            "by": by,
+            "rows": [_delinquency_row(*r) for r in rows],
+            "total": _delinquency_row("total", *totals),  # type: ignore[arg-type]
+        }
+
+    # ------------------------------------------------------------------------------------- monitoring
+    def population_counts(
+        self, reference: Mapping[str, Mapping[str, Any]], f: Filters = Filters(), model_version: str | None = None
+    ) -> dict[str, Any]:
+        """Assessments of the period per bin of each variable of a model's training reference (as
+        engine.training.monitoring keeps it: edges e1 < … < ek make the bins (-inf, e1], (e1, e2], …, (ek, inf)).
+        A variable is one of the PD model's inputs recorded with the assessment (`pd_features`), or `score` (the
+        credit score). Only assessments made by `model_version` count when it is given; those stored without
+        their inputs (before they were recorded) are counted apart, in `without_features`."""
+        cond = f.assessment_conditions()
+        if model_version is not None:
+            cond.append(Assessment.model_version == model_version)
+        names = list(reference)
+        values = [
+            cast(Assessment.credit_score, Float) if n == "score" else Assessment.pd_features[n].as_float()
+            for n in names
+        ]
+        # one bin index per variable and row in a subquery, then one pass of sums over those integers
+        inner = (
+            select(
+                *[
+                    _bucket(v, reference[n].get("edges") or ()).label(f"b{i}")
+                    for i, (n, v) in enumerate(zip(names, values, strict=True))
+                ]
+            )
+            .where(*cond, Assessment.pd_features.is_not(None))
+            .subquery()
+        )
+        sizes = [len(reference[n]["shares"]) for n in names]
+        sums = [func.sum(case((inner.c[f"b{i}"] == j, 1), else_=0)) for i, k in enumerate(sizes) for j in range(k)]
+        with self._connect() as conn:
+            row = conn.execute(select(func.count(), *sums).select_from(inner)).one()
+            without = conn.scalar(select(func.count()).where(*cond, Assessment.pd_features.is_(None)))
+        counts: dict[str, list[int]] = {}
+        pos = 1
+        for n, k in zip(names, sizes, strict=True):
+            counts[n] = [int(x or 0) for x in row[pos : pos + k]]
+            pos += k
+        return {"assessments": int(row[0]), "without_features": int(without or 0), "counts": counts}
+
+    # ------------------------------------------------------------------------------------- strategies
+    def strategy_segments(
+        self, f: Filters = Filters(), dimensions: Sequence[str] = ("payroll_bank", "income_band", "down_payment")
+    ) -> list[dict[str, Any]]:
+        """Assessments of the period grouped by `dimensions` (answer codes): per segment the applicants
+        (assessments), approval and review rates, mean PD, expected loss per applicant (the stored PD·LGD·EAD of
+        each assessment, averaged) and the bank most often recommended to it, with its share."""
+        if (
+            not dimensions
+            or any(d not in STRATEGY_DIMENSIONS for d in dimensions)
+            or len(set(dimensions)) != len(dimensions)
+        ):
+            raise ValueError(f"dimensions must be distinct values of {STRATEGY_DIMENSIONS}")
+        cols = [getattr(Assessment, d) for d in dimensions]
+        cond = f.assessment_conditions()
+        q = (
+            select(
+                *cols,
+                func.count(),
+                func.sum(case((Assessment.decision == "aprobado", 1), else_=0)),
+                func.sum(case((Assessment.decision == "revisar", 1), else_=0)),
+                func.avg(Assessment.pd),
+                func.sum(func.coalesce(Assessment.expected_loss, 0.0)),
+            )
+            .where(*cond)
+            .group_by(*cols)
+        )
+        banks = (
+            select(*cols, Assessment.recommended_bank, func.count())
+            .where(*cond)
+            .group_by(*cols, Assessment.recommended_bank)
+        )
+        with self._connect() as conn:
+            rows = conn.execute(q).all()
+            top: dict[tuple[Any, ...], tuple[str | None, int]] = {}
+            for r in conn.execute(banks).all():
+                seg, bank, n = tuple(r[: len(cols)]), r[len(cols)], int(r[len(cols) + 1])
+                best = top.get(seg)
+                # ties go to the bank listed first in the policy
+                if best is None or n > best[1] or (n == best[1] and self._rank_bank(bank) < self._rank_bank(best[0])):
+                    top[seg] = (bank, n)
+        out = []
+        for r in rows:
+            seg = tuple(r[: len(cols)])
+            n, approved, review, mean_pd, el = r[len(cols) :]
+            n = int(n)
+            bank, bank_n = top.get(seg, (None, 0))
+            out.append(
+                {
+                    **dict(zip(dimensions, seg, strict=True)),
+                    "applicants": n,
+                    "approval_rate": _rate(approved or 0, n),
+                    "review_rate": _rate(review or 0, n),
+                    "mean_pd": None if mean_pd is None else round(float(mean_pd), 6),
+                    "expected_loss_per_applicant": round(float(el or 0.0) / n, 2) if n else None,
+                    "top_bank": bank,
+                    "top_bank_share": _rate(bank_n, n),
+                }
+            )
+        return out
+
+    def _rank_bank(self, bank: str | None) -> int:
+        codes = list(self.policy.banks)
+        return codes.index(bank) if bank in codes else len(codes)
+
+
+__all__ = [
+    "DELINQUENCY_GROUPS",
+    "OUTCOME_SEGMENTS",
+    "SEGMENTS",
+    "STRATEGY_DIMENSIONS",
+    "Analytics",
+    "Filters",
+    "wilson_interval",
+]

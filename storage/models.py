@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from engine.policy import QUESTIONS
-from storage.types import JSONType, UTCDateTime, utcnow
+from storage.types import JSONType, NullableJSONType, UTCDateTime, utcnow
 
 # Deterministic constraint names so Alembic migrations are stable on both backends.
 NAMING_CONVENTION = {
@@ -173,7 +173,7 @@ class Assessment(Base):
     down_payment: Mapped[str | None] = mapped_column(String(32))  # the `enganche` answer
     # the PD model's inputs per feature group (PDResult.features): what monitoring bins against the training
     # population; a narrow column of its own, so the PSI query never reads the wide result JSON
-    pd_features: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    pd_features: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
     # request and result JSON; the applicant's name is redacted before storing (it lives encrypted only)
     request: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     result: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -14,7 +14,7 @@ from sqlalchemy.types import String
 
 
 class period_start(FunctionElement[str]):
-    """'YYYY-MM-DD' of the UTC day, or of the Monday of the ISO week, of a timestamp."""
+    """'YYYY-MM-DD' of the UTC day, of the Monday of the ISO week, or of the first of the month, of a timestamp."""
 
     type = String()
     inherit_cache = True
@@ -33,7 +33,10 @@ def _period_start_sqlite(element: period_start, compiler: Any, **kw: Any) -> str
     c = compiler.process(col, **kw)
     u = compiler.process(unit, **kw)
     # 'weekday 0' moves forward to Sunday (or stays), '-6 days' lands on that week's Monday
-    return f"CASE WHEN {u} = 'week' THEN date({c}, 'weekday 0', '-6 days') ELSE date({c}) END"
+    return (
+        f"CASE WHEN {u} = 'week' THEN date({c}, 'weekday 0', '-6 days') "
+        f"WHEN {u} = 'month' THEN date({c}, 'start of month') ELSE date({c}) END"
+    )
 
 
 class epoch_seconds(FunctionElement[float]):

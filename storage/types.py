@@ -12,6 +12,8 @@ from sqlalchemy.types import TypeDecorator
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# the same, where Python None is SQL NULL (not the JSON value null), so `IS NULL` finds the rows without one
+NullableJSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def utcnow() -> datetime:

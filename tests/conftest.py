@@ -27,9 +27,7 @@ from sqlalchemy.engine import make_url
 
 from storage.db import make_engine, migrate, normalize_url
 
-TEST_DATABASE_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg://asesor:asesor@127.0.0.1:5432/asesor_test"
-)
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://asesor:asesor@127.0.0.1:5432/asesor_test")
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"
 TEST_FERNET_KEY = Fernet.generate_key().decode()
 
@@ -62,8 +60,7 @@ def pg_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(
             text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = :d AND pid <> pg_backend_pid()"
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
             ),
             {"d": name},
         )

@@ -9,6 +9,7 @@ bank, decision, channel, income band, tenure, payroll bank); values are checked 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from api.deps import AnalystDep, SettingsDep, StorageDep
 from api.errors import ApiError, FieldError, problem_responses
 from api.services.handoff import policy_for
 from core.text import Text
-from storage.analytics import SEGMENTS, Analytics, Filters
+from storage.analytics import DELINQUENCY_GROUPS, SEGMENTS, Analytics, Filters
 
 router = APIRouter(prefix="/v1/analytics", tags=["analítica"])
 
@@ -123,6 +124,38 @@ class SegmentRow(_Open):
     mean_pd: float | None
     mean_score: float | None
     pipeline_expected_loss: float
+
+
+class StepTimeRow(_Open):
+    event: str
+    step: str | None
+    users: int
+    drop_off: int | None
+    drop_off_rate: float | None
+    timed: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class DelinquencyRow(_Open):
+    segment: str | None
+    loans: int
+    defaults: int
+    default_rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    with_prediction: int
+    predicted_pd: float | None
+    default_rate_with_prediction: float | None
+    expected_defaults: float
+    defaults_with_prediction: int
+    actual_to_expected: float | None
+
+
+class Delinquency(_Open):
+    by: str
+    rows: list[DelinquencyRow]
+    total: DelinquencyRow
 
 
 class DefaultRateRow(_Open):
@@ -265,6 +298,15 @@ def time_to_complete(_u: AnalystDep, q: QueryDep) -> Response:
 
 
 @router.get(
+    "/funnel/steps",
+    summary="Tiempo por pregunta: mediana y p90 de segundos por paso, y abandono",
+    responses=_responses(list[StepTimeRow]),
+)
+def funnel_steps(_u: AnalystDep, q: QueryDep) -> Response:
+    return respond(q, "tiempo-por-paso", q.analytics.step_times(q.filters))
+
+
+@router.get(
     "/banks", summary="Por banco recomendado: solicitudes y conversión", responses=_responses(list[BankFunnelRow])
 )
 def banks(_u: AnalystDep, q: QueryDep) -> Response:
@@ -317,3 +359,24 @@ def default_rates(
     source: Annotated[Text(64) | None, Query()] = None,
 ) -> Response:
     return respond(q, f"incumplimiento-{by}", q.analytics.default_rates(by=by, source=source))
+
+
+@router.get(
+    "/delinquency",
+    summary="Morosidad observada (ETL) por cohorte o segmento, junto a la PD estimada de los mismos créditos",
+    responses=_responses(Delinquency),
+)
+def delinquency(
+    _u: AnalystDep,
+    request: Request,
+    q: QueryDep,
+    by: Literal[DELINQUENCY_GROUPS] = Query(default="cohort_month"),  # type: ignore[valid-type]
+    source: Annotated[Text(64) | None, Query(description="Fuente de loan_outcomes (p. ej. asesor)")] = None,
+) -> Response:
+    """Every loaded outcome by default: `desde`/`hasta` filter the origination date only when given (outcomes
+    mature long after the 30 days the other reports default to)."""
+    f = q.filters
+    if "desde" not in request.query_params and "hasta" not in request.query_params:
+        f = dataclasses.replace(f, start=None, end=None)
+    data = q.analytics.delinquency(by=by, f=f, source=source)
+    return respond(q, f"morosidad-{by}", data, lambda d: [*d["rows"], d["total"]])

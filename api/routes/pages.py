@@ -1,16 +1,12 @@
 """Staff pages: `/login` (sets the session cookie), `/logout`, `/dashboard` (analysts), and the static JS.
 
-Charts are drawn by plotly.js served from the installed `plotly` package (`/static/plotly.min.js`): the page
-works offline and loads nothing from a CDN. The analytics data is embedded in the page as JSON (a
-non-executed `application/json` script), and `/static/dashboard.js` draws it, so the page's CSP can forbid
-inline scripts.
+The dashboard's charts are drawn on the server as HTML and CSS (api/services/charts.py and
+api/templates/_charts.html): no chart library, no script, real text labels, and a data table under every chart.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, timedelta
-from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
@@ -25,34 +21,12 @@ from api.routes.analytics import FIRST_DAY, LAST_DAY
 from api.security import Role, create_access_token
 from api.services import dashboard as dash
 from api.services import users
-from api.services.policy_lab import last_replay_tile
 from api.templating import PAGE_HEADERS, templates
 from core.text import Text
 
 router = APIRouter(include_in_schema=False)
 
 STATIC_DIR = FsPath(__file__).resolve().parent.parent / "static"
-
-
-@lru_cache(maxsize=1)
-def _plotly_js() -> tuple[bytes, str]:
-    from plotly.offline import get_plotlyjs
-
-    body = get_plotlyjs().encode("utf-8")
-    return body, hashlib.sha256(body).hexdigest()[:16]
-
-
-def _static(body: bytes, etag: str, request: Request, media_type: str) -> Response:
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
-    if request.headers.get("if-none-match") == f'"{etag}"':
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
-
-
-@router.get("/static/plotly.min.js")
-def plotly_js(request: Request) -> Response:
-    body, etag = _plotly_js()
-    return _static(body, etag, request, "application/javascript")
 
 
 class _StaticFiles(StaticFiles):
@@ -66,7 +40,7 @@ class _StaticFiles(StaticFiles):
 
 
 def install_static(app: FastAPI) -> None:
-    """Mounted after the routers, so the routes above (plotly.min.js) match first."""
+    """Mounted after the routers, so a route never hides behind a static file."""
     app.mount("/static", _StaticFiles(directory=STATIC_DIR), name="static")
 
 
@@ -155,11 +129,12 @@ def dashboard(
     start = min(max(start or end - timedelta(days=dash.DEFAULT_DAYS - 1), FIRST_DAY), LAST_DAY)
     if start > end:
         start, end = end, start
-    data: dict[str, Any] = dash.dashboard_data(storage, settings, start, end)
-    lab = last_replay_tile(storage, settings)
+    data: dict[str, Any] = dash.dashboard_data(
+        storage, settings, start, end, params=dict(request.query_params), app_state=request.app.state
+    )
     return templates.TemplateResponse(
         request,
         "dashboard.html",
-        {"data": data, "lab": lab, "start": start.isoformat(), "end": end.isoformat(), "user": user},
+        {"data": data, "start": start.isoformat(), "end": end.isoformat(), "user": user},
         headers=PAGE_HEADERS,
     )

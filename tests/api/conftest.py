@@ -167,3 +167,79 @@ def seed_funnel(storage: Any, assessor: Any) -> list[Any]:
         results.append(result)
     insert_events(storage.engine, events)
     return results
+
+
+@dataclass
+class Seeded:
+    """What `seed_analytics` stored: engine results (in order), assessment ids and the outcomes file's rows."""
+
+    results: list[Any]
+    assessment_ids: list[str]
+    outcomes: list[dict[str, Any]]
+
+
+def seed_analytics(storage: Any, assessor: Any, tmp_path: Path, applicants: int = 36) -> Seeded:
+    """Applicants of varied profiles through the whole dialog (timed events: question k answered 10 + k
+    seconds after the previous step, the slowest applicants twice as slow), their assessments by the real
+    engine, and the bank's outcome report of half of them loaded by the ETL (source asesor), over three
+    origination months. Deterministic: the same data every run."""
+    import copy
+    from datetime import UTC, datetime, timedelta
+
+    from engine.policy import QUESTIONS
+    from storage.etl import load_file
+    from storage.events import FunnelEvent, insert_events
+
+    incomes = ["menos_15k_comprobado", "15k_20k", "20k_30k", "mas_30k"]
+    payroll = ["bbva", "banorte", "otro"]
+    down = ["menos_15", "minimo_15", "20_30", "35_mas"]
+    history = ["excelente", "bueno", "regular", "malo"]
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    events, results, ids, outcomes = [], [], [], []
+    for i in range(applicants):
+        profile = copy.deepcopy(PROFILE)
+        profile["answers"].update(
+            ingreso_mensual=incomes[i % 4],
+            banco_nomina=payroll[i % 3],
+            enganche=down[(i // 3) % 4],
+            historial_crediticio=history[(i // 2) % 4],
+        )
+        key = storage.upsert_applicant(telegram_id=8_000 + i).user_key
+        t = start + timedelta(minutes=7 * i)
+        slow = 2 if i % 5 == 0 else 1
+        steps = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
+        steps += [("QuestionAnswered", q) for q in QUESTIONS]
+        steps += [("PerfilacionBancariaComplete", None), ("ResultShown", None)]
+        if i % 2 == 0:
+            steps.append(("HandoffOpened", None))
+        reached = len(steps) if i % 9 else 6  # every ninth applicant stops after the third question
+        for k, (name, step) in enumerate(steps[:reached]):
+            t += timedelta(seconds=(10 + k) * slow)
+            events.append(FunnelEvent(name=name, step=step, user_key=key, occurred_at=t).to_row())
+        if reached < len(steps):
+            continue
+        result = assessor.assess(profile)
+        ids.append(storage.save_assessment(result, user_key=key, request=profile))
+        results.append(result)
+    insert_events(storage.engine, events)
+    months = ["2026-01-15", "2026-02-10", "2026-03-05"]
+    for j, aid in enumerate(ids[::2]):
+        outcomes.append(
+            {
+                "folio": f"AS-{j:04d}",
+                "assessment_id": aid,
+                "fecha_originacion": months[j % 3],
+                "banco": "",
+                "monto": 250000,
+                "plazo_meses": 48,
+                "incumplimiento": 1 if j % 4 == 1 else 0,
+            }
+        )
+    path = tmp_path / "desempeno.csv"
+    header = list(outcomes[0])
+    path.write_text(
+        ",".join(header) + "\n" + "".join(",".join(str(o[h]) for h in header) + "\n" for o in outcomes),
+        encoding="utf-8",
+    )
+    load_file(storage.engine, path, "asesor", progress=False)
+    return Seeded(results, ids, outcomes)

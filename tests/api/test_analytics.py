@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import seed_funnel
+from tests.api.conftest import seed_analytics, seed_funnel
 
 pytestmark = pytest.mark.asyncio
 
@@ -81,3 +81,55 @@ async def test_filters_and_periods(client: httpx.AsyncClient, staff: dict, stora
     assert {e["field"] for e in bad.json()["errors"]} == {"bank", "decision"}
     swapped = await client.get("/v1/analytics/funnel", params={"desde": "2026-02-01", "hasta": "2026-01-01"}, headers=h)
     assert swapped.status_code == 422 and swapped.json()["errors"][0]["field"] == "desde"
+
+
+async def test_time_per_step_json_and_csv(
+    client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any, tmp_path: Any
+) -> None:
+    seed_analytics(storage, assessor, tmp_path)
+    h = staff["analyst"].headers
+    rows = (await client.get("/v1/analytics/funnel/steps", headers=h)).json()
+    by = {(r["event"], r["step"]): r for r in rows}
+    first = by[("QuestionAnswered", "trabajo_tiempo")]  # the 4th step: 13 s after the profile (26 s if slow)
+    assert first["users"] == 36 and first["median_seconds"] == 13.0 and first["p90_seconds"] == 26.0
+    fourth = by[("QuestionAnswered", "creditos_vigentes")]
+    assert fourth["users"] == 32 and fourth["drop_off"] == 4  # every ninth applicant stopped before it
+    assert by[("HandoffOpened", None)]["users"] == 16
+    c = await client.get("/v1/analytics/funnel/steps", params={"format": "csv"}, headers=h)
+    table = list(csv.DictReader(io.StringIO(c.text)))
+    assert [float(r["median_seconds"]) if r["median_seconds"] else None for r in table] == [
+        r["median_seconds"] for r in rows
+    ]
+
+
+async def test_delinquency_json_and_csv(
+    client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any, tmp_path: Any
+) -> None:
+    seeded = seed_analytics(storage, assessor, tmp_path)
+    h = staff["analyst"].headers
+    r = await client.get("/v1/analytics/delinquency", headers=h)
+    assert r.status_code == 200
+    body = r.json()
+    loans = seeded.outcomes
+    assert body["total"]["loans"] == len(loans) == body["total"]["with_prediction"]  # every loan is linked
+    assert body["total"]["defaults"] == sum(o["incumplimiento"] for o in loans)
+    pds = {aid: res.pd.probability for aid, res in zip(seeded.assessment_ids, seeded.results, strict=True)}
+    expected = sum(pds[o["assessment_id"]] for o in loans)
+    assert body["total"]["expected_defaults"] == pytest.approx(expected, abs=1e-3)
+    assert [row["segment"] for row in body["rows"]] == ["2026-01-01", "2026-02-01", "2026-03-01"]
+    by_bank = (await client.get("/v1/analytics/delinquency", params={"by": "recommended_bank"}, headers=h)).json()
+    banks = {}
+    for o in loans:
+        bank = seeded.results[seeded.assessment_ids.index(o["assessment_id"])].bank_fit.recommended
+        banks[bank] = banks.get(bank, 0) + 1
+    assert {row["segment"]: row["loans"] for row in by_bank["rows"]} == banks
+    c = await client.get("/v1/analytics/delinquency", params={"format": "csv", "by": "income_band"}, headers=h)
+    table = list(csv.DictReader(io.StringIO(c.text)))
+    assert table[-1]["segment"] == "total" and int(table[-1]["loans"]) == len(loans)
+    # a period filters the origination date; without one every cohort counts
+    feb = {"desde": "2026-02-01", "hasta": "2026-02-28"}
+    only = (await client.get("/v1/analytics/delinquency", params=feb, headers=h)).json()
+    assert [row["segment"] for row in only["rows"]] == ["2026-02-01"]
+    bad = await client.get("/v1/analytics/delinquency", params={"by": "decision"}, headers=h)
+    assert bad.status_code == 422
+    assert (await client.get("/v1/analytics/delinquency", headers=staff["advisor"].headers)).status_code == 403

@@ -2,8 +2,8 @@
 
 - The bot's link opens the result page, which moves on to the form by itself (seed 002); the form is filled
   and submitted; the confirmation shows the folio that is in the database.
-- An analyst logs in and the dashboard draws all six charts with data from the database, with plotly.js
-  served by the app (no request leaves the server's origin).
+- An analyst logs in and the dashboard draws every tile with data from the database; each tile's table has
+  the numbers the API returns; at 390 px nothing is wider than the screen (no request leaves the origin).
 Screenshots go to test-output/api/ (gitignored).
 """
 
@@ -25,7 +25,7 @@ from api.main import create_app
 from storage.events import EventSink, SpoolOutbox
 from storage.models import Event, FinancingRequest
 from storage.repositories import Storage
-from tests.api.conftest import PASSWORD, make_handoff, make_settings, seed_funnel, shared_assessor
+from tests.api.conftest import PASSWORD, make_handoff, make_settings, seed_analytics, shared_assessor
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -160,10 +160,31 @@ def test_handoff_in_a_browser(live: LiveServer, browser: Any) -> None:
     assert seen["foreign"] == [] and seen["errors"] == []
 
 
-def test_dashboard_in_a_browser(live: LiveServer, browser: Any, password_hash: str) -> None:
-    seed_funnel(live.storage, shared_assessor())
+CHARTS = ["g-embudo", "g-decisiones", "g-bancos", "g-pd", "g-perdida", "g-perfiles", "g-morosidad"]
+
+
+def _table(page: Any, selector: str) -> list[list[str]]:
+    """The cells of a data table (also while its <details> is closed)."""
+    return page.eval_on_selector_all(
+        f"{selector} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))"
+    )
+
+
+def _num(text: str) -> float | None:
+    text = text.replace(",", "").replace("%", "").replace("$", "").strip()
+    return None if text in ("", "—") else float(text)
+
+
+def _analyst_api(live: LiveServer) -> Any:
+    r = httpx.post(f"{live.url}/v1/auth/token", data={"username": "analista", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return lambda path, **params: httpx.get(f"{live.url}{path}", params=params, headers=headers).json()
+
+
+def test_dashboard_in_a_browser(live: LiveServer, browser: Any, password_hash: str, tmp_path: Path) -> None:
+    seeded = seed_analytics(live.storage, shared_assessor(), tmp_path)
     live.storage.create_user("analista", password_hash=password_hash, role="analyst")
-    page = browser.new_page(locale="es-MX", viewport={"width": 1300, "height": 900})
+    page = browser.new_page(locale="es-MX", viewport={"width": 1280, "height": 900})
     seen = _watch(page, live.url)
     page.goto(f"{live.url}/dashboard")
     page.wait_for_url(f"{live.url}/login?next=/dashboard")
@@ -175,15 +196,41 @@ def test_dashboard_in_a_browser(live: LiveServer, browser: Any, password_hash: s
     page.fill("#password", PASSWORD)
     page.click("#entrar")
     page.wait_for_url(f"{live.url}/dashboard")
-    charts = ["g-embudo", "g-bancos", "g-decisiones", "g-pd", "g-perdida", "g-segmentos"]
-    for chart in charts:
-        page.wait_for_selector(f"#{chart}[data-rendered='1']", timeout=20_000)
-        assert page.locator(f"#{chart} svg.main-svg").count() >= 1
-    assert page.inner_text("#kpi-evaluaciones") == "3"
-    # the funnel chart carries the seeded numbers (3 started, 1 opened the handoff)
-    funnel_text = page.inner_text("#g-embudo")
-    assert "Inicio en el bot" in funnel_text and "Abrió la solicitud web" in funnel_text
+    for chart in CHARTS:
+        assert page.locator(f"#{chart}[data-rendered='1']").count() == 1, chart
+    assert page.inner_text("#kpi-evaluaciones") == str(len(seeded.results))
+    api = _analyst_api(live)
+
+    # the funnel: applicants, drop-off and time per step as the API gives them
+    steps = api("/v1/analytics/funnel/steps")
+    funnel = _table(page, "#t-embudo")
+    assert [c[0] for c in funnel][:2] == ["Inicio en el bot", "Aceptó el aviso de privacidad"]
+    assert [_num(c[1]) for c in funnel] == [r["users"] for r in steps]
+    assert [_num(c[5]) for c in funnel] == [
+        None if r["median_seconds"] is None else round(r["median_seconds"], 1) for r in steps
+    ]
+    assert "mediana 13 s · p90 26 s" in page.inner_text("#g-embudo")
+
+    # delinquency: observed default rate and the predicted PD of the same loans, per cohort
+    dq = api("/v1/analytics/delinquency")
+    cohorts = _table(page, "#t-morosidad-cohortes")
+    assert [c[0] for c in cohorts] == ["ene 2026", "feb 2026", "mar 2026", "Total"]
+    for cells, row in zip(cohorts, [*dq["rows"], dq["total"]], strict=True):
+        assert _num(cells[1]) == row["loans"] and _num(cells[2]) == row["defaults"]
+        assert _num(cells[3]) == round(row["default_rate"] * 100, 1)
+        assert _num(cells[6]) == round(row["predicted_pd"] * 100, 1)
+    page.select_option("#morosidad-morosidad", "income_band")
+    page.click("#morosidad form.opcion button")
+    page.wait_for_url("**morosidad=income_band**")
+    by_income = api("/v1/analytics/delinquency", by="income_band")
+    assert [_num(c[1]) for c in _table(page, "#t-morosidad-segmentos")] == [r["loans"] for r in by_income["rows"]]
     page.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)
+
+    # a phone: nothing wider than the screen, the labels still whole
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live.url}/dashboard")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(OUTPUT / "dashboard-390.png"), full_page=True)
     assert seen["foreign"] == [], seen["foreign"]
     assert seen["errors"] == [], seen["errors"]  # CSP violations and JS errors show up here
 

@@ -224,3 +224,135 @@ def test_default_rates_by_segment(storage: Storage) -> None:
     assert by_age == {"18-24": 0.5, "25-34": 0.5, "45-54": 0.0, "55+": 1.0}
     by_tenure = {r["segment"]: r["clients"] for r in an.default_rates(by="tenure", source="german")}
     assert by_tenure == {"6m_1a": 1, "mas_2a": 3}
+
+
+def test_time_per_step_median_p90_and_drop_off(funnel_data: Analytics) -> None:
+    """Each step is timed from the previous step (the first QuestionAnswered from the profile, the next from the
+    question before): medians and p90 as percentile_cont, over the applicants who reached both."""
+    rows = {(r["event"], r["step"]): r for r in funnel_data.step_times()}
+    assert list(rows) == funnel_data.funnel_steps()
+    start = rows[("BotStarted", None)]
+    assert start["users"] == 6 and start["drop_off"] is None and start["median_seconds"] is None
+    consent = rows[("ConsentGiven", None)]
+    assert (consent["timed"], consent["median_seconds"], consent["p90_seconds"]) == (5, 5.0, 5.0)
+    assert consent["drop_off"] == 1 and consent["drop_off_rate"] == pytest.approx(1 / 6, abs=1e-6)
+    first_q = rows[("QuestionAnswered", QUESTIONS[0])]
+    assert (first_q["timed"], first_q["median_seconds"]) == (4, 10.0)  # 30 s after start, profile at 20 s
+    fourth_q = rows[("QuestionAnswered", QUESTIONS[3])]
+    assert fourth_q["users"] == 3 and fourth_q["drop_off"] == 1 and fourth_q["median_seconds"] == 1.0
+    complete = rows[("PerfilacionBancariaComplete", None)]
+    # last answer at 37 s; completed at 600, 300 and 1200 s -> 563, 263, 1163
+    assert complete["timed"] == 3 and complete["median_seconds"] == pytest.approx(563.0)
+    assert complete["p90_seconds"] == pytest.approx(563 + 0.8 * (1163 - 563))
+    assert rows[("FinancingRequestSubmitted", None)]["timed"] == 1
+    week = {(r["event"], r["step"]): r for r in funnel_data.step_times(Filters(start=T0, end=T0 + timedelta(days=7)))}
+    assert week[("PerfilacionBancariaComplete", None)]["median_seconds"] == pytest.approx((263 + 563) / 2)
+
+
+def _outcome(i: int, *, month: int | None, defaulted: bool, pd: float | None, bank: str, income: str) -> LoanOutcome:
+    return LoanOutcome(
+        source="asesor",
+        row_hash=f"{i:064x}",
+        defaulted=defaulted,
+        predicted_pd=pd,
+        originated_at=None if month is None else datetime(2026, month, 3 + i % 20, 15, tzinfo=UTC),
+        recommended_bank=bank,
+        income_band=income,
+        features={},
+    )
+
+
+def test_delinquency_by_cohort_and_segment_beside_the_predicted_pd(storage: Storage) -> None:
+    spec = [  # (month, defaulted, predicted pd, bank, income band)
+        (3, True, 0.20, "bbva", "15k_20k"),
+        (3, False, 0.10, "bbva", "15k_20k"),
+        (3, False, 0.10, "banorte", "mas_30k"),
+        (3, True, None, "banorte", "mas_30k"),
+        (4, False, 0.05, "bbva", "mas_30k"),
+        (4, False, 0.05, "bbva", "mas_30k"),
+        (4, True, 0.30, "banorte", "15k_20k"),
+        (None, False, None, "bbva", "15k_20k"),
+    ]
+    with storage.session() as s:
+        s.add_all(
+            [_outcome(i, month=m, defaulted=d, pd=p, bank=b, income=inc) for i, (m, d, p, b, inc) in enumerate(spec)]
+        )
+    an = Analytics(storage.engine)
+    by_month = an.delinquency(by="cohort_month")
+    assert [r["segment"] for r in by_month["rows"]] == ["2026-03-01", "2026-04-01", None]  # no date last
+    march = by_month["rows"][0]
+    assert (march["loans"], march["defaults"], march["default_rate"]) == (4, 2, 0.5)
+    assert march["with_prediction"] == 3 and march["predicted_pd"] == pytest.approx(0.4 / 3, abs=1e-6)
+    assert march["defaults_with_prediction"] == 1 and march["actual_to_expected"] == pytest.approx(1 / 0.4, abs=1e-4)
+    # Wilson 95 % of 2/4, by hand: centre (0.5 + z²/8) / (1 + z²/4), half z·sqrt(1/16 + z²/64) / (1 + z²/4)
+    z = 1.959964
+    centre, half = (0.5 + z * z / 8) / (1 + z * z / 4), z * (1 / 16 + z * z / 64) ** 0.5 / (1 + z * z / 4)
+    assert march["ci_low"] == pytest.approx(centre - half, abs=1e-6)
+    assert march["ci_high"] == pytest.approx(centre + half, abs=1e-6)
+    total = by_month["total"]
+    assert (total["loans"], total["defaults"], total["with_prediction"]) == (8, 3, 6)
+    assert total["expected_defaults"] == pytest.approx(0.8) and total["actual_to_expected"] == pytest.approx(2 / 0.8)
+    by_bank = {r["segment"]: r for r in an.delinquency(by="recommended_bank")["rows"]}
+    assert [*by_bank] == ["bbva", "banorte"]  # the policy's bank order
+    assert by_bank["banorte"]["default_rate"] == pytest.approx(2 / 3, abs=1e-6)
+    by_income = [r["segment"] for r in an.delinquency(by="income_band")["rows"]]
+    assert by_income == ["15k_20k", "mas_30k"]  # the policy's answer order
+    april = an.delinquency(by="income_band", f=Filters(start=datetime(2026, 4, 1, tzinfo=UTC)))["total"]
+    assert april["loans"] == 3  # the period filters the origination date
+    assert an.delinquency(by="tenure", source="german")["rows"] == []
+    with pytest.raises(ValueError):
+        an.delinquency(by="decision")
+
+
+def test_population_counts_bin_the_recorded_inputs_and_the_score(storage: Storage, result_factory) -> None:
+    reference = {
+        "credit_history": {"name": "credit_history", "shares": [0.5, 0.3, 0.2], "edges": [0.0, 1.0]},
+        "score": {"name": "score", "shares": [0.5, 0.5], "edges": [600.0]},
+    }
+    rows = []
+    for i, (hist, pd_) in enumerate([(0, 0.02), (1, 0.3), (2, 0.5), (4, 0.6), (0, 0.01)]):
+        _, res = result_factory(pd=pd_)
+        res["pd"]["features"] = {"credit_history": float(hist), "age": 30.0}
+        rows.append(Storage.assessment_row(res, created_at=T0 + timedelta(hours=i)))
+    _, old = result_factory(pd=0.2)  # stored before the inputs were recorded
+    rows.append(Storage.assessment_row(old, created_at=T0))
+    _, other = result_factory(pd=0.2)
+    other["pd"]["features"], other["model_version"] = {"credit_history": 0.0}, "applicant-other"
+    rows.append(Storage.assessment_row(other, created_at=T0))
+    with storage.session() as s:
+        from storage.models import Assessment
+
+        s.add_all([Assessment(**r) for r in rows])
+    an = Analytics(storage.engine)
+    got = an.population_counts(reference, model_version="applicant-test")
+    assert got["assessments"] == 5 and got["without_features"] == 1
+    assert got["counts"]["credit_history"] == [2, 1, 2]  # ranks 0, 0 | 1 | 2, 4
+    scores = [r["credit_score"] for r in rows[:5]]
+    assert got["counts"]["score"] == [sum(x <= 600 for x in scores), sum(x > 600 for x in scores)]
+    assert an.population_counts(reference)["assessments"] == 6  # every model
+    late = an.population_counts(reference, Filters(start=T0 + timedelta(hours=3)), model_version="applicant-test")
+    assert late["counts"]["credit_history"] == [1, 0, 1]
+
+
+def test_strategy_segments_by_payroll_income_and_down_payment(portfolio) -> None:
+    an, rows = portfolio
+    dims = ("payroll_bank", "income_band", "down_payment")
+    got = {tuple(s[d] for d in dims): s for s in an.strategy_segments(dimensions=dims)}
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[d] for d in dims), []).append(r)
+    assert set(got) == set(groups)
+    banks = list(default_policy().banks)
+    for key, g in groups.items():
+        s = got[key]
+        assert s["applicants"] == len(g)
+        assert s["approval_rate"] == pytest.approx(sum(r["decision"] == "aprobado" for r in g) / len(g), abs=1e-6)
+        assert s["review_rate"] == pytest.approx(sum(r["decision"] == "revisar" for r in g) / len(g), abs=1e-6)
+        assert s["mean_pd"] == pytest.approx(statistics.mean(r["pd"] for r in g), abs=1e-5)
+        expected_el = sum(r["expected_loss"] for r in g) / len(g)
+        assert s["expected_loss_per_applicant"] == pytest.approx(expected_el, abs=0.01)
+        counts = {b: sum(r["recommended_bank"] == b for r in g) for b in banks}
+        best = max(banks, key=lambda b: (counts[b], -banks.index(b)))
+        assert s["top_bank"] == best and s["top_bank_share"] == pytest.approx(counts[best] / len(g), abs=1e-6)
+    with pytest.raises(ValueError):
+        an.strategy_segments(dimensions=("payroll_bank", "name"))
