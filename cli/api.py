@@ -36,6 +36,7 @@ def serve(
     """Run the API with uvicorn (the engine is loaded at start-up in each worker)."""
     import uvicorn
 
+    _check_port(host, port)
     if migrate:
         from storage.db import migrate as run_migrations
 
@@ -50,6 +51,25 @@ def serve(
         log_level=log_level,
         access_log=False,  # paths carry handoff tokens: keep them out of access logs
     )
+
+
+def _check_port(host: str, port: int) -> None:
+    """A taken port is the caller's to change (exit 2, --port), said before the engine loads, not uvicorn's
+    `[Errno 98]` log line and exit 1 after it."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        fail("invalid_host", f"No se puede escuchar en {host!r}: {exc}", field="--host")
+    family, _type, _proto, _name, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            message = f"No se puede escuchar en {host}:{port} ({exc.strerror}); usa otro --port."
+            fail("port_in_use", message, field="--port")
 
 
 @app.command("create-user")

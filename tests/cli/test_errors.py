@@ -61,6 +61,17 @@ def test_unreachable_database_is_exit_4_and_a_bad_url_exit_2() -> None:
     assert r.exit_code == ExitCode.BAD_INPUT and _error(r.stderr)["field"] == "--url"
 
 
+def test_api_serve_on_a_taken_port_is_exit_2_before_anything_loads() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = runner.invoke(app, ["api", "serve", "--port", str(port), "--no-migrate"])
+    assert r.exit_code == ExitCode.BAD_INPUT
+    err = _error(r.stderr)
+    assert err["code"] == "port_in_use" and err["field"] == "--port"
+
+
 def test_bad_setting_in_the_environment_is_exit_3(tmp_path: Path) -> None:
     """pydantic-settings refusing a value (here a TTL that is not a number) is configuration, not a bug."""
     p = subprocess.run(
