@@ -41,7 +41,7 @@ def load(
             engine.dispose()
     except EtlError as exc:
         details = {k: v for k, v in exc.payload.items() if k != "error"}
-        fail("invalid_etl_input", str(exc), field=str(file) if "file" in details else None, **details)
+        fail("invalid_etl_input", str(exc), field="file" if "file" in details else None, **details)
     # a database that cannot be reached: cli.errors classifies it (exit 4), never a traceback
     text = json.dumps(result, ensure_ascii=False, indent=2, default=str)
     if report:
