@@ -2,6 +2,11 @@
 
 HTML pages (the handoff form, the dashboard) render their own Spanish error pages; everything else, including
 404s on unknown paths and unexpected exceptions, comes back as `application/problem+json`.
+
+A dependency that is down (the database, Redis) is a 503 with `Retry-After`, type
+`urn:asesor:unavailable:<dependency>`, logged at most once per dependency every few seconds (an outage must not
+write a line per request). Its handlers answer without re-raising, so the server keeps the keep-alive
+connection; only a bug reaches the generic 500 handler.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import redis.exceptions as redis_errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from storage.db import InvalidText
+from core.log_throttle import LogThrottle
+from storage.db import DATABASE_UNAVAILABLE, InvalidText
 
 log = logging.getLogger("asesor.api")
 
@@ -137,6 +144,45 @@ def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
     return out
 
 
+# seconds a client should wait before retrying during an outage (recovery after a restart takes about one)
+RETRY_AFTER_SECONDS = 5
+OUTAGE_LOG = LogThrottle(interval=10.0)
+_UNAVAILABLE_ES = {
+    "database": "La base de datos no está disponible en este momento; inténtalo de nuevo en unos segundos.",
+    "redis": "Redis no está disponible en este momento; inténtalo de nuevo en unos segundos.",
+}
+# what "the dependency is down" looks like: connection refused or lost, a pool that cannot hand out a connection
+DEPENDENCY_ERRORS: dict[type[BaseException], str] = {
+    **dict.fromkeys(DATABASE_UNAVAILABLE, "database"),
+    redis_errors.ConnectionError: "redis",
+    redis_errors.TimeoutError: "redis",
+}
+
+
+def dependency_down(exc: BaseException) -> str | None:
+    """'database' or 'redis' when `exc` means that dependency is unreachable; None otherwise."""
+    return next((name for kind, name in DEPENDENCY_ERRORS.items() if isinstance(exc, kind)), None)
+
+
+def unavailable_response(request: Request, dependency: str) -> Response:
+    from api.templating import PAGE_HEADERS, templates, wants_html
+
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    detail = _UNAVAILABLE_ES[dependency]
+    if wants_html(request):  # an applicant on the handoff form, an analyst on the dashboard
+        context = {
+            "kind": "unavailable",
+            "title": "Servicio no disponible por un momento",
+            "message": "Estamos teniendo un problema técnico momentáneo; no se perdió nada de lo que enviaste.",
+            "hint": f"Vuelve a intentarlo en unos {RETRY_AFTER_SECONDS} segundos.",
+            "folio": None,
+        }
+        return templates.TemplateResponse(
+            request, "handoff_error.html", context, status_code=503, headers={**PAGE_HEADERS, **headers}
+        )
+    return problem_response(request, 503, detail, headers=headers, type_=f"urn:asesor:unavailable:{dependency}")
+
+
 INVALID_TEXT_MESSAGE = "Un texto contiene caracteres que no se pueden guardar (NUL, de control o Unicode inválido)."
 
 
@@ -156,6 +202,23 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = field_errors_from_pydantic(list(exc.errors()))
         fields = ", ".join(dict.fromkeys(e.field for e in errors))
         return problem_response(request, 422, f"Revisa estos campos: {fields}.", errors=errors)
+
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        dependency = dependency_down(exc) or "database"
+        OUTAGE_LOG.log(
+            log,
+            logging.WARNING,
+            dependency,
+            "%s unavailable (%s) on %s %s; answering 503",
+            dependency,
+            type(exc).__name__,
+            request.method,
+            _route_of(request),
+        )
+        return unavailable_response(request, dependency)
+
+    for kind in DEPENDENCY_ERRORS:
+        app.add_exception_handler(kind, _unavailable)
 
     @app.exception_handler(InvalidText)
     async def _invalid_text(request: Request, exc: InvalidText) -> JSONResponse:

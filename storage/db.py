@@ -87,6 +87,17 @@ def _holds_nul(parameters: Any) -> bool:
     return any(_holds_nul(v) for v in parameters if isinstance(v, str | dict | list | tuple))
 
 
+# The database is unreachable (refused, lost mid-query, restarting) or the pool cannot hand out a connection in
+# time: callers answer "try again shortly" (the API: 503 with Retry-After) rather than a server error.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+)
+
+
+PG_CONNECT_TIMEOUT_S = 5
+
 # How long a write transaction waits for SQLite's write lock before it fails with "database is locked".
 SQLITE_LOCK_TIMEOUT_S = 10.0
 
@@ -172,6 +183,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         event.listen(engine, "before_cursor_execute", _sqlite_refuse_nul)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # a server that does not answer (a host gone, a blackholed port) fails a connect in seconds instead of hanging
+    kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
@@ -231,6 +244,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 __all__ = [
+    "DATABASE_UNAVAILABLE",
     "InvalidText",
     "current_revision",
     "default_url",

@@ -47,12 +47,15 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from core.log_throttle import LogThrottle
 from storage.db import write_engine
 from storage.models import FUNNEL_COLUMNS, Event, EventName, FunnelProgress
 from storage.sqlfuncs import greatest, least
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+# an outbox that is down fails every emit: say so once every few seconds, not once per event
+OUTBOX_LOG = LogThrottle(interval=10.0)
 STEP_COLUMNS = tuple(dict.fromkeys(FUNNEL_COLUMNS.values()))
 
 
@@ -423,7 +426,15 @@ class EventSink:
                 target.put(records)
                 return
             except Exception as exc:
-                log.warning("outbox %s unavailable (%s); trying the next one", type(target).__name__, exc)
+                name = type(target).__name__
+                OUTBOX_LOG.log(
+                    log,
+                    logging.WARNING,
+                    f"put:{name}",
+                    "outbox %s unavailable (%s); trying the next one",
+                    name,
+                    type(exc).__name__,
+                )
         with self._mem_lock:
             room = self._memory_limit - len(self._memory)
             self._memory.extend(records[: max(room, 0)])
@@ -455,7 +466,10 @@ class EventSink:
             try:
                 batch = source.take(self.batch_size)
             except Exception as exc:  # Redis down: its events wait there; the spool still flushes
-                log.warning("cannot read outbox %s: %s", type(source).__name__, exc)
+                name = type(source).__name__
+                OUTBOX_LOG.log(
+                    log, logging.WARNING, f"take:{name}", "cannot read outbox %s: %s", name, type(exc).__name__
+                )
                 continue
             if batch is None:
                 continue
@@ -491,7 +505,9 @@ class EventSink:
             try:
                 n += s.pending()
             except Exception:
-                log.warning("cannot count outbox %s", type(s).__name__)
+                OUTBOX_LOG.log(
+                    log, logging.WARNING, f"count:{type(s).__name__}", "cannot count outbox %s", type(s).__name__
+                )
         return n
 
     # -------------------------------------------------------------------------------- background runner

@@ -1,8 +1,9 @@
 """Liveness, readiness and metrics.
 
 - `/healthz`: public, no I/O; the process is up.
-- `/readyz`: signed-in users (any role): database and Redis reachable. Probes send a Bearer token; the
-  issue allows only `/healthz` and the handoff form without authentication.
+- `/readyz`: public (load balancers and container probes send no token): database and Redis reachable, 503 with
+  Retry-After naming the one that is not. It says nothing sensitive: which dependency, ok or not, the exception's
+  class name and the latency; no host, URL, version or error text.
 - `/metrics`: admin role (the Prometheus scraper signs in as a service account with role admin).
 """
 
@@ -17,8 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api import metrics
-from api.deps import AdminDep, CurrentUserDep, SettingsDep
-from api.errors import problem_responses
+from api.deps import AdminDep, SettingsDep
+from api.errors import RETRY_AFTER_SECONDS, problem_responses
 
 router = APIRouter(tags=["salud"])
 
@@ -74,13 +75,15 @@ def _check_redis(url: str | None) -> Check:
     "/readyz",
     response_model=Readiness,
     summary="Base de datos y Redis accesibles",
-    responses={503: {"model": Readiness, "description": "Alguna dependencia no responde"}, **problem_responses(401)},
+    responses={503: {"model": Readiness, "description": "Alguna dependencia no responde"}},
 )
-def readyz(request: Request, settings: SettingsDep, _user: CurrentUserDep) -> Response:
+def readyz(request: Request, settings: SettingsDep) -> Response:
     checks = {"database": _check_db(request), "redis": _check_redis(settings.redis_url)}
     ready = all(c.ok for c in checks.values())
     body = Readiness(status="ok" if ready else "degraded", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+    if ready:
+        return JSONResponse(body.model_dump())
+    return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 @router.get(

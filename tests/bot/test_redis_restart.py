@@ -4,109 +4,34 @@ step, and the update that arrived during the outage gets a polite "try again" in
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from bot_harness import GOOD_ANSWERS, BotHarness, build_harness, label, step_of
 from fake_telegram import TestUser
-from redis import Redis as SyncRedis
 
 from dialogs import texts
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class OwnRedis:
-    """A private redis-server on a free port, data in a tmp dir, every write fsynced to the AOF."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is required (scripts/services.sh installs it)"
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--daemonize",
-                "no",
-                "--logfile",
-                str(self.dir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = SyncRedis(port=self.port, socket_connect_timeout=0.2)
-        for _ in range(100):
-            try:
-                if client.ping():
-                    return
-            except Exception:
-                pass
-            import time
-
-            time.sleep(0.05)
-        raise RuntimeError("own redis-server did not start")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)  # no shutdown save: only the AOF can bring the data back
-        self.proc.wait(5)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(5)
-            self.proc = None
+from tests.private_services import PrivateRedis
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path / "redis")
-    server.dir.mkdir()
+def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path / "redis")
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-async def h(own_redis: OwnRedis, sqlite_url: str, tmp_path: Path) -> AsyncIterator[BotHarness]:
+async def h(own_redis: PrivateRedis, sqlite_url: str, tmp_path: Path) -> AsyncIterator[BotHarness]:
     harness = await build_harness(redis_url=own_redis.url, db_url=sqlite_url, data_dir=tmp_path)
     yield harness
     await harness.close()
     await harness.tg.stop()
 
 
-async def test_redis_killed_and_restarted_mid_dialog(h: BotHarness, own_redis: OwnRedis) -> None:
+async def test_redis_killed_and_restarted_mid_dialog(h: BotHarness, own_redis: PrivateRedis) -> None:
     u = TestUser(h.tg, 7401)
     await h.feed(u.text("/start"))
     await h.feed(u.press("Acepto"))

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -24,29 +20,45 @@ from sqlalchemy.pool import NullPool
 from storage.db import make_engine, migrate
 from storage.events import EventSink, FunnelEvent, RedisOutbox, SpoolOutbox, insert_events
 from storage.models import Event
+from tests.private_services import PrivatePostgres, free_port
 
 QUESTIONS = [
-    "trabajo_tiempo", "banco_nomina", "historial_crediticio", "creditos_vigentes",
-    "atrasos_12_meses", "enganche", "prioridad_financiamiento", "ingreso_mensual",
+    "trabajo_tiempo",
+    "banco_nomina",
+    "historial_crediticio",
+    "creditos_vigentes",
+    "atrasos_12_meses",
+    "enganche",
+    "prioridad_financiamiento",
+    "ingreso_mensual",
 ]
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def dialog_events(user_key: str) -> list[FunnelEvent]:
     """The events one complete dialog emits, in order."""
-    evs = [FunnelEvent(name="BotStarted", user_key=user_key), FunnelEvent(name="ConsentGiven", user_key=user_key),
-           FunnelEvent(name="ProfileCompleted", user_key=user_key)]
-    evs += [FunnelEvent(name="QuestionAnswered", user_key=user_key, step=q, properties={"i": i})
-            for i, q in enumerate(QUESTIONS)]
-    evs += [FunnelEvent(name=n, user_key=user_key, policy_version="2026.11.1", model_version="m1")
-            for n in ("PerfilacionBancariaComplete", "ResultShown", "HandoffOpened")]
+    evs = [
+        FunnelEvent(name="BotStarted", user_key=user_key),
+        FunnelEvent(name="ConsentGiven", user_key=user_key),
+        FunnelEvent(name="ProfileCompleted", user_key=user_key),
+    ]
+    evs += [
+        FunnelEvent(name="QuestionAnswered", user_key=user_key, step=q, properties={"i": i})
+        for i, q in enumerate(QUESTIONS)
+    ]
+    evs += [
+        FunnelEvent(name=n, user_key=user_key, policy_version="2026.11.1", model_version="m1")
+        for n in ("PerfilacionBancariaComplete", "ResultShown", "HandoffOpened")
+    ]
     return evs
 
 
 def count_events(engine: Engine) -> tuple[int, int]:
     with engine.connect() as conn:
-        return (conn.scalar(select(func.count()).select_from(Event)) or 0,
-                conn.scalar(select(func.count(func.distinct(Event.id)))) or 0)
+        return (
+            conn.scalar(select(func.count()).select_from(Event)) or 0,
+            conn.scalar(select(func.count(func.distinct(Event.id)))) or 0,
+        )
 
 
 def test_event_model_refuses_raw_telegram_ids_and_unknown_names() -> None:
@@ -122,7 +134,7 @@ def test_redis_outbox_with_fallback_to_spool_when_redis_is_down(db_url: str, tmp
     for e in events[:5]:
         sink.emit(e)
     assert redis_box.pending() == 5
-    down = RedisOutbox(f"redis://127.0.0.1:{_free_port()}/0", stream=stream)  # nothing listens there
+    down = RedisOutbox(f"redis://127.0.0.1:{free_port()}/0", stream=stream)  # nothing listens there
     sink.outbox = down
     for e in events[5:]:
         sink.emit(e)
@@ -168,47 +180,9 @@ async def test_async_emit_and_flusher_task(db_url: str, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- outage test
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrivatePostgres:
-    """A throw-away PostgreSQL cluster in a temp dir on a free port, so stopping it disturbs no one."""
-
-    BIN = Path("/usr/lib/postgresql/15/bin")
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="asesor-pg-"))
-        self.data = self.dir / "data"
-        self.port = _free_port()
-        shutil.chown(self.dir, "postgres", "postgres")
-        self._as_postgres(f"{self.BIN}/initdb -D {self.data} -U postgres --auth=trust -E UTF8 >/dev/null")
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _as_postgres(self, cmd: str) -> None:
-        if os.geteuid() == 0:
-            subprocess.run(["su", "postgres", "-c", cmd], check=True, timeout=120)
-        else:
-            subprocess.run(["bash", "-c", cmd], check=True, timeout=120)
-
-    def start(self) -> None:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres(f"{self.BIN}/pg_ctl -D {self.data} -l {self.dir}/log -w -o '{opts}' start >/dev/null")
-
-    def stop(self) -> None:
-        self._as_postgres(f"{self.BIN}/pg_ctl -D {self.data} -m immediate -w stop >/dev/null")
-
-    def destroy(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def private_pg() -> Iterator[PrivatePostgres]:
-    if not PrivatePostgres.BIN.exists():
+    if not PrivatePostgres.available():
         pytest.fail("PostgreSQL 15 binaries are missing: run scripts/services.sh")
     pg = PrivatePostgres()
     pg.start()
@@ -230,8 +204,11 @@ def test_every_event_lands_exactly_once_across_a_postgres_outage(
     migrate(url)
     engine = make_engine(url, pool_size=4)
     stream = f"asesor:test:{uuid.uuid4().hex}"
-    outbox = (SpoolOutbox(tmp_path / "spool", max_segment_records=50) if outbox_kind == "spool"
-              else RedisOutbox(TEST_REDIS_URL, stream=stream))
+    outbox = (
+        SpoolOutbox(tmp_path / "spool", max_segment_records=50)
+        if outbox_kind == "spool"
+        else RedisOutbox(TEST_REDIS_URL, stream=stream)
+    )
     sink = EventSink(engine, outbox, batch_size=40, flush_interval=0.01, max_backoff=0.2)
     sink.start()
 
@@ -299,7 +276,7 @@ from storage.db import make_engine
 from storage.events import EventSink, FunnelEvent, SpoolOutbox
 sink = EventSink(make_engine({sqlite_url!r}), SpoolOutbox({str(spool)!r}))
 for i in range(50):
-    sink.emit(FunnelEvent(id=f"killed-{{i}}", name="QuestionAnswered", user_key="{'a' * 64}", step="enganche"))
+    sink.emit(FunnelEvent(id=f"killed-{{i}}", name="QuestionAnswered", user_key="{"a" * 64}", step="enganche"))
 os._exit(9)
 """
     proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], timeout=120)
