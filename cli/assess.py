@@ -4,6 +4,11 @@ Invalid input exits 2 with a JSON error on stderr naming the field; a single inv
 to stdout. In a batch, good items are written (each with its `line`, 1-based) and each bad one is reported
 on stderr as one JSON line; the exit code is then 2. `--jsonl` spreads the work over processes forked after
 the engine is built, so the workers start warm.
+
+No input crashes the command (issue #13 item 5): numbers longer than MAX_NUMBER_CHARS characters (Python
+refuses integers of more than 4,300 digits with a ValueError; a profile needs a dozen), NaN/Infinity, nesting
+deeper than MAX_DEPTH (deep JSON ran json's recursion out), invalid UTF-8 and anything the engine raises are
+each an error on that item's line, named with the limit, and the run goes on.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ if TYPE_CHECKING:  # the engine's heavy imports wait until a command needs them
     from engine.assess import Assessor
 
 CHUNK = 256
+MAX_NUMBER_CHARS = 32  # digits, sign, point and exponent of one JSON number
+MAX_DEPTH = 16  # a profile nests three levels (request → answers/loan/applicant → value)
 _worker_assessor: Assessor | None = None
 _worker_as_of: date | None = None
 
@@ -37,24 +44,106 @@ def _error(message: str, *, code: str = "invalid_input", line: int | None = None
     return json.dumps(body if line is None else {**body, "line": line}, ensure_ascii=False)
 
 
+class InputLimit(ValueError):
+    """The input passes a limit of this command: `code` and `limit` go into the error."""
+
+    def __init__(self, code: str, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.code, self.limit = code, limit
+
+
+class _Refused:
+    """A number json parsed but this command refuses; kept in place so the item holding it is the one refused."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: InputLimit) -> None:
+        self.error = error
+
+
+def _too_long(text: str) -> _Refused | None:
+    if len(text) <= MAX_NUMBER_CHARS:
+        return None
+    return _Refused(
+        InputLimit("number_too_long", f"a number has more than {MAX_NUMBER_CHARS} characters", MAX_NUMBER_CHARS)
+    )
+
+
+def _int(text: str) -> int | _Refused:
+    return _too_long(text) or int(text)
+
+
+def _float(text: str) -> float | _Refused:
+    refused = _too_long(text)
+    if refused is not None:
+        return refused
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        return _Refused(InputLimit("number_too_large", f"the number {text} is out of range", MAX_NUMBER_CHARS))
+    return value
+
+
+def _constant(name: str) -> _Refused:
+    return _Refused(InputLimit("number_not_finite", f"{name} is not a number JSON allows", MAX_NUMBER_CHARS))
+
+
+def check(value: Any) -> Any:
+    """`value` (one item) within the limits: raises InputLimit for a refused number or too deep a nesting."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, _Refused):
+            raise item.error
+        if depth > MAX_DEPTH:
+            raise InputLimit("too_deep", f"the JSON nests deeper than {MAX_DEPTH} levels", MAX_DEPTH)
+        if isinstance(item, dict):
+            stack.extend((c, depth + 1) for c in item.values())
+        elif isinstance(item, list):
+            stack.extend((c, depth + 1) for c in item)
+    return value
+
+
+def parse(raw: bytes | str) -> Any:
+    """JSON text (bytes: UTF-8) as Python values; raises ValueError for what is not JSON at all, InputLimit for
+    nesting that ran json's recursion out. Refused numbers stay in place for `check` to report per item."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw  # UnicodeDecodeError is a ValueError
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except RecursionError:
+        raise InputLimit("too_deep", f"the JSON nests deeper than {MAX_DEPTH} levels", MAX_DEPTH) from None
+
+
+def input_error(exc: ValueError, *, line: int | None = None) -> str:
+    """The JSON error of input `parse` refused."""
+    if isinstance(exc, InputLimit):
+        return _error(str(exc), code=exc.code, line=line, limit=exc.limit)
+    if isinstance(exc, UnicodeDecodeError):
+        return _error(f"not valid UTF-8 (byte {exc.start})", code="invalid_encoding", line=line)
+    if isinstance(exc, json.JSONDecodeError):
+        where = f"column {exc.colno}" if line is not None else f"line {exc.lineno}, column {exc.colno}"
+        return _error(f"not valid JSON: {exc.msg} ({where})", code="invalid_json", line=line)
+    return _error(f"not valid JSON: {exc}", code="invalid_json", line=line)
+
+
 def _assess_one(assessor: Assessor, item: Any, as_of: date | None) -> tuple[bool, str]:
-    """(ok, JSON text): the result, or the error object naming the field."""
+    """(ok, JSON text): the result, or the error object naming the field. Never raises: one item that breaks
+    the engine must not end a batch (it is reported as an internal error on its line)."""
     try:
         return True, assessor.assess(item, as_of).model_dump_json()
     except AssessmentInputError as exc:
         first = exc.errors[0].get("field") if exc.errors else None
         return False, _error(str(exc), field=first, errors=exc.errors)
+    except RecursionError:
+        return False, _error(f"the JSON nests deeper than {MAX_DEPTH} levels", code="too_deep", limit=MAX_DEPTH)
+    except Exception as exc:  # a bug, not the input's fault: the batch goes on and the exit code says so
+        return False, _error(f"internal error ({type(exc).__name__}); the other items go on", code="internal_error")
 
 
-def _assess_line(assessor: Assessor, line_no: int, text: str, as_of: date | None) -> tuple[int, bool, str]:
+def _assess_line(assessor: Assessor, line_no: int, raw: bytes | str, as_of: date | None) -> tuple[int, bool, str]:
     try:
-        item = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return (
-            line_no,
-            False,
-            _error(f"not valid JSON: {exc.msg} (column {exc.colno})", code="invalid_json", line=line_no),
-        )
+        item = check(parse(raw))
+    except ValueError as exc:
+        return line_no, False, input_error(exc, line=line_no)
     ok, out = _assess_one(assessor, item, as_of)
     if ok:
         return line_no, True, out[:-1] + f',"line":{line_no}}}'
@@ -63,13 +152,13 @@ def _assess_line(assessor: Assessor, line_no: int, text: str, as_of: date | None
     return line_no, False, json.dumps(err, ensure_ascii=False)
 
 
-def _work_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, bool, str]]:
+def _work_chunk(chunk: list[tuple[int, bytes | str]]) -> list[tuple[int, bool, str]]:
     assert _worker_assessor is not None
     return [_assess_line(_worker_assessor, n, text, _worker_as_of) for n, text in chunk]
 
 
-def _chunks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
+def _chunks(lines: Iterable[bytes | str]) -> Iterator[list[tuple[int, bytes | str]]]:
+    chunk: list[tuple[int, bytes | str]] = []
     for n, line in enumerate(lines, start=1):
         if line.strip():
             chunk.append((n, line))
@@ -80,8 +169,11 @@ def _chunks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
         yield chunk
 
 
-def run_jsonl(assessor: Assessor, lines: Iterable[str], workers: int, as_of: date | None, out, err) -> int:
-    """Assess JSON lines; returns the number of bad lines. Output order follows input order."""
+def run_jsonl(
+    assessor: Assessor, lines: Iterable[bytes | str], workers: int, as_of: date | None, out: Any, err: Any
+) -> int:
+    """Assess JSON lines (bytes: each decoded on its own, so one bad byte spoils one line); returns the number
+    of bad lines. Output order follows input order."""
     global _worker_assessor, _worker_as_of
     bad = 0
     chunks = _chunks(lines)
@@ -141,23 +233,23 @@ def assess_command(
         )
     if jsonl:
         n_workers = workers or os.cpu_count() or 1
-        bad = run_jsonl(assessor, sys.stdin, n_workers, day, sys.stdout, sys.stderr)
+        bad = run_jsonl(assessor, sys.stdin.buffer, n_workers, day, sys.stdout, sys.stderr)
         raise typer.Exit(2 if bad else 0)
 
-    raw = sys.stdin.read()
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        sys.stderr.write(
-            _error(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", code="invalid_json") + "\n"
-        )
+        data = parse(sys.stdin.buffer.read())
+    except ValueError as exc:
+        sys.stderr.write(input_error(exc) + "\n")
         raise typer.Exit(2) from None
 
     if isinstance(data, list):
         good: list[str] = []
         bad = 0
         for i, item in enumerate(data, start=1):
-            ok, text = _assess_one(assessor, item, day)
+            try:
+                ok, text = _assess_one(assessor, check(item), day)
+            except ValueError as exc:
+                ok, text = False, input_error(exc)
             if ok:
                 good.append(text[:-1] + f',"line":{i}}}')
             else:
@@ -168,7 +260,10 @@ def assess_command(
         sys.stdout.write("[" + ",".join(good) + "]\n")
         raise typer.Exit(2 if bad else 0)
 
-    ok, text = _assess_one(assessor, data, day)
+    try:
+        ok, text = _assess_one(assessor, check(data), day)
+    except ValueError as exc:
+        ok, text = False, input_error(exc)
     if not ok:
         sys.stderr.write(text + "\n")
         raise typer.Exit(2)

@@ -101,3 +101,66 @@ def test_policy_option_and_env(env, tmp_path):
     p = run([], json.dumps(SAMPLE), {**env, "ASESOR_POLICY": str(broken)})
     assert p.returncode == 3  # configuration, not input: the environment names the broken file
     assert json.loads(p.stderr.strip().splitlines()[-1])["error"]["field"] == "ASESOR_POLICY"
+
+
+# ---------------------------------------------------------------------- input that used to crash (#13 item 5)
+def huge_number_sample() -> str:
+    """The sample with a 4,400-digit term: Python refuses int("…") of more than 4,300 digits (a traceback)."""
+    data = copy.deepcopy(SAMPLE)
+    data["loan"]["term_months"] = 123456789
+    return json.dumps(data).replace("123456789", "9" * 4400)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # json's recursion ran out: a traceback
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_jsonl_bad_line_at_601_of_1201_is_reported_and_the_rest_answered(env, workers):
+    """Before: the traceback at line 601 ended the run with 512 results written and the rest lost."""
+    lines = [json.dumps(SAMPLE)] * 1201
+    lines[600] = huge_number_sample()
+    lines[700] = DEEP
+    lines[800] = '{"loan": {"vehicle_price": 1e999}}'
+    lines[900] = '{"loan": NaN}'
+    p = run(["--jsonl", "--workers", workers], "\n".join(lines) + "\n", env)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr
+    good = [json.loads(x)["line"] for x in p.stdout.splitlines()]
+    assert good == [n for n in range(1, 1202) if n not in (601, 701, 801, 901)]  # every good line, in order
+    errs = [json.loads(x) for x in p.stderr.strip().splitlines() if x.startswith("{")]
+    assert [(e["line"], e["error"]["code"], e["error"]["limit"]) for e in errs] == [
+        (601, "number_too_long", 32),
+        (701, "too_deep", 16),
+        (801, "number_too_large", 32),
+        (901, "number_not_finite", 32),
+    ]
+
+
+def test_single_object_and_array_modes_name_the_limit(env):
+    p = run([], huge_number_sample(), env)
+    assert p.returncode == 2 and p.stdout == "" and "Traceback" not in p.stderr
+    assert json.loads(p.stderr.strip().splitlines()[-1])["error"]["code"] == "number_too_long"
+    p = run([], DEEP, env)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    err = json.loads(p.stderr.strip().splitlines()[-1])["error"]
+    assert err["code"] == "too_deep" and err["limit"] == 16
+    p = run([], f"[{json.dumps(SAMPLE)}, {huge_number_sample()}, {json.dumps(SAMPLE)}]", env)
+    assert p.returncode == 2 and [r["line"] for r in json.loads(p.stdout)] == [1, 3]
+    err = json.loads(p.stderr.strip().splitlines()[-1])
+    assert err["line"] == 2 and err["error"]["code"] == "number_too_long"
+
+
+def test_invalid_utf8_spoils_only_its_line(env):
+    data = (json.dumps(SAMPLE) + "\n").encode() + b'{"answers": "\xff"}\n' + (json.dumps(SAMPLE) + "\n").encode()
+    p = subprocess.run(
+        [sys.executable, "-m", "cli", "assess", "--as-of", "2026-11-24", "--jsonl", "--workers", "1"],
+        input=data,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert p.returncode == 2
+    assert [json.loads(x)["line"] for x in p.stdout.splitlines()] == [1, 3]
+    err = json.loads(p.stderr.decode().strip().splitlines()[-1])
+    assert err["line"] == 2 and err["error"]["code"] == "invalid_encoding"
