@@ -190,8 +190,9 @@ async def _main(
     except (RedisError, OSError) as exc:
         _fail(
             "redis_unavailable",
-            f"No hay Redis en {redis_url} ({type(exc).__name__}). Inícialo con `bash scripts/services.sh start redis` "
-            "o define REDIS_URL.",
+            f"No hay Redis en {redis_url} ({type(exc).__name__}). Define REDIS_URL, p. ej. con el Redis propio del "
+            'repositorio: bash scripts/services.sh start redis && export REDIS_URL="$(bash scripts/services.sh url '
+            'redis)/0"',
             setting="REDIS_URL",
             exit_code=ExitCode.UNAVAILABLE,
         )

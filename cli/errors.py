@@ -130,7 +130,8 @@ def classify(exc: BaseException) -> CliError | None:
     if _subclass_of(exc, "redis", ("ConnectionError", "TimeoutError")):
         return CliError(
             "redis_unavailable",
-            f"No hay Redis disponible ({name}: {exc}). Revisa REDIS_URL o inícialo con `bash scripts/services.sh`.",
+            f"No hay Redis disponible ({name}: {exc}). Revisa REDIS_URL (el Redis propio del repositorio: "
+            "`bash scripts/services.sh start redis`, y su URL con `bash scripts/services.sh url redis`).",
             field="REDIS_URL",
             exit_code=ExitCode.UNAVAILABLE,
         )
