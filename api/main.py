@@ -87,6 +87,21 @@ class _AssessorHolder:
         return get_assessor(policy=policy, model_dir=self._settings.resolved_model_dir)
 
 
+def _make_psi_collector(state: Any, settings: Settings) -> Any:
+    """The model's PSI on /metrics (api.services.monitoring), over the last ASESOR_PSI_WINDOW_DAYS days."""
+    from api.services import monitoring
+
+    def compute() -> dict[str, Any]:
+        from api.services.handoff import policy_for
+        from storage.analytics import Analytics
+
+        analytics = Analytics(state.storage.engine, policy_for(settings))
+        filters = monitoring.window_filters(settings.psi_window_days)
+        return monitoring.population_psi(analytics, monitoring.served_artifact(state), filters)
+
+    return monitoring.PsiCollector(compute, settings.psi_cache_seconds, settings.psi_window_days)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -127,6 +142,7 @@ def create_app(
     app.state.user_cache = {}
     app.state.token_cache = {}
     app.state.limiter = limiter = _make_limiter(settings)
+    app.state.psi_metrics = _make_psi_collector(app.state, settings)
 
     install_error_handlers(app)
 

@@ -16,6 +16,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 REQUESTS = Counter("asesor_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -36,9 +37,17 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     LATENCY.labels(method, route).observe(seconds)
 
 
-def render() -> tuple[bytes, str]:
+def render(extra: Collector | None = None) -> tuple[bytes, str]:
+    """The exposition; `extra` is a collector of values that belong to the database, not to a process (the
+    model's PSI): computed by the worker that answers the scrape, never summed across workers."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    if extra is not None:
+        own = CollectorRegistry(auto_describe=False)
+        own.register(extra)
+        body += generate_latest(own)
+    return body, CONTENT_TYPE_LATEST

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -13,6 +14,14 @@ import typer
 from cli.errors import fail, policy_failure
 
 app = typer.Typer(help="Entrenamiento de modelos de PD y reportes para analistas.", no_args_is_help=True)
+
+
+class PsiBand(StrEnum):
+    """The PSI bands `--fail-on` names (engine.training.monitoring.BANDS)."""
+
+    moderate = "moderate"
+    significant = "significant"
+
 
 PolicyOption = Annotated[
     Path | None, typer.Option("--policy", help="Policy file (default: ASESOR_POLICY or the shipped one).")
@@ -181,6 +190,10 @@ def psi(
     since: Annotated[datetime | None, typer.Option("--since", help="Period start (UTC, inclusive).")] = None,
     until: Annotated[datetime | None, typer.Option("--until", help="Period end (UTC, exclusive).")] = None,
     database_url: Annotated[str | None, typer.Option("--url", help="Database URL for --from-db.")] = None,
+    fail_on: Annotated[
+        PsiBand | None,
+        typer.Option("--fail-on", help="Exit 1 when a variable is in this band or above (for cron jobs)."),
+    ] = None,
 ) -> None:
     """PSI por variable y del puntaje de una cohorte frente a la población de entrenamiento (bandas 0.1 / 0.25)."""
     from cli.train_analyst import run_psi
@@ -197,6 +210,7 @@ def psi(
         since=since,
         until=until,
         database_url=database_url,
+        fail_on=None if fail_on is None else fail_on.value,
     )
 
 

@@ -297,19 +297,14 @@ def run_psi(
     since: datetime | None = None,
     until: datetime | None = None,
     database_url: str | None = None,
+    fail_on: str | None = None,
 ) -> None:
+    """PSI per variable and for the score; with `fail_on` (moderate | significant), exit 1 after printing when a
+    variable is in that band or above (for cron jobs)."""
     import pandas as pd
 
-    from engine.training.champion import (
-        ApplicantScorer,
-        Seed001Scorer,
-        encode_requests,
-        monitor,
-        monitor_applicant_requests,
-        scorer_for,
-    )
-    from engine.training.monitoring import PSI_SHIFT, PSI_WATCH
-    from engine.training.registry import version_dir
+    from engine.training.champion import ApplicantScorer, Seed001Scorer, monitor, scorer_for
+    from engine.training.monitoring import BANDS, PSI_SHIFT, PSI_WATCH, psi_band_code, psi_rows
 
     policy = _policy(policy_file)
     directory = _model_dir(model_dir)
@@ -319,22 +314,27 @@ def run_psi(
         fail("invalid_options", "--cohort and --from-db exclude each other")
     try:
         if from_db:
-            # the applicants scored in a period, read through storage (adapter) and encoded by engine.pd
+            # the applicants the model assessed in a period, binned where they are stored against the training
+            # population the artifact keeps: the same figures as the dashboard and /metrics
             if not isinstance(scorer, ApplicantScorer):
                 fail("unsupported_model", "--from-db monitors the applicant model: the dialog has no seed-001 features")
-            from cli.train_from_db import OutcomesError, assessment_requests
-            from engine.pd.features import GERMAN_CREDIT_CSV
+            reference = artifact.get("reference")
+            if not reference:
+                fail("no_reference", f"{artifact['model_version']} keeps no training population: retrain it")
+            from cli.train_from_db import OutcomesError, population_counts
 
             try:
-                items = assessment_requests(since, until, database_url)
+                counts = population_counts(reference, artifact["model_version"], since, until, database_url)
             except OutcomesError as exc:
                 fail("database_unavailable", str(exc))
-            if not items:
-                fail("empty_cohort", "no stored assessments with a request in that period")
-            encoded = encode_requests(version_dir(directory, name, artifact["model_version"]), policy, items)
-            table = monitor_applicant_requests(scorer, pd.read_csv(GERMAN_CREDIT_CSV), encoded)
+            if not counts["assessments"]:
+                fail("empty_cohort", "no assessments of this model with recorded inputs in that period")
+            rows = [
+                {"variable": r["variable"], "psi": r["psi"], "band": r["label"], "band_code": r["band"]}
+                for r in psi_rows(reference, counts["counts"])
+            ]
             span = f"{since.isoformat() if since else '…'} – {until.isoformat() if until else '…'}"
-            desc = f"assessments {span} ({len(items)} solicitantes)"
+            desc = f"assessments {span} ({counts['assessments']} solicitantes)"
         else:
             X, _y, desc = _cohort(artifact, dataset, dataset_file, cohort, whole=False)
             if isinstance(scorer, Seed001Scorer):
@@ -342,11 +342,19 @@ def run_psi(
             else:
                 from engine.pd.features import GERMAN_CREDIT_CSV
 
-                # the applicant model's training population is the shipped German Credit file
+                # German-Credit-format rows: the applicant model's training population is the shipped file
                 table = monitor(scorer, X, training=pd.read_csv(GERMAN_CREDIT_CSV))
+            rows = [
+                {
+                    "variable": r.variable,
+                    "psi": round(float(r.psi), 4),
+                    "band": r.banda,
+                    "band_code": psi_band_code(r.psi),
+                }
+                for r in table.itertuples()
+            ]
     except (KeyError, ValueError) as exc:
         fail("cohort_mismatch", f"the cohort does not fit the model: {exc}")
-    rows = [{"variable": r.variable, "psi": round(float(r.psi), 4), "band": r.banda} for r in table.itertuples()]
     emit(
         {
             "name": name,
@@ -354,9 +362,13 @@ def run_psi(
             "cohort": desc,
             "bands": {"watch_from": PSI_WATCH, "shift_from": PSI_SHIFT},
             "psi": rows,
-            "shifted": [r["variable"] for r in rows if r["psi"] >= PSI_SHIFT],
+            "shifted": [r["variable"] for r in rows if r["psi"] is not None and r["psi"] >= PSI_SHIFT],
         }
     )
+    if fail_on is not None:
+        threshold = BANDS.index(fail_on)
+        if any(r["band_code"] is not None and BANDS.index(r["band_code"]) >= threshold for r in rows):
+            raise SystemExit(1)
 
 
 def run_score(

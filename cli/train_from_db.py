@@ -1,4 +1,5 @@
-"""Adapter for `asesor train applicant --from-db`: the bank's own outcomes, read through storage.
+"""Adapters of `asesor train applicant --from-db` (the bank's own outcomes) and `asesor train psi --from-db`
+(the applicants assessed in a period), read through storage.
 
 The engine never imports storage. This module reads `loan_outcomes` (loaded by `asesor etl load`) and hands
 the training code what it already takes: a CSV in the source's own columns (German Credit's, for the applicant
@@ -64,28 +65,24 @@ def export_outcomes_csv(source: str, directory: Path, database_url: str | None =
     return path
 
 
-def assessment_requests(
-    since: datetime | None, until: datetime | None, database_url: str | None = None
-) -> list[tuple[dict[str, Any], datetime]]:
-    """(request JSON, time) of the assessments stored in [since, until): the applicants scored in a period.
-    Rows without a stored request (bulk loads that kept only results) are left out."""
-    from sqlalchemy import select
+def population_counts(
+    reference: dict[str, Any],
+    model_version: str,
+    since: datetime | None,
+    until: datetime | None,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    """Assessments of [since, until) made by `model_version`, counted per bin of the model's training reference
+    (storage.analytics.population_counts, the query the dashboard and /metrics use)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from storage.analytics import Analytics, Filters
     from storage.db import make_engine
-    from storage.models import Assessment
 
-    query = select(Assessment.request, Assessment.created_at).order_by(Assessment.created_at, Assessment.id)
-    if since is not None:
-        query = query.where(Assessment.created_at >= since)
-    if until is not None:
-        query = query.where(Assessment.created_at < until)
     engine = make_engine(database_url)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(query).all()
+        return Analytics(engine).population_counts(reference, Filters(start=since, end=until), model_version)
     except SQLAlchemyError as exc:
         raise OutcomesError(f"cannot read assessments ({type(exc).__name__}); run `asesor db upgrade`") from exc
     finally:
         engine.dispose()
-    return [(dict(req), at) for req, at in rows if isinstance(req, dict) and req.get("answers") and req.get("loan")]

@@ -29,14 +29,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
 
     # keyed hash of Telegram ids (pseudonymous user keys) and encryption of personal data at rest
-    pseudonym_key: SecretStr = Field(
-        default=SecretStr("dev-only-pseudonym-key"), alias="ASESOR_PSEUDONYM_KEY"
-    )
+    pseudonym_key: SecretStr = Field(default=SecretStr("dev-only-pseudonym-key"), alias="ASESOR_PSEUDONYM_KEY")
     fernet_key: SecretStr | None = Field(default=None, alias="ASESOR_FERNET_KEY")
     # signing of handoff links and JWTs
-    secret_key: SecretStr = Field(
-        default=SecretStr("dev-only-secret-key-change-me"), alias="ASESOR_SECRET_KEY"
-    )
+    secret_key: SecretStr = Field(default=SecretStr("dev-only-secret-key-change-me"), alias="ASESOR_SECRET_KEY")
 
     bot_token: SecretStr | None = Field(default=None, alias="BOT_TOKEN")
     bot_mode: str = Field(default="polling", alias="BOT_MODE")  # polling | webhook
@@ -55,6 +51,9 @@ class Settings(BaseSettings):
     handoff_rate_limit: str = Field(default="30/minute", alias="ASESOR_HANDOFF_RATE_LIMIT")
     api_max_body_bytes: int = Field(default=64 * 1024, gt=0, alias="ASESOR_API_MAX_BODY_BYTES")
     handoff_redirect_seconds: int = Field(default=7, ge=0, alias="ASESOR_HANDOFF_REDIRECT_SECONDS")
+    # drift monitoring on /metrics (docs/analytics.md): applicants of the last N days, recomputed at most this often
+    psi_window_days: int = Field(default=30, ge=1, le=3660, alias="ASESOR_PSI_WINDOW_DAYS")
+    psi_cache_seconds: float = Field(default=300.0, ge=0, alias="ASESOR_PSI_CACHE_SECONDS")
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,7 +5,8 @@
 #   - unless TEST_DATABASE_URL and TEST_REDIS_URL name servers you already have, a private PostgreSQL cluster
 #     and Redis for this checkout (scripts/services.sh: under var/, loopback ports of their own), stopped again
 #     at the end when this run started them; the machine's own PostgreSQL clusters and Redis are not touched;
-#   - as root on Debian/Ubuntu, apt-get installs what is missing: postgresql, redis-server, chromium.
+#   - as root on Debian/Ubuntu, apt-get installs what is missing: postgresql, redis-server, chromium; promtool is
+#     unpacked from the prometheus package into var/tools (nothing installed, no server started).
 # Exit codes: pytest's; before it, 3 when something needed is missing, 4 when a server cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,21 @@ if ! command -v chromium >/dev/null 2>&1; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null
   else
     echo "test: error: the browser tests need Chromium at /usr/bin/chromium (Debian: apt-get install chromium)" >&2
+    exit 3
+  fi
+fi
+# promtool (tests/api/test_alert_rules.py): unpacked from Debian's prometheus package under var/tools, so no
+# Prometheus server is installed or started on the machine
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x var/tools/promtool ]; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then
+    echo "test: fetching promtool for the alert-rule test (apt-get download prometheus, unpacked in var/tools)" >&2
+    rm -rf var/tools/deb && mkdir -p var/tools/deb
+    { { [ "$(id -u)" != 0 ] || apt-get update -qq; } && (cd var/tools/deb && apt-get download -qq prometheus) \
+      && dpkg-deb -x var/tools/deb/prometheus_*.deb var/tools/deb/root \
+      && cp var/tools/deb/root/usr/bin/promtool var/tools/promtool; } >/dev/null
+    rm -rf var/tools/deb
+  else
+    echo "test: error: the alert-rule test needs promtool (Debian: the prometheus package)" >&2
     exit 3
   fi
 fi

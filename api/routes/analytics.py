@@ -158,6 +158,26 @@ class Delinquency(_Open):
     total: DelinquencyRow
 
 
+class PsiRow(_Open):
+    variable: str
+    label_es: str
+    psi: float | None
+    band: Literal["stable", "moderate", "significant"] | None
+    label: str | None
+    applicants: int
+
+
+class PopulationPsi(_Open):
+    model_version: str | None
+    status: Literal["ok", "no_applicants", "no_reference"]
+    bands: dict[str, float]
+    assessments: int
+    without_features: int
+    rows: list[PsiRow]
+    worst: Literal["stable", "moderate", "significant"] | None
+    shifted: list[str]
+
+
 class DefaultRateRow(_Open):
     segment: str | int | bool | None
     clients: int
@@ -380,3 +400,18 @@ def delinquency(
         f = dataclasses.replace(f, start=None, end=None)
     data = q.analytics.delinquency(by=by, f=f, source=source)
     return respond(q, f"morosidad-{by}", data, lambda d: [*d["rows"], d["total"]])
+
+
+@router.get(
+    "/monitoring/psi",
+    summary="Estabilidad de la población (PSI) frente a la de entrenamiento del modelo en servicio",
+    responses=_responses(PopulationPsi),
+)
+def population_psi(_u: AnalystDep, request: Request, q: QueryDep) -> Response:
+    """PSI per model input and for the credit score of the period's applicants assessed by the model in
+    service, against its training population (bands: < 0.10 stable, 0.10–0.25 moderate, ≥ 0.25 significant)."""
+    from api.services import monitoring
+
+    data = monitoring.population_psi(q.analytics, monitoring.served_artifact(request.app.state), q.filters)
+    columns = ("variable", "label_es", "psi", "band", "label", "applicants")
+    return respond(q, "psi", data, lambda d: [{k: r[k] for k in columns} for r in d["rows"]])

@@ -106,7 +106,8 @@ def nice_ticks(value: float, integer: bool = False) -> tuple[float, float]:
 
 
 def _pct(v: float | int | None, top: float) -> float:
-    return 0.0 if v is None or top <= 0 else round(max(float(v), 0.0) / top * 100, 2)
+    # a value beyond the axis end fills the track (its number is written beside it all the same)
+    return 0.0 if v is None or top <= 0 else round(min(max(float(v), 0.0) / top, 1.0) * 100, 2)
 
 
 def hbar(

@@ -423,6 +423,47 @@ def delinquency_tile(ctx: TileContext) -> dict[str, Any]:
     }
 
 
+def monitoring_tile(ctx: TileContext) -> dict[str, Any]:
+    """PSI of the period's applicants against the training population of the model in service, per input and
+    for the score, with its bands."""
+    from api.services import monitoring
+
+    artifact = monitoring.served_artifact(ctx.app_state) if ctx.app_state is not None else None
+    data = monitoring.population_psi(ctx.analytics, artifact, ctx.filters)
+    rows = [r for r in data["rows"] if r["psi"] is not None]
+    bands = data["bands"]
+    return {
+        **data,
+        "chart": ch.hbar(
+            [r["label_es"] for r in rows],
+            [ch.Series("PSI", [r["psi"] for r in rows], 0)],
+            fmt=ch.decimal(3),
+            notes=[f"{r['label']}" for r in rows],
+            # PSI has no upper bound: the axis stops at 1 (or at 0.4 when every value is small), so the
+            # band lines stay readable; a longer bar fills the track and shows its number
+            top=max(0.4, min(1.0, max((r["psi"] for r in rows), default=0) * 1.1)),
+            markers=[
+                ch.Marker(bands["moderate_from"], f"{bands['moderate_from']:.2f}: vigilar"),
+                ch.Marker(bands["significant_from"], f"{bands['significant_from']:.2f}: cambio significativo"),
+            ],
+            bar_classes=[[f"banda-{r['band']}-barra" for r in rows]],
+            summary=f"PSI de {len(rows)} variables frente a la población de entrenamiento; "
+            f"{len(data['shifted'])} con cambio significativo. Los números están en la tabla de datos.",
+        ),
+        "table": ch.Table(
+            "PSI por variable",
+            [
+                ch.Column("label_es", "Variable", numeric=False),
+                ch.Column("psi", "PSI", ch.decimal(3)),
+                ch.Column("label", "Banda", numeric=False),
+                ch.Column("applicants", "Evaluaciones", ch.integer),
+            ],
+            data["rows"],
+            csv=ctx.api("monitoring/psi"),
+        ),
+    }
+
+
 def policy_lab_tile(ctx: TileContext) -> dict[str, Any]:
     return last_replay_tile(ctx.storage, ctx.settings)
 
@@ -438,7 +479,13 @@ TILES: list[Tile] = [
     ),
     Tile("perdida", "Pérdida esperada por banco recomendado", "tiles/chart.html", loss_tile, "expected-loss"),
     Tile("perfiles", "Perfiles de solicitantes", "tiles/profiles.html", profiles_tile, "segments"),
-    Tile("ultimo-replay", "Último replay de política", "_policy_lab_tile.html", policy_lab_tile, "/v1/policy/replays"),
+    Tile(
+        "monitoreo",
+        "Monitoreo del modelo: estabilidad de la población (PSI)",
+        "tiles/monitoring.html",
+        monitoring_tile,
+        "monitoring/psi",
+    ),
     Tile(
         "morosidad",
         "Morosidad observada y PD estimada",
@@ -447,6 +494,7 @@ TILES: list[Tile] = [
         "delinquency",
         wide=True,
     ),
+    Tile("ultimo-replay", "Último replay de política", "_policy_lab_tile.html", policy_lab_tile, "/v1/policy/replays"),
 ]
 
 

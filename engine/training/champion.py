@@ -117,54 +117,6 @@ class ApplicantScorer:
     def score(self, X: pd.DataFrame) -> np.ndarray:
         return self.scaling.score_from_pd(self.pd(X))
 
-    # --- the model's own encoded columns (engine.pd.features.COLUMNS): what monitoring of dialog applicants uses
-    def encode_german(self, frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame.copy()
-        if self._F.TARGET not in frame:
-            frame[self._F.TARGET] = "good"
-        design, _ = self._F.encode_german(frame, self.reading, self.clip)
-        return pd.DataFrame(design, columns=list(self._F.COLUMNS))
-
-    def score_encoded(self, design: pd.DataFrame) -> np.ndarray:
-        cal = self.artifact["calibration"]
-        z = float(cal["a"]) * (design.to_numpy(dtype=float) @ self.coef + self.intercept) + float(cal["b"])
-        return self.scaling.score_from_pd(1.0 / (1.0 + np.exp(-z)))
-
-
-def encode_requests(artifact_dir: Any, policy: Any, items: list[tuple[dict[str, Any], Any]]) -> pd.DataFrame:
-    """Stored assessment requests -> the applicant model's encoded columns, through the same dialog mapping the
-    engine used (engine.pd), with the applicant's age as of the assessment date."""
-    from engine.derive import derive
-    from engine.pd import features as F
-    from engine.pd.model import ApplicantPDModel
-    from engine.types import AssessmentRequest
-
-    model = ApplicantPDModel.from_artifact(artifact_dir, policy)
-    raws = []
-    for request, at in items:
-        req = AssessmentRequest.model_validate(request)
-        raws.append(model.raw_features(req, derive(req, policy, at.date() if hasattr(at, "date") else at)))
-    design = F.encode_arrays(
-        history_rank=np.array([r.history_rank for r in raws]),
-        employment_rank=np.array([r.employment_rank for r in raws]),
-        existing_credits=np.array([r.existing_credits for r in raws]),
-        other_plans=np.array([r.other_plans for r in raws]),
-        installment_rate=np.array([r.installment_rate for r in raws]),
-        amount_dm=np.array([r.amount_dm for r in raws]),
-        duration=np.array([r.duration for r in raws]),
-        age=np.array([r.age for r in raws]),
-        clip=model.clip,
-    )
-    return pd.DataFrame(design, columns=list(F.COLUMNS))
-
-
-def monitor_applicant_requests(scorer: ApplicantScorer, training: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
-    """PSI of dialog applicants (already encoded) against the German training rows, per encoded column and for
-    the score, both scored by the same artifact."""
-    train_enc = scorer.encode_german(training)
-    refs = population_reference(train_enc, [], score=scorer.score_encoded(train_enc))
-    return psi_table(refs, cohort, scorer.score_encoded(cohort))
-
 
 def scorer_for(artifact: dict[str, Any], scaling: Scaling) -> Scorer:
     fmt = artifact.get("format")

@@ -160,7 +160,7 @@ def test_handoff_in_a_browser(live: LiveServer, browser: Any) -> None:
     assert seen["foreign"] == [] and seen["errors"] == []
 
 
-CHARTS = ["g-embudo", "g-decisiones", "g-bancos", "g-pd", "g-perdida", "g-perfiles", "g-morosidad"]
+CHARTS = ["g-embudo", "g-decisiones", "g-bancos", "g-pd", "g-perdida", "g-perfiles", "g-morosidad", "g-monitoreo"]
 
 
 def _table(page: Any, selector: str) -> list[list[str]]:
@@ -219,6 +219,15 @@ def test_dashboard_in_a_browser(live: LiveServer, browser: Any, password_hash: s
         assert _num(cells[1]) == row["loans"] and _num(cells[2]) == row["defaults"]
         assert _num(cells[3]) == round(row["default_rate"] * 100, 1)
         assert _num(cells[6]) == round(row["predicted_pd"] * 100, 1)
+    # drift: PSI per model input and for the score, as the API computes it, with its band
+    psi = api("/v1/analytics/monitoring/psi")
+    assert psi["status"] == "ok" and psi["assessments"] == len(seeded.results)
+    shown = _table(page, "#t-monitoreo")
+    assert [c[0] for c in shown] == [r["label_es"] for r in psi["rows"]]
+    assert [_num(c[1]) for c in shown] == [None if r["psi"] is None else round(r["psi"], 3) for r in psi["rows"]]
+    assert [c[2] for c in shown] == [r["label"] or "—" for r in psi["rows"]]
+    assert "Cambio significativo en:" in page.inner_text("#monitoreo-resumen")
+
     page.select_option("#morosidad-morosidad", "income_band")
     page.click("#morosidad form.opcion button")
     page.wait_for_url("**morosidad=income_band**")

@@ -85,19 +85,28 @@ def _request(i: int, drift: bool) -> dict:
 
 
 def test_psi_of_applicants_assessed_in_a_period(sqlite_url: str, tmp_path: Path) -> None:
+    """The applicants the served model assessed, binned where they are stored (the inputs each assessment
+    recorded) against the training population its artifact keeps; --fail-on makes a shift exit 1."""
     from datetime import UTC, datetime
 
+    from engine.assess import Assessor
+    from engine.pd import load_or_train
     from engine.policy import default_policy
     from engine.training.applicant import train_applicant
     from storage.repositories import Storage
 
     models = tmp_path / "m"
-    train_applicant(models, default_policy())
+    policy = default_policy()
+    train_applicant(models, policy)
+    assessor = Assessor(policy, load_or_train(models, policy))
     storage = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
-    result = {"pd": {"probability": 0.1, "model_version": "x"}, "credit_score": 600, "expert": {"decision": "revisar"}}
     try:
         for i in range(120):
-            storage.save_assessment(result, request=_request(i, drift=i >= 60))
+            request = _request(i, drift=i >= 60)
+            storage.save_assessment(assessor.assess(request), request=request)
+        # an assessment of another model does not count
+        other = assessor.assess(_request(0, drift=False)).model_copy(update={"model_version": "otro-modelo"})
+        storage.save_assessment(other.model_copy(update={"pd": other.pd.model_copy(update={"model_version": "otro"})}))
     finally:
         storage.dispose()
     runner = CliRunner()
@@ -107,9 +116,29 @@ def test_psi_of_applicants_assessed_in_a_period(sqlite_url: str, tmp_path: Path)
     out = json.loads(result.stdout)
     assert "120 solicitantes" in out["cohort"]
     by = {r["variable"]: r for r in out["psi"]}
-    # half the applicants with the worst history and no job tenure: the score shifts
-    assert by["score"]["band"] == "cambio significativo" and "score" in out["shifted"]
+    assert set(by) >= {"credit_history", "employment_since", "score"}
+    # half the applicants with the worst history and no job tenure: history and the score shift
+    assert by["credit_history"]["band"] == "cambio significativo" and by["credit_history"]["band_code"] == "significant"
+    assert by["score"]["band_code"] == "significant" and "score" in out["shifted"]
+    # for cron jobs: the same report, and exit 1 when a variable reaches the band
+    failing = runner.invoke(app, [*args, "--fail-on", "significant"])
+    assert failing.exit_code == 1 and json.loads(failing.stdout)["shifted"] == out["shifted"]
+    assert runner.invoke(app, [*args, "--fail-on", "moderate"]).exit_code == 1
+    bad = runner.invoke(app, [*args, "--fail-on", "grave"])
+    assert bad.exit_code == 2
     # an empty period is an error, not a table of zeros
     future = datetime(2100, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     result = runner.invoke(app, [*args, "--since", future])
     assert result.exit_code == 2 and json.loads(result.stderr)["error"]["code"] == "empty_cohort"
+
+
+def test_psi_fail_on_stays_zero_for_the_training_population(tmp_path: Path) -> None:
+    from engine.policy import default_policy
+    from engine.training.applicant import train_applicant
+
+    models = tmp_path / "m"
+    train_applicant(models, default_policy())
+    args = ["train", "psi", "--name", "applicant", "--cohort", str(GERMAN_CREDIT_CSV), "--model-dir", str(models)]
+    result = CliRunner().invoke(app, [*args, "--fail-on", "moderate"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert all(r["band_code"] == "stable" for r in json.loads(result.stdout)["psi"])
