@@ -24,7 +24,6 @@ from storage.models import Assessment
 from storage.repositories import Storage
 from tests.api.conftest import PROFILE
 
-
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "prometheus" / "alerts.yml"
 ALERT = "AsesorPopulationShift"
