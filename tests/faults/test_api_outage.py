@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import ApiProcess, ConnectionDropped, KeepAlive, create_staff, service_env
+from tests.processes import ApiProcess, ConnectionDropped, KeepAlive, create_staff, service_env
 from tests.samples import sample_profile
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
