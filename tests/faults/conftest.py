@@ -3,11 +3,15 @@ and restart; the processes under test and the HTTP client are in tests/processes
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# the bot tests' fake Bot API server and dialog helpers (as tests/bot/conftest.py puts them on the path)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bot"))
 
 from tests.private_services import PrivatePostgres, PrivateRedis
 
