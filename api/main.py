@@ -7,6 +7,7 @@ once per process, lazily or at start-up (`warm_engine=True`, what `asesor api se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from starlette.responses import Response
 from api import errors
 from api.errors import Problem, install_error_handlers
 from api.middleware import BodySizeLimit, PrometheusMetrics
+from api.services.chat import WebChatHolder
 from core.config import Settings, get_settings
 from core.heap import freeze_startup_heap
 from storage.events import EventSink, RedisOutbox, SpoolOutbox
@@ -109,18 +111,24 @@ def create_app(
     event_sink: EventSink | None = None,
     assessor_factory: Any | None = None,
     warm_engine: bool = False,
+    chat_namespace: str = "asesor",
 ) -> FastAPI:
+    """`chat_namespace`: the Redis key space of the web chat's transcripts and case routes (tests isolate theirs)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if warm_engine:
             app.state.get_assessor()
+            if app.state.web_chat.available:
+                with contextlib.suppress(Exception):  # Redis not up yet: the chat is built on its first visit
+                    await app.state.web_chat.get()
             freeze_startup_heap()  # the engine is loaded: keep it out of the collector's full passes
         app.state.events.start()  # background flusher: outbox -> events table
         try:
             yield
         finally:
+            await app.state.web_chat.close()
             app.state.events.stop()
             if app.state.owns_storage:
                 app.state.storage.dispose()
@@ -139,6 +147,9 @@ def create_app(
     app.state.storage = storage or Storage(settings.resolved_database_url)
     app.state.events = event_sink or _make_event_sink(settings, app.state.storage)
     app.state.get_assessor = _AssessorHolder(settings, assessor_factory)
+    app.state.web_chat = WebChatHolder(
+        settings, app.state.storage, app.state.events, app.state.get_assessor, namespace=chat_namespace
+    )
     app.state.user_cache = {}
     app.state.token_cache = {}
     app.state.limiter = limiter = _make_limiter(settings)
@@ -152,7 +163,18 @@ def create_app(
 
         return rate_limited_response(request, exc)
 
-    from api.routes import analytics, assessments, auth, docs, escalations, handoff, health, pages, policy_lab
+    from api.routes import (
+        analytics,
+        assessments,
+        auth,
+        chat,
+        docs,
+        escalations,
+        handoff,
+        health,
+        pages,
+        policy_lab,
+    )
 
     app.include_router(docs.router)
     app.include_router(health.router)
@@ -163,6 +185,7 @@ def create_app(
     app.include_router(policy_lab.router)
     app.include_router(handoff.make_router(limiter, settings.handoff_rate_limit))
     app.include_router(pages.router)
+    app.include_router(chat.router)
     pages.install_static(app)
 
     # outermost first: CORS answers preflights before anything; sizes are checked before bodies are read

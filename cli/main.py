@@ -62,3 +62,6 @@ app.add_typer(_train.app, name="train")
 from cli import bot as _bot  # noqa: E402
 
 app.command("bot", help=_bot.HELP)(_bot.run)
+from cli import chat as _chat  # noqa: E402
+
+app.command("chat", help=_chat.HELP)(_chat.run)

@@ -157,6 +157,10 @@ TEMPORARY_ERROR = (
     "Por favor inténtalo de nuevo en unos segundos."
 )
 START_HINT = "Escribe /start para comenzar."
+CHAT_UNAVAILABLE = (
+    "El chat no está disponible en este momento. Inténtalo de nuevo en unos minutos; tus respuestas guardadas "
+    "no se pierden."
+)
 ADVISOR_SAYS = "💬 <b>Tu asesor:</b> {text}"
 ADVISOR_SENT_FILE = "💬 <b>Tu asesor</b> te envió un archivo que este chat no puede mostrar; pídele que te lo describa."
 CASE_TAKEN = "👋 Un asesor tomó tu caso y te escribirá por aquí en breve. Puedes escribirle en este chat."

@@ -4,8 +4,8 @@
 #   - SQLite under var/ unless DATABASE_URL is set; a private Redis for this checkout (scripts/services.sh,
 #     var/redis) unless REDIS_URL is set;
 #   - migrates the database, trains the PD model on first run, assesses the sample profile;
-#   - serves the web API (127.0.0.1:8000; ASESOR_API_HOST / ASESOR_API_PORT change it) and, when BOT_TOKEN is set,
-#     runs the Telegram bot beside it.
+#   - serves the web API (127.0.0.1:8000; ASESOR_API_HOST / ASESOR_API_PORT change it) with the web chat at /chat
+#     (the conversation without Telegram) and, when BOT_TOKEN is set, runs the Telegram bot beside it.
 # One run, one set of processes: Ctrl-C or SIGTERM to this script stops the API, the bot and the Redis it started;
 # when the API or the bot exits, the rest is stopped too and the run ends with that exit code.
 #   bash scripts/run.sh          run in the foreground
@@ -83,6 +83,7 @@ if [ "${ASESOR_RUN_ONCE:-0}" = "1" ]; then exit 0; fi
 host="${ASESOR_API_HOST:-127.0.0.1}"
 port="${ASESOR_API_PORT:-8000}"
 api="http://$host:$port"
+export API_PUBLIC_URL="${API_PUBLIC_URL:-$api}"  # the handoff links the chat and the bot hand out
 $asesor api serve --host "$host" --port "$port" &
 children+=($!)
 if [ -n "${BOT_TOKEN:-}" ]; then
@@ -97,6 +98,7 @@ for _ in $(seq 600); do  # the API answers once the engine is loaded
   alive "${children[0]}" || break
   sleep 0.1
 done
+echo "== Chat con Asesor (sin Telegram): $api/chat" >&2
 echo "== API en $api (OpenAPI en $api/docs)" >&2
 echo "   Usuario para el tablero y la cola de asesores: .venv/bin/asesor api create-user admin --role admin" >&2
 echo "   Detener: Ctrl-C aquí, o bash scripts/run.sh stop desde otra terminal." >&2
