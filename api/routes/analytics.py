@@ -178,6 +178,33 @@ class PopulationPsi(_Open):
     shifted: list[str]
 
 
+class Suggestion(_Open):
+    action: Literal["promote", "larger_down_payment", "route_to_advisor"] | None
+    label: str
+    rule: int | None
+
+
+class StrategySegment(_Open):
+    rank: int
+    applicants: int
+    approval_rate: float | None
+    review_rate: float | None
+    mean_pd: float | None
+    expected_loss_per_applicant: float | None
+    top_bank: str | None
+    top_bank_share: float | None
+    suggestion: Suggestion
+
+
+class Strategies(_Open):
+    dimensions: list[str]
+    min_applicants: int
+    rank_by: str
+    descending: bool
+    rules: int
+    segments: list[StrategySegment]
+
+
 class DefaultRateRow(_Open):
     segment: str | int | bool | None
     clients: int
@@ -415,3 +442,30 @@ def population_psi(_u: AnalystDep, request: Request, q: QueryDep) -> Response:
     data = monitoring.population_psi(q.analytics, monitoring.served_artifact(request.app.state), q.filters)
     columns = ("variable", "label_es", "psi", "band", "label", "applicants")
     return respond(q, "psi", data, lambda d: [{k: r[k] for k in columns} for r in d["rows"]])
+
+
+@router.get(
+    "/strategies",
+    summary="Estrategias por segmento: segmentos ordenados con la acción que sugieren las reglas de la política",
+    responses=_responses(Strategies),
+)
+def strategies(_u: AnalystDep, q: QueryDep) -> Response:
+    """Segments (the policy's `[strategies].dimensions`, by default payroll bank × income band × down payment)
+    of the period: size, approval probability, mean PD, expected loss per applicant, the bank most often
+    recommended, and the suggested action of the first `[[strategies.rules]]` rule that holds."""
+    from api.services.strategies import strategies as ranked
+
+    data = ranked(q.analytics, q.analytics.policy, q.filters)
+
+    def table(d: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                **{k: v for k, v in s.items() if k != "suggestion"},
+                "action": s["suggestion"]["action"],
+                "suggestion": s["suggestion"]["label"],
+                "rule": s["suggestion"]["rule"],
+            }
+            for s in d["segments"]
+        ]
+
+    return respond(q, "estrategias", data, table)

@@ -464,6 +464,62 @@ def monitoring_tile(ctx: TileContext) -> dict[str, Any]:
     }
 
 
+STRATEGY_ROWS = 15  # the page lists the best segments; the CSV has them all
+RANK_LABELS = {
+    "applicants": "tamaño",
+    "approval_rate": "aprobación",
+    "review_rate": "casos en revisión",
+    "mean_pd": "PD media",
+    "expected_loss_per_applicant": "pérdida esperada por solicitante",
+}
+
+
+def strategies_tile(ctx: TileContext) -> dict[str, Any]:
+    """Ranked segments with size, approval, mean PD, expected loss per applicant and the suggested action."""
+    from api.services.strategies import ACTION_LABELS, strategies
+
+    data = strategies(ctx.analytics, ctx.policy, ctx.filters)
+    dims = data["dimensions"]
+    rows = []
+    for s in data["segments"][:STRATEGY_ROWS]:
+        rows.append(
+            {
+                "rank": s["rank"],
+                **{d: ctx.code_label(d, s[d]) for d in dims},
+                "applicants": s["applicants"],
+                "approval_rate": s["approval_rate"],
+                "mean_pd": s["mean_pd"],
+                "el": s["expected_loss_per_applicant"],
+                "bank": ctx.code_label("recommended_bank", s["top_bank"]),
+                "action": ACTION_LABELS.get(s["suggestion"]["action"], "—"),
+                "suggestion": s["suggestion"]["label"],
+            }
+        )
+    suggested = sum(1 for s in data["segments"] if s["suggestion"]["action"])
+    return {
+        **data,
+        "dimension_labels": [SEGMENT_LABELS[d][0].lower() for d in dims],
+        "rank_label": RANK_LABELS.get(data["rank_by"], data["rank_by"]),
+        "count": len(data["segments"]),
+        "suggested": suggested,
+        "table": ch.Table(
+            "Segmentos ordenados y acción sugerida",
+            [
+                ch.Column("rank", "#", ch.integer),
+                *[ch.Column(d, SEGMENT_LABELS[d][0], numeric=False) for d in dims],
+                ch.Column("applicants", "Evaluaciones", ch.integer),
+                ch.Column("approval_rate", "Aprobación", ch.percent()),
+                ch.Column("mean_pd", "PD media", ch.percent()),
+                ch.Column("el", "Pérdida esperada por solicitante", ch.money),
+                ch.Column("bank", "Banco más recomendado", numeric=False),
+                ch.Column("suggestion", "Acción sugerida", numeric=False),
+            ],
+            rows,
+            csv=ctx.api("strategies"),
+        ),
+    }
+
+
 def policy_lab_tile(ctx: TileContext) -> dict[str, Any]:
     return last_replay_tile(ctx.storage, ctx.settings)
 
@@ -494,6 +550,7 @@ TILES: list[Tile] = [
         "delinquency",
         wide=True,
     ),
+    Tile("estrategias", "Estrategias por segmento", "tiles/strategies.html", strategies_tile, "strategies", wide=True),
     Tile("ultimo-replay", "Último replay de política", "_policy_lab_tile.html", policy_lab_tile, "/v1/policy/replays"),
 ]
 

@@ -398,6 +398,64 @@ class OntologyPolicy(_Strict):
         return self.stability_labels[-1].label
 
 
+# ------------------------------------------------------------------------------------------ strategies
+StrategyDimension = Literal["payroll_bank", "income_band", "down_payment", "tenure", "recommended_bank"]
+# the answer each dimension is made of (recommended_bank: the bank codes)
+STRATEGY_DIMENSION_QUESTIONS: dict[str, str] = {
+    "payroll_bank": "banco_nomina",
+    "income_band": "ingreso_mensual",
+    "down_payment": "enganche",
+    "tenure": "trabajo_tiempo",
+}
+StrategyMetric = Literal["applicants", "approval_rate", "review_rate", "mean_pd", "expected_loss_per_applicant"]
+
+
+class StrategyWhen(_Strict):
+    """Conditions of a rule, all of which must hold: thresholds on a segment's figures (`…_at_least` is >=,
+    `…_below` is <) and the codes a segment's dimension must have (any of them)."""
+
+    applicants_at_least: int | None = Field(default=None, ge=1)
+    approval_rate_at_least: float | None = Field(default=None, ge=0, le=1)
+    approval_rate_below: float | None = Field(default=None, ge=0, le=1)
+    review_rate_at_least: float | None = Field(default=None, ge=0, le=1)
+    mean_pd_at_least: float | None = Field(default=None, ge=0, le=1)
+    mean_pd_below: float | None = Field(default=None, ge=0, le=1)
+    expected_loss_per_applicant_at_least: float | None = Field(default=None, ge=0)
+    expected_loss_per_applicant_below: float | None = Field(default=None, ge=0)
+    payroll_bank: tuple[str, ...] | None = None
+    income_band: tuple[str, ...] | None = None
+    down_payment: tuple[str, ...] | None = None
+    tenure: tuple[str, ...] | None = None
+    recommended_bank: tuple[str, ...] | None = None
+
+
+class StrategyRule(_Strict):
+    action: Literal["promote", "larger_down_payment", "route_to_advisor"]
+    # shown to analysts; `{bank}` is replaced by the bank's name
+    label: str = Field(min_length=1)
+    # promote: with this bank, or (None) with the bank most often recommended to the segment
+    bank: str | None = None
+    when: StrategyWhen = StrategyWhen()
+
+
+class StrategiesPolicy(_Strict):
+    """Segment strategies of the analysts' dashboard (issue 15): segments are the assessments grouped by
+    `dimensions`; each segment with at least `min_applicants` gets the action of the first rule that holds."""
+
+    dimensions: tuple[StrategyDimension, ...] = ("payroll_bank", "income_band", "down_payment")
+    min_applicants: int = Field(default=20, ge=1)
+    rank_by: StrategyMetric = "approval_rate"
+    descending: bool = True
+    rules: tuple[StrategyRule, ...] = ()
+
+    @field_validator("dimensions")
+    @classmethod
+    def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("list one or more dimensions, each once")
+        return v
+
+
 class Policy(_Strict):
     meta: Meta
     answers: dict[str, dict[str, str]]
@@ -413,6 +471,8 @@ class Policy(_Strict):
     products: dict[str, ProductPolicy]
     escalation: EscalationPolicy
     ontology: OntologyPolicy
+    # segment strategies of the analysts' dashboard; a policy without the section suggests nothing
+    strategies: StrategiesPolicy = StrategiesPolicy()
     # filled by the loader: sha256 of the file's bytes
     content_hash: str = ""
 
@@ -466,6 +526,24 @@ class Policy(_Strict):
                     f"pd.mapping.{field}: codes must be those of answers.{question}; "
                     f"missing {sorted(want - got)}, unknown {sorted(got - want)}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_strategies(self) -> Policy:
+        for i, rule in enumerate(self.strategies.rules, 1):
+            where = f"strategies.rules[{i}]"
+            if rule.bank is not None and rule.bank not in self.banks:
+                raise ValueError(f"{where}.bank: unknown bank {rule.bank!r}; use one of {list(self.banks)}")
+            if rule.bank is not None and rule.action != "promote":
+                raise ValueError(f"{where}.bank: only a 'promote' rule names a bank")
+            for dim in (*STRATEGY_DIMENSION_QUESTIONS, "recommended_bank"):
+                codes = getattr(rule.when, dim)
+                if codes is None:
+                    continue
+                known = self.banks if dim == "recommended_bank" else self.answers[STRATEGY_DIMENSION_QUESTIONS[dim]]
+                unknown = [c for c in codes if c not in known]
+                if unknown:
+                    raise ValueError(f"{where}.when.{dim}: unknown codes {unknown}; use some of {list(known)}")
         return self
 
     @model_validator(mode="after")

@@ -133,3 +133,51 @@ async def test_delinquency_json_and_csv(
     bad = await client.get("/v1/analytics/delinquency", params={"by": "decision"}, headers=h)
     assert bad.status_code == 422
     assert (await client.get("/v1/analytics/delinquency", headers=staff["advisor"].headers)).status_code == 403
+
+
+async def test_segment_strategies_json_and_csv_with_the_policys_rules(
+    storage: Any, assessor: Any, tmp_path: Any, password_hash: str
+) -> None:
+    """The ranked segments carry the action of the policy file's first rule that holds; an analyst's policy
+    (here: segments of 2 or more, a rule per payroll bank) changes the suggestions without a code change."""
+    from pathlib import Path
+
+    from api.main import create_app
+    from api.security import create_access_token
+    from engine.policy import load_policy
+    from engine.strategies import suggest
+    from tests.api.conftest import make_settings, shared_assessor
+
+    seed_analytics(storage, assessor, tmp_path)
+    shipped = (Path(__file__).resolve().parents[2] / "engine/policy/default.toml").read_text(encoding="utf-8")
+    mine = tmp_path / "politica.toml"
+    mine.write_text(
+        shipped.replace("min_applicants = 20", "min_applicants = 2")
+        + '\n[[strategies.rules]]\naction = "route_to_advisor"\nlabel = "Asesor para nómina {bank}"\n'
+        'when = { payroll_bank = ["otro"] }\n',
+        encoding="utf-8",
+    )
+    settings = make_settings(storage.engine.url.render_as_string(hide_password=False), tmp_path, ASESOR_POLICY=mine)
+    app = create_app(settings, storage=storage, assessor_factory=shared_assessor)
+    user = storage.create_user("analista", password_hash=password_hash, role="analyst")
+    h = {"Authorization": f"Bearer {create_access_token(settings, subject=str(user.id), role=user.role)}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        body = (await client.get("/v1/analytics/strategies", headers=h)).json()
+        assert body["dimensions"] == ["payroll_bank", "income_band", "down_payment"] and body["min_applicants"] == 2
+        segments = body["segments"]
+        assert sum(s["applicants"] for s in segments) == 32 and [s["rank"] for s in segments] == list(
+            range(1, len(segments) + 1)
+        )
+        policy = load_policy(mine)
+        for s in segments:
+            figures = {k: v for k, v in s.items() if k not in ("suggestion", "rank")}
+            want = suggest(figures, policy)
+            assert (s["suggestion"]["action"], s["suggestion"]["rule"]) == (want["action"], want["rule"])
+        big = [s for s in segments if s["applicants"] >= 2]
+        assert big and [s["approval_rate"] for s in big] == sorted((s["approval_rate"] for s in big), reverse=True)
+        # the analyst's own rule (the last one) fires for payroll "otro" where no earlier rule does
+        assert any(s["suggestion"]["rule"] == 5 and s["payroll_bank"] == "otro" for s in segments)
+        c = await client.get("/v1/analytics/strategies", params={"format": "csv"}, headers=h)
+        rows = list(csv.DictReader(io.StringIO(c.text)))
+        assert [r["suggestion"] for r in rows] == [s["suggestion"]["label"] for s in segments]
+        assert rows[0].keys() >= {"payroll_bank", "income_band", "down_payment", "applicants", "action", "rank"}

@@ -160,7 +160,17 @@ def test_handoff_in_a_browser(live: LiveServer, browser: Any) -> None:
     assert seen["foreign"] == [] and seen["errors"] == []
 
 
-CHARTS = ["g-embudo", "g-decisiones", "g-bancos", "g-pd", "g-perdida", "g-perfiles", "g-morosidad", "g-monitoreo"]
+CHARTS = [
+    "g-embudo",
+    "g-decisiones",
+    "g-bancos",
+    "g-pd",
+    "g-perdida",
+    "g-perfiles",
+    "g-morosidad",
+    "g-monitoreo",
+    "g-estrategias",
+]
 
 
 def _table(page: Any, selector: str) -> list[list[str]]:
@@ -227,6 +237,13 @@ def test_dashboard_in_a_browser(live: LiveServer, browser: Any, password_hash: s
     assert [_num(c[1]) for c in shown] == [None if r["psi"] is None else round(r["psi"], 3) for r in psi["rows"]]
     assert [c[2] for c in shown] == [r["label"] or "—" for r in psi["rows"]]
     assert "Cambio significativo en:" in page.inner_text("#monitoreo-resumen")
+
+    # strategies: the ranked segments and their suggested action, as the API ranks them
+    strat = api("/v1/analytics/strategies")["segments"][:15]
+    shown = _table(page, "#t-estrategias")
+    assert [_num(c[0]) for c in shown] == [s["rank"] for s in strat]
+    assert [_num(c[4]) for c in shown] == [s["applicants"] for s in strat]
+    assert [c[-1] for c in shown] == [s["suggestion"]["label"] for s in strat]
 
     page.select_option("#morosidad-morosidad", "income_band")
     page.click("#morosidad form.opcion button")
