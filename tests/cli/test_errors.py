@@ -168,3 +168,16 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert "filas" not in load(tty=False)
     assert "etl german" in load(tty=True)
     assert "etl german" not in load("--no-progress", tty=True)
+
+
+def test_migrations_log_nothing_of_alembic_even_at_info(tmp_path: Path) -> None:
+    """alembic.ini's logging section no longer replaces the process's set-up, and Alembic's INFO lines
+    (plugins, context) stay out of an INFO log: they were 7 lines on every bot start."""
+    p = subprocess.run(
+        [ASESOR, "--log-level", "INFO", "db", "upgrade", "--url", f"sqlite:///{tmp_path / 'a.sqlite3'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "alembic" not in p.stderr and "WARNI [" not in p.stderr, p.stderr
