@@ -26,9 +26,10 @@ from api import errors
 from api.errors import Problem, install_error_handlers
 from api.middleware import BodySizeLimit, PrometheusMetrics
 from api.services.chat import WebChatHolder
-from core.config import Settings, get_settings
+from core.config import Settings, UnsafeSettings, exit_refused, get_settings, load_settings, require_safe
 from core.heap import freeze_startup_heap
 from storage.events import EventSink, RedisOutbox, SpoolOutbox
+from storage.privacy import MissingKeyError
 from storage.repositories import Storage
 
 log = logging.getLogger("asesor.api")
@@ -115,6 +116,16 @@ def create_app(
 ) -> FastAPI:
     """`chat_namespace`: the Redis key space of the web chat's transcripts and case routes (tests isolate theirs)."""
     settings = settings or get_settings()
+    owns_storage = storage is None
+    storage = storage or Storage.from_settings(settings)
+    # refuse unsafe secrets outside development, and a storage that could not decrypt personal data, now rather
+    # than at the first read of an applicant (raises core.config.UnsafeSettings)
+    try:
+        require_safe(settings, "api", cipher_ready=_cipher_ready(storage))
+    except UnsafeSettings:
+        if owns_storage:
+            storage.dispose()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,8 +154,8 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
-    app.state.owns_storage = storage is None
-    app.state.storage = storage or Storage(settings.resolved_database_url)
+    app.state.owns_storage = owns_storage
+    app.state.storage = storage
     app.state.events = event_sink or _make_event_sink(settings, app.state.storage)
     app.state.get_assessor = _AssessorHolder(settings, assessor_factory)
     app.state.web_chat = WebChatHolder(
@@ -240,6 +251,19 @@ def _problem_content(resp: dict[str, Any]) -> None:
         content[errors.PROBLEM_JSON] = {"schema": dict(_PROBLEM_REF)}
 
 
+def _cipher_ready(storage: Storage) -> bool:
+    try:
+        storage.cipher  # noqa: B018 - built lazily; building it is the check
+    except MissingKeyError:
+        return False
+    return True
+
+
 def app_from_env() -> FastAPI:
-    """uvicorn factory target: `uvicorn api.main:app_from_env --factory`."""
-    return create_app(warm_engine=True)
+    """uvicorn factory target: `uvicorn api.main:app_from_env --factory`. An unsafe or invalid configuration
+    ends the worker with a JSON error and exit code 3 (core.config.EXIT_CONFIG), never a traceback."""
+    try:
+        return create_app(load_settings(), warm_engine=True)
+    except UnsafeSettings as exc:
+        exit_refused(exc.to_json())
+        raise  # unreachable

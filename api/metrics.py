@@ -1,12 +1,13 @@
 """Prometheus metrics of the API.
 
 With several uvicorn workers each process counts on its own; set PROMETHEUS_MULTIPROC_DIR (an empty directory
-shared by the workers) and /metrics aggregates them with prometheus_client's multiprocess collector.
+shared by the workers; a field of core.config.Settings, which `asesor api serve` exports for prometheus_client)
+and /metrics aggregates them with prometheus_client's multiprocess collector.
 """
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -37,12 +38,13 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     LATENCY.labels(method, route).observe(seconds)
 
 
-def render(extra: Collector | None = None) -> tuple[bytes, str]:
+def render(extra: Collector | None = None, multiproc_dir: Path | None = None) -> tuple[bytes, str]:
     """The exposition; `extra` is a collector of values that belong to the database, not to a process (the
-    model's PSI): computed by the worker that answers the scrape, never summed across workers."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    model's PSI): computed by the worker that answers the scrape, never summed across workers. `multiproc_dir`:
+    Settings.prometheus_multiproc_dir (the workers' shared directory), when several workers count."""
+    if multiproc_dir is not None:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry, path=str(multiproc_dir))
         body = generate_latest(registry)
     else:
         body = generate_latest()

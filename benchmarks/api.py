@@ -190,7 +190,8 @@ def bench_http(
         **os.environ,
         "DATABASE_URL": db,
         "ASESOR_DATA_DIR": str(tmp),
-        "ASESOR_SECRET_KEY": secrets.token_urlsafe(32),
+        "ASESOR_JWT_SECRET": secrets.token_urlsafe(32),
+        "ASESOR_HANDOFF_SECRET": secrets.token_urlsafe(32),
         "REDIS_URL": "",
     }
     env.pop("REDIS_URL")

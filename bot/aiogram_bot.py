@@ -21,7 +21,7 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 
-from bot.app import WEBHOOK_PATH, TelegramBot
+from bot.app import WEBHOOK_PATH, TelegramBot, accepts_secret
 from bot.session import JsonAiohttpSession
 from bot.telegram import Inbound
 from dialogs.ui import Keyboard
@@ -181,14 +181,30 @@ async def run_polling(bot: Bot, dp: Dispatcher) -> None:
 
 
 async def run_webhook(
-    bot: Bot, dp: Dispatcher, *, public_url: str, secret: str, host: str, port: int, reuse_port: bool = False
+    bot: Bot,
+    dp: Dispatcher,
+    *,
+    public_url: str,
+    secret: str,
+    host: str,
+    port: int,
+    reuse_port: bool = False,
+    also_accept: tuple[str, ...] = (),
 ) -> None:
-    """Serve Telegram's webhook; `reuse_port`: other bot processes listen on the same port (`--workers`)."""
+    """Serve Telegram's webhook; `reuse_port`: other bot processes listen on the same port (`--workers`).
+    `secret` is registered with Telegram; `also_accept`: the previous key's secret, still accepted while a
+    rotation rolls out (processes still running the old key registered it)."""
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
     from aiohttp import web
 
+    accepted = (secret, *also_accept)
+
+    class Handler(SimpleRequestHandler):
+        def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+            return accepts_secret(telegram_secret_token, accepted)
+
     app = web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path=WEBHOOK_PATH)
+    Handler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path=WEBHOOK_PATH)
     setup_application(app, dp, bot=bot)
 
     async def on_startup(_: Any) -> None:

@@ -67,6 +67,18 @@ def pin_to_cpu(index: int) -> int:
     return cpu
 
 
-def webhook_secret(secret_key: str, bot_id: int) -> str:
-    """Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; derived, so there is no extra setting."""
-    return hmac.new(secret_key.encode(), f"webhook:{bot_id}".encode(), hashlib.sha256).hexdigest()[:64]
+def webhook_secret(key: str, bot_id: int) -> str:
+    """The secret Telegram echoes in X-Telegram-Bot-Api-Secret-Token, derived from ASESOR_WEBHOOK_SECRET (a key used
+    for nothing else) and the bot's id, so two bots on one key still get different secrets; hex fits Telegram's
+    allowed characters."""
+    return hmac.new(key.encode(), f"webhook:{bot_id}".encode(), hashlib.sha256).hexdigest()[:64]
+
+
+def webhook_secrets(keys: list[str], bot_id: int) -> list[str]:
+    """The secrets of the current key and, during a rotation, of the previous one (`Settings.signing_keys`)."""
+    return [webhook_secret(k, bot_id) for k in keys]
+
+
+def accepts_secret(given: str, accepted: tuple[str, ...]) -> bool:
+    """Whether a webhook call's secret header is one of `accepted`, in constant time."""
+    return any(hmac.compare_digest(given.encode(), s.encode()) for s in accepted)

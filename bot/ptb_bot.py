@@ -23,7 +23,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
 from telegram.request import HTTPXRequest
 
-from bot.app import WEBHOOK_PATH, TelegramBot
+from bot.app import WEBHOOK_PATH, TelegramBot, accepts_secret
 from bot.telegram import Inbound
 from dialogs.ui import Keyboard
 
@@ -178,12 +178,15 @@ def webhook_app(
     *,
     path: str = WEBHOOK_PATH,
     background: bool = False,
+    also_accept: tuple[str, ...] = (),
 ) -> web.Application:
-    """Telegram's webhook endpoint: checks the secret header, then handles the update (`background`: answers
-    at once and leaves the update to the application's queue, as in production)."""
+    """Telegram's webhook endpoint: checks the secret header (`also_accept`: the previous key's secret during a
+    rotation), then handles the update (`background`: answers at once and leaves the update to the
+    application's queue, as in production)."""
+    accepted = (secret, *also_accept)
 
     async def receive(request: web.Request) -> web.Response:
-        if request.headers.get(SECRET_HEADER) != secret:
+        if not accepts_secret(request.headers.get(SECRET_HEADER, ""), accepted):
             return web.json_response({"detail": "Unauthorized"}, status=401)
         try:
             update = Update.de_json(await request.json(), application.bot)
@@ -233,9 +236,11 @@ async def run_webhook(
     host: str,
     port: int,
     reuse_port: bool = False,
+    also_accept: tuple[str, ...] = (),
 ) -> None:
     await application.start()
-    runner = web.AppRunner(webhook_app(application, secret, background=True), access_log=None)
+    app = webhook_app(application, secret, background=True, also_accept=also_accept)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
     await application.bot.set_webhook(

@@ -36,6 +36,15 @@ def serve(
     """Run the API with uvicorn (the engine is loaded at start-up in each worker)."""
     import uvicorn
 
+    from core.config import ensure_safe, load_settings
+
+    settings = load_settings()
+    # outside development: no public, missing, short or shared secret, and an encryption key (JSON error, exit 3)
+    ensure_safe(settings, "api")
+    if settings.prometheus_multiproc_dir is not None:
+        # prometheus_client reads the variable itself when the workers import it: a value from .env must reach it
+        settings.prometheus_multiproc_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.prometheus_multiproc_dir)
     _check_port(host, port)
     if migrate:
         from storage.db import migrate as run_migrations
@@ -81,12 +90,14 @@ def create_user(
 ) -> None:
     """Create a user. The password comes from stdin, ASESOR_NEW_USER_PASSWORD, or an interactive prompt."""
     from api.services import users
+    from core.config import load_settings
     from storage.repositories import Storage
 
+    settings = load_settings()
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
-    elif os.environ.get("ASESOR_NEW_USER_PASSWORD"):
-        password = os.environ["ASESOR_NEW_USER_PASSWORD"]
+    elif settings.new_user_password is not None and settings.new_user_password.get_secret_value():
+        password = settings.new_user_password.get_secret_value()
     elif sys.stdin.isatty():
         password = _prompt_password()
     else:
@@ -95,7 +106,7 @@ def create_user(
             "Sin contraseña: pásala con --password-stdin o en ASESOR_NEW_USER_PASSWORD (o ejecuta en una terminal).",
             field="--password-stdin",
         )
-    storage = Storage()
+    storage = Storage.from_settings(settings)
     try:
         user = users.create_user(storage, username=username, password=password, role=role, display_name=display_name)
     except users.UserError as exc:
@@ -116,6 +127,9 @@ def openapi() -> None:
 @app.command("handoff-url")
 def handoff_url_cmd(applicant_key: str, assessment_id: str) -> None:
     """Print a signed handoff link for a stored assessment (support and testing)."""
+    from core.config import ensure_safe, load_settings
     from core.handoff import handoff_url
 
-    typer.echo(handoff_url(applicant_key, assessment_id))
+    settings = load_settings()
+    ensure_safe(settings, "handoff")
+    typer.echo(handoff_url(applicant_key, assessment_id, settings=settings))

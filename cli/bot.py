@@ -41,9 +41,9 @@ def run(
     """Bot de Telegram del solicitante. Necesita BOT_TOKEN; usa REDIS_URL (un Redis local si falta) y DATABASE_URL.
 
     Salida: 3 si falta o Telegram rechaza un ajuste (BOT_TOKEN, WEBHOOK_URL), 4 si Redis o Telegram no responden."""
-    from core.config import get_settings
+    from core.config import ensure_safe, load_settings
 
-    settings = get_settings()
+    settings = load_settings()  # an invalid variable (BOT_MODE=…) is a JSON error and exit 3
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         _fail(
             "missing_setting",
@@ -53,7 +53,7 @@ def run(
         )
     mode = (mode or settings.bot_mode or "polling").lower()
     if mode not in ("polling", "webhook"):
-        _fail("invalid_setting", f"BOT_MODE debe ser 'polling' o 'webhook', no {mode!r}.", setting="BOT_MODE")
+        _fail("invalid_setting", f"--mode debe ser 'polling' o 'webhook', no {mode!r}.", setting="--mode")
     if mode == "webhook" and not settings.webhook_url:
         _fail(
             "missing_setting",
@@ -75,6 +75,8 @@ def run(
             setting="--workers",
             exit_code=ExitCode.BAD_INPUT,
         )
+    # outside development: no public, missing, short or shared secret, and an encryption key (exit 3)
+    ensure_safe(settings, "bot", webhook=mode == "webhook")
     if workers > 1:
         raise typer.Exit(_supervise(framework, workers, host, port, log_level, pin_cpus))
     _serve(framework, mode, host, port, log_level)
@@ -158,7 +160,8 @@ async def _main(
 ) -> None:
     from redis.exceptions import RedisError
 
-    from bot.app import bot_id_of, telegram_bot, webhook_secret
+    from bot.app import bot_id_of, telegram_bot, webhook_secrets
+    from core.config import ensure_safe
     from core.conversation import conversation_parts
     from core.heap import freeze_startup_heap
     from dialogs.delivery import TELEGRAM
@@ -168,6 +171,7 @@ async def _main(
     from storage.events import EventSink, RedisOutbox, SpoolOutbox
     from storage.repositories import Storage
 
+    ensure_safe(settings, "bot", webhook=mode == "webhook")  # also when started without `run` (tests, workers)
     log = logging.getLogger("asesor.bot")
     token = settings.bot_token.get_secret_value().strip()
     try:
@@ -211,12 +215,7 @@ async def _main(
     if is_sqlite(db_url):  # the embedded local run: create or upgrade the schema itself
         await asyncio.to_thread(migrate, db_url)
     # built from `settings` (not the process-wide ones) so that the whole run follows what was passed in
-    storage = Storage(
-        db_url,
-        pseudonym_key=settings.pseudonym_key.get_secret_value(),
-        fernet_keys=settings.fernet_key.get_secret_value() if settings.fernet_key else None,
-        data_dir=settings.data_dir,
-    )
+    storage = Storage.from_settings(settings)
     spool = SpoolOutbox(settings.data_dir / "outbox" / "events")
     sink = EventSink(storage.engine, RedisOutbox(redis_url), fallback=spool)
     sink.start()
@@ -240,9 +239,14 @@ async def _main(
     try:
         await runner.set_commands()
         if mode == "webhook":
-            secret = webhook_secret(settings.secret_key.get_secret_value(), bot_id)
+            secret, *previous = webhook_secrets(settings.signing_keys("webhook"), bot_id)
             await runner.webhook(
-                public_url=settings.webhook_url, secret=secret, host=host, port=port, reuse_port=reuse_port
+                public_url=settings.webhook_url,
+                secret=secret,
+                host=host,
+                port=port,
+                reuse_port=reuse_port,
+                also_accept=tuple(previous),
             )
         else:
             await runner.polling()

@@ -1,8 +1,9 @@
 """Signed, expiring handoff tokens: the bot's link from a result card to the web financing request.
 
 The token carries only opaque ids (the pseudonymous applicant key and the stored assessment id), never
-personal data, and is signed with ASESOR_SECRET_KEY (itsdangerous, salt "handoff") so nobody can forge
-or edit one.
+personal data, and is signed with ASESOR_HANDOFF_SECRET (itsdangerous, salt "handoff"), a key used for nothing
+else, so nobody can forge or edit one. During a rotation ASESOR_HANDOFF_SECRET_PREVIOUS still verifies the links
+already sent (itsdangerous signs with the last key of its list and accepts any).
 Expiry is checked here; single use is enforced by the API when the form is submitted (the financing request
 is stored under an idempotency key derived from the token's nonce, see `HandoffClaims.idempotency_key`).
 
@@ -58,7 +59,8 @@ class HandoffClaims:
 
 def _serializer(settings: Settings | None = None) -> URLSafeTimedSerializer:
     settings = settings or get_settings()
-    return URLSafeTimedSerializer(settings.secret_key.get_secret_value(), salt=SALT)
+    # itsdangerous signs with the *last* key and verifies with any: oldest first
+    return URLSafeTimedSerializer(list(reversed(settings.signing_keys("handoff"))), salt=SALT)
 
 
 def make_handoff_token(

@@ -29,8 +29,6 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 log = logging.getLogger(__name__)
 
-DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key"
-
 
 class MissingKeyError(RuntimeError):
     """A secret needed to protect personal data is not configured (production)."""

@@ -37,6 +37,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from core.config import DEV_PSEUDONYM_KEY
 from storage.db import is_sqlite, make_engine, make_sessionmaker, session_scope, write_engine
 from storage.models import (
     ESCALATION_STATUSES,
@@ -51,7 +52,7 @@ from storage.models import (
     FunnelProgress,
     User,
 )
-from storage.privacy import DEV_PSEUDONYM_KEY, Cipher, pseudonymize, pseudonymize_session
+from storage.privacy import Cipher, pseudonymize, pseudonymize_session
 from storage.types import utcnow
 
 ANSWER_SEGMENTS = {
@@ -112,10 +113,13 @@ class Storage:
         cipher: Cipher | None = None,
         fernet_keys: str | None = None,
         data_dir: Path | None = None,
+        development: bool | None = None,
     ):
         from core.config import get_settings
 
         settings = get_settings()
+        # ASESOR_ENV=development: only then may a SQLite file get a generated local Fernet key
+        self._development = settings.is_development if development is None else development
         self.engine = engine or make_engine(url or settings.resolved_database_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         # writes take SQLite's write lock at BEGIN (storage.db.write_engine); reads do not
@@ -131,8 +135,18 @@ class Storage:
         self._local = threading.local()  # the transaction() a thread is in, if any
 
     @classmethod
-    def from_settings(cls) -> Storage:
-        return cls()
+    def from_settings(cls, settings: Any | None = None) -> Storage:
+        """The storage that `settings` (a core.config.Settings; default the process's) describe: database,
+        keys, data directory and environment."""
+        if settings is None:
+            return cls()
+        return cls(
+            settings.resolved_database_url,
+            pseudonym_key=settings.pseudonym_key.get_secret_value(),
+            fernet_keys=settings.fernet_keys(),
+            data_dir=settings.data_dir,
+            development=settings.is_development,
+        )
 
     # ----------------------------------------------------------------------------------------- plumbing
     @property
@@ -145,10 +159,10 @@ class Storage:
         if self._cipher is None:
             from core.config import get_settings
 
-            keys = self._fernet_keys
-            if keys is None and get_settings().fernet_key is not None:
-                keys = get_settings().fernet_key.get_secret_value()  # type: ignore[union-attr]
-            self._cipher = Cipher.for_environment(keys, production=not is_sqlite(self.engine), data_dir=self._data_dir)
+            keys = self._fernet_keys if self._fernet_keys is not None else get_settings().fernet_keys()
+            # a generated local key only for a development SQLite file (never a server database, never production)
+            production = not is_sqlite(self.engine) or not self._development
+            self._cipher = Cipher.for_environment(keys, production=production, data_dir=self._data_dir)
         return self._cipher
 
     def session(self) -> Any:

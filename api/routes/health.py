@@ -92,6 +92,7 @@ def readyz(request: Request, settings: SettingsDep) -> Response:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **problem_responses(401, 403)},
 )
-def prometheus_metrics(request: Request, _admin: AdminDep) -> Response:
-    body, content_type = metrics.render(getattr(request.app.state, "psi_metrics", None))
+def prometheus_metrics(request: Request, _admin: AdminDep, settings: SettingsDep) -> Response:
+    psi = getattr(request.app.state, "psi_metrics", None)
+    body, content_type = metrics.render(psi, settings.prometheus_multiproc_dir)
     return Response(body, media_type=content_type)

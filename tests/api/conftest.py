@@ -28,7 +28,8 @@ def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "DATABASE_URL": db_url,
         "REDIS_URL": None,
-        "ASESOR_SECRET_KEY": SecretStr(TEST_SECRET),
+        "ASESOR_JWT_SECRET": SecretStr(TEST_SECRET),
+        "ASESOR_HANDOFF_SECRET": SecretStr(TEST_SECRET + "-handoff"),
         "ASESOR_DATA_DIR": data_dir,
         "API_PUBLIC_URL": "http://testserver",
         "ASESOR_HANDOFF_RATE_LIMIT": "1000/minute",

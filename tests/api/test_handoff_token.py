@@ -18,7 +18,9 @@ from core.handoff import (
 
 
 def _settings(key: str = "k1") -> Settings:
-    return Settings(ASESOR_SECRET_KEY=SecretStr(key), API_PUBLIC_URL="https://asesor.example/", HANDOFF_TTL_SECONDS=60)
+    return Settings(
+        ASESOR_HANDOFF_SECRET=SecretStr(key), API_PUBLIC_URL="https://asesor.example/", HANDOFF_TTL_SECONDS=60
+    )
 
 
 def test_round_trip_carries_ids_and_distinct_nonces() -> None:

@@ -66,7 +66,7 @@ async def test_tampered_or_foreign_jwt_is_refused(client: httpx.AsyncClient, sta
     from api.security import create_access_token
     from core.config import Settings
 
-    other = Settings(ASESOR_SECRET_KEY="another-key", DATABASE_URL=api_settings.database_url)
+    other = Settings(ASESOR_JWT_SECRET="another-key", DATABASE_URL=api_settings.database_url)
     forged = create_access_token(other, subject=str(staff["admin"].id), role="admin")
     assert (await client.get("/v1/users", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
 

@@ -135,7 +135,7 @@ async def build_harness(
         db_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=Fernet.generate_key().decode(), data_dir=data_dir
     )
     sink = EventSink(storage.engine, SpoolOutbox(data_dir / "outbox", fsync=False))
-    settings = Settings(ASESOR_SECRET_KEY=SECRET, API_PUBLIC_URL="https://asesor.example.mx")
+    settings = Settings(ASESOR_HANDOFF_SECRET=SECRET, API_PUBLIC_URL="https://asesor.example.mx")
     assessor = get_assessor(policy)
     redis = redis_client(redis_url)
     parts = conversation_parts(

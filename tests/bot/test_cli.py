@@ -170,7 +170,8 @@ async def test_webhook_mode_against_fake_server(tmp_path: Path, redis_url: str, 
         DATABASE_URL=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
         ASESOR_DATA_DIR=tmp_path,
         ASESOR_MODEL_DIR=default_model_dir(),
-        ASESOR_SECRET_KEY="cli-test-secret",
+        ASESOR_WEBHOOK_SECRET="cli-test-secret",
+        ASESOR_WEBHOOK_SECRET_PREVIOUS="cli-old-secret",  # a key rotation under way
     )
     task = asyncio.create_task(_main(settings, "webhook", "127.0.0.1", port, framework=framework))
     try:
@@ -187,6 +188,10 @@ async def test_webhook_mode_against_fake_server(tmp_path: Path, redis_url: str, 
                 assert (await http.post(public + WEBHOOK_PATH, json=update, headers=headers)).status == 200
             headers = {"X-Telegram-Bot-Api-Secret-Token": "forged"}
             assert (await http.post(public + WEBHOOK_PATH, json=u.text("/start"), headers=headers)).status == 401
+            # the previous key's secret is still accepted while the rotation rolls out; the new one is registered
+            old = {"X-Telegram-Bot-Api-Secret-Token": webhook_secret("cli-old-secret", tg.bot_id)}
+            late = TestUser(tg, 7603)
+            assert (await http.post(public + WEBHOOK_PATH, json=late.text("/start"), headers=old)).status == 200
         await _wait_for(lambda: len(tg.bot_messages(u.chat_id)) >= 1)
         await asyncio.sleep(0.3)
         assert len(tg.bot_messages(u.chat_id)) == 1
@@ -222,7 +227,7 @@ async def test_webhook_workers_share_the_port_and_redis(tmp_path: Path, redis_ur
     proc = await _run_bot(
         tmp_path, tg, redis_url, framework, "--mode", "webhook", "--workers", "2", "--pin-cpus", "--port", str(port),
         "--host", "127.0.0.1",
-        WEBHOOK_URL=public, ASESOR_SECRET_KEY="cli-test-secret",
+        WEBHOOK_URL=public, ASESOR_WEBHOOK_SECRET="cli-test-secret",
     )  # fmt: skip
     try:
         await _wait_for(lambda: len(tg.calls_of("setWebhook")) >= 2 or proc.returncode is not None)

@@ -110,7 +110,7 @@ async def test_result_actions(harness: BotHarness) -> None:
     msg = h.tg.last_bot_message(ana.chat_id)
     url = msg.buttons()[0]["url"]
     assert url.startswith("https://asesor.example.mx/solicitud/")
-    claims = verify_handoff_token(url.rsplit("/", 1)[1], settings=Settings(ASESOR_SECRET_KEY=SECRET))
+    claims = verify_handoff_token(url.rsplit("/", 1)[1], settings=Settings(ASESOR_HANDOFF_SECRET=SECRET))
     assert claims.applicant_key == key
     assert claims.assessment_id == h.storage.latest_assessment(key).id
 
