@@ -377,14 +377,25 @@ class UnsafeSettings(Exception):
         self.env, self.problems = env, problems
 
     def to_json(self) -> dict[str, Any]:
+        """The CLI's one error shape (cli/errors.py): `{"error": {"code", "message", "field", …}}`."""
         names = ", ".join(dict.fromkeys(p.setting for p in self.problems))
-        return {
-            "error": "unsafe_settings",
-            "message": f"ASESOR_ENV={self.env}: la configuración no es segura; corrige {names} y vuelve a arrancar.",
-            "env": self.env,
-            "setting": self.problems[0].setting,
-            "problems": [{"setting": p.setting, "message": p.message} for p in self.problems],
-        }
+        return error_body(
+            "unsafe_settings",
+            f"ASESOR_ENV={self.env}: la configuración no es segura; corrige {names} y vuelve a arrancar.",
+            field=self.problems[0].setting,
+            env=self.env,
+            problems=[{"field": p.setting, "message": p.message} for p in self.problems],
+        )
+
+
+def error_body(code: str, message: str, *, field: str | None = None, **details: Any) -> dict[str, Any]:
+    """`{"error": {"code", "message", "field"?, …details}}`, the shape of cli/errors.py, for the processes that
+    refuse to start outside the CLI too (a uvicorn worker)."""
+    inner: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        inner["field"] = field
+    inner.update(details)
+    return {"error": inner}
 
 
 _GENERATE = "genera uno con `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
@@ -517,21 +528,21 @@ def exit_refused(payload: dict[str, Any]) -> None:
 
 
 def settings_error_json(exc: ValidationError) -> dict[str, Any]:
-    """A pydantic error of Settings() as a JSON error naming the environment variable."""
+    """A pydantic error of Settings() as a JSON error naming the environment variable (not the field)."""
     problems = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
-        field = loc[0] if loc else ""
-        info = Settings.model_fields.get(field)
-        setting = str(info.alias) if info is not None and info.alias else field or "(configuración)"
-        problems.append({"setting": setting, "message": str(err.get("msg", "valor inválido"))})
-    names = ", ".join(dict.fromkeys(p["setting"] for p in problems))
-    return {
-        "error": "invalid_setting",
-        "message": f"Configuración inválida: revisa {names}.",
-        "setting": problems[0]["setting"] if problems else None,
-        "problems": problems,
-    }
+        name = loc[0] if loc else ""
+        info = Settings.model_fields.get(name)
+        setting = str(info.alias) if info is not None and info.alias else name or "(configuración)"
+        problems.append({"field": setting, "message": str(err.get("msg", "valor inválido"))})
+    names = ", ".join(dict.fromkeys(p["field"] for p in problems))
+    return error_body(
+        "invalid_setting",
+        f"Configuración inválida: revisa {names}.",
+        field=problems[0]["field"] if problems else None,
+        problems=problems,
+    )
 
 
 def load_settings() -> Settings:

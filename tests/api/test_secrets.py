@@ -189,8 +189,8 @@ async def test_processes_refuse_unsafe_production_settings(tmp_path: Path, comma
     )
     assert r.returncode == EXIT_CONFIG, r.stderr
     assert "Traceback" not in r.stderr
-    payload = json.loads(r.stderr.strip().splitlines()[-1])
-    assert payload["error"] == "unsafe_settings" and "ASESOR_HANDOFF_SECRET" in payload["message"]
+    payload = json.loads(r.stderr.strip().splitlines()[-1])["error"]
+    assert payload["code"] == "unsafe_settings" and "ASESOR_HANDOFF_SECRET" in payload["message"]
     assert r.stdout == ""  # no link was printed
 
 
@@ -204,4 +204,4 @@ async def test_uvicorn_factory_refuses_too(tmp_path: Path) -> None:
     )
     assert r.returncode == EXIT_CONFIG, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
-    assert json.loads(r.stderr.strip().splitlines()[-1])["setting"] == "ASESOR_FERNET_KEY"
+    assert json.loads(r.stderr.strip().splitlines()[-1])["error"]["field"] == "ASESOR_FERNET_KEY"

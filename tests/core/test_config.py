@@ -63,9 +63,9 @@ def test_production_with_only_the_defaults_names_every_variable() -> None:
     s = Settings(ASESOR_ENV="production", DATABASE_URL="postgresql+psycopg://a:b@db/asesor")
     with pytest.raises(UnsafeSettings) as info:
         require_safe(s, "api")
-    payload = info.value.to_json()
-    assert payload["error"] == "unsafe_settings" and payload["env"] == "production"
-    assert {p["setting"] for p in payload["problems"]} == {
+    payload = info.value.to_json()["error"]
+    assert payload["code"] == "unsafe_settings" and payload["env"] == "production"
+    assert {p["field"] for p in payload["problems"]} == {
         "ASESOR_JWT_SECRET",
         "ASESOR_HANDOFF_SECRET",
         "ASESOR_FERNET_KEY",
@@ -143,11 +143,11 @@ def test_signing_keys_put_the_current_key_first() -> None:
 def test_invalid_values_become_a_json_error_naming_the_variable() -> None:
     with pytest.raises(ValidationError) as info:
         Settings(BOT_MODE="websocket")
-    payload = settings_error_json(info.value)
-    assert payload["error"] == "invalid_setting" and payload["setting"] == "BOT_MODE"
+    payload = settings_error_json(info.value)["error"]
+    assert payload["code"] == "invalid_setting" and payload["field"] == "BOT_MODE"
     with pytest.raises(ValidationError) as info:
         Settings(ASESOR_ENV="prod")
-    assert settings_error_json(info.value)["setting"] == "ASESOR_ENV"
+    assert settings_error_json(info.value)["error"]["field"] == "ASESOR_ENV"
     with pytest.raises(ValidationError):
         Settings(ASESOR_TRUSTED_PROXIES="10.0.0.0/8, no-es-una-red")
 
