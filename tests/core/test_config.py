@@ -68,6 +68,7 @@ def test_production_with_only_the_defaults_names_every_variable() -> None:
     assert {p["field"] for p in payload["problems"]} == {
         "ASESOR_JWT_SECRET",
         "ASESOR_HANDOFF_SECRET",
+        "ASESOR_PSEUDONYM_KEY",
         "ASESOR_FERNET_KEY",
         "API_PUBLIC_URL",
     }
@@ -121,8 +122,9 @@ def test_one_value_for_two_secrets_is_refused() -> None:
 
 
 def test_least_privilege_per_component() -> None:
-    """The API needs no pseudonym or webhook key, the bot no JWT key: a host holds only the keys it uses."""
-    assert _named(production(ASESOR_PSEUDONYM_KEY=None, ASESOR_WEBHOOK_SECRET=None)) == set()
+    """The API needs no webhook key, the bot no JWT key: a host holds only the keys it uses."""
+    assert _named(production(ASESOR_WEBHOOK_SECRET=None)) == set()
+    assert _named(production(ASESOR_PSEUDONYM_KEY=None)) == {"ASESOR_PSEUDONYM_KEY"}
     assert _named(production(ASESOR_JWT_SECRET=None), "bot", webhook=True) == set()
     assert _named(production(ASESOR_WEBHOOK_SECRET=None), "bot", webhook=False) == set()
     assert _named(production(ASESOR_WEBHOOK_SECRET=None), "bot", webhook=True) == {"ASESOR_WEBHOOK_SECRET"}
