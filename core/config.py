@@ -41,11 +41,12 @@ MIN_SECRET_LENGTH = 32
 DEV_JWT_SECRET = "dev-only-jwt-secret"
 DEV_HANDOFF_SECRET = "dev-only-handoff-secret"
 DEV_WEBHOOK_SECRET = "dev-only-webhook-secret"
+DEV_CHAT_SECRET = "dev-only-chat-secret"
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key"
 # the single key of earlier versions (it signed JWTs, handoff links and the webhook secret)
 LEGACY_DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 DEV_SECRETS = frozenset(
-    {DEV_JWT_SECRET, DEV_HANDOFF_SECRET, DEV_WEBHOOK_SECRET, DEV_PSEUDONYM_KEY, LEGACY_DEV_SECRET_KEY}
+    {DEV_JWT_SECRET, DEV_HANDOFF_SECRET, DEV_WEBHOOK_SECRET, DEV_CHAT_SECRET, DEV_PSEUDONYM_KEY, LEGACY_DEV_SECRET_KEY}
 )
 
 
@@ -144,6 +145,17 @@ class Settings(BaseSettings):
         alias="ASESOR_WEBHOOK_SECRET_PREVIOUS",
         en="the replaced webhook key, still accepted while Telegram switches over",
         es="la clave de webhook anterior, aún aceptada mientras Telegram cambia a la nueva",
+    )
+    chat_secret: SecretStr = _field(
+        SecretStr(DEV_CHAT_SECRET),
+        alias="ASESOR_CHAT_SECRET",
+        en="signs the web chat's session cookie; at least 32 characters outside development",
+        es="firma la cookie de sesión del chat web; 32 caracteres o más fuera de desarrollo",
+    )
+    chat_secret_previous: SecretStr | None = _field(
+        alias="ASESOR_CHAT_SECRET_PREVIOUS",
+        en="the replaced web chat secret, still accepted for verification during a rotation",
+        es="el secreto anterior del chat web, aún aceptado al verificar mientras se rota",
     )
     pseudonym_key: SecretStr = _field(
         SecretStr(DEV_PSEUDONYM_KEY),
@@ -344,7 +356,7 @@ class Settings(BaseSettings):
     def resolved_shared_data_dir(self) -> Path:
         return (self.shared_data_dir or REPO_ROOT.parent / "shared" / "data").expanduser()
 
-    def signing_keys(self, name: Literal["jwt", "handoff", "webhook"]) -> list[str]:
+    def signing_keys(self, name: Literal["jwt", "handoff", "webhook", "chat"]) -> list[str]:
         """The current key first, then the previous one if a rotation is under way."""
         current: SecretStr = getattr(self, f"{name}_secret")
         previous: SecretStr | None = getattr(self, f"{name}_secret_previous")
@@ -405,12 +417,12 @@ _GENERATE_FERNET = (
 _SECRETS_OF: dict[Component, tuple[str, ...]] = {
     # least privilege: the bot never issues API tokens nor the API webhook secrets; the API keeps the pseudonym
     # key, since the conversation service it hosts (the web chat) keys applicants with it
-    "api": ("jwt_secret", "handoff_secret", "pseudonym_key"),
+    "api": ("jwt_secret", "handoff_secret", "chat_secret", "pseudonym_key"),
     "bot": ("handoff_secret", "pseudonym_key"),
     "handoff": ("handoff_secret",),
 }
-_ALL_SECRETS = ("jwt_secret", "handoff_secret", "webhook_secret", "pseudonym_key")
-_PREVIOUS = ("jwt_secret_previous", "handoff_secret_previous", "webhook_secret_previous")
+_ALL_SECRETS = ("jwt_secret", "handoff_secret", "webhook_secret", "chat_secret", "pseudonym_key")
+_PREVIOUS = ("jwt_secret_previous", "handoff_secret_previous", "webhook_secret_previous", "chat_secret_previous")
 
 
 def _alias(name: str) -> str:

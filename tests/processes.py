@@ -35,6 +35,7 @@ def service_env(db_url: str, redis_url: str, data_dir: Path, **extra: str) -> di
         ASESOR_JWT_SECRET="fault-suite-jwt-secret-0123456789abcdef",
         ASESOR_HANDOFF_SECRET="fault-suite-handoff-secret-0123456789abcdef",
         ASESOR_WEBHOOK_SECRET="fault-suite-webhook-secret-0123456789abcdef",
+        ASESOR_CHAT_SECRET="fault-suite-chat-secret-0123456789abcdef",
         ASESOR_PSEUDONYM_KEY="fault-suite-pseudonym-key-0123456789abcdef",
         ASESOR_FERNET_KEY=Fernet.generate_key().decode(),
         API_PUBLIC_URL="http://127.0.0.1:8000",

@@ -88,7 +88,8 @@ class WebChat:
 
     def __init__(self, settings: Settings, parts: ConversationParts, service: ConversationService) -> None:
         self.settings, self.parts, self.service = settings, parts, service
-        self.cookies = URLSafeSerializer(settings.secret_key.get_secret_value(), salt=COOKIE_SALT)
+        # ASESOR_CHAT_SECRET, used for nothing else; itsdangerous signs with the last key and accepts any (rotation)
+        self.cookies = URLSafeSerializer(list(reversed(settings.signing_keys("chat"))), salt=COOKIE_SALT)
 
     # -------------------------------------------------------------------------------------- sessions
     def session_of(self, cookie: str | None) -> str | None:

@@ -44,6 +44,7 @@ def production_settings(db_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "ASESOR_JWT_SECRET": secrets.token_urlsafe(32),
         "ASESOR_HANDOFF_SECRET": secrets.token_urlsafe(32),
         "ASESOR_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "ASESOR_CHAT_SECRET": secrets.token_urlsafe(32),
         "ASESOR_PSEUDONYM_KEY": secrets.token_urlsafe(32),
         "ASESOR_FERNET_KEY": TEST_FERNET_KEY,  # the `storage` fixture's key
         "API_PUBLIC_URL": "https://asesor.example.mx",
@@ -113,7 +114,8 @@ async def test_a_leak_of_one_key_yields_none_of_the_others(
     jwt_key, handoff_key = settings.jwt_secret.get_secret_value(), settings.handoff_secret.get_secret_value()
     webhook_key = settings.webhook_secret.get_secret_value()
     async with await _client(create_app(settings, storage=storage)) as c:
-        for leaked in (handoff_key, webhook_key, settings.pseudonym_key.get_secret_value()):
+        chat_key = settings.chat_secret.get_secret_value()
+        for leaked in (handoff_key, webhook_key, chat_key, settings.pseudonym_key.get_secret_value()):
             headers = {"Authorization": f"Bearer {forged_admin_jwt(leaked, staff['admin'].id)}"}
             assert (await c.get("/v1/users", headers=headers)).status_code == 401
         for leaked in (jwt_key, webhook_key):

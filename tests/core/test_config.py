@@ -34,6 +34,7 @@ def production(**overrides: Any) -> Settings:
         "ASESOR_JWT_SECRET": _secret(),
         "ASESOR_HANDOFF_SECRET": _secret(),
         "ASESOR_WEBHOOK_SECRET": _secret(),
+        "ASESOR_CHAT_SECRET": _secret(),
         "ASESOR_PSEUDONYM_KEY": _secret(),
         "ASESOR_FERNET_KEY": Fernet.generate_key().decode(),
         "API_PUBLIC_URL": "https://asesor.example.mx",
@@ -68,6 +69,7 @@ def test_production_with_only_the_defaults_names_every_variable() -> None:
     assert {p["field"] for p in payload["problems"]} == {
         "ASESOR_JWT_SECRET",
         "ASESOR_HANDOFF_SECRET",
+        "ASESOR_CHAT_SECRET",
         "ASESOR_PSEUDONYM_KEY",
         "ASESOR_FERNET_KEY",
         "API_PUBLIC_URL",
@@ -125,7 +127,7 @@ def test_least_privilege_per_component() -> None:
     """The API needs no webhook key, the bot no JWT key: a host holds only the keys it uses."""
     assert _named(production(ASESOR_WEBHOOK_SECRET=None)) == set()
     assert _named(production(ASESOR_PSEUDONYM_KEY=None)) == {"ASESOR_PSEUDONYM_KEY"}
-    assert _named(production(ASESOR_JWT_SECRET=None), "bot", webhook=True) == set()
+    assert _named(production(ASESOR_JWT_SECRET=None, ASESOR_CHAT_SECRET=None), "bot", webhook=True) == set()
     assert _named(production(ASESOR_WEBHOOK_SECRET=None), "bot", webhook=False) == set()
     assert _named(production(ASESOR_WEBHOOK_SECRET=None), "bot", webhook=True) == {"ASESOR_WEBHOOK_SECRET"}
 
