@@ -28,7 +28,7 @@ PASSWORD = "contraseña-del-probador-1"
 def service_env(db_url: str, redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment a deployment gives the processes (development keys, but every one set)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASESOR_", "DATABASE_URL", "REDIS_URL"))}
-    env.update(
+    defaults = dict(
         DATABASE_URL=db_url,
         REDIS_URL=redis_url,
         ASESOR_DATA_DIR=str(data_dir),
@@ -40,8 +40,8 @@ def service_env(db_url: str, redis_url: str, data_dir: Path, **extra: str) -> di
         ASESOR_FERNET_KEY=Fernet.generate_key().decode(),
         API_PUBLIC_URL="http://127.0.0.1:8000",
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update({**defaults, **extra})  # a test may set any of them itself
     return env
 
 
