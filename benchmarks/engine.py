@@ -44,7 +44,7 @@ from engine.fuzzy.reference import ReferenceSystem  # noqa: E402
 from engine.ontology import sparql_facts  # noqa: E402
 from engine.ontology.vocab import ONTOLOGY_PATH  # noqa: E402
 from engine.pd import features as F  # noqa: E402
-from engine.pd.scaling import score_from_pd  # noqa: E402
+from engine.pd.scaling import book_bad_rate, score_from_pd  # noqa: E402
 from engine.policy import default_policy  # noqa: E402
 from engine.types import AssessmentRequest  # noqa: E402
 
@@ -90,7 +90,7 @@ def naive_pipeline(model_dir: Path):
         derived = derive(request, policy, AS_OF)
         p = lr.predict_proba(pd.DataFrame(model.encode(request, derived), columns=columns))[0, 1]
         pd_ = float(1 / (1 + np.exp(-(model.cal_a * np.log(p / (1 - p)) + model.cal_b))))
-        score = score_from_pd(pd_, policy.score_scaling)
+        score = score_from_pd(pd_, policy.score_scaling, book_bad_rate(model))
         ingreso = derived.income_mxn / policy.mappings.money_scale
         risk = ReferenceSystem(policy.fuzzy).risk(ingreso=ingreso, estabilidad=derived.stability, puntaje=score)
         asserted = warm.ontology.reason(

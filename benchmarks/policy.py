@@ -10,6 +10,13 @@ on the same profiles, in the same run. (The simulate part is the verdict enginee
 3. `asesor policy replay --policy <the shipped policy with LGD 0.90> --json` (all cores) re-assesses them all,
    process start, reading, assessing and the report included.
 Target: replay >= 0.8x the batch engine's throughput on each backend.
+
+Simulate (#12 item 5, `--simulate`, or alone with `--simulate-only`): `engine.simulate.simulate` on the shipped
+policy over the whole answer space × loan grid (all cores), against `Assessor.assess` (experta, the ontology)
+on a sample of the same grid in the same run (one process): points per second of each, their ratio, the time
+the naive route would take for the whole space, and the 2-minute target.
+
+    .venv/bin/python benchmarks/policy.py --simulate-only [--sample 2000]
 """
 
 from __future__ import annotations
@@ -116,12 +123,72 @@ def _drop_pg(handle: object) -> None:
     admin.dispose()
 
 
+SIMULATE_TARGET_S = 120.0
+
+
+def bench_simulate(sample: int, model_dir: Path) -> dict[str, object]:
+    """The full-space simulation vs the real path on `sample` random points of the same grid."""
+    import random
+
+    from engine.assess import get_assessor
+    from engine.policy import default_policy
+    from engine.simulate import simulate
+    from engine.simulate.evaluate import AS_OF as SIM_AS_OF
+    from engine.simulate.space import AnswerSpace, LoanGrid
+
+    assessor = get_assessor(default_policy(), model_dir=model_dir)
+    space, grid = AnswerSpace(assessor.policy), LoanGrid.from_policy(assessor.policy)
+    rng = random.Random(5)
+    requests = []
+    for _ in range(sample):
+        answers = {q: rng.choice(codes) for q, codes in space.codes.items()}
+        requests.append({
+            "answers": answers,
+            "loan": {"vehicle_price": rng.choice(grid.prices), "term_months": rng.choice(grid.terms)},
+            "applicant": {"birth_year": SIM_AS_OF.year - rng.choice(grid.ages),
+                          "monthly_income": rng.choice(grid.incomes[answers["ingreso_mensual"]])},
+        })  # fmt: skip
+    assessor.assess(requests[0], SIM_AS_OF)  # warm
+    t = time.perf_counter()
+    for r in requests:
+        assessor.assess(r, SIM_AS_OF)
+    naive_per_s = sample / (time.perf_counter() - t)
+    t = time.perf_counter()
+    report = simulate(assessor=assessor)
+    elapsed = time.perf_counter() - t
+    points = report.space.points
+    ratio = (points / elapsed) / naive_per_s
+    met = elapsed <= SIMULATE_TARGET_S
+    print(f"Assessor.assess (1 process)  {naive_per_s:12,.0f} points/s on {sample:,} random grid points "
+          f"-> the whole space ({points:,} points) would take {points / naive_per_s / 3600:,.1f} h")  # fmt: skip
+    print(f"simulate ({report.workers} processes)      {points / elapsed:12,.0f} points/s, "
+          f"whole space in {elapsed:.1f} s "
+          f"= {ratio:,.0f}x; invariants {'all held' if report.ok else 'BROKEN'}")  # fmt: skip
+    load = os.getloadavg()[0]
+    print(f"target: simulate under {SIMULATE_TARGET_S:.0f} s on this {os.cpu_count()}-core machine -> "
+          f"{'MET' if met else 'NOT MET'} (load average {load:.1f} at the end)")  # fmt: skip
+    return {"simulate_s": round(elapsed, 1), "points": points, "assess_per_s": round(naive_per_s, 1),
+            "ratio": round(ratio), "met": met, "ok": report.ok, "load_average": round(load, 1)}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--assessments", type=int, default=100_000)
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--simulate", action="store_true", help="also benchmark asesor policy simulate")
+    ap.add_argument("--simulate-only", action="store_true", help="only the simulate benchmark")
+    ap.add_argument("--sample", type=int, default=2000, help="Assessor.assess points for the simulate baseline")
     args = ap.parse_args()
+    if args.simulate or args.simulate_only:
+        from engine.assess import default_model_dir
+
+        sim = bench_simulate(args.sample, default_model_dir())
+        if args.simulate_only:
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps({"simulate": sim}, indent=2))
+            return
     tmp = Path(tempfile.mkdtemp(prefix="asesor-bench-policy-"))
     env = {**os.environ}
     policy = tmp / "lgd090.toml"

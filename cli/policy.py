@@ -16,6 +16,8 @@ app = typer.Typer(help="Política de crédito: validar y consultar el archivo ve
 
 
 def _describe(path: Path | None) -> dict:
+    from engine.simulate.reach import unreachable_rules
+
     policy = load_policy(path)
     return {
         "file": str(path or DEFAULT_POLICY_PATH),
@@ -24,6 +26,8 @@ def _describe(path: Path | None) -> dict:
         "content_hash": policy.content_hash,
         "banks": list(policy.bank_codes),
         "low_score_threshold": policy.bank_fit.low_score_threshold,
+        # rules the policy's own numbers put out of reach (e.g. R3 under the seed's membership functions)
+        "unreachable_rules": [u.model_dump() for u in unreachable_rules(policy)],
     }
 
 
@@ -45,3 +49,55 @@ def check(
 def path() -> None:
     """Imprime la ruta de la política incluida (para copiarla y editarla)."""
     sys.stdout.write(str(DEFAULT_POLICY_PATH) + "\n")
+
+
+@app.command("simulate")
+def simulate_command(
+    policy_file: Annotated[
+        Path | None, typer.Option("--policy", help="Policy file (default: ASESOR_POLICY or the shipped one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON on stdout.")] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar (none off a terminal anyway).")
+    ] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
+) -> None:
+    """Simula la política sobre todas las respuestas × la cuadrícula de créditos (sale con 1 si falla un invariante)."""
+    from engine.simulate import simulate, terminal_progress
+
+    try:
+        policy = load_policy(policy_file)
+    except PolicyError as exc:
+        policy_failure(exc, "--policy" if policy_file is not None else None)
+    report = simulate(policy, workers=workers, progress=None if no_progress else terminal_progress())
+    body = report.model_dump(mode="json")
+    if as_json:
+        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(_summary(body) + "\n")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _summary(r: dict) -> str:
+    """A few lines for a person at a terminal (the JSON has everything)."""
+    lines = [
+        f"policy {r['policy_version']} ({r['policy_hash'][:12]}), model {r['model_version']}, "
+        f"{r['space']['answer_combinations']:,} answer combinations x {r['space']['grid_points']:,} loans = "
+        f"{r['space']['points']:,} points in {r['seconds']:.1f} s on {r['workers']} processes",
+        "decisions: " + ", ".join(f"{k} {v['share']:.2%}" for k, v in r["decisions"].items()),
+    ]
+    if r["rate"]:
+        q = r["rate"]
+        lines.append(f"rate (approved): {q['min']:.2f}–{q['max']:.2f} %, median {q['p50']:.2f}, sd {q['sd']:.2f}")
+    q = r["score"]
+    lines.append(f"score: {q['min']:.0f}–{q['max']:.0f}, median {q['p50']:.0f}; fuzzy terms {r['score_terms']}")
+    lines.append("rules fired: " + ", ".join(f"{x['rule']} {x['share']:.2%}" for x in r["rules"]))
+    lines.append(f"dead rules: {', '.join(r['dead_rules']) or 'none'}")
+    for u in r["unreachable_rules"]:
+        lines.append(f"unreachable {u['rule']}: {u['reason']}")
+    for inv in r["invariants"]:
+        lines.append(f"{'held  ' if inv['held'] else 'BROKEN'} {inv['name']}: {inv['detail']}")
+        if inv["counterexample"]:
+            lines.append(f"       counter-example: {json.dumps(inv['counterexample'], ensure_ascii=False)}")
+    return "\n".join(lines)

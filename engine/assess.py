@@ -16,14 +16,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine import ENGINE_VERSION
 from engine.bank_fit import fit_banks
 from engine.derive import derive
 from engine.expert import expert_system
 from engine.fuzzy import fuzzy_model
+from engine.fuzzy.envelope import monotone_risk
 from engine.ontology import CreditOntology
 from engine.pd import ApplicantPDModel, load_or_train
-from engine.pd.scaling import score_from_pd
+from engine.pd.scaling import book_bad_rate, score_from_pd
 from engine.policy import ASSESSED_PRODUCT, Policy, default_policy, load_policy
 from engine.types import (
     AssessmentRequest,
@@ -52,10 +55,29 @@ class Assessor:
         self.policy = policy
         self.pd_model = pd_model
         self.fuzzy = fuzzy_model(policy)
+        # the risk the rules read: the seed's made monotone (engine/fuzzy/envelope.py), unless the policy says not
+        self.envelope = monotone_risk(policy, self.fuzzy) if policy.fuzzy.envelope.monotone else None
+        self.book_rate = book_bad_rate(pd_model)
         self.ontology = CreditOntology.load()
         self.expert = expert_system(policy)
         # experta's engine holds per-run state: one assessment at a time per Assessor
         self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------- steps
+    def score_of(self, pd: float) -> int:
+        """The credit score of a PD under this policy's scaling (anchored at the book's odds when it says so)."""
+        return score_from_pd(pd, self.policy.score_scaling, self.book_rate)
+
+    def rule_risk_many(self, ingreso: np.ndarray, estabilidad: np.ndarray, puntaje: np.ndarray) -> np.ndarray:
+        """The risk 0–100 the expert rules read (seed units in)."""
+        if self.envelope is None:
+            return self.fuzzy.risk_many(ingreso, estabilidad, puntaje)
+        return self.envelope.risk_many(ingreso, estabilidad, puntaje)
+
+    def rule_risk(self, ingreso: float, estabilidad: float, puntaje: float) -> float:
+        if self.envelope is None:
+            return self.fuzzy.risk(ingreso, estabilidad, puntaje)
+        return self.envelope.risk(ingreso, estabilidad, puntaje)
 
     # ------------------------------------------------------------------------------------------- entry
     def validate(self, data: Any, as_of: date | None = None) -> AssessmentRequest:
@@ -81,16 +103,17 @@ class Assessor:
         derived = derive(request, policy, as_of)
 
         pd = self.pd_model.predict(request, derived)
-        score = score_from_pd(pd.probability, policy.score_scaling)
+        score = self.score_of(pd.probability)
 
         ingreso = derived.income_mxn / policy.mappings.money_scale
         risk = self.fuzzy.risk(ingreso, derived.stability, float(score))
+        rule_risk = self.rule_risk(ingreso, derived.stability, float(score))
 
         with self._lock:
             inferred = self.ontology.reason(
                 request,
                 derived,
-                risk=risk,
+                risk=rule_risk,
                 score=score,
                 pd=pd.probability,
                 as_of_year=as_of.year,
@@ -118,6 +141,7 @@ class Assessor:
             credit_score=score,
             fuzzy=FuzzyResult(
                 risk=round(risk, 4),
+                rule_risk=round(rule_risk, 4),
                 inputs={"ingreso": ingreso, "estabilidad": derived.stability, "puntaje": float(score)},
                 activations={
                     rule: round(a, 4)

@@ -65,7 +65,9 @@ __all__ = [
 # order inside each group is the rule order (experta breaks salience ties by fact recency, harder to read).
 SALIENCE = {
     **{f"R{i}": 200 - i for i in range(1, 8)},  # R1..R7: 199..193
+    "P1": 192,  # PD at or above [pd].review_pd_below: one more rejection
     "K1": 150,  # seed 002's knock-out: after every rejection, before any approval
+    "P2": 149,  # PD at or above [pd].approve_pd_below: no automatic approval
     **{f"R{i}": 100 - i for i in range(8, 12)},  # R8..R11: 92..89
     **{f"R{i}": 50 - i for i in range(12, 18)},  # R12..R17: 38..33 (R12 base first, R17 clamp last)
     "R18": 0,
@@ -96,7 +98,7 @@ class IngresoFact(Fact):
 
 
 class HistorialFact(Fact):
-    """puntaje (0–1000), capacidad_endeudamiento (millones)."""
+    """puntaje (0–1000), capacidad_endeudamiento (millones), probabilidad (the PD 0–1, or None)."""
 
 
 class CreditoFact(Fact):
@@ -138,6 +140,7 @@ class SeedUnits(NamedTuple):
     solicitado: float  # millones
     plazo: int  # months
     bancos_elegibles: int  # -1 where the facts carry no bank fit (K1 cannot fire)
+    probabilidad: float | None  # the PD, None where the facts carry none (P1, P2 cannot fire)
 
 
 def seed_units(facts: ExpertFacts, policy: Policy) -> SeedUnits:
@@ -152,7 +155,25 @@ def seed_units(facts: ExpertFacts, policy: Policy) -> SeedUnits:
         solicitado=facts.requested / scale,
         plazo=facts.term_months,
         bancos_elegibles=-1 if facts.eligible_banks is None else len(facts.eligible_banks),
+        probabilidad=facts.pd,
     )
+
+
+def cutoff_scores(policy: Policy) -> tuple[float, float]:
+    """The scores at [pd].approve_pd_below and review_pd_below on the book-anchored scale at the cut-offs'
+    reference book rate: P2 (review) at or below the first, P1 (reject) at or below the second."""
+    from engine.pd.scaling import raw_score_from_pd
+
+    pd, scaling = policy.pd, policy.score_scaling
+    return (
+        raw_score_from_pd(pd.approve_pd_below, scaling, pd.cutoff_reference_rate),
+        raw_score_from_pd(pd.review_pd_below, scaling, pd.cutoff_reference_rate),
+    )
+
+
+def base_rate(x: Any, riesgo: Any, puntaje: Any) -> Any:
+    """R12, "según el riesgo y el puntaje": floats or arrays, one expression for experta and decide_many."""
+    return x.base_rate_intercept + x.base_rate_per_risk * riesgo + x.base_rate_per_score * (1.0 - puntaje / 1000.0)
 
 
 # ------------------------------------------------------------------------------------------------ rules
@@ -216,6 +237,8 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
     """A KnowledgeEngine subclass whose 18 rules are closed over this policy's constants."""
     x = policy.expert
     s = SALIENCE
+    score_approve, score_review = cutoff_scores(policy)
+    pd_rules = x.pd_cutoffs
     knockout = _SEED_VALUE[x.no_eligible_bank_decision]
     # K1 as a rejection is one more reason among R1–R7; as a review it decides only what they left open
     k1_open = () if knockout == RECHAZADO else (NOT(ResultadoFact(aprobado=RECHAZADO)),)
@@ -282,6 +305,19 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
         def r7(self) -> None:
             self._decide("R7", RECHAZADO, 0.0)
 
+        # -- P1, P2: the PD cut-offs of [pd] ---------------------------------------------------------
+        @Rule(HistorialFact(puntaje=P(lambda v: pd_rules and v <= score_review)), salience=s["P1"])
+        def p1(self) -> None:
+            self._decide("P1", RECHAZADO, 0.0)
+
+        @Rule(
+            HistorialFact(puntaje=P(lambda v: pd_rules and score_review < v <= score_approve)),
+            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            salience=s["P2"],
+        )
+        def p2(self) -> None:
+            self._decide("P2", REVISAR, 0.0)
+
         # -- K1: no eligible bank (seed 002, case 1) --------------------------------------------------
         @Rule(PerfilamientoFact(bancos_elegibles=0), *k1_open, salience=s["K1"])
         def k1(self) -> None:
@@ -324,11 +360,11 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
         @Rule(
             AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=False),
             PersonaFact(riesgo_impago=MATCH.riesgo),
+            HistorialFact(puntaje=MATCH.puntaje),
             salience=s["R12"],
         )
-        def r12(self, r: ResultadoFact, riesgo: float) -> None:
-            base = x.base_rate_intercept + x.base_rate_per_risk * riesgo
-            self._adjust("R12", r, interes=base, base_calculada=True)
+        def r12(self, r: ResultadoFact, riesgo: float, puntaje: float) -> None:
+            self._adjust("R12", r, interes=base_rate(x, riesgo, puntaje), base_calculada=True)
 
         @Rule(
             AS.r << ResultadoFact(aprobado=APROBADO, base_calculada=True, descuento_aplicado=False),
@@ -404,7 +440,7 @@ class CreditExpertSystem:
             declared: list[Fact] = [
                 PersonaFact(edad=u.edad, anio_nacimiento=u.anio_nacimiento, riesgo_impago=u.riesgo),
                 IngresoFact(monto=u.ingreso),
-                HistorialFact(puntaje=u.puntaje, capacidad_endeudamiento=u.capacidad),
+                HistorialFact(puntaje=u.puntaje, capacidad_endeudamiento=u.capacidad, probabilidad=u.probabilidad),
                 CreditoFact(solicitado=u.solicitado, plazo=u.plazo),
             ]
             if u.bancos_elegibles >= 0:
@@ -435,7 +471,8 @@ def expert_system(policy: Policy) -> CreditExpertSystem:
     The key also holds the numbers the rules read (`[expert]` and the money scale), so a policy built or
     copied in memory, whose content hash may be empty or stale, never gets another policy's engine.
     """
-    key = (policy.content_hash, f"{policy.expert.model_dump_json()}|{policy.mappings.money_scale!r}")
+    cutoffs = (cutoff_scores(policy), policy.score_scaling.model_dump_json())
+    key = (policy.content_hash, f"{policy.expert.model_dump_json()}|{policy.mappings.money_scale!r}|{cutoffs!r}")
     with _SYSTEMS_LOCK:
         system = _SYSTEMS.get(key)
         if system is None:
@@ -468,8 +505,10 @@ def decide_many(
     term_months: np.ndarray,
     eligible_banks: np.ndarray,
     policy: Policy,
+    pd: np.ndarray | None = None,
 ) -> Decisions:
-    """The rules as NumPy over n applicants (ExpertFacts' units: MXN, risk 0–100; eligible_banks −1 = unknown).
+    """The rules as NumPy over n applicants (ExpertFacts' units: MXN, risk 0–100; eligible_banks −1 = unknown;
+    `pd` is accepted for symmetry with the facts and not read: P1/P2 read the score).
 
     The one plain copy of the rules: `decide_reference` is this on one row, the property tests hold experta
     to it, and the policy simulation (engine/policy_lab) runs it over the whole answer space. Every
@@ -487,6 +526,8 @@ def decide_many(
     plazo = np.asarray(term_months)
     bancos = np.asarray(eligible_banks)
     n = riesgo.shape[0]
+    score_approve, score_review = cutoff_scores(policy)
+    cut = bool(x.pd_cutoffs)
     col = {rule: i for i, rule in enumerate(RULE_IDS)}
     fired = np.zeros((n, len(RULE_IDS)), dtype=bool)
 
@@ -498,9 +539,10 @@ def decide_many(
         ("R5", puntaje < x.reject_score_below),
         ("R6", solicitado > capacidad),
         ("R7", plazo > x.reject_term_above),
+        ("P1", cut & (puntaje <= score_review)),
     ):
         fired[:, col[rule]] = holds
-    rejected = fired[:, [col[f"R{i}"] for i in range(1, 8)]].any(axis=1)
+    rejected = fired[:, [col[r] for r in ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "P1")]].any(axis=1)
     knocked_out = bancos == 0
     if x.no_eligible_bank_decision == "rechazado":
         fired[:, col["K1"]] = knocked_out
@@ -509,6 +551,8 @@ def decide_many(
     else:
         review = knocked_out & ~rejected
         fired[:, col["K1"]] = review
+    fired[:, col["P2"]] = cut & (puntaje > score_review) & (puntaje <= score_approve) & ~rejected
+    review = review | fired[:, col["P2"]]
     open_ = ~rejected & ~review
     for rule, holds in (
         ("R8", solicitado <= x.approve_amount_at_most),
@@ -519,7 +563,7 @@ def decide_many(
         fired[:, col[rule]] = holds & open_
     approved = fired[:, [col[f"R{i}"] for i in range(8, 12)]].any(axis=1)
 
-    rate = x.base_rate_intercept + x.base_rate_per_risk * riesgo
+    rate = base_rate(x, riesgo, puntaje)
     fired[:, col["R12"]] = approved
     for rule, holds, points in (
         ("R13", (riesgo < x.discount_risk_below) & (puntaje >= x.discount_score_at_least), -x.discount_points),
@@ -587,12 +631,27 @@ def rules_table(policy: Policy) -> list[tuple[str, str, int, str, str]]:
         ("R6", reject, "monto solicitado > capacidad de endeudamiento", "rechazado, 0 %"),
         ("R7", reject, f"plazo > {x.reject_term_above} meses", "rechazado, 0 %"),
         (
+            "P1",
+            reject,
+            f"puntaje ≤ {cutoff_scores(policy)[1]:.1f}, i.e. PD ≥ {policy.pd.review_pd_below:g} en una cartera con "
+            f"{policy.pd.cutoff_reference_rate:.0%} de incumplimiento ([pd].review_pd_below)"
+            + ("" if x.pd_cutoffs else " — inactiva"),
+            "rechazado, 0 %",
+        ),
+        (
             "K1",
             "eliminatorio",
             "ningún banco es elegible (seed 002, caso 1)",
             "rechazado, 0 %"
             if x.no_eligible_bank_decision == "rechazado"
             else "revisar, 0 % (un asesor busca alternativas), si ninguna regla rechazó",
+        ),
+        (
+            "P2",
+            "revisión",
+            f"puntaje ≤ {cutoff_scores(policy)[0]:.1f}, i.e. PD ≥ {policy.pd.approve_pd_below:g} en esa cartera "
+            "([pd].approve_pd_below)" + ("" if x.pd_cutoffs else " — inactiva"),
+            "revisar, 0 %, si ninguna regla rechazó",
         ),
         (
             "R8",
@@ -612,7 +671,8 @@ def rules_table(policy: Policy) -> list[tuple[str, str, int, str, str]]:
             "R12",
             rate,
             "aprobado y sin tasa base",
-            f"tasa = {x.base_rate_intercept:g} + {x.base_rate_per_risk:g} × riesgo (0–1) % anual",
+            f"tasa = {x.base_rate_intercept:g} + {x.base_rate_per_risk:g} × riesgo (0–1) "
+            f"+ {x.base_rate_per_score:g} × (1 − puntaje/1000) % anual",
         ),
         (
             "R13",

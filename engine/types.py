@@ -118,7 +118,8 @@ class PDResult(_Model):
 
 
 class FuzzyResult(_Model):
-    risk: float  # 0–100
+    risk: float  # 0–100, the seed's fuzzy output
+    rule_risk: float | None = None  # 0–100, what the expert rules read: the seed's made monotone (envelope.py)
     inputs: dict[str, float]  # ingreso (seed units), estabilidad, puntaje
     activations: dict[str, float] = {}  # firing strength of each fuzzy rule (F1–F9), for the explanation
 

@@ -117,6 +117,8 @@ class ScoreScaling(_Strict):
     base_points: float
     base_odds: float = Field(gt=0)
     pdo: float = Field(gt=0)
+    # "fixed": base_odds are odds of being good; "book": relative to the book's (engine/pd/scaling.py)
+    anchor: Literal["fixed", "book"] = "fixed"
     min_score: int = 0
     max_score: int = 1000
 
@@ -208,10 +210,19 @@ class FuzzyRule(_Strict):
     then: str
 
 
+class FuzzyEnvelope(_Strict):
+    """The risk the expert rules read (engine/fuzzy/envelope.py): the seed's made monotone, or the seed's."""
+
+    monotone: bool = True
+    income_step: float = Field(default=0.1, gt=0)  # seed millones
+    score_step: float = Field(default=5.0, gt=0)
+
+
 class FuzzyPolicy(_Strict):
     variables: dict[str, FuzzyVariable]
     output: FuzzyVariable
     rules: tuple[FuzzyRule, ...]
+    envelope: FuzzyEnvelope = FuzzyEnvelope()
 
     @model_validator(mode="after")
     def _check(self) -> FuzzyPolicy:
@@ -251,7 +262,9 @@ class ExpertPolicy(_Strict):
     approve_score_at_least: float
     approve_income_above: float
     base_rate_intercept: float
-    base_rate_per_risk: float
+    base_rate_per_risk: float = Field(ge=0)
+    # R12 "según el riesgo y el puntaje": rate points between a score of 1000 and a score of 0
+    base_rate_per_score: float = Field(default=0.0, ge=0)
     discount_risk_below: float
     discount_score_at_least: float
     discount_points: float
@@ -266,6 +279,9 @@ class ExpertPolicy(_Strict):
     rate_max: float
     # K1 (seed 002, case 1): what the verdict is when no bank accepts the answers; never "aprobado"
     no_eligible_bank_decision: Literal["revisar", "rechazado"] = "revisar"
+    # P1/P2: the [pd] cut-offs take part in the verdict (PD >= review_pd_below rejects, PD >= approve_pd_below
+    # sends to review)
+    pd_cutoffs: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> ExpertPolicy:
@@ -336,6 +352,9 @@ class PDPolicy(_Strict):
     applicant_model: str = Field(min_length=1)
     approve_pd_below: float = Field(gt=0, lt=1)
     review_pd_below: float = Field(gt=0, lt=1)
+    # the book default rate the two cut-offs are written for: the verdict reads them as scores on the anchored
+    # scale at this rate, so it does not move with the assumed portfolio_bad_rate (docs/engine.md)
+    cutoff_reference_rate: float = Field(default=0.08, gt=0, lt=1)
     mapping: PDMapping
     training: PDTraining
 
@@ -363,6 +382,26 @@ class ProductPolicy(_Strict):
 class EscalationPolicy(_Strict):
     on_low_score: bool = True
     on_decisions: tuple[Literal["aprobado", "rechazado", "revisar"], ...] = ("revisar",)
+
+
+class LabPolicy(_Strict):
+    """`asesor policy simulate`: the loan grid and the invariants' thresholds (docs/engine.md)."""
+
+    vehicle_prices: tuple[float, ...] = Field(min_length=2)
+    ages: tuple[int, ...] = Field(min_length=1)
+    # the open top income band is simulated up to this monthly income (MXN)
+    income_cap: float = Field(gt=0)
+    # question -> its answer codes from the best row to the worst; a question not listed has unordered rows
+    # (the payroll bank, the financing priority): changing its answer must then leave the verdict unchanged
+    better_rows: dict[str, tuple[str, ...]]
+    spearman_min: float = Field(ge=-1, le=1)
+    rate_span_min: float = Field(ge=0)
+    # loans of the grid with fewer approved rows than this are reported, not held to the rate invariants
+    min_approved_per_loan: int = Field(ge=2)
+    # the best profile (best row everywhere) with this car is approved at most this far above rate_min
+    best_profile_price: float = Field(gt=0)
+    best_profile_age: int = Field(gt=0)
+    best_rate_margin: float = Field(ge=0)
 
 
 class StabilityLabel(_Strict):
@@ -473,6 +512,7 @@ class Policy(_Strict):
     ontology: OntologyPolicy
     # segment strategies of the analysts' dashboard; a policy without the section suggests nothing
     strategies: StrategiesPolicy = StrategiesPolicy()
+    lab: LabPolicy
     # filled by the loader: sha256 of the file's bytes
     content_hash: str = ""
 
@@ -500,6 +540,15 @@ class Policy(_Strict):
     def offered_terms(self) -> tuple[int, ...]:
         """The terms the dialog and the handoff offer: the menu's options that R7 does not always reject."""
         return tuple(t for t in self.limits.term_options if t <= self.expert.reject_term_above)
+
+    @model_validator(mode="after")
+    def _better_rows_are_orders(self) -> Policy:
+        for q, order in self.lab.better_rows.items():
+            if q not in self.answers:
+                raise ValueError(f"lab.better_rows.{q}: not a question")
+            if sorted(order) != sorted(self.answers[q]):
+                raise ValueError(f"lab.better_rows.{q}: must list every code of answers.{q} once, best first")
+        return self
 
     @model_validator(mode="after")
     def _some_term_is_offered(self) -> Policy:

@@ -34,7 +34,7 @@ from engine import ENGINE_VERSION
 from engine.pd import artifact as store
 from engine.pd import features as F
 from engine.pd.model import ApplicantPDModel
-from engine.pd.scaling import score_from_pd
+from engine.pd.scaling import book_bad_rate, score_from_pd
 from engine.policy import Policy
 from engine.policy.models import PDTraining
 
@@ -342,7 +342,8 @@ def _population_reference(artifact: dict[str, Any], policy: Policy, X_tr: np.nda
     from engine.training.monitoring import applicant_reference
 
     served = ApplicantPDModel(artifact, policy.pd.mapping, policy.capacity.reference_rate_annual)
-    scores = np.array([score_from_pd(float(p), policy.score_scaling) for p in served.predict_proba_encoded(X_tr)])
+    book = book_bad_rate(served)  # the score is anchored at the book's odds (engine/pd/scaling.py)
+    scores = np.array([score_from_pd(float(p), policy.score_scaling, book) for p in served.predict_proba_encoded(X_tr)])
     return applicant_reference(X_tr, F.GROUPS, scores)
 
 

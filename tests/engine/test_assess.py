@@ -121,7 +121,7 @@ def test_missing_answer_is_named(assessor):
 
 def test_an_analyst_policy_changes_the_result_without_code(tmp_path):
     raw = DEFAULT_POLICY_PATH.read_bytes()
-    raw = raw.replace(b'version = "2026.11.1"', b'version = "analyst-test"').replace(
+    raw = raw.replace(b'version = "2026.12.1"', b'version = "analyst-test"').replace(
         b"low_score_threshold = 5", b"low_score_threshold = 40"
     )
     policy = parse_policy(raw, tmp_path / "p.toml")

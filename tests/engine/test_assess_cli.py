@@ -86,7 +86,7 @@ def test_policy_option_and_env(env, tmp_path):
     from engine.policy import DEFAULT_POLICY_PATH
 
     custom = tmp_path / "p.toml"
-    custom.write_bytes(DEFAULT_POLICY_PATH.read_bytes().replace(b'version = "2026.11.1"', b'version = "x-1"'))
+    custom.write_bytes(DEFAULT_POLICY_PATH.read_bytes().replace(b'version = "2026.12.1"', b'version = "x-1"'))
     p = run(["--policy", str(custom)], json.dumps(SAMPLE), env)
     assert json.loads(p.stdout)["policy_version"] == "x-1"
     p = run([], json.dumps(SAMPLE), {**env, "ASESOR_POLICY": str(custom)})

@@ -1,8 +1,12 @@
 """Expert system (seed 003 rules R1–R18, SPEC §4–§5): one test per rule at its boundary, salience, the clamp
 both ways, R18, firing order, and a property test holding experta to the plain reference.
 
-Expected values are written in the SPEC's terms (MXN, fuzzy risk 0–100, the base-rate formula 9 + 10·risk),
+Expected values are written in the SPEC's terms (MXN, fuzzy risk 0–100, the seed's base-rate formula 9 + 10·risk),
 not read from the code; `test_default_policy_is_the_spec` pins the policy numbers they rely on.
+
+These tests hold the rules' semantics, so they run on SEED_POLICY: the shipped file with R12 as first written
+(9 + 10·risk, no score term) and the PD cut-offs (P1, P2) off. The shipped calibration (#12: R12 with the score,
+P1/P2 on) is tested at the end of this file and, over the whole answer space, in tests/engine/test_simulate.py.
 """
 
 from __future__ import annotations
@@ -28,7 +32,23 @@ from engine.expert import (
 from engine.policy import DEFAULT_POLICY_PATH, default_policy, parse_policy
 from engine.types import ExpertFacts, ExpertResult
 
-POLICY = default_policy()
+SHIPPED = default_policy()
+
+
+def _seed_policy():
+    raw = DEFAULT_POLICY_PATH.read_bytes()
+    for old, new in (
+        (b"base_rate_intercept = 5.0", b"base_rate_intercept = 9.0"),
+        (b"base_rate_per_risk = 6.0", b"base_rate_per_risk = 10.0"),
+        (b"base_rate_per_score = 16.0", b"base_rate_per_score = 0.0"),
+        (b"pd_cutoffs = true", b"pd_cutoffs = false"),
+    ):
+        assert old in raw
+        raw = raw.replace(old, new, 1)
+    return parse_policy(raw, Path("seed-expert.toml"))
+
+
+POLICY = _seed_policy()
 SYSTEM = expert_system(POLICY)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "expert.md"
 
@@ -61,9 +81,21 @@ def decide(f: ExpertFacts, system: CreditExpertSystem = SYSTEM) -> ExpertResult:
 
 
 def policy_with(old: bytes, new: bytes):
-    raw = DEFAULT_POLICY_PATH.read_bytes()
+    raw = _seed_policy_bytes()
     assert old in raw
     return parse_policy(raw.replace(old, new, 1), Path("test-policy.toml"))
+
+
+def _seed_policy_bytes() -> bytes:
+    raw = DEFAULT_POLICY_PATH.read_bytes()
+    for old, new in (
+        (b"base_rate_intercept = 5.0", b"base_rate_intercept = 9.0"),
+        (b"base_rate_per_risk = 6.0", b"base_rate_per_risk = 10.0"),
+        (b"base_rate_per_score = 16.0", b"base_rate_per_score = 0.0"),
+        (b"pd_cutoffs = true", b"pd_cutoffs = false"),
+    ):
+        raw = raw.replace(old, new, 1)
+    return raw
 
 
 def test_default_policy_is_the_spec():
@@ -257,7 +289,7 @@ def test_rate_is_rounded_to_cents_of_a_point():
 # ------------------------------------------------------------------------------------- engine lifecycle
 def test_one_engine_per_policy():
     assert expert_system(POLICY) is SYSTEM
-    assert expert_system(default_policy()).engine is SYSTEM.engine
+    assert expert_system(_seed_policy()).engine is SYSTEM.engine
     other = policy_with(b"discount_points = 2.0", b"discount_points = 3.0")
     assert expert_system(other) is not SYSTEM
     good = facts(APPROVED, risk=20.0, score=850.0)
@@ -327,7 +359,7 @@ def test_a_rule_that_refires_is_stopped():
 
 
 def test_docs_table_matches_the_default_policy():
-    assert rules_markdown(POLICY) in DOCS.read_text(encoding="utf-8")
+    assert rules_markdown(SHIPPED) in DOCS.read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------ property: agreement
@@ -377,3 +409,44 @@ KNOCKOUT_REJECTS = policy_with(b'no_eligible_bank_decision = "revisar"', b'no_el
 @given(expert_facts())
 def test_experta_agrees_with_the_plain_rules_when_k1_rejects(f: ExpertFacts):
     assert expert_system(KNOCKOUT_REJECTS).decide(f) == decide_reference(f, KNOCKOUT_REJECTS)
+
+
+# --------------------------------------------------------------------- the shipped calibration (#12)
+SHIPPED_SYSTEM = expert_system(SHIPPED)
+
+
+def test_shipped_r12_uses_risk_and_score():
+    x = SHIPPED.expert
+    assert (x.base_rate_intercept, x.base_rate_per_risk, x.base_rate_per_score) == (5.0, 6.0, 16.0)
+    f = facts(APPROVED, risk=50.0, score=600.0)
+    # 5 + 6 × 0.5 + 16 × (1 − 0.6) = 14.4
+    assert decide(f, SHIPPED_SYSTEM) == ExpertResult(decision="aprobado", rate=14.4, fired_rules=["R10", "R12"])
+    # a better score alone lowers the rate; a higher risk alone raises it
+    assert decide(facts(APPROVED, score=700.0), SHIPPED_SYSTEM).rate == 12.8
+    assert decide(facts(APPROVED, risk=60.0), SHIPPED_SYSTEM).rate == 15.0
+
+
+def test_p1_p2_read_the_pd_cut_offs_as_scores():
+    """PD >= 0.35 (P1) rejects, PD >= 0.20 (P2) sends to review, on the book-anchored scale at 8 %:
+    600 + 100·log2(((1 − p)/p)/11.5) = 447.6 and 337.0."""
+    from engine.expert import cutoff_scores
+
+    approve, review = cutoff_scores(SHIPPED)
+    assert approve == pytest.approx(447.64, abs=0.01) and review == pytest.approx(336.95, abs=0.01)
+    rich = {**NEUTRAL, "income": 60_000.0}  # R11 approves whatever the score
+    assert decide(facts(rich, score=448.0), SHIPPED_SYSTEM).decision == "aprobado"
+    assert decide(facts(rich, score=447.0), SHIPPED_SYSTEM) == ExpertResult(
+        decision="revisar", rate=0.0, fired_rules=["P2"]
+    )
+    assert decide(facts(rich, score=337.0), SHIPPED_SYSTEM).fired_rules == ["P2"]
+    assert decide(facts(rich, score=336.0), SHIPPED_SYSTEM) == ExpertResult(
+        decision="rechazado", rate=0.0, fired_rules=["P1"]
+    )
+    # with a knock-out both reasons for review are listed
+    assert decide(facts(rich, score=400.0, eligible_banks=[]), SHIPPED_SYSTEM).fired_rules == ["K1", "P2"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(expert_facts())
+def test_experta_agrees_with_the_plain_rules_on_the_shipped_policy(f: ExpertFacts):
+    assert SHIPPED_SYSTEM.decide(f) == decide_reference(f, SHIPPED)

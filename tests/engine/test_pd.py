@@ -462,25 +462,51 @@ def test_cli_train_applicant_writes_an_artifact(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ scaling
+# The first default (600 points at odds 10:1, 50 to double, fixed) as a fixed-anchor case; the shipped one is
+# anchored at the book's odds: 600 at the book's average, 100 points to double (#12, docs/engine.md).
+FIXED = POLICY.score_scaling.model_copy(update={"base_points": 600, "base_odds": 10.0, "pdo": 50.0, "anchor": "fixed"})
+
+
 @pytest.mark.parametrize(("pd", "score"), [(0.01, 765), (0.05, 646), (0.30, 495), (0.90, 275)])
-def test_score_scaling_checkpoints(pd: float, score: int) -> None:
-    assert abs(score_from_pd(pd, POLICY.score_scaling) - score) <= 1
+def test_score_scaling_checkpoints_fixed_anchor(pd: float, score: int) -> None:
+    assert abs(score_from_pd(pd, FIXED) - score) <= 1
 
 
-def test_score_scaling_clamps_inverts_and_orders() -> None:
+# 600 + 100 · log2(((1 − p) / p) / (0.92 / 0.08)), clamped to 0–1000
+@pytest.mark.parametrize(("pd", "score"), [(0.01, 911), (0.05, 672), (0.08, 600), (0.30, 370), (0.90, 0)])
+def test_score_scaling_checkpoints_book_anchor(pd: float, score: int) -> None:
+    assert POLICY.score_scaling.anchor == "book" and POLICY.pd.mapping.portfolio_bad_rate == 0.08
+    assert score_from_pd(pd, POLICY.score_scaling, 0.08) == score
+
+
+def test_book_anchored_score_does_not_move_with_the_assumed_rate() -> None:
+    """A prior shift moves an applicant's log-odds and the book's alike: the score stays."""
     s = POLICY.score_scaling
-    assert score_from_pd(0.0, s) == s.max_score
-    assert score_from_pd(1.0, s) == s.min_score
-    assert score_from_pd(0.5, s) == round(s.base_points - s.pdo / math.log(2) * math.log(s.base_odds))
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    for p30 in (0.05, 0.2, 0.3, 0.6, 0.9):  # PDs on a 30 % training mix
+        for book in (0.02, 0.08, 0.15):
+            shifted = 1 / (1 + math.exp(-(logit(p30) + logit(book) - logit(0.30))))
+            assert raw_score_from_pd(shifted, s, book) == pytest.approx(raw_score_from_pd(p30, s, 0.30), abs=1e-9)
+    with pytest.raises(ValueError, match="book"):
+        score_from_pd(0.1, s)
+
+
+@pytest.mark.parametrize("s", [FIXED, POLICY.score_scaling])
+def test_score_scaling_clamps_inverts_and_orders(s) -> None:
+    book = 0.08 if s.anchor == "book" else None
+    assert score_from_pd(0.0, s, book) == s.max_score
+    assert score_from_pd(1.0, s, book) == s.min_score
+    if s.anchor == "fixed":
+        assert score_from_pd(0.5, s) == round(s.base_points - s.pdo / math.log(2) * math.log(s.base_odds))
     pds = np.linspace(0.001, 0.999, 500)
-    scores = [score_from_pd(float(p), s) for p in pds]
+    scores = [score_from_pd(float(p), s, book) for p in pds]
     assert all(b <= a for a, b in itertools.pairwise(scores))
     for p in (0.02, 0.1, 0.3, 0.7):
-        assert pd_from_score(raw_score_from_pd(p, s), s) == pytest.approx(p, rel=1e-12)
+        assert pd_from_score(raw_score_from_pd(p, s, book), s, book) == pytest.approx(p, rel=1e-12)
     with pytest.raises(ValueError):
-        score_from_pd(1.2, s)
+        score_from_pd(1.2, s, book)
     with pytest.raises(ValueError):
-        score_from_pd(float("nan"), s)
+        score_from_pd(float("nan"), s, book)
 
 
 def test_portfolio_prior_shift_moves_the_mean_pd_and_keeps_the_order(run: training.TrainingRun) -> None:
