@@ -190,6 +190,9 @@ def rule_descriptions(policy: Policy) -> dict[str, str]:
         "R5": f"el puntaje crediticio es menor a {e.reject_score_below:.0f}",
         "R6": "el monto a financiar supera tu capacidad de pago",
         "R7": f"el plazo supera {e.reject_term_above} meses",
+        "P1": f"tu probabilidad estimada de incumplimiento es de {policy.pd.review_pd_below:.0%} o más",
+        "P2": f"tu probabilidad estimada de incumplimiento es de {policy.pd.approve_pd_below:.0%} o más; "
+        "un asesor revisará tu caso",
         "K1": "ningún banco acepta por ahora tus respuestas"
         + ("; un asesor buscará alternativas contigo" if e.no_eligible_bank_decision == "revisar" else ""),
         "R8": f"el monto a financiar es de hasta {mxn(e.approve_amount_at_most)}",
@@ -205,9 +208,9 @@ def rule_descriptions(policy: Policy) -> dict[str, str]:
 
 
 _DECISIVE = {
-    "rechazado": ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "K1"),
+    "rechazado": ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "P1", "K1"),
     "aprobado": ("R8", "R9", "R10", "R11"),
-    "revisar": ("K1", "R18"),
+    "revisar": ("K1", "P2", "R18"),
 }
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from engine.expert import RULE_IDS
 from engine.policy import Policy
-from engine.simulate.evaluate import AS_OF, Chunk, Tables, build_tables, run_chunk
+from engine.simulate.evaluate import AS_OF, PD_PARTS, Chunk, Tables, build_tables, run_chunk
 from engine.simulate.invariants import Outcomes, check_all
 from engine.simulate.reach import unreachable_rules
 from engine.simulate.report import RuleCoverage, Share, SimulationReport, Space, distribution
@@ -44,16 +44,19 @@ def _work(bounds: tuple[int, int]) -> Chunk:
     return run_chunk(_TABLES, *bounds)
 
 
-def _run(tables: Tables, workers: int, progress: Callable[[int, int], None] | None) -> list[Chunk]:
+def _bounds(n: int) -> list[tuple[int, int]]:
+    return [(s, min(s + _CHUNK, n)) for s in range(0, n, _CHUNK)]
+
+
+def _run(tables: Tables, workers: int, progress: Callable[[int], None] | None) -> list[Chunk]:
     global _TABLES
-    n = len(tables.space.profiles)
-    bounds = [(s, min(s + _CHUNK, n)) for s in range(0, n, _CHUNK)]
+    bounds = _bounds(len(tables.space.profiles))
     done: list[Chunk] = []
     if workers <= 1:
         for b in bounds:
             done.append(run_chunk(tables, *b))
             if progress:
-                progress(len(done), len(bounds))
+                progress(len(done))
         return done
     _TABLES = tables
     try:
@@ -62,7 +65,7 @@ def _run(tables: Tables, workers: int, progress: Callable[[int, int], None] | No
             for chunk in pool.map(_work, bounds):
                 done.append(chunk)
                 if progress:
-                    progress(len(done), len(bounds))
+                    progress(len(done))
     finally:
         _TABLES = None
     return done
@@ -111,8 +114,12 @@ def run(assessor: Any, workers: int | None = None, progress: Callable[[int, int]
     workers = workers or os.cpu_count() or 1
     policy = assessor.policy
     space, grid = AnswerSpace(policy), LoanGrid.from_policy(policy)
-    tables = build_tables(assessor, space, grid, workers)
-    chunks = _run(tables, workers, progress)
+    # one bar over both phases: the PD tables (PD_PARTS steps), then the row chunks
+    total = PD_PARTS + len(_bounds(len(space.profiles)))
+    if progress:
+        progress(0, total)  # the bar appears now, not after the first step
+    tables = build_tables(assessor, space, grid, workers, progress and (lambda k: progress(k, total)))
+    chunks = _run(tables, workers, progress and (lambda k: progress(PD_PARTS + k, total)))
     return Simulation(assessor, tables, chunks, outcomes(tables, chunks), workers)
 
 
@@ -197,7 +204,7 @@ def terminal_progress() -> Callable[[int, int], None] | None:
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc="simulate", unit="chunk", file=sys.stderr)
+            bar["bar"] = tqdm(total=total, desc="simulate", unit="step", file=sys.stderr)
         bar["bar"].update(done - bar["bar"].n)
         if done == total:
             bar["bar"].close()

@@ -119,20 +119,38 @@ def _fork_call(i: int) -> Any:
     return fn(*args[i])
 
 
-def fork_map(fn: Callable[..., Any], args: list[tuple[Any, ...]], workers: int) -> list[Any]:
-    """fn(*a) for a in args on `workers` forked processes (they inherit the arguments: nothing is pickled in)."""
+def fork_map(
+    fn: Callable[..., Any], args: list[tuple[Any, ...]], workers: int, progress: Callable[[int], None] | None = None
+) -> list[Any]:
+    """fn(*a) for a in args on `workers` forked processes (they inherit the arguments: nothing is pickled in);
+    `progress(k)` after the k-th result."""
     global _FORK_STATE
+    out: list[Any] = []
     if workers <= 1 or len(args) <= 1:
-        return [fn(*a) for a in args]
+        for a in args:
+            out.append(fn(*a))
+            if progress:
+                progress(len(out))
+        return out
     _FORK_STATE = (fn, args)
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_fork_call, range(len(args))))
+            for result in pool.map(_fork_call, range(len(args))):
+                out.append(result)
+                if progress:
+                    progress(len(out))
+        return out
     finally:
         _FORK_STATE = None
 
 
-def build_tables(assessor: Any, space: AnswerSpace, grid: LoanGrid, workers: int = 1) -> Tables:
+# PD groups are handed to the workers in this many parts (the progress bar's first steps)
+PD_PARTS = 16
+
+
+def build_tables(
+    assessor: Any, space: AnswerSpace, grid: LoanGrid, workers: int = 1, progress: Callable[[int], None] | None = None
+) -> Tables:
     policy: Policy = assessor.policy
     codes = space.codes
     col = {q: i + 1 for i, q in enumerate(VERDICT_QUESTIONS)}  # profile columns
