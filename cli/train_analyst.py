@@ -222,10 +222,11 @@ def _read_artifact(model_dir: Path, name: str, version: str | None) -> dict[str,
 
 
 def _scaling(policy: Any) -> Any:
+    from engine.pd.scaling import fixed_base_odds
     from engine.training.scorecard import Scaling
 
     s = policy.score_scaling
-    return Scaling(s.base_points, s.base_odds, s.pdo, s.min_score, s.max_score)
+    return Scaling(s.base_points, fixed_base_odds(policy), s.pdo, s.min_score, s.max_score)
 
 
 def run_compare(

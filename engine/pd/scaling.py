@@ -27,6 +27,13 @@ def book_bad_rate(pd_model: Any) -> float:
     return float(stated) if stated is not None else float(pd_model.artifact["metrics"]["bad_rate"])
 
 
+def fixed_base_odds(policy: Any) -> float:
+    """The policy's scale as fixed base odds of being good, for scorecards outside the applicant engine (the
+    analysts' seed-001 study): a book-anchored scale is read at the policy's reference book rate
+    ([pd].cutoff_reference_rate), the rate the PD cut-offs are written for."""
+    return _base_odds(policy.score_scaling, policy.pd.cutoff_reference_rate)
+
+
 def _base_odds(scaling: ScoreScaling, book_rate: float | None) -> float:
     if scaling.anchor == "fixed":
         return scaling.base_odds

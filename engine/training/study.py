@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from engine.pd.scaling import fixed_base_odds
 from engine.policy.models import Policy
 from engine.training.calibration import PlattCalibrator, reliability
 from engine.training.datasets import Dataset
@@ -154,7 +155,7 @@ def run_study(
         # the seed's rule: the best F1 on the validation part (ties: the earlier strategy)
         chosen = max(results, key=lambda r: (r.metrics.f1, -results.index(r)))
         s = policy.score_scaling
-        scaling = Scaling(s.base_points, s.base_odds, s.pdo, s.min_score, s.max_score)
+        scaling = Scaling(s.base_points, fixed_base_odds(policy), s.pdo, s.min_score, s.max_score)
         card = fit_scorecard(split.X_train, split.y_train, ds.categorical, scaling)
         card_pd = card.predict_proba(split.X_valid)
         card_metrics = evaluate(yv, card_pd, CLASS_THRESHOLD)

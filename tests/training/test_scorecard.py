@@ -5,22 +5,24 @@ import math
 
 import numpy as np
 
+from engine.pd.scaling import fixed_base_odds
 from engine.policy import default_policy
 from engine.training.scorecard import Scaling, Scorecard, bin_numeric, fit_scorecard
 
 
 def _scaling() -> Scaling:
     s = default_policy().score_scaling
-    return Scaling(s.base_points, s.base_odds, s.pdo, s.min_score, s.max_score)
+    return Scaling(s.base_points, fixed_base_odds(default_policy()), s.pdo, s.min_score, s.max_score)
 
 
 def test_pdo_scaling_from_the_policy() -> None:
     sc = _scaling()
-    # 600 points at odds 10:1 (PD 1/11); doubling the odds adds PDO points
-    assert math.isclose(sc.score_from_pd(np.array([1 / 11]))[0], 600.0, abs_tol=1e-9)
-    assert math.isclose(sc.score_from_pd(np.array([1 / 21]))[0], 650.0, abs_tol=1e-9)
-    # the SPEC's examples (PD 5 % ≈ 646)
-    assert round(sc.score_from_pd(np.array([0.05]))[0]) == 646
+    # #12: the shipped scale is anchored at the book's odds, read here at the policy's reference book rate (8 %):
+    # 600 points at odds 11.5:1 (PD 0.08); doubling the odds adds PDO (100) points
+    assert math.isclose(sc.score_from_pd(np.array([0.08]))[0], 600.0, abs_tol=1e-9)
+    assert math.isclose(sc.score_from_pd(np.array([1 / 24]))[0], 700.0, abs_tol=1e-9)
+    # the same checkpoint as the applicant engine (tests/engine/test_pd.py): PD 5 % -> 672
+    assert round(sc.score_from_pd(np.array([0.05]))[0]) == 672
 
 
 def test_numeric_bins_have_monotone_woe() -> None:
