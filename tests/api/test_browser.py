@@ -53,15 +53,15 @@ class LiveServer:
 
 
 @pytest.fixture
-def live(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """The app served by uvicorn on a free port (its lifespan runs: engine warm-up, event flusher)."""
+def live(sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """The app served by uvicorn on a free port (its lifespan runs: engine warm-up, event flusher); settings
+    overrides by indirect parametrisation."""
     from tests.conftest import TEST_FERNET_KEY, TEST_PSEUDONYM_KEY
 
     storage = Storage(sqlite_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=TEST_FERNET_KEY, data_dir=tmp_path)
     port = _free_port()
-    settings = make_settings(
-        sqlite_url, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}", ASESOR_HANDOFF_REDIRECT_SECONDS=1
-    )
+    overrides = {"ASESOR_HANDOFF_REDIRECT_SECONDS": 1, **getattr(request, "param", {})}
+    settings = make_settings(sqlite_url, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}", **overrides)
     events = EventSink(storage.engine, SpoolOutbox(tmp_path / "outbox", fsync=False), flush_interval=0.1)
     app = create_app(settings, storage=storage, event_sink=events, assessor_factory=shared_assessor, warm_engine=True)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))

@@ -138,7 +138,9 @@ async def test_expired_tampered_and_foreign_links(
 async def test_result_page_moves_on_to_the_form(client: httpx.AsyncClient, handoff: Any) -> None:
     r = await client.get(f"/resultado/{handoff.token}", headers=HTML)
     assert r.status_code == 200
-    assert f'content="7;url=/solicitud/{handoff.token}"' in r.text
+    # moved on by /static/redirect.js after 7 s, with a pause control (WCAG 2.2.1; the browser test clicks it)
+    assert f'data-seconds="7" data-url="/solicitud/{handoff.token}"' in r.text and 'id="pausar"' in r.text
+    assert '<script src="/static/redirect.js" defer></script>' in r.text and "http-equiv" not in r.text
     assert "no es una aprobación" in r.text
 
 
