@@ -15,8 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.api import test_browser
 from tests.api.conftest import PASSWORD, make_handoff, seed_analytics, shared_assessor
-from tests.api.test_browser import OUTPUT, LiveServer, browser, live  # noqa: F401  (fixtures)
+from tests.api.test_browser import OUTPUT, LiveServer
+
+# the live server and Chromium of the browser tests, as fixtures of this module too
+live = test_browser.live
+browser = test_browser.browser
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 # WCAG 2.0/2.1/2.2 A and AA, and axe's best practices
