@@ -1,31 +1,27 @@
-"""Benchmark: simulated applicants complete the dialog through the production dispatcher and the fake
-Telegram Bot API server over HTTP, first with RedisStorage (+ Redis event isolation and Redis idempotency),
-then with aiogram's MemoryStorage (+ in-process isolation and idempotency) in the same run; prints updates
-per second and p50/p95/p99 latency per update for three phases, and the Redis/memory ratios:
+"""Benchmark: simulated applicants complete the dialog on each surface of the conversation service, at the same
+offered load, in one run: Telegram through aiogram and through python-telegram-bot (updates fed to the
+production front desk as a webhook would, the fake Bot API server over HTTP in a process of its own), and the
+web chat over HTTP (`/chat` served by uvicorn). Prints, per surface, updates (or chat turns) per second and
+p50/p95/p99 latency, and the ratio to aiogram:
 
-1. solo: one applicant at a time (5 in a row), the latency floor of each update (also shown per step);
-2. saturated: N applicants at once with no pauses, the most updates per second one process handles (with a
-   closed loop and no pauses, latency there is mostly queueing: N in flight / throughput);
-3. paced: N applicants in flight for `--duration` seconds, each sending its updates as a Poisson process so
-   that together they offer `--rate` updates per second (a finished applicant is replaced by a new one);
-   measured after `--warmup` seconds: the steady state a deployment lives in;
-4. scaled: `--workers` bot processes on the same Redis share the N applicants, saturated and paced (Redis
-   only: a MemoryStorage cannot be shared between processes, which is the point of Redis here); what
-   `asesor bot --workers N --pin-cpus` runs in webhook mode (worker i on CPU i: left to the scheduler, the two
-   busy processes sometimes shared one CPU for whole runs and the p95 doubled).
+1. solo: one applicant at a time (5 in a row) in one process, the latency floor of a turn (also per step);
+2. paced: `--workers` processes sharing one Redis (dialog state, chat locks, idempotency) and one database;
+   `--applicants` applicants in flight for `--duration` seconds, each sending its turns as a Poisson process so
+   that together they offer `--rate` per second (a finished applicant is replaced by a new one), measured after
+   `--warmup` seconds: the steady state a deployment lives in (`asesor bot --workers 2 --pin-cpus` in webhook
+   mode; the API with two workers), each process pinned to a CPU of its own.
 
-    .venv/bin/python benchmarks/bot.py                           # 200 applicants, local Redis, SQLite in tmp
-    .venv/bin/python benchmarks/bot.py --rate 150 --database-url postgresql+psycopg://…
+    .venv/bin/python benchmarks/bot.py                              # 200 applicants offering 330/s, 2 processes
+    .venv/bin/python benchmarks/bot.py --surfaces aiogram --applicants 40 --rate 60 --duration 10
+    .venv/bin/python benchmarks/bot.py --database-url postgresql+psycopg://…
 
-Each applicant sends 18 updates: /start, consent, name, birth year, phone, the 8 answers, exact income,
-price, term, "Ver mi resultado" (one assessment plus its what-if re-runs) and "Solicitar financiamiento".
-Latency is measured around `Dispatcher.feed_update` (what a webhook request costs, the Telegram round trips to
-the fake server included). The fake server runs in a separate process so that its work is not the bot's.
-Storage (SQLite/PostgreSQL through worker threads) and the engine are the same in both runs; only the FSM
-storage, the lock and the idempotency guard differ. As in `asesor bot`, the bot and the fake server run on
-uvloop and each bot process freezes its startup heap out of the collector's full passes (core/heap.py).
-Issue #5's target: >= 300 updates/s sustained with p95 < 50 ms, with Redis; the default offered rate is 10 %
-above 300 so that the Poisson noise of a 30-second window does not decide it.
+Each applicant takes 18 turns: /start (the web chat's first visit), consent, name, birth year, phone, the 8
+answers, exact income, price, term, "Ver mi resultado" (one assessment plus its what-if re-runs) and
+"Solicitar financiamiento". A bot turn is timed around the framework's update handling (what a webhook
+request costs, the Telegram round trips to the fake server included); a web turn around the HTTP request, as
+the browser's script makes it (the JSON with the new messages). Issue #19's target on a 2-CPU machine: each
+surface >= 300 per second with p95 < 50 ms; the default offered rate is 10 % above 300 so that the Poisson noise
+of a 30-second window does not decide it. The machine must be quiet for figures worth quoting.
 """
 
 from __future__ import annotations
@@ -37,11 +33,14 @@ import itertools
 import multiprocessing
 import os
 import random
+import re
+import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,15 @@ from fake_telegram import FakeTelegram, TestUser  # noqa: E402
 
 from core.heap import freeze_startup_heap  # noqa: E402
 
+SURFACES = ("aiogram", "ptb", "web")
+STEPS = ["start", "ok", "name", "year", "phone", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "income",
+         "price", "term", "result", "link"]  # fmt: skip
+TURNS_PER_APPLICANT = len(STEPS)
+TARGET_RATE, TARGET_P95_MS = 300.0, 50.0
+NAMES = ["Ana López", "Luis Pérez", "María José Ruiz", "Jorge Díaz"]
 
+
+# ------------------------------------------------------------------------------------ fake Bot API server
 def _serve(bot_id: int, port_queue: Any) -> None:
     async def main() -> None:
         tg = FakeTelegram(bot_id, forum_chats={-1001234567890}, lenient=True)
@@ -74,10 +81,43 @@ def start_fake_server(bot_id: int) -> tuple[multiprocessing.Process, str]:
     return proc, q.get(timeout=60)
 
 
+# --------------------------------------------------------------------------------------------- figures
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+# (perf_counter when the turn was sent, seconds it took, its index in the script)
+Sample = tuple[float, float, int]
+
+
+def summary(latencies: list[float], wall: float) -> dict[str, Any]:
+    if not latencies:
+        return {"turns": 0, "per_s": 0.0, "p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
+    return {
+        "turns": len(latencies),
+        "per_s": len(latencies) / wall,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+    }
+
+
+def paced_summary(samples: list[Sample], started: float, warmup: float, duration: float) -> dict[str, Any]:
+    steady = [x for x in samples if started + warmup <= x[0] < started + duration]
+    out = summary([lat for _, lat, _ in steady], duration - warmup)
+    by_step = [[lat for _, lat, step in steady if step == j] for j in range(TURNS_PER_APPLICANT)]
+    out["p95_by_step_ms"] = [percentile(x, 95) * 1000 if x else float("nan") for x in by_step]
+    return out
+
+
+def income(band: str, rng: random.Random) -> str:
+    """An exact monthly income inside the chosen band (one outside it would be asked about: another step)."""
+    from engine.policy import default_policy
+
+    lo, hi = default_policy().mappings.income_band_range[band]
+    return f"{rng.randint(int(lo // 1000) + 1, int(min(hi, 80_000) // 1000))} mil"
 
 
 class Stop(Exception):
@@ -85,15 +125,14 @@ class Stop(Exception):
 
 
 class Pacing:
-    """When one simulated applicant sends its next update: an exponential interval (mean `mean_s`) after it
-    *sent* the previous one, i.e. a Poisson process per applicant. The interval runs from the send, not from
-    the answer, so a slow bot does not lower the offered rate (an open workload); exponential intervals keep
-    the 200 applicants out of lockstep, as real people are (with equal pauses they would all ask for their
-    result in the same second)."""
+    """When one simulated applicant sends its next turn: an exponential interval (mean `mean_s`) after it *sent*
+    the previous one, i.e. a Poisson process per applicant. The interval runs from the send, not from the
+    answer, so a slow surface does not lower the offered rate (an open workload); exponential intervals keep
+    the applicants out of lockstep, as real people are."""
 
     def __init__(self, mean_s: float, rng: random.Random, end: float = float("inf")) -> None:
         self.mean_s, self.rng, self.end = mean_s, rng, end
-        self.next_at = time.perf_counter() + rng.expovariate(1 / mean_s)  # arrivals spread out, not all at t=0
+        self.next_at = time.perf_counter() + rng.expovariate(1 / mean_s)
 
     async def wait(self) -> None:
         now = time.perf_counter()
@@ -105,60 +144,12 @@ class Pacing:
         self.next_at = max(self.next_at, now) + self.rng.expovariate(1 / self.mean_s)
 
 
-# (perf_counter when the update was handed to the dispatcher, seconds it took, its index in the script)
-Sample = tuple[float, float, int]
+Script = Callable[[random.Random, list[Sample], Pacing | None], Awaitable[None]]
 
 
-async def applicant_script(
-    h: Any, user: TestUser, rng: random.Random, samples: list[Sample], pacing: Pacing | None = None
-) -> None:
-    """One applicant, /start to the financing link. Buttons are pressed by building the callback with the
-    dialog's revision (the fake server lives in another process). `pacing`: None = no pauses at all."""
-    policy = h.policy
-
-    async def feed(update: dict[str, Any]) -> None:
-        nonlocal rev
-        if pacing is not None:
-            await pacing.wait()
-        t0 = time.perf_counter()
-        await h.feed(update, settle=False)  # what the applicant waits for; a case post goes on meanwhile
-        rev += 1
-        samples.append((t0, time.perf_counter() - t0, rev))
-
-    rev = -1  # the dialog's revision, tracked here: every update of this script moves the dialog one step
-
-    def press(action: str, arg: str = "") -> dict[str, Any]:
-        return _callback(user, f"{rev}:{action}:{arg}" if arg else f"{rev}:{action}")
-
-    await feed(user.text("/start"))
-    await feed(press("ok"))
-    await feed(user.text(rng.choice(["Ana López", "Luis Pérez", "María José Ruiz", "Jorge Díaz"])))
-    await feed(user.text(str(rng.randint(1960, 2000))))
-    await feed(user.text("55 1234 5678") if rng.random() < 0.7 else press("skip"))
-    for codes in policy.answers.values():
-        await feed(press("a", rng.choice(list(codes))))
-    await feed(user.text(f"{rng.randint(8, 80)} mil") if rng.random() < 0.5 else press("skip"))
-    await feed(user.text(f"${rng.randint(150, 900)},000"))
-    await feed(press("a", str(rng.choice(policy.limits.term_options))))
-    await feed(press("go"))
-    await feed(press("fin"))
-    dialog = await h.dialog(user.chat_id)  # the script must have reached the card, or its figures mean nothing
-    if not dialog or dialog["step"] != "result":
-        raise RuntimeError(f"applicant {user.user_id} ended at {dialog and dialog['step']}")
-
-
-async def saturate(h: Any, user_ids: Iterator[int], n: int, seed: int) -> tuple[list[Sample], float]:
-    """n applicants at once, each through one dialog with no pauses: the most updates per second."""
-    samples: list[Sample] = []
-    users = [TestUser(h.tg, next(user_ids)) for _ in range(n)]
-    t0 = time.perf_counter()
-    await asyncio.gather(*(applicant_script(h, u, random.Random(seed + i), samples) for i, u in enumerate(users)))
-    return samples, time.perf_counter() - t0
-
-
-async def paced(h: Any, user_ids: Iterator[int], n: int, rate: float, duration: float, seed: int) -> list[Sample]:
-    """n applicants in flight at all times for `duration` seconds, together offering `rate` updates/s: each
-    one runs dialogs back to back (a finished applicant is replaced by a new person)."""
+async def paced(script: Script, n: int, rate: float, duration: float, seed: int) -> list[Sample]:
+    """n applicants in flight at all times for `duration` seconds, together offering `rate` turns/s: each seat
+    runs dialogs back to back (a finished applicant is replaced by a new person)."""
     samples: list[Sample] = []
     end = time.perf_counter() + duration
 
@@ -167,12 +158,20 @@ async def paced(h: Any, user_ids: Iterator[int], n: int, rate: float, duration: 
         pacing = Pacing(n / rate, rng, end)
         with contextlib.suppress(Stop):
             while True:
-                await applicant_script(h, TestUser(h.tg, next(user_ids)), rng, samples, pacing)
+                await script(rng, samples, pacing)
 
     await asyncio.gather(*(one_seat(i) for i in range(n)))
     return samples
 
 
+async def solo(script: Script, seed: int) -> list[Sample]:
+    samples: list[Sample] = []
+    for i in range(5):
+        await script(random.Random(seed + i), samples, None)
+    return samples
+
+
+# ------------------------------------------------------------------------------------ the bot surfaces
 def _callback(user: TestUser, data: str) -> dict[str, Any]:
     message = {"message_id": 1, "date": int(time.time()), "chat": {"id": user.chat_id, "type": "private"}, "text": "…"}
     return {
@@ -187,63 +186,76 @@ def _callback(user: TestUser, data: str) -> dict[str, Any]:
     }
 
 
-UPDATES_PER_APPLICANT = 18
+def bot_script(h: Any, user_ids: Iterator[int]) -> Script:
+    """One applicant, /start to the financing link, through a bot harness (bot_harness.build_harness). Buttons
+    are pressed by building the callback with the dialog's revision (the fake server is another process)."""
+    policy = h.policy
+
+    async def script(rng: random.Random, samples: list[Sample], pacing: Pacing | None) -> None:
+        user = TestUser(h.tg, next(user_ids))
+        rev = -1  # the dialog's revision, tracked here: every turn of this script moves the dialog one step
+
+        async def feed(update: dict[str, Any]) -> None:
+            nonlocal rev
+            if pacing is not None:
+                await pacing.wait()
+            t0 = time.perf_counter()
+            await h.feed(update, settle=False)  # what the applicant waits for; events go on meanwhile
+            rev += 1
+            samples.append((t0, time.perf_counter() - t0, rev))
+
+        def press(action: str, arg: str = "") -> dict[str, Any]:
+            return _callback(user, f"{rev}:{action}:{arg}" if arg else f"{rev}:{action}")
+
+        await feed(user.text("/start"))
+        await feed(press("ok"))
+        await feed(user.text(rng.choice(NAMES)))
+        await feed(user.text(str(rng.randint(1960, 2000))))
+        await feed(user.text("55 1234 5678") if rng.random() < 0.7 else press("skip"))
+        answers = {q: rng.choice(list(codes)) for q, codes in policy.answers.items()}
+        for code in answers.values():
+            await feed(press("a", code))
+        await feed(user.text(income(answers["ingreso_mensual"], rng)) if rng.random() < 0.5 else press("skip"))
+        await feed(user.text(f"${rng.randint(150, 900)},000"))
+        await feed(press("a", str(rng.choice(policy.offered_terms))))
+        await feed(press("go"))
+        await feed(press("fin"))
+        dialog = await h.dialog(user.chat_id)  # the script must have reached the card, or its figures mean nothing
+        if not dialog or dialog["step"] != "result":
+            raise RuntimeError(f"applicant {user.user_id} ended at {dialog and dialog['step']}")
+
+    return script
 
 
-def window(samples: list[Sample], t_from: float, t_to: float) -> list[Sample]:
-    """The updates sent in [t_from, t_to): the steady state, without the ramp-up."""
-    return [x for x in samples if t_from <= x[0] < t_to]
-
-
-def summary(latencies: list[float], wall: float) -> dict[str, float]:
-    return {
-        "updates": len(latencies),
-        "updates_per_s": len(latencies) / wall,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p95_ms": percentile(latencies, 95) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-    }
-
-
-def paced_summary(samples: list[Sample], started: float, warmup: float, duration: float) -> dict[str, Any]:
-    steady = window(samples, started + warmup, started + duration)
-    out: dict[str, Any] = summary([lat for _, lat, _ in steady], duration - warmup)
-    by_step = [[lat for _, lat, step in steady if step == j] for j in range(UPDATES_PER_APPLICANT)]
-    out["p95_by_step_ms"] = [percentile(x, 95) * 1000 if x else float("nan") for x in by_step]
-    return out
-
-
-def _worker(idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_url: str, bot_id: int,
-            seed: int, rate: float, duration: float, ready: Any, go: Any, results: Any) -> None:  # fmt: skip
-    """One more bot process on the same Redis (what `asesor bot --workers N --pin-cpus` runs)."""
+def _bot_worker(surface: str, idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_url: str,
+                bot_id: int, seed: int, rate: float, duration: float, ready: Any, go: Any,
+                results: Any) -> None:  # fmt: skip
+    """One bot process on the shared Redis (what `asesor bot --workers N --pin-cpus` runs). rate = 0: solo."""
 
     async def main() -> None:
         import logging
 
         from bot.app import pin_to_cpu
 
-        pin_to_cpu(idx)  # as `asesor bot --workers N --pin-cpus` does
+        pin_to_cpu(idx)
         logging.basicConfig(level=logging.ERROR)
         from bot_harness import build_harness
 
         h = await build_harness(
-            redis_url=redis_url, db_url=db_url, data_dir=Path(data_dir) / f"w{idx}", bot_id=bot_id, api_url=base_url
-        )
-        # Telegram's update ids are unique per bot: give each worker its own range, or the shared
-        # idempotency guard would (rightly) drop one worker's updates as duplicates of the other's
+            redis_url=redis_url, db_url=db_url, data_dir=Path(data_dir) / f"{surface}-{idx}", framework=surface,
+            bot_id=bot_id, api_url=base_url, namespace=f"bench-{bot_id}",
+        )  # fmt: skip
+        # Telegram's update ids are unique per bot: each worker its own range, or the shared idempotency guard
+        # would (rightly) drop one worker's updates as duplicates of the other's
         h.tg._update_ids = itertools.count((idx + 1) * 100_000_000)
-        user_ids = itertools.count(3_000_000 + idx * 1_000_000)
-        await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(idx), [])  # warm-up
+        script = bot_script(h, itertools.count(3_000_000 + idx * 1_000_000))
+        await script(random.Random(idx), [], None)  # warm-up
         freeze_startup_heap()  # as `asesor bot` does once it is up
         ready.put(idx)
         await asyncio.to_thread(go.wait)
         t0 = time.perf_counter()
-        if rate:
-            samples = await paced(h, user_ids, n, rate, duration, seed + idx)
-            results.put((samples, t0, None))
-        else:
-            samples, wall = await saturate(h, user_ids, n, seed + idx * 1000)
-            results.put((samples, t0, t0 + wall))
+        samples = await (paced(script, n, rate, duration, seed + idx) if rate else solo(script, seed))
+        results.put((samples, t0, time.perf_counter()))
         await h.close()
 
     try:
@@ -255,29 +267,25 @@ def _worker(idx: int, n: int, redis_url: str, db_url: str, data_dir: str, base_u
         raise
 
 
-def run_scaled(
-    workers: int, n: int, redis_url: str, db_url: str, data_dir: Path, seed: int, rate: float, args: Any
-) -> dict[str, float]:
-    """`workers` bot processes share one Redis (FSM, locks, idempotency) and split n applicants: possible
-    only because the dialog state and the locks live in Redis, not in a process. rate = 0: saturated;
-    else together they offer `rate` updates per second for `args.duration` seconds."""
+def run_bots(surface: str, workers: int, rate: float, args: Any, db_url: str, data_dir: Path) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     bot_id = random.randint(10_000_000, 99_999_999)
     server, base_url = start_fake_server(bot_id)
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    share = n // workers
+    share = max(1, args.applicants // workers)
     procs = [
         ctx.Process(
-            target=_worker,
+            target=_bot_worker,
             args=(
+                surface,
                 i,
                 share,
-                redis_url,
+                args.redis_url,
                 db_url,
                 str(data_dir),
                 base_url,
                 bot_id,
-                seed,
+                args.seed,
                 rate / workers,
                 args.duration,
                 ready,
@@ -293,9 +301,9 @@ def run_scaled(
         for _ in procs:
             got = ready.get(timeout=300)
             if isinstance(got, str):
-                raise RuntimeError(f"a bot worker failed:\n{got}")
+                raise RuntimeError(f"a {surface} worker failed:\n{got}")
         go.set()
-        parts = [results.get(timeout=600) for _ in procs]
+        parts = [results.get(timeout=900) for _ in procs]
         for p in procs:
             p.join(30)
     finally:
@@ -303,72 +311,209 @@ def run_scaled(
         for p in procs:
             if p.is_alive():
                 p.terminate()
-    if rate:  # perf_counter is system-wide (CLOCK_MONOTONIC), so the workers' clocks compare
-        started = max(p[1] for p in parts)
-        samples = [x for p in parts for x in p[0]]
-        return paced_summary(samples, started, args.warmup, args.duration)
-    latencies = [lat for p in parts for _, lat, _ in p[0]]
-    return summary(latencies, max(p[2] for p in parts) - min(p[1] for p in parts))
+    return _figures(parts, rate, args)
 
 
-async def run(kind: str, args: Any, db_url: str, data_dir: Path) -> dict:
-    from bot_harness import build_harness
-
-    bot_id = random.randint(10_000_000, 99_999_999)
-    proc, base_url = start_fake_server(bot_id)
-    out: dict[str, Any] = {"kind": kind}
-    n, seed = args.applicants, args.seed
-    try:
-        h = await build_harness(
-            redis_url=args.redis_url,
-            db_url=db_url,
-            data_dir=data_dir / kind,
-            bot_id=bot_id,
-            api_url=base_url,
-        )
-        # distinct people (and keys) in each run
-        user_ids = itertools.count(1_000_000 if kind == "redis" else 2_000_000)
-        # 1. one applicant alone: the latency floor of an update (warm-up first)
-        await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(0), [])
-        freeze_startup_heap()  # as `asesor bot` does once it is up
-        solo: list[Sample] = []
-        t0 = time.perf_counter()
-        for i in range(5):
-            await applicant_script(h, TestUser(h.tg, next(user_ids)), random.Random(seed + i), solo)
-        out["solo"] = summary([lat for _, lat, _ in solo], time.perf_counter() - t0)
-        k = UPDATES_PER_APPLICANT
-        out["solo_by_step_ms"] = [statistics.median(lat for _, lat, _ in solo[j::k]) * 1000 for j in range(k)]
-        # 2. n applicants at once, no pauses: the most updates per second the bot handles (latency = queueing)
-        samples, wall = await saturate(h, user_ids, n, seed)
-        out["saturated"] = summary([lat for _, lat, _ in samples], wall)
-        # 3. n applicants in flight offering `rate` updates per second; measured after the warm-up
-        started = time.perf_counter()
-        samples = await paced(h, user_ids, n, args.rate, args.duration, seed)
-        out["paced"] = paced_summary(samples, started, args.warmup, args.duration)
-        await h.close()
-    finally:
-        proc.terminate()
-        proc.join(5)
+def _figures(parts: list[tuple[list[Sample], float, float]], rate: float, args: Any) -> dict[str, Any]:
+    samples = [x for p in parts for x in p[0]]
+    if rate:  # perf_counter is system-wide (CLOCK_MONOTONIC), so the processes' clocks compare
+        return paced_summary(samples, max(p[1] for p in parts), args.warmup, args.duration)
+    out = summary([lat for _, lat, _ in samples], max(p[2] for p in parts) - min(p[1] for p in parts))
+    k = TURNS_PER_APPLICANT
+    out["by_step_ms"] = [statistics.median(lat for _, lat, _ in samples[j::k]) * 1000 for j in range(k)]
     return out
 
 
+# ----------------------------------------------------------------------------------------- the web chat
+def _web_server(idx: int, port: int, redis_url: str, db_url: str, data_dir: str, namespace: str, ready: Any) -> None:
+    """One API process serving /chat on the shared port (SO_REUSEPORT: the kernel spreads the connections)."""
+    try:
+        import logging
+
+        import uvicorn
+
+        from api.main import create_app
+        from bot.app import pin_to_cpu
+        from core.config import Settings
+
+        pin_to_cpu(idx)
+        logging.basicConfig(level=logging.ERROR)
+        settings = Settings(
+            DATABASE_URL=db_url, REDIS_URL=redis_url, ASESOR_DATA_DIR=data_dir, API_PUBLIC_URL=f"http://127.0.0.1:{port}",
+            ASESOR_SECRET_KEY="benchmark-secret-key-web-chat",
+        )  # fmt: skip
+        from storage.events import EventSink, SpoolOutbox
+        from storage.repositories import Storage
+
+        # one database, one data dir (hence one Fernet key for the sealed dialogs) for both processes; events go
+        # to a spool of this process instead of the Redis outbox other users of that Redis may read
+        storage = Storage(db_url, data_dir=Path(data_dir))
+        events = EventSink(storage.engine, SpoolOutbox(Path(data_dir) / f"web-outbox-{idx}", fsync=False))
+        app = create_app(settings, storage=storage, event_sink=events, warm_engine=True, chat_namespace=namespace)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", port))
+        config = uvicorn.Config(app, loop="uvloop", log_level="error", access_log=False, lifespan="on", backlog=2048)
+        server = uvicorn.Server(config)
+
+        async def serve() -> None:
+            task = asyncio.create_task(server.serve(sockets=[sock]))
+            while not server.started:
+                await asyncio.sleep(0.05)
+            ready.put(idx)
+            await task
+
+        uvloop.run(serve())
+    except BaseException:
+        import traceback
+
+        ready.put(traceback.format_exc())
+        raise
+
+
+_SEQ = re.compile(r'data-seq="(\d+)"')
+_REV = re.compile(r'data-rev="(\d*)"')
+_TURN = re.compile(r'name="turn" value="(\w+)"')
+
+
+def web_script(http: Any, url: str) -> Script:
+    """One applicant in the web chat, as the page's script drives it: the first visit, then 17 posts."""
+    import orjson
+    from aiohttp import DummyCookieJar  # noqa: F401 - the session is built with it (cookies by hand)
+
+    from engine.policy import default_policy
+
+    policy = default_policy()
+
+    async def script(rng: random.Random, samples: list[Sample], pacing: Pacing | None) -> None:
+        step = 0
+        cookie: dict[str, str] = {}
+        state: dict[str, Any] = {"seq": 0, "rev": 0, "turn": "", "html": ""}
+
+        async def timed(call: Callable[[], Awaitable[Any]]) -> Any:
+            nonlocal step
+            if pacing is not None:
+                await pacing.wait()
+            t0 = time.perf_counter()
+            out = await call()
+            samples.append((t0, time.perf_counter() - t0, step))
+            step += 1
+            return out
+
+        async def visit() -> None:
+            async with http.get(f"{url}/chat") as r:
+                body = await r.text()
+                if r.status != 200:
+                    raise RuntimeError(f"GET /chat: {r.status}")
+                cookie["asesor_chat"] = r.cookies["asesor_chat"].value
+            state["seq"] = int(_SEQ.search(body).group(1))  # type: ignore[union-attr]
+            state["rev"] = int(_REV.search(body).group(1) or 0)  # type: ignore[union-attr]
+            state["turn"] = _TURN.search(body).group(1)  # type: ignore[union-attr]
+
+        async def post(**fields: str) -> None:
+            data = {"turn": state["turn"], "seen": str(state["seq"]), **fields}
+            headers = {"X-Asesor-Chat": "1", "Cookie": f"asesor_chat={cookie['asesor_chat']}"}
+            async with http.post(f"{url}/chat", data=data, headers=headers) as r:
+                raw = await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"POST /chat: {r.status} {raw[:200]!r}")
+            got = orjson.loads(raw)
+            state["seq"], state["turn"] = got["seq"], got["turn"]
+            state["rev"] = got["rev"] if got["rev"] is not None else state["rev"]
+            state["html"] = got["html"]
+
+        def press(action: str, arg: str = "") -> Callable[[], Awaitable[None]]:
+            return lambda: post(press=f"{state['rev']}:{action}:{arg}" if arg else f"{state['rev']}:{action}")
+
+        def say(text: str) -> Callable[[], Awaitable[None]]:
+            return lambda: post(text=text)
+
+        await timed(visit)
+        await timed(press("ok"))
+        await timed(say(rng.choice(NAMES)))
+        await timed(say(str(rng.randint(1960, 2000))))
+        await timed(say("55 1234 5678") if rng.random() < 0.7 else press("skip"))
+        answers = {q: rng.choice(list(codes)) for q, codes in policy.answers.items()}
+        for code in answers.values():
+            await timed(press("a", code))
+        await timed(say(income(answers["ingreso_mensual"], rng)) if rng.random() < 0.5 else press("skip"))
+        await timed(say(f"${rng.randint(150, 900)},000"))
+        await timed(press("a", str(rng.choice(policy.offered_terms))))
+        await timed(press("go"))
+        await timed(press("fin"))
+        if "/solicitud/" not in str(state.get("html")):  # the script must have reached the card and its link
+            raise RuntimeError(f"a web applicant ended at revision {state['rev']} without the handoff link")
+
+    return script
+
+
+def run_web(workers: int, rate: float, args: Any, db_url: str, data_dir: Path) -> dict[str, Any]:
+    import aiohttp
+
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Queue()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    namespace = f"bench-web-{uuid.uuid4().hex[:8]}"
+    procs = [
+        ctx.Process(target=_web_server, args=(i, port, args.redis_url, db_url, str(data_dir), namespace, ready))
+        for i in range(workers)
+    ]
+    url = f"http://127.0.0.1:{port}"
+
+    async def client() -> list[tuple[list[Sample], float, float]]:
+        connector = aiohttp.TCPConnector(limit=0, force_close=False)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
+            script = web_script(http, url)
+            for i in range(2 * workers):  # warm-up: every process assesses once
+                await script(random.Random(i), [], None)
+            t0 = time.perf_counter()
+            samples = await (paced(script, args.applicants, rate, args.duration, args.seed) if rate
+                             else solo(script, args.seed))  # fmt: skip
+            return [(samples, t0, time.perf_counter())]
+
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            got = ready.get(timeout=300)
+            if isinstance(got, str):
+                raise RuntimeError(f"a web worker failed:\n{got}")
+        parts = uvloop.run(client())
+    finally:
+        for p in procs:
+            p.terminate()
+            p.join(30)
+    return _figures(parts, rate, args)
+
+
+# ------------------------------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--applicants", type=int, default=200)
+    parser.add_argument("--surfaces", default=",".join(SURFACES), help="aiogram,ptb,web (aiogram is the baseline)")
+    parser.add_argument("--applicants", type=int, default=200, help="applicants in flight in the paced phase")
     parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--database-url", default=None, help="default: a migrated SQLite file in a tmp dir")
-    parser.add_argument("--rate", type=float, default=330.0, help="offered updates/s in the paced phase")
+    parser.add_argument("--rate", type=float, default=330.0, help="offered turns/s in the paced phase")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of the paced phase")
     parser.add_argument("--warmup", type=float, default=8.0, help="first seconds of the paced phase not measured")
-    parser.add_argument("--workers", type=int, default=2, help="bot processes on one Redis in the scaled phase")
+    parser.add_argument("--workers", type=int, default=2, help="processes per surface in the paced phase")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--phases", default="solo,paced", help="solo,paced (either alone for a quicker look)")
     args = parser.parse_args()
+    surfaces = [s for s in args.surfaces.split(",") if s]
+    unknown = set(surfaces) - set(SURFACES)
+    if unknown:
+        parser.error(f"unknown surfaces: {', '.join(sorted(unknown))}")
 
     import logging
 
     logging.basicConfig(level=logging.ERROR)
     from storage.db import migrate
 
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
 
@@ -377,57 +522,54 @@ def main() -> None:
             migrate(db_url)
             return db_url
 
-        results = [uvloop.run(run(kind, args, fresh_db(kind), data_dir)) for kind in ("redis",)]
-        scaled = scaled_paced = None
-        if args.workers > 1:
-            scaled = run_scaled(args.workers, args.applicants, args.redis_url, fresh_db("scaled"), data_dir,
-                                args.seed, 0.0, args)  # fmt: skip
-            scaled_paced = run_scaled(args.workers, args.applicants, args.redis_url, fresh_db("scaled-paced"),
-                                      data_dir, args.seed + 1000, args.rate, args)  # fmt: skip
-    n = args.applicants
+        for surface in surfaces:
+            run = (lambda w, r, db: run_web(w, r, args, db, data_dir)) if surface == "web" else (
+                lambda w, r, db, s=surface: run_bots(s, w, r, args, db, data_dir))  # fmt: skip
+            phases = args.phases.split(",")
+            results[surface] = {}
+            if "solo" in phases:
+                results[surface]["solo"] = run(1, 0.0, fresh_db(f"{surface}-solo"))
+            if "paced" in phases:
+                results[surface]["paced"] = run(args.workers, args.rate, fresh_db(f"{surface}-paced"))
+    report(results, args)
+
+
+def report(results: dict[str, dict[str, Any]], args: Any) -> None:
     database = (args.database_url or "sqlite").split(":")[0]
-    print(f"{n} applicants x {UPDATES_PER_APPLICANT} updates; database {database}; cpus {os.cpu_count()}")
-    print(f"{'phase':<36} {'storage':<7} {'updates/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    print(f"{TURNS_PER_APPLICANT} turns per applicant; database {database}; cpus {os.cpu_count()}")
+    head = f"{'surface':<8} {'phase':<44} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  vs aiogram"
+    print(head)
+    base = results.get("aiogram")
     phases = {
-        "solo": "1 applicant alone (floor)",
-        "saturated": f"{n} at once, no pauses (max rate)",
-        "paced": f"{n} in flight offering {args.rate:.0f}/s",
+        "solo": "1 process, 1 applicant at a time (floor)",
+        "paced": f"{args.workers} processes, {args.applicants} in flight, offering {args.rate:.0f}/s",
     }
-
-    def row(title: str, kind: str, x: dict[str, float], note: str = "") -> None:
-        print(
-            f"{title:<36} {kind:<7} {x['updates_per_s']:>9.0f} {x['p50_ms']:>8.1f} {x['p95_ms']:>8.1f} "
-            f"{x['p99_ms']:>8.1f}{note}"
-        )
-
-    for phase, title in phases.items():
-        for r in results:
-            row(title, r["kind"], r[phase])
-    note = "   (a MemoryStorage cannot be shared by processes)"
-    if scaled is not None and scaled_paced is not None:
-        row(f"{args.workers} processes x {n // args.workers}, no pauses", "redis", scaled, note)
-        row(f"{args.workers} processes offering {args.rate:.0f}/s", "redis", scaled_paced, note)
-    steps = ["start", "ok", "name", "year", "phone", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "income",
-             "price", "term", "result", "link"]  # fmt: skip
-    (redis,) = results
-    for r in results:
-        cells = " ".join(f"{name}={ms:.1f}" for name, ms in zip(steps, r["solo_by_step_ms"], strict=True))
-        print(f"solo median ms per update, {r['kind']}: {cells}")
-    for title, x in (("1 process", redis["paced"]), (f"{args.workers} processes", scaled_paced)):
-        if x is not None:
-            cells = " ".join(f"{name}={ms:.0f}" for name, ms in zip(steps, x["p95_by_step_ms"], strict=True))
-            print(f"paced p95 ms per update, redis, {title}: {cells}")
-    # the target: with Redis, >= 300 updates/s sustained with p95 < 50 ms, by one process or by several
-    # webhook workers sharing the Redis (the deployment of docs/bot.md)
-    candidates = [("1 process", redis["paced"])]
-    if scaled_paced is not None:
-        candidates.append((f"{args.workers} processes", scaled_paced))
-    met = [(name, x) for name, x in candidates if x["updates_per_s"] >= 300 and x["p95_ms"] < 50]
-    name, best = met[0] if met else max(candidates, key=lambda c: c[1]["updates_per_s"] - c[1]["p95_ms"])
-    print(
-        f"target (Redis, >= 300 updates/s with p95 < 50 ms): {name}, {best['updates_per_s']:.0f}/s, "
-        f"p95 {best['p95_ms']:.1f} ms: " + ("met" if met else "NOT met")
-    )
+    for surface, r in results.items():
+        for phase, title in phases.items():
+            if phase not in r:
+                continue
+            x = r[phase]
+            ratio = ""
+            if base is not None and surface != "aiogram" and phase in base and base[phase]["per_s"]:
+                b = base[phase]
+                ratio = f"  {x['per_s'] / b['per_s']:.2f}x /s, p95 {x['p95_ms'] / b['p95_ms']:.2f}x"
+            print(f"{surface:<8} {title:<44} {x['per_s']:>7.0f} {x['p50_ms']:>8.1f} {x['p95_ms']:>8.1f} "
+                  f"{x['p99_ms']:>8.1f}{ratio}")  # fmt: skip
+    for surface, r in results.items():
+        if "solo" in r:
+            cells = " ".join(f"{n}={ms:.1f}" for n, ms in zip(STEPS, r["solo"]["by_step_ms"], strict=True))
+            print(f"solo median ms per turn, {surface}: {cells}")
+    for surface, r in results.items():
+        if "paced" in r:
+            cells = " ".join(f"{n}={ms:.0f}" for n, ms in zip(STEPS, r["paced"]["p95_by_step_ms"], strict=True))
+            print(f"paced p95 ms per turn, {surface}: {cells}")
+    for surface, r in results.items():
+        if "paced" not in r:
+            continue
+        x = r["paced"]
+        met = x["per_s"] >= TARGET_RATE and x["p95_ms"] < TARGET_P95_MS
+        print(f"target ({surface}: >= {TARGET_RATE:.0f}/s with p95 < {TARGET_P95_MS:.0f} ms): {x['per_s']:.0f}/s, "
+              f"p95 {x['p95_ms']:.1f} ms: " + ("met" if met else "NOT met"))  # fmt: skip
 
 
 if __name__ == "__main__":

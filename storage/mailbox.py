@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -54,67 +53,78 @@ def _unkb(rows: list[list[list[str | None]]]) -> Keyboard:
     return tuple(tuple(Button(str(b[0]), b[1], b[2]) for b in row) for row in rows)
 
 
+# KEYS: log, seq, base. ARGV: clear first (0/1), max entries, TTL (s), then the sealed entries.
+# Each list item is "<seq>:<sealed entry>", the sequence number outside the seal so that a reader can skip what it
+# has without opening it. -> {last sequence number, base}
+APPEND = """
+if ARGV[1] == '1' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[3], redis.call('GET', KEYS[2]) or 0, 'EX', ARGV[3])
+end
+local n = #ARGV - 3
+local last = tonumber(redis.call('GET', KEYS[2]) or 0)
+if n > 0 then
+  last = redis.call('INCRBY', KEYS[2], n)
+  for i = 1, n do
+    redis.call('RPUSH', KEYS[1], (last - n + i) .. ':' .. ARGV[3 + i])
+  end
+  redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return {last, tonumber(redis.call('GET', KEYS[3]) or 0)}
+"""
+
+
 class ChatLog:
-    """Per session: the entries (a capped Redis list of sealed JSON), their last sequence number, and the
-    `base` below which entries were cleared (a page that saw less must start over)."""
+    """Per session: the entries (a capped Redis list of sealed entries), their last sequence number, and the
+    `base` up to which entries were cleared (a page that shows those must start over)."""
 
     def __init__(self, redis: Redis, sealer: Sealer, prefix: str = "asesor:chat") -> None:
         self.redis, self.sealer, self.prefix = redis, sealer, prefix
+        self._append = redis.register_script(APPEND)
 
     def _k(self, session: str, part: str) -> str:
         return f"{self.prefix}:{session}:{part}"
 
-    async def append(self, session: str, entries: list[tuple[str, Reply]]) -> int:
-        """Append (who, reply) entries; returns the sequence number of the last one."""
-        if not entries:
-            return await self.seq(session)
-        seq_key, log_key = self._k(session, "seq"), self._k(session, "log")
-        last = int(await self.redis.incrby(seq_key, len(entries)))
+    async def append(
+        self, session: str, entries: list[tuple[str, Reply]], *, clear: bool = False
+    ) -> tuple[list[LogEntry], int, int]:
+        """Append (who, reply) entries, after forgetting the transcript when `clear` (the dialog ended), in one
+        round trip. Returns the entries as stored, the last sequence number and the base."""
         now = time.time()
-        sealed = [
-            self.sealer.seal(orjson.dumps([last - len(entries) + 1 + i, who, r.text, _kb(r.keyboard), now]).decode())
-            for i, (who, r) in enumerate(entries)
-        ]
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.rpush(log_key, *sealed)
-        pipe.ltrim(log_key, -LOG_MAX_ENTRIES, -1)
-        pipe.expire(log_key, LOG_TTL_SECONDS)
-        pipe.expire(seq_key, LOG_TTL_SECONDS)
-        await pipe.execute()
-        return last
-
-    async def seq(self, session: str) -> int:
-        return int(await self.redis.get(self._k(session, "seq")) or 0)
+        sealed = [self.sealer.seal(orjson.dumps([who, r.text, _kb(r.keyboard), now]).decode()) for who, r in entries]
+        keys = [self._k(session, "log"), self._k(session, "seq"), self._k(session, "base")]
+        last, base = await self._append(keys=keys, args=[int(clear), LOG_MAX_ENTRIES, LOG_TTL_SECONDS, *sealed])
+        first = int(last) - len(entries) + 1
+        stored = [LogEntry(first + i, who, r.text, r.keyboard, now) for i, (who, r) in enumerate(entries)]
+        return stored, int(last), int(base)
 
     async def marks(self, session: str) -> tuple[int, int]:
         """(last sequence number, base): one round trip, for a page asking whether anything changed."""
         last, base = await self.redis.mget(self._k(session, "seq"), self._k(session, "base"))
         return int(last or 0), int(base or 0)
 
-    async def tail(self, session: str, n: int) -> list[LogEntry]:
-        """The last `n` entries (oldest first)."""
+    async def tail(self, session: str, n: int, *, after: int = 0) -> list[LogEntry]:
+        """The last `n` entries (oldest first), those after sequence number `after` only."""
         if n <= 0:
             return []
-        return self._open(await self.redis.lrange(self._k(session, "log"), -min(n, LOG_MAX_ENTRIES), -1))
-
-    def _open(self, tokens: list[Any]) -> list[LogEntry]:
         out = []
-        for token in tokens:
-            text = self.sealer.unseal(token.decode() if isinstance(token, bytes) else token)
+        for item in await self.redis.lrange(self._k(session, "log"), -min(n, LOG_MAX_ENTRIES), -1):
+            head, _, token = (item.decode() if isinstance(item, bytes) else item).partition(":")
+            if not head.isdigit() or int(head) <= after:
+                continue
+            text = self.sealer.unseal(token)
             if text is None:
                 continue  # sealed under a key no longer configured
-            seq, who, body, kb, at = orjson.loads(text)
-            out.append(LogEntry(int(seq), who, body, _unkb(kb), float(at)))
+            who, body, kb, at = orjson.loads(text)
+            out.append(LogEntry(int(head), who, body, _unkb(kb), float(at)))
         return out
 
     async def clear(self, session: str) -> None:
-        """The transcript is forgotten with the dialog (/cancelar, a refusal, /borrar_mis_datos); the sequence
-        goes on, and `base` tells a page polling from before that it must start over."""
-        last = await self.seq(session)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(self._k(session, "log"))
-        pipe.set(self._k(session, "base"), last, ex=LOG_TTL_SECONDS)
-        await pipe.execute()
+        """The transcript is forgotten (an erasure from another surface); the sequence goes on, and `base` tells
+        a page polling from before that it must start over."""
+        await self.append(session, [], clear=True)
 
 
 class Mailbox:

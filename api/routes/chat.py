@@ -87,7 +87,7 @@ async def chat_page(request: Request) -> Response:
         new = session is None
         if session is None:
             session = chat.new_session()
-        if new or not await chat.parts.chat_log.seq(session):
+        if new or not (await chat.parts.chat_log.marks(session))[0]:
             await chat.start(session)  # a first visit: the welcome and the privacy notice, as /start
         view = await chat.view(session)
     except Exception as exc:  # Redis or the database down: a polite page, never a traceback

@@ -32,6 +32,7 @@ from core.conversation import ConversationParts, conversation_parts, conversatio
 from dialogs.delivery import WEB, Address
 from dialogs.flow import Command, Event, Press, Text
 from dialogs.service import Conversation, ConversationService, TurnResult
+from dialogs.state import load_state
 from dialogs.ui import Keyboard, Reply, parse_payload
 from storage.dialog_state import DialogKey, redis_client, seen_key
 from storage.events import EventSink
@@ -125,39 +126,43 @@ class WebChat:
     async def turn(self, session: str, event: Event, turn_id: str | None, seen: int, *, echo: bool = True) -> ChatView:
         """Run one turn of the session (or, for a turn id seen before, nothing) and return what the page
         lacks since `seen`: the new transcript entries and the current buttons. `echo`: show what the applicant
-        said (not for the first visit's automatic start)."""
+        said (not for the first visit's automatic start). Three Redis round trips when the page is up to date:
+        the lock with the dialog, the transcript's append, the dialog with the lock's release."""
         conv = Conversation(Address(WEB, session), self.service.user_key(WEB, session))
         turn_key = seen_key(f"web:{session}", turn_id) if turn_id else None
+        added: list[LogEntry] | None = None
         async with self.parts.dialogs.turn(DialogKey.web(session), seen=turn_key) as held:
             if held.first_time is not False:
-                # the pressed button's label, for the applicant's bubble: it is on one of the last messages
-                recent = await self.parts.chat_log.tail(session, 6) if isinstance(event, Press) else []
+                before = held.get()
                 result = await self.service.handle(conv, event, held)
-                said = self._said(event, recent) if echo else None
-                await self._record(session, said, result, ended=held.mode == "del")
+                said = self._said(event, before) if echo else None
+                entries = self._entries(said, result)
+                added, last, base = await self.parts.chat_log.append(session, entries, clear=held.mode == "del")
             stored = held.get()
         rev = stored.get("rev") if stored else None
-        return await self.view(session, seen, rev if isinstance(rev, int) else None)
+        rev = rev if isinstance(rev, int) else None
+        if added is not None and seen == last - len(added) and not 0 < seen <= base:
+            return ChatView(last, rev, [self._shown(e, rev) for e in added], uuid.uuid4().hex)
+        return await self.view(session, seen, rev)  # something else was added meanwhile (an advisor, a tab)
 
-    @staticmethod
-    def _said(event: Event, recent: list[LogEntry]) -> str | None:
-        """What the applicant's bubble shows: the label of the pressed button, the typed text, the command."""
+    def _said(self, event: Event, before: dict[str, Any] | None) -> str | None:
+        """What the applicant's bubble shows: the label of the pressed button (on the screen the dialog was
+        showing), the typed text, the command."""
         if isinstance(event, Text):
             return html.escape(event.text) if event.text else None
         if isinstance(event, Command):
             return f"/{html.escape(event.name)}"
         if isinstance(event, Press):
-            for entry in reversed(recent):
-                for row in entry.keyboard:
+            state, _ = load_state(before, self.service.policy)
+            if state is not None:
+                for row in self.service.flow.prompt(state).keyboard:
                     for b in row:
                         if b.payload == event.data:
                             return html.escape(b.label)
         return None
 
-    async def _record(self, session: str, said: str | None, result: TurnResult, *, ended: bool) -> None:
-        log = self.parts.chat_log
-        if ended:  # the dialog ended (cancel, refusal, erasure): so does its transcript
-            await log.clear(session)
+    @staticmethod
+    def _entries(said: str | None, result: TurnResult) -> list[tuple[str, Reply]]:
         entries: list[tuple[str, Reply]] = []
         if said and not result.erased:
             entries.append(("user", Reply(said)))
@@ -165,7 +170,7 @@ class WebChat:
         if not replies and result.toast:  # a stale button: say so (Telegram shows it as a toast)
             replies = [Reply(result.toast)]
         entries += [("bot", r) for r in replies]
-        await log.append(session, entries)
+        return entries
 
     async def start(self, session: str) -> ChatView:
         """A first visit: the dialog begins as /start would begin it on Telegram (once per session)."""
@@ -179,7 +184,7 @@ class WebChat:
 
     async def changed(self, session: str, seen: int) -> bool:
         last, base = await self.parts.chat_log.marks(session)
-        return last != seen or seen < base
+        return last != seen or 0 < seen <= base
 
     async def view(self, session: str, seen: int = 0, rev: int | None = None) -> ChatView:
         """The entries after `seen` (all of them when `seen` is 0, or when the transcript was cleared since)."""
@@ -187,8 +192,8 @@ class WebChat:
         if rev is None:
             rev = await self.current_rev(session)
         last, base = await log.marks(session)
-        reset = seen > 0 and seen < base
-        entries = await log.tail(session, last if reset or not seen else last - seen)
+        reset = 0 < seen <= base  # what the page shows was cleared since: it starts over
+        entries = await log.tail(session, last if reset or not seen else last - seen, after=0 if reset else seen)
         shown = [self._shown(e, rev) for e in entries]
         return ChatView(last, rev, shown, uuid.uuid4().hex, reset)
 

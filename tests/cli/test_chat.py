@@ -40,7 +40,7 @@ def test_a_whole_dialog_through_stdin(tmp_path: Path) -> None:
     lines = ["1", "Ana López", "1990", "1"]  # Acepto, name, year, «Prefiero no darlo»
     lines += [_option(list(POLICY.answers[q]), ANSWERS[q]) for q in QUESTIONS]
     lines += ["1", "abc", "350 mil"]  # «Prefiero no decir», a bad price, a good one
-    lines += [_option([str(t) for t in POLICY.limits.term_options], "48")]
+    lines += [_option([str(t) for t in POLICY.offered_terms], "48")]
     lines += [str(summary_fields + 1), "1"]  # «Ver mi resultado» (after one button per field), the form's link
     env = {
         **os.environ,
