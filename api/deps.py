@@ -156,6 +156,16 @@ def current_user_sync(request: Request, settings: Settings, storage: Storage) ->
     return _checked(current)
 
 
+def cookie_user_sync(request: Request, settings: Settings, storage: Storage) -> CurrentUser:
+    """The session cookie's user for a page's *form post*, whatever the method: only for routes that have
+    checked the form's CSRF token first (api/csrf.py), which a page from another site cannot know."""
+    user_id = _user_id(request, settings, request.cookies.get(SESSION_COOKIE))
+    current = _cached(request, user_id)
+    if current is _MISS:
+        current = _load(request, settings, storage, user_id)
+    return _checked(current)
+
+
 CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
 # password guessing: at most this many login attempts per client address per minute (token and page)

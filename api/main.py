@@ -25,6 +25,7 @@ from starlette.responses import Response
 from api import errors
 from api.errors import Problem, install_error_handlers
 from api.middleware import BodySizeLimit, PrometheusMetrics
+from api.services.advisors import AdvisorsHolder
 from api.services.chat import WebChatHolder
 from core.config import Settings, UnsafeSettings, exit_refused, get_settings, load_settings, require_safe
 from core.heap import freeze_startup_heap
@@ -114,7 +115,8 @@ def create_app(
     warm_engine: bool = False,
     chat_namespace: str = "asesor",
 ) -> FastAPI:
-    """`chat_namespace`: the Redis key space of the web chat's transcripts and case routes (tests isolate theirs)."""
+    """`chat_namespace`: the Redis key space of the case routes, the web chat's transcripts and the mailboxes
+    (tests isolate theirs; the bot must use the same)."""
     settings = settings or get_settings()
     owns_storage = storage is None
     storage = storage or Storage.from_settings(settings)
@@ -139,6 +141,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.advisors.close()
             await app.state.web_chat.close()
             app.state.events.stop()
             if app.state.owns_storage:
@@ -161,6 +164,7 @@ def create_app(
     app.state.web_chat = WebChatHolder(
         settings, app.state.storage, app.state.events, app.state.get_assessor, namespace=chat_namespace
     )
+    app.state.advisors = AdvisorsHolder(settings, app.state.storage, app.state.events, namespace=chat_namespace)
     app.state.user_cache = {}
     app.state.token_cache = {}
     app.state.limiter = limiter = _make_limiter(settings)
@@ -175,6 +179,7 @@ def create_app(
         return rate_limited_response(request, exc)
 
     from api.routes import (
+        advisors,
         analytics,
         assessments,
         auth,
@@ -197,6 +202,7 @@ def create_app(
     app.include_router(handoff.make_router(limiter, settings.handoff_rate_limit))
     app.include_router(pages.router)
     app.include_router(chat.router)
+    app.include_router(advisors.router)
     pages.install_static(app)
 
     # outermost first: CORS answers preflights before anything; sizes are checked before bodies are read

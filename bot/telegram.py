@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from dialogs import texts
-from dialogs.cases import Advisor, CaseDesk
+from dialogs.cases import Advisor, CaseDesk, DeskAnswer
 from dialogs.delivery import TELEGRAM, Address, CaseNotice, MessageRef, Outgoing, Say
 from dialogs.flow import Command, Event, Media, Press, Text
-from dialogs.ports import Courier
+from dialogs.outbox import deliver_tracked
+from dialogs.ports import CaseRoute, Courier
 from dialogs.service import Conversation, ConversationService, TurnResult
 from dialogs.ui import Keyboard, Reply
 from storage.dialog_state import DialogKey, DialogStore, seen_key
@@ -128,6 +129,11 @@ class TelegramCourier:
             await self.elsewhere.deliver(other)
 
     async def _say(self, say: Say) -> None:
+        """A stored case message is taken, sent and marked (dialogs/outbox.py): a Bot API failure leaves it
+        `retrying` for the desk's sweep instead of losing it."""
+        await deliver_tracked(say, self._send, self.desk)
+
+    async def _send(self, say: Say) -> None:
         chat = int(say.to.chat)
         if say.copy_of is not None and say.copy_of.address.surface == TELEGRAM:
             await self.api.copy(chat, int(say.copy_of.address.chat), say.copy_of.message_id)
@@ -150,9 +156,15 @@ class TelegramCourier:
                     chat, n.text, thread_id=n.thread_id, reply_to=None if n.thread_id else n.card_message_id
                 )
             await self.desk.posted(n.case_id, message_id)
-        else:  # updated, erased: the card changes; a case that is over closes its topic
+        else:  # updated, choose, erased: the card changes; a case that is over closes its topic
+            if n.kind in ("updated", "choose"):
+                # rendered from the case's state now: notices from several processes may arrive out of order
+                current = await self.desk.current_card(n.case_id)
+                if current is not None:
+                    keyboard = n.keyboard if n.kind == "choose" else current.keyboard
+                    n = replace(current, keyboard=keyboard, close_thread=n.close_thread or current.close_thread)
             if n.card_message_id is not None and not await self.api.edit(chat, n.card_message_id, n.text, n.keyboard):
-                log.warning("could not update the card of case %s", n.case_id)
+                log.info("card of case %s not edited (unchanged or gone)", n.case_id)
             if n.close_thread and n.thread_id is not None:
                 await self.api.close_topic(chat, n.thread_id)
 
@@ -218,15 +230,31 @@ class TelegramFrontDesk:
             answer = await self.desk.press(u.data or "", advisor)
             await self.api.answer(u.query_id, answer.toast, alert=answer.alert)
         else:
-            if u.from_bot or u.user_id is None or (u.text or "").startswith("/"):
+            if u.from_bot or u.user_id is None:
                 return
             route = await self.desk.locate(thread_id=u.thread_id, reply_to=u.reply_to)
-            copy = MessageRef(Address(TELEGRAM, str(u.chat_id)), u.message_id) if u.message_id else None
-            answer = await self.desk.advisor_writes(route, advisor, u.text, None if u.text is not None else copy)
+            if (u.text or "").startswith("/"):
+                answer = await self._command(u, route, advisor)
+            else:
+                copy = MessageRef(Address(TELEGRAM, str(u.chat_id)), u.message_id) if u.message_id else None
+                key = f"tg:{u.chat_id}:{u.message_id}" if u.message_id else None
+                answer = await self.desk.advisor_writes(
+                    route, advisor, u.text, None if u.text is not None else copy, key=key
+                )
             if answer.reply:
                 await self.api.send(u.chat_id, answer.reply, thread_id=u.thread_id, reply_to=u.message_id)
         if answer.outgoing:
             await self.courier.deliver(answer.outgoing)
+
+    async def _command(self, u: Inbound, route: CaseRoute | None, advisor: Advisor) -> DeskAnswer:
+        """`/nota <texto>` in a case's topic (or as a reply to one of its messages) stores an internal note."""
+        name, _, body = (u.text or "").partition(" ")
+        if name.split("@", 1)[0].lower() != "/nota" or route is None:
+            return DeskAnswer()
+        if not body.strip():
+            return DeskAnswer(reply=texts.CASE_NOTE_USAGE)
+        answer = await self.desk.note(route.case_id, advisor, body.strip()[:4000], echo=False)
+        return DeskAnswer(reply=answer.toast, outgoing=answer.outgoing)
 
     async def _apologise(self, u: Inbound, exc: BaseException) -> None:
         """Anything that failed (Redis or the database unreachable, a bug): log without personal data and tell

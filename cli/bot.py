@@ -164,7 +164,7 @@ async def _main(
     from core.config import ensure_safe
     from core.conversation import conversation_parts
     from core.heap import freeze_startup_heap
-    from dialogs.delivery import TELEGRAM
+    from dialogs.delivery import TELEGRAM, WEB
     from engine.assess import get_assessor
     from storage.db import is_sqlite, migrate
     from storage.dialog_state import redis_client
@@ -236,6 +236,8 @@ async def _main(
     freeze_startup_heap()  # the engine and the framework are loaded: keep them out of the collector's full passes
     # what other processes (the web chat) left for Telegram: case cards, relayed messages
     mail = asyncio.create_task(parts.mailbox.serve(TELEGRAM, app.courier.deliver), name="mailbox")
+    # case messages to applicants that a failed Bot API call (or a dead process) left undelivered
+    sweep = asyncio.create_task(parts.desk.serve_outbox(app.courier, (TELEGRAM, WEB)), name="case-outbox")
     try:
         await runner.set_commands()
         if mode == "webhook":
@@ -252,7 +254,8 @@ async def _main(
             await runner.polling()
     finally:
         mail.cancel()
-        await asyncio.gather(mail, return_exceptions=True)
+        sweep.cancel()
+        await asyncio.gather(mail, sweep, return_exceptions=True)
         await app.settle()  # cases being posted to the advisors' chat finish before the session closes
         sink.stop()
         await runner.close()

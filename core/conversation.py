@@ -24,10 +24,12 @@ from dialogs.background import Background
 from dialogs.card import Assess
 from dialogs.cases import CaseDesk
 from dialogs.flow import Flow
+from dialogs.ports import CaseBoard as CaseBoardPort
 from dialogs.ports import Courier
 from dialogs.service import ConversationService
 from engine.policy import Policy
 from storage.case_board import CaseBoard
+from storage.case_store import CaseDeskStore
 from storage.conversation import ConversationStore
 from storage.dialog_state import DialogStore
 from storage.events import EventSink
@@ -63,7 +65,7 @@ def conversation_parts(
     store = ConversationStore(storage, events)
     board = CaseBoard(redis, prefix=f"{namespace}:case")
     background = Background()
-    desk = CaseDesk(policy, store, board, store, background, today)
+    desk = case_desk(policy, storage, events, board, background=background, today=today, funnel=store)
     chat_log = ChatLog(redis, store, prefix=f"{namespace}:chat")
     mailbox = Mailbox(redis, store, prefix=f"{namespace}:mail")
     return ConversationParts(
@@ -74,9 +76,25 @@ def conversation_parts(
         dialogs or DialogStore(redis),
         chat_log,
         mailbox,
-        MailCourier(chat_log, mailbox),
+        MailCourier(chat_log, mailbox, receipts=desk),
         background,
     )
+
+
+def case_desk(
+    policy: Policy,
+    storage: Storage,
+    events: EventSink,
+    board: CaseBoardPort,
+    *,
+    background: Background | None = None,
+    today: Callable[[], date] = date.today,
+    funnel: ConversationStore | None = None,
+) -> CaseDesk:
+    """The case desk alone (the advisors' page and the API), on `board` (Redis's, or `LocalCaseBoard` for
+    an API without Redis)."""
+    funnel = funnel or ConversationStore(storage, events)
+    return CaseDesk(policy, CaseDeskStore(storage), board, funnel, background or Background(), today)
 
 
 def conversation_service(

@@ -207,7 +207,7 @@ def rule_descriptions(policy: Policy) -> dict[str, str]:
     }
 
 
-_DECISIVE = {
+DECISIVE_RULES = {
     "rechazado": ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "P1", "K1"),
     "aprobado": ("R8", "R9", "R10", "R11"),
     "revisar": ("K1", "P2", "R18"),
@@ -217,7 +217,7 @@ _DECISIVE = {
 def _expert_reason(result: AssessmentResult, policy: Policy) -> str | None:
     desc = rule_descriptions(policy)
     decision = result.expert.decision
-    fired = [r for r in result.expert.fired_rules if r in _DECISIVE.get(decision, ())]
+    fired = [r for r in result.expert.fired_rules if r in DECISIVE_RULES.get(decision, ())]
     if not fired:
         return None
     verb = {

@@ -3,9 +3,11 @@
 Transport-free, like dialogs/ui.py: an `Address` names a conversation (an applicant's Telegram chat, an
 applicant's web chat session, a terminal), a `Say` is replies for one of them (an advisor's answer, "tu caso lo
 tomó un asesor"), and a `CaseNotice` is for the advisors' side of a case (post its card, update it, relay the
-applicant's message into it). Each surface delivers what is addressed to it; what belongs to another surface
-goes through that surface's mailbox (storage/mailbox.py), so a case opened from the web chat reaches the
-advisors' Telegram chat, and an advisor's answer on Telegram reaches the web chat.
+applicant's message into it). A `Say` that carries a `receipt` is a stored case message (storage/case_log.py):
+whoever delivers it records whether it arrived (dialogs/outbox.py). Each surface delivers what is addressed
+to it; what belongs to another surface goes through that surface's mailbox (storage/mailbox.py), so a case
+opened from the web chat reaches the advisors' Telegram chat, and an advisor's answer on Telegram reaches the
+web chat.
 """
 
 from __future__ import annotations
@@ -47,12 +49,14 @@ class Say:
     to: Address
     replies: tuple[Reply, ...]
     copy_of: MessageRef | None = None  # a media message shown instead of the text where the surface can copy it
+    receipt: int | None = None  # the stored case message it delivers (dialogs/outbox.py): tracked, sent once
 
 
 @dataclass(frozen=True, slots=True)
 class CaseNotice:
-    """For the advisors' side of a case. kind: `opened` (post the card), `updated` (re-render it), `message`
-    (the applicant wrote: relay `text`, or copy `copy_of`), `erased` (the applicant deleted their data)."""
+    """For the advisors' side of a case. kind: `opened` (post the card), `updated` (re-render it in its
+    current state), `choose` (show the card with `keyboard`, the outcomes of *Resolver*), `message` (relay
+    `text`, or copy `copy_of`: the applicant wrote, or a note), `erased` (the applicant deleted their data)."""
 
     case_id: int
     kind: str
@@ -89,7 +93,8 @@ def _ref(d: dict[str, Any] | None) -> MessageRef | None:
 def to_wire(item: Outgoing) -> dict[str, Any]:
     """A JSON-able form of an outgoing item, for a surface served by another process."""
     if isinstance(item, Say):
-        return {"say": str(item.to), "r": [_reply_dict(r) for r in item.replies], "c": _ref_dict(item.copy_of)}
+        return {"say": str(item.to), "r": [_reply_dict(r) for r in item.replies], "c": _ref_dict(item.copy_of),
+                "rc": item.receipt}  # fmt: skip
     kb = _reply_dict(Reply("", item.keyboard))["k"]
     return {"case": item.case_id, "kind": item.kind, "t": item.text, "k": kb, "x": item.close_thread,
             "c": _ref_dict(item.copy_of), "th": item.thread_id, "cm": item.card_message_id}  # fmt: skip
@@ -97,7 +102,7 @@ def to_wire(item: Outgoing) -> dict[str, Any]:
 
 def from_wire(d: dict[str, Any]) -> Outgoing:
     if "say" in d:
-        return Say(Address.parse(d["say"]), tuple(_reply(r) for r in d["r"]), _ref(d.get("c")))
+        return Say(Address.parse(d["say"]), tuple(_reply(r) for r in d["r"]), _ref(d.get("c")), d.get("rc"))
     keyboard = _reply({"t": "", "k": d.get("k", [])}).keyboard
     return CaseNotice(int(d["case"]), d["kind"], d.get("t", ""), keyboard, bool(d.get("x")), _ref(d.get("c")),
                       d.get("th"), d.get("cm"))  # fmt: skip

@@ -63,6 +63,40 @@ class AssessmentDigest(Protocol):
     rate: float | None
     pd: float
     credit_score: int
+    result: dict[str, Any]  # the whole engine result (fired rules, knock-outs)
+
+
+def occurrence_id(name: str, *parts: object) -> str:
+    """A deterministic event id for one occurrence (`EscalationResolved` of case 12): a retry, a second
+    process or a second surface doing the same thing yields the same id, which the events table keeps once."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, ":".join([name, *map(str, parts)])))
+
+
+_EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-3b8a-4a57-9d0b-5a7c2f9e4b11")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    """A case as storage holds it (the truth the queue shows; the route in Redis follows it)."""
+
+    case_id: int
+    user_key: str
+    status: str  # open | claimed | resolved
+    reason: str
+    advisor_id: int | None
+    advisor_name: str | None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """A stored message to an applicant, as a sender reads it (storage/case_log.py)."""
+
+    id: int
+    case_id: int
+    to: str  # dialogs.delivery.Address as text
+    text: str
+    copy: dict[str, Any] | None = None  # dialogs.delivery wire form of a MessageRef
 
 
 class ApplicantStore(Protocol):
@@ -92,25 +126,74 @@ class ApplicantStore(Protocol):
 
 
 class CaseStore(Protocol):
+    """Cases in storage (storage/case_store.py): every change is one conditional UPDATE, so of two advisors
+    acting at once on any surfaces exactly one wins."""
+
     async def open_case(self, user_key: str, *, reason: str, assessment_id: str | None) -> tuple[int, bool]:
         """(case id, created); an applicant has at most one open case (the open one is returned)."""
         ...
 
+    async def case(self, case_id: int) -> CaseFacts | None: ...
+
     async def latest_assessment(self, user_key: str) -> AssessmentDigest | None: ...
+
+    async def applicant_address(self, user_key: str) -> str | None:
+        """Where to write to the applicant when the case's route is gone (their Telegram chat, if known)."""
+        ...
 
     async def claim_case(self, case_id: int, advisor_id: int) -> bool:
         """Exactly one of several concurrent claimers wins."""
         ...
 
-    async def resolve_case(self, case_id: int, advisor_id: int, *, resolution: str) -> bool:
-        """Only the claimer (or nobody's case) may be resolved."""
+    async def claim_next_case(self, advisor_id: int) -> int | None:
+        """Claim the oldest open case; None when none is open."""
         ...
+
+    async def resolve_case(
+        self, case_id: int, advisor_id: int, *, outcome: str, resolution: str | None, force: bool
+    ) -> bool:
+        """Only the claimer (or nobody's case; anyone's with `force`) may be resolved."""
+        ...
+
+    async def reassign_case(self, case_id: int, from_advisor_id: int | None, to_advisor_id: int) -> bool: ...
+
+    async def add_note(self, case_id: int, body: str, author_id: int) -> bool: ...
 
     async def set_case_message(self, case_id: int, message_id: int) -> None: ...
 
     async def advisor_for_telegram(self, telegram_user_id: int, display_name: str) -> int:
         """The users.id of a member of the advisors' chat (an account is created on first use)."""
         ...
+
+    async def advisor_name(self, user_id: int) -> str | None: ...
+
+    # the case's conversation and its outbox (storage/case_log.py)
+    async def log_message(
+        self,
+        case_id: int,
+        author: str,
+        *,
+        surface: str,
+        text: str,
+        to: str | None = None,
+        copy: dict[str, Any] | None = None,
+        author_id: int | None = None,
+        key: str | None = None,
+    ) -> tuple[int, bool]: ...
+
+    async def mark_first_answer(self, case_id: int) -> None: ...
+
+    async def take_message(self, message_id: int) -> bool:
+        """Claim a stored message for sending; False when another sender has it or it is settled."""
+        ...
+
+    async def peek_message(self, message_id: int) -> QueuedMessage | None: ...
+
+    async def message_delivered(self, message_id: int) -> int | None: ...
+
+    async def message_failed(self, message_id: int, error: str) -> tuple[int | None, str]: ...
+
+    async def due_messages(self, surfaces: tuple[str, ...]) -> list[int]: ...
 
 
 class Funnel(Protocol):
@@ -144,6 +227,7 @@ class CaseRoute:
     advisor_id: int | None = None  # users.id of the advisor who holds it
     advisor_name: str | None = None
     card: str | None = None  # the case card without its status line, to re-render on every change
+    outcome: str | None = None  # how it was resolved
     thread_id: int | None = None  # its forum topic in the advisors' Telegram chat, when that chat is a forum
     card_message_id: int | None = None  # the card's message there
 
@@ -162,6 +246,10 @@ class CaseBoard(Protocol):
     async def map_message(self, message_id: int, case_id: int) -> None: ...
 
     async def find(self, *, thread_id: int | None, reply_to: int | None) -> CaseRoute | None: ...
+
+    async def announce(self, case_id: int, kind: str) -> None:
+        """Tell every open advisors' page (any process) that the case changed; never raises."""
+        ...
 
 
 class StateSlot(Protocol):

@@ -172,6 +172,7 @@ CASE_RESOLVED = (
 # Spanish for the advisors (operators): the case card, its buttons and the answers to their taps.
 CASE_REASONS = {
     "low_score": "puntaje bajo",
+    "no_eligible_bank": "ningún banco elegible",
     "decision_revisar": "dictamen «revisar»",
     "decision_rechazado": "dictamen «rechazado»",
     "decision_aprobado": "dictamen «aprobado»",
@@ -190,7 +191,15 @@ CASE_RESULT = "Resultado: <b>{bank}</b> (2ª {second}) · {band}{points}"
 CASE_DECISION = "Dictamen: {decision}{rate} · PD {pd:.1f} % · puntaje {score}"
 CASE_OPEN = "Estado: <b>abierto</b> — toca «Tomar» para atenderlo"
 CASE_CLAIMED = "Estado: <b>atendido por {advisor}</b>"
-CASE_CLOSED = "Estado: <b>resuelto</b> por {advisor}"
+CASE_CLOSED = "Estado: <b>resuelto</b> por {advisor}{outcome}"
+CASE_OUTCOME = " — {outcome}"
+# how a case ended (storage.models.CASE_OUTCOMES), on the card's buttons, the page and the dashboard
+OUTCOME_LABELS = {
+    "contactado": "Contactado",
+    "solicitud_enviada": "Solicitud enviada",
+    "no_interesado": "No interesado",
+    "sin_respuesta": "Sin respuesta",
+}
 CASE_AN_ADVISOR = "un asesor"
 CASE_ERASED = "🗑️ Caso #{case_id}: el cliente borró sus datos; el caso se cerró."
 CASE_APPLICANT_SAYS = "💬 <b>Cliente (caso #{case_id}):</b> {text}"
@@ -199,11 +208,26 @@ BTN_TAKE = "🙋 Tomar"
 BTN_RESOLVE = "✅ Resolver"
 CASE_UNKNOWN_BUTTON = "Botón desconocido."
 CASE_GONE = "Este caso ya no está disponible (resuelto o borrado)."
-CASE_TAKEN_BY_OTHER = "Otra persona ya tomó este caso."
+CASE_TAKEN_BY_OTHER = "Este caso ya lo tomó {advisor}."
 CASE_YOURS = "Caso tomado: escribe en este hilo para hablar con el cliente."
+CASE_YOURS_PAGE = "Caso tomado: ya puedes escribirle al cliente."
+CASE_ALREADY_YOURS = "Este caso ya es tuyo."
+CASE_ALREADY_RESOLVED = "Este caso ya está resuelto."
 CASE_ONLY_TAKER_RESOLVES = "Solo quien tomó el caso puede resolverlo."
+CASE_CHOOSE_OUTCOME = "¿Cómo terminó? Elige el resultado en la tarjeta del caso."
+BTN_CASE_BACK = "↩️ Volver"
 CASE_DONE = "Caso resuelto."
 CASE_TAKE_FIRST = "Toca «Tomar» en la tarjeta del caso antes de escribirle al cliente."
+CASE_TAKE_FIRST_PAGE = "Toma el caso antes de escribirle al cliente."
 CASE_HELD_BY = "Este caso lo atiende {advisor}."
 CASE_OTHER_PERSON = "otra persona"
-CASE_RESOLUTION_TELEGRAM = "resuelto en Telegram"
+CASE_NO_ADDRESS = "La conversación del cliente ya no está disponible: no podemos escribirle."
+CASE_ANSWER_SENT = "Mensaje guardado; se está enviando al cliente."
+CASE_NOTE = "📝 <b>Nota de {advisor} (caso #{case_id}):</b> {text}"
+CASE_NOTE_SAVED = "Nota guardada."
+CASE_NOTE_USAGE = "Para guardar una nota del caso, escribe /nota seguido del texto en el hilo del caso."
+CASE_REASSIGNED = "Caso asignado a {advisor}."
+CASE_CANNOT_REASSIGN = "Solo quien atiende el caso (o un administrador) puede reasignarlo."
+CASE_RULES = "Reglas: {rules}"
+CASE_KNOCKOUTS = "Eliminatorias: {answers}"
+CASE_APPLICANT_FILE_STORED = "[envió un archivo: {kind}]"

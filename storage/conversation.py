@@ -11,7 +11,6 @@ retry message without applying the turn.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,27 +18,33 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dialogs.delivery import TELEGRAM
-from dialogs.ports import AssessmentDigest, FunnelRecord, SavedResult, TemporarilyUnavailable
+from dialogs.ports import FunnelRecord, SavedResult, TemporarilyUnavailable
 from engine.types import AssessmentRequest, AssessmentResult
 from storage.events import EventSink, FunnelEvent
 from storage.privacy import DecryptionError
-from storage.repositories import Conflict, NotFound, Storage
+from storage.repositories import Storage
 
 T = TypeVar("T")
 _OUTAGES = (OperationalError, InterfaceError, PoolTimeout)
 
 
+async def hop(work: Callable[..., T], *args: Any) -> T:
+    """One storage effect in a worker thread; an unreachable database is `TemporarilyUnavailable`."""
+    try:
+        return await asyncio.to_thread(work, *args)
+    except _OUTAGES as exc:
+        raise TemporarilyUnavailable("the database is unavailable") from exc
+
+
 class ConversationStore:
-    """`ApplicantStore`, `CaseStore`, `Funnel` and `Sealer` of dialogs/ports.py over one `Storage`."""
+    """`ApplicantStore`, `Funnel` and `Sealer` of dialogs/ports.py over one `Storage` (`CaseStore` is
+    storage/case_store.py's)."""
 
     def __init__(self, storage: Storage, events: EventSink) -> None:
         self.sync, self.events = storage, events
 
     async def _hop(self, work: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.to_thread(work, *args)
-        except _OUTAGES as exc:
-            raise TemporarilyUnavailable("the database is unavailable") from exc
+        return await hop(work, *args)
 
     # ------------------------------------------------------------------------------------- applicants
     def user_key(self, surface: str, external_id: int | str) -> str:  # an HMAC: no thread needed
@@ -95,61 +100,6 @@ class ConversationStore:
 
     async def erase_applicant(self, user_key: str) -> None:
         await self._hop(self.sync.erase_applicant, user_key)
-
-    # ------------------------------------------------------------------------------------------ cases
-    async def open_case(self, user_key: str, *, reason: str, assessment_id: str | None) -> tuple[int, bool]:
-        def work() -> tuple[int, bool]:
-            esc, created = self.sync.create_escalation(user_key, reason=reason, assessment_id=assessment_id)
-            return int(esc.id), created
-
-        return await self._hop(work)
-
-    async def latest_assessment(self, user_key: str) -> AssessmentDigest | None:
-        return await self._hop(self.sync.latest_assessment, user_key)
-
-    async def claim_case(self, case_id: int, advisor_id: int) -> bool:
-        def work() -> bool:
-            try:
-                return self.sync.claim_escalation(case_id, advisor_id) is not None
-            except NotFound:
-                return False
-
-        return await self._hop(work)
-
-    async def resolve_case(self, case_id: int, advisor_id: int, *, resolution: str) -> bool:
-        def work() -> bool:
-            try:
-                return self.sync.resolve_escalation(case_id, advisor_id, resolution=resolution) is not None
-            except NotFound:
-                return False
-
-        return await self._hop(work)
-
-    async def set_case_message(self, case_id: int, message_id: int) -> None:
-        await self._hop(self.sync.set_escalation_message, case_id, message_id)
-
-    async def advisor_for_telegram(self, telegram_user_id: int, display_name: str) -> int:
-        """The advisors' chat is the authorisation: a member who acts on a case gets an advisor account
-        (without a password, so it cannot log in to the API until an admin sets one)."""
-
-        def work() -> int:
-            user = self.sync.get_user_by_telegram(telegram_user_id)
-            if user is None:
-                digest = hashlib.sha256(f"advisor:{telegram_user_id}".encode()).hexdigest()[:12]
-                try:
-                    user = self.sync.create_user(
-                        f"telegram-{digest}",
-                        password_hash="!",
-                        role="advisor",
-                        display_name=display_name[:100],
-                        telegram_user_id=telegram_user_id,
-                    )
-                except Conflict:  # created by a concurrent tap
-                    user = self.sync.get_user_by_telegram(telegram_user_id)
-            assert user is not None
-            return int(user.id)
-
-        return await self._hop(work)
 
     # ----------------------------------------------------------------------------------------- funnel
     async def emit(self, records: list[FunnelRecord]) -> None:

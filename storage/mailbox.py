@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from dialogs.delivery import TELEGRAM, WEB, Outgoing, Say, from_wire, to_wire
+from dialogs.outbox import Receipts, deliver_tracked
 from dialogs.ports import Sealer
 from dialogs.ui import Button, Keyboard, Reply
 
@@ -214,16 +215,20 @@ class Mailbox:
 
 class MailCourier:
     """What a process cannot deliver itself: a web chat's answer goes to its transcript, anything for
-    Telegram to the Telegram mailbox."""
+    Telegram to the Telegram mailbox. A stored case message (`Say.receipt`) for a web chat is tracked here
+    (dialogs/outbox.py); one for Telegram is tracked by the bot process that sends it."""
 
-    def __init__(self, log_: ChatLog, mailbox: Mailbox) -> None:
-        self.chat_log, self.mailbox = log_, mailbox
+    def __init__(self, log_: ChatLog, mailbox: Mailbox, receipts: Receipts | None = None) -> None:
+        self.chat_log, self.mailbox, self.receipts = log_, mailbox, receipts
+
+    async def _to_transcript(self, say: Say) -> None:
+        await self.chat_log.append(say.to.chat, [("advisor", r) for r in say.replies])
 
     async def deliver(self, items: list[Outgoing]) -> None:
         telegram: list[Outgoing] = []
         for item in items:
             if isinstance(item, Say) and item.to.surface == WEB:
-                await self.chat_log.append(item.to.chat, [("advisor", r) for r in item.replies])
+                await deliver_tracked(item, self._to_transcript, self.receipts)
             elif isinstance(item, Say) and item.to.surface != TELEGRAM:
                 log.info("no delivery to the %s surface from here", item.to.surface)
             else:

@@ -46,6 +46,12 @@ NAMING_CONVENTION = {
 
 USER_KEY_LEN = 64  # hex HMAC-SHA256, or "erased-<uuid hex>" after erasure
 ESCALATION_STATUSES = ("open", "claimed", "resolved")
+# how an advisor closed a case (issue #14): the page's and the Telegram card's *Resolver* choices
+CASE_OUTCOMES = ("contactado", "solicitud_enviada", "no_interesado", "sin_respuesta")
+# a case message: `received` from the applicant; to the applicant pending → sending → delivered, or
+# retrying (Telegram or Redis failed; tried again) → failed after the last try
+CASE_MESSAGE_STATES = ("received", "pending", "sending", "delivered", "retrying", "failed")
+CASE_MESSAGE_AUTHORS = ("applicant", "advisor", "system")
 USER_ROLES = ("advisor", "analyst", "admin")
 POLICY_RUN_KINDS = ("replay", "simulate")
 POLICY_RUN_STATUSES = ("queued", "running", "done", "failed")
@@ -274,6 +280,7 @@ class Escalation(TimestampMixin, Base):
     __tablename__ = "escalations"
     __table_args__ = (
         CheckConstraint(f"status IN {ESCALATION_STATUSES!r}", name="status"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN {CASE_OUTCOMES!r}", name="outcome"),
         Index("ix_escalations_status_created", "status", "created_at"),
         Index("ix_escalations_user_key", "user_key"),
     )
@@ -287,6 +294,9 @@ class Escalation(TimestampMixin, Base):
     claimed_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(24))  # CASE_OUTCOMES, set with `resolved`
+    # the first advisor message to the applicant (the service-level target counts up to it)
+    first_answer_at: Mapped[datetime | None]
     # message id of the card in the advisors' chat, so the bot can edit it when the status changes
     advisors_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -305,6 +315,36 @@ class EscalationNote(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     escalation: Mapped[Escalation] = relationship(back_populates="notes")
+
+
+class CaseMessage(TimestampMixin, Base):
+    """One message of a case's conversation with the applicant, both ways, and the outbox of those to the
+    applicant: written before it is sent, its `state` says whether it arrived (storage/case_log.py).
+
+    `payload_enc` is Fernet-encrypted JSON (the text, the applicant's address, a media reference): it holds
+    what the applicant and the advisor wrote. Deleted with the applicant's data."""
+
+    __tablename__ = "case_messages"
+    __table_args__ = (
+        CheckConstraint(f"state IN {CASE_MESSAGE_STATES!r}", name="state"),
+        CheckConstraint(f"author IN {CASE_MESSAGE_AUTHORS!r}", name="author"),
+        Index("ix_case_messages_escalation", "escalation_id", "id"),
+        Index("ix_case_messages_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(Integer, ForeignKey("escalations.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
+    surface: Mapped[str] = mapped_column(String(16))  # the applicant's: telegram | web
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(64))  # the exception's type, never its text
+    delivered_at: Mapped[datetime | None]
+    # a form posted twice, an API retry, a Telegram update seen again: one message
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
 
 
 # ------------------------------------------------------------------------------------ financing requests

@@ -40,11 +40,13 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from core.config import DEV_PSEUDONYM_KEY
 from storage.db import is_sqlite, make_engine, make_sessionmaker, session_scope, write_engine
 from storage.models import (
+    CASE_OUTCOMES,
     ESCALATION_STATUSES,
     USER_ROLES,
     Applicant,
     Assessment,
     BankProfile,
+    CaseMessage,
     Escalation,
     EscalationNote,
     Event,
@@ -468,21 +470,15 @@ class Storage:
     def claim_escalation(self, escalation_id: int, advisor_id: int) -> Escalation | None:
         """Claim one open escalation. Exactly one of several concurrent claimers wins; the others get None.
 
-        PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` (a claimer never waits on another's lock).
-        SQLite: one conditional `UPDATE … WHERE status = 'open'` (SQLite serialises writers).
+        One conditional `UPDATE … WHERE status = 'open'`: SQLite serialises writers; on PostgreSQL a second
+        claimer's UPDATE waits for the first one's row lock and then finds the row no longer open. It waits
+        (no SKIP LOCKED) so that when it returns None the winner is committed and the loser can be told who
+        has the case.
         """
         now = utcnow()
         with self.session() as s:
             if s.get(Escalation, escalation_id) is None:
                 raise NotFound(f"escalation {escalation_id} not found")
-            if self.dialect == "postgresql":
-                locked = s.scalar(
-                    select(Escalation.id)
-                    .where(Escalation.id == escalation_id, Escalation.status == "open")
-                    .with_for_update(skip_locked=True)
-                )
-                if locked is None:
-                    return None
             res = s.execute(
                 update(Escalation)
                 .where(Escalation.id == escalation_id, Escalation.status == "open")
@@ -544,10 +540,18 @@ class Storage:
             return note
 
     def resolve_escalation(
-        self, escalation_id: int, advisor_id: int | None, *, resolution: str | None = None, force: bool = False
+        self,
+        escalation_id: int,
+        advisor_id: int | None,
+        *,
+        resolution: str | None = None,
+        outcome: str | None = None,
+        force: bool = False,
     ) -> Escalation | None:
         """Resolve an open or claimed escalation. Only its claimer may resolve it unless `force` (admin).
         Returns None when it is already resolved or claimed by someone else."""
+        if outcome is not None and outcome not in CASE_OUTCOMES:
+            raise ValueError(f"outcome must be one of {CASE_OUTCOMES}")
         now = utcnow()
         with self.session() as s:
             if s.get(Escalation, escalation_id) is None:
@@ -560,12 +564,47 @@ class Storage:
                 values["advisor_id"] = advisor_id
             if resolution is not None:
                 values["resolution"] = resolution
+            if outcome is not None:
+                values["outcome"] = outcome
             res = s.execute(
                 update(Escalation).where(*cond).values(**values).execution_options(synchronize_session=False)
             )
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 return None
         return self.get_escalation(escalation_id)
+
+    def reassign_escalation(
+        self, escalation_id: int, from_advisor_id: int | None, to_advisor_id: int
+    ) -> Escalation | None:
+        """Hand a claimed case to another advisor: only its holder may (`from_advisor_id`), or anyone with
+        `None` (an admin). One conditional UPDATE: a concurrent claim, hand-over or resolution wins or loses
+        whole. None when the case is not claimed (any more) by `from_advisor_id`."""
+        now = utcnow()
+        with self.session() as s:
+            if s.get(Escalation, escalation_id) is None:
+                raise NotFound(f"escalation {escalation_id} not found")
+            cond = [Escalation.id == escalation_id, Escalation.status == "claimed"]
+            if from_advisor_id is not None:
+                cond.append(Escalation.advisor_id == from_advisor_id)
+            res = s.execute(
+                update(Escalation)
+                .where(*cond)
+                .values(advisor_id=to_advisor_id, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+        return self.get_escalation(escalation_id)
+
+    def mark_first_answer(self, escalation_id: int, at: datetime | None = None) -> None:
+        """The first advisor message to the applicant (later ones leave it as it is)."""
+        with self.session() as s:
+            s.execute(
+                update(Escalation)
+                .where(Escalation.id == escalation_id, Escalation.first_answer_at.is_(None))
+                .values(first_answer_at=at or utcnow())
+                .execution_options(synchronize_session=False)
+            )
 
     def set_escalation_message(self, escalation_id: int, advisors_message_id: int) -> None:
         with self.session() as s:
@@ -631,8 +670,9 @@ class Storage:
         """/borrar_mis_datos: delete everything that identifies the person, keep unlinkable aggregates.
 
         Deleted: the applicant row (encrypted name/phone, chat id, consent, profile), the bank profile,
-        advisors' notes and the encrypted contact of financing requests. In events, assessments,
-        escalations and financing requests the pseudonymous key is replaced by a fresh random tombstone,
+        advisors' notes, the messages of their cases and the encrypted contact of financing requests. In
+        events, assessments, escalations and financing requests the pseudonymous key is replaced by a fresh
+        random tombstone,
         so counts stay right but nothing links those rows to the person any more (the HMAC key cannot
         recompute a tombstone). Flush the event outbox first so no queued event re-links later
         (`EventSink.flush()`); events arriving afterwards carry a key with no applicant behind it.
@@ -645,6 +685,9 @@ class Storage:
             if esc_ids:
                 counts["escalation_notes_deleted"] = s.execute(
                     delete(EscalationNote).where(EscalationNote.escalation_id.in_(esc_ids))
+                ).rowcount  # type: ignore[attr-defined]
+                counts["case_messages_deleted"] = s.execute(
+                    delete(CaseMessage).where(CaseMessage.escalation_id.in_(esc_ids))
                 ).rowcount  # type: ignore[attr-defined]
             now = utcnow()
             counts["escalations"] = s.execute(

@@ -1,23 +1,30 @@
-"""Advisors' queue (role advisor): list escalations, claim (one winner under concurrency), notes, resolve.
+"""Advisors' queue (role advisor) through the case desk (dialogs/cases.py): list, take (one winner under
+concurrency, on any surface), write to the applicant, notes, reassign, resolve with an outcome.
 
-Claims go through storage (`FOR UPDATE SKIP LOCKED` on PostgreSQL, a conditional UPDATE on SQLite), so two
-advisors pressing "tomar" at once never both get the case; the loser gets 409 (or the next case).
+Every change goes through the same desk as the advisors' Telegram chat and the page `/asesores`, so each
+reaches every surface: the Telegram card is edited, the applicant is told (on Telegram or in the web chat),
+open pages update, and `EscalationResolved` is emitted once (by the desk). A losing claim gets 409 naming who
+has the case.
 """
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api import metrics
-from api.deps import AdvisorDep, EventsDep, StorageDep
+from api.deps import AdvisorDep, CurrentUser, StorageDep
 from api.errors import ApiError, problem_responses
-from api.services import funnel
+from api.security import Role
+from api.services.advisors import Advisors
 from core.text import Text
-from storage.repositories import NotFound
+from dialogs.cases import DeskAnswer, Staff
+from storage.case_log import CaseLog
 
 router = APIRouter(prefix="/v1/escalations", tags=["asesores"])
 
@@ -32,6 +39,10 @@ class NoteOut(BaseModel):
     created_at: datetime
 
 
+Outcome = Literal["contactado", "solicitud_enviada", "no_interesado", "sin_respuesta"]
+DeliveryState = Literal["received", "pending", "sending", "delivered", "retrying", "failed"]
+
+
 class EscalationOut(BaseModel):
     id: int
     status: Status
@@ -40,9 +51,25 @@ class EscalationOut(BaseModel):
     advisor_id: int | None
     created_at: datetime
     claimed_at: datetime | None
+    first_answer_at: datetime | None = None
     resolved_at: datetime | None
+    outcome: Outcome | None = None
     resolution: str | None
     notes: list[NoteOut]
+
+
+class CaseMessageOut(BaseModel):
+    """One message of the case's conversation; `state` says whether one to the applicant arrived."""
+
+    id: int
+    author: Literal["applicant", "advisor", "system"]
+    author_id: int | None
+    surface: str
+    text: str = Field(description="Texto con el HTML de Telegram (<b>, <i>); lo del usuario va escapado")
+    state: DeliveryState
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None
 
 
 class ApplicantOut(BaseModel):
@@ -78,18 +105,53 @@ class AssessmentSummary(BaseModel):
 class EscalationDetail(EscalationOut):
     applicant: ApplicantOut | None
     assessment: AssessmentSummary | None
+    messages: list[CaseMessageOut] = []
 
 
 class NoteIn(BaseModel):
     body: Text(4000, min_length=1, multiline=True)
 
 
+class MessageIn(BaseModel):
+    text: Text(2000, min_length=1, multiline=True)
+
+
+class ReassignIn(BaseModel):
+    advisor_id: int = Field(ge=1, le=2**31 - 1, description="users.id del asesor que recibe el caso")
+
+
 class ResolveIn(BaseModel):
-    resolution: Text(4000, min_length=1, multiline=True)
+    outcome: Outcome
+    resolution: Text(4000, min_length=1, multiline=True) | None = Field(default=None, description="Nota de cierre")
+
+
+# a desk result -> the HTTP status of a refusal
+_REFUSED = {"not_found": 404, "taken": 409, "resolved": 409, "not_claimed": 409, "not_holder": 409,
+            "no_address": 409, "invalid": 422}  # fmt: skip
+
+
+def staff(user: CurrentUser, storage: Any) -> Staff:
+    row = storage.get_user(user.id)
+    name = (row.display_name or row.username) if row is not None else user.username
+    return Staff(user.id, name, admin=user.role == Role.admin)
+
+
+def refused(answer: DeskAnswer) -> ApiError:
+    """The desk's refusal as a problem (its text names who has the case)."""
+    text = html.unescape((answer.toast or answer.reply or "No se pudo.").replace("<b>", "").replace("</b>", ""))
+    return ApiError(_REFUSED.get(answer.result, 409), text)
+
+
+async def advisors(request: Request) -> Advisors:
+    return await request.app.state.advisors.get()
 
 
 def _out(esc: Any) -> EscalationOut:
     return EscalationOut.model_validate(esc, from_attributes=True)
+
+
+def _messages(storage: Any, case_id: int) -> list[CaseMessageOut]:
+    return [CaseMessageOut.model_validate(e, from_attributes=True) for e in CaseLog(storage).entries(case_id)]
 
 
 def _detail(storage: Any, esc: Any) -> EscalationDetail:
@@ -130,6 +192,7 @@ def _detail(storage: Any, esc: Any) -> EscalationDetail:
         if applicant
         else None,
         assessment=summary,
+        messages=_messages(storage, esc.id),
     )
 
 
@@ -157,11 +220,20 @@ def list_escalations(
     summary="Tomar la escalación abierta más antigua",
     responses={204: {"description": "No hay escalaciones abiertas"}, **problem_responses(401, 403)},
 )
-def claim_next(advisor: AdvisorDep, storage: StorageDep) -> Any:
-    esc = storage.claim_next_escalation(advisor.id)
-    if esc is None:
+async def claim_next(advisor: AdvisorDep, storage: StorageDep, request: Request) -> Any:
+    desk = await advisors(request)
+    case_id, answer = await desk.desk.take_next(await run_in_threadpool(staff, advisor, storage))
+    if case_id is None:
         return Response(status_code=204)
+    await desk.deliver(answer)
     metrics.ESCALATION_ACTIONS.labels("claim").inc()
+    return await run_in_threadpool(_detail_of, storage, case_id)
+
+
+def _detail_of(storage: Any, case_id: int) -> EscalationDetail:
+    esc = storage.get_escalation(case_id)
+    if esc is None:
+        raise ApiError(404, "No existe esa escalación.")
     return _detail(storage, esc)
 
 
@@ -184,56 +256,98 @@ def get_escalation(_advisor: AdvisorDep, storage: StorageDep, escalation_id: int
     summary="Tomar una escalación concreta",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def claim(advisor: AdvisorDep, storage: StorageDep, escalation_id: int = ESCALATION_ID) -> EscalationDetail:
-    try:
-        esc = storage.claim_escalation(escalation_id, advisor.id)
-    except NotFound:
-        raise ApiError(404, "No existe esa escalación.") from None
-    if esc is None:
-        raise ApiError(409, "Otra persona ya tomó esta escalación o ya está resuelta.")
+async def claim(
+    advisor: AdvisorDep, storage: StorageDep, request: Request, escalation_id: int = ESCALATION_ID
+) -> EscalationDetail:
+    desk = await advisors(request)
+    answer = await desk.desk.take(escalation_id, await run_in_threadpool(staff, advisor, storage))
+    if not answer.ok:
+        raise refused(answer)
+    await desk.deliver(answer)
     metrics.ESCALATION_ACTIONS.labels("claim").inc()
-    return _detail(storage, esc)
+    return await run_in_threadpool(_detail_of, storage, escalation_id)
+
+
+@router.post(
+    "/{escalation_id}/messages",
+    response_model=CaseMessageOut,
+    status_code=201,
+    summary="Escribir al solicitante (por el bot o el chat web, según dónde habló)",
+    description="Quien tomó el caso. El mensaje se guarda antes de enviarse y se reintenta si el canal falla; "
+    "`state` dice si llegó. Con `Idempotency-Key`, un reintento no lo duplica.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def write_to_applicant(
+    advisor: AdvisorDep,
+    storage: StorageDep,
+    request: Request,
+    body: MessageIn,
+    escalation_id: int = ESCALATION_ID,
+    idempotency_key: Annotated[Text(128) | None, Header()] = None,
+) -> CaseMessageOut:
+    desk = await advisors(request)
+    key = f"api:{advisor.id}:{idempotency_key}" if idempotency_key else None
+    answer = await desk.desk.answer(escalation_id, await run_in_threadpool(staff, advisor, storage), body.text, key=key)
+    if not answer.ok or answer.message_id is None:
+        raise refused(answer)
+    await desk.deliver(answer)
+    metrics.ESCALATION_ACTIONS.labels("message").inc()
+    entries = await run_in_threadpool(_messages, storage, escalation_id)
+    return next(e for e in entries if e.id == answer.message_id)
 
 
 @router.post(
     "/{escalation_id}/notes",
     response_model=NoteOut,
     status_code=201,
-    summary="Agregar una nota",
+    summary="Agregar una nota interna (no llega al solicitante)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def add_note(advisor: AdvisorDep, storage: StorageDep, body: NoteIn, escalation_id: int = ESCALATION_ID) -> NoteOut:
-    try:
-        note = storage.add_escalation_note(escalation_id, body.body, author_id=advisor.id)
-    except NotFound:
-        raise ApiError(404, "No existe esa escalación.") from None
+async def add_note(
+    advisor: AdvisorDep, storage: StorageDep, request: Request, body: NoteIn, escalation_id: int = ESCALATION_ID
+) -> NoteOut:
+    desk = await advisors(request)
+    answer = await desk.desk.note(escalation_id, await run_in_threadpool(staff, advisor, storage), body.body)
+    if not answer.ok:
+        raise refused(answer)
+    await desk.deliver(answer)
     metrics.ESCALATION_ACTIONS.labels("note").inc()
-    return NoteOut.model_validate(note, from_attributes=True)
+    esc = await run_in_threadpool(storage.get_escalation, escalation_id)
+    return NoteOut.model_validate(esc.notes[-1], from_attributes=True)
+
+
+@router.post(
+    "/{escalation_id}/reassign",
+    response_model=EscalationOut,
+    summary="Pasar el caso a otro asesor (quien lo tiene, o un admin)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def reassign(
+    advisor: AdvisorDep, storage: StorageDep, request: Request, body: ReassignIn, escalation_id: int = ESCALATION_ID
+) -> EscalationOut:
+    desk = await advisors(request)
+    answer = await desk.desk.reassign(escalation_id, await run_in_threadpool(staff, advisor, storage), body.advisor_id)
+    if not answer.ok:
+        raise refused(answer)
+    await desk.deliver(answer)
+    metrics.ESCALATION_ACTIONS.labels("reassign").inc()
+    return _out(await run_in_threadpool(storage.get_escalation, escalation_id))
 
 
 @router.post(
     "/{escalation_id}/resolve",
     response_model=EscalationOut,
-    summary="Resolver una escalación (quien la tomó, o un admin)",
+    summary="Resolver una escalación con su resultado (quien la tomó, o un admin)",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def resolve(
-    advisor: AdvisorDep, storage: StorageDep, events: EventsDep, body: ResolveIn, escalation_id: int = ESCALATION_ID
+async def resolve(
+    advisor: AdvisorDep, storage: StorageDep, request: Request, body: ResolveIn, escalation_id: int = ESCALATION_ID
 ) -> EscalationOut:
-    try:
-        esc = storage.resolve_escalation(
-            escalation_id, advisor.id, resolution=body.resolution, force=advisor.role == "admin"
-        )
-    except NotFound:
-        raise ApiError(404, "No existe esa escalación.") from None
-    if esc is None:
-        raise ApiError(409, "La escalación ya está resuelta o la tomó otra persona.")
+    desk = await advisors(request)
+    who = await run_in_threadpool(staff, advisor, storage)
+    answer = await desk.desk.resolve(escalation_id, who, body.outcome, note=body.resolution)
+    if not answer.ok:
+        raise refused(answer)
+    await desk.deliver(answer)
     metrics.ESCALATION_ACTIONS.labels("resolve").inc()
-    funnel.emit(
-        events,
-        "EscalationResolved",
-        esc.user_key,
-        event_id=funnel.event_id("EscalationResolved", esc.id),
-        properties={"escalation_id": esc.id, "reason": esc.reason},
-    )
-    return _out(esc)
+    return _out(await run_in_threadpool(storage.get_escalation, escalation_id))

@@ -77,7 +77,10 @@ def login_submit(
             headers=PAGE_HEADERS,
         )
     token = create_access_token(settings, subject=str(user.id), role=user.role)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    if target == "/dashboard" and user.role == Role.advisor.value:  # an advisor's home is the case queue
+        target = "/asesores"
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

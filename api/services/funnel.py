@@ -1,27 +1,24 @@
-"""Funnel events the API emits (SPEC §8): HandoffOpened, FinancingRequestSubmitted, EscalationResolved.
+"""Funnel events the API emits (SPEC §8): HandoffOpened, FinancingRequestSubmitted (the case desk,
+dialogs/cases.py, emits EscalationCreated and EscalationResolved whatever the surface).
 
 They go through storage's durable outbox (`storage.events.EventSink`): the request never waits on the events
 table and never fails because of analytics. Event ids are deterministic (uuid5 of the handoff's idempotency
-key or the escalation id), so a reload or a retry inserts nothing twice: the funnel counts requests, not
+key), so a reload or a retry inserts nothing twice: the funnel counts requests, not
 page views.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
+from dialogs.ports import occurrence_id
 from storage.events import EventSink, FunnelEvent
 
 log = logging.getLogger("asesor.api.funnel")
 
-_NAMESPACE = uuid.UUID("6f1d3c1e-3b8a-4a57-9d0b-5a7c2f9e4b11")
-
-
-def event_id(name: str, *parts: object) -> str:
-    """A deterministic uuid for one occurrence (the events table de-duplicates on it)."""
-    return str(uuid.uuid5(_NAMESPACE, ":".join([name, *map(str, parts)])))
+# a deterministic uuid for one occurrence (the events table de-duplicates on it); the case desk uses the same
+event_id = occurrence_id
 
 
 def emit(

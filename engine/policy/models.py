@@ -382,6 +382,8 @@ class ProductPolicy(_Strict):
 class EscalationPolicy(_Strict):
     on_low_score: bool = True
     on_decisions: tuple[Literal["aprobado", "rechazado", "revisar"], ...] = ("revisar",)
+    # the advisors' service level: minutes from a case's opening to the first advisor message
+    first_answer_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
 
 class LabPolicy(_Strict):

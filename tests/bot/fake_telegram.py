@@ -31,6 +31,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float
+    failed: bool = False  # answered with an injected error (`FakeTelegram.fail`)
 
 
 @dataclass
@@ -81,6 +82,8 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.latency = 0.0  # seconds added to every answer (to model the network)
+        # method (lower case) -> how many of its next calls fail, with which code and description
+        self.failures: dict[str, list[Any]] = {}
 
     # ------------------------------------------------------------------------------------------ server
     async def start(self) -> str:
@@ -106,6 +109,12 @@ class FakeTelegram:
         self.calls.append(Call(method, params, time.perf_counter()))
         if self.latency:
             await asyncio.sleep(self.latency)
+        failing = self.failures.get(method.lower())
+        if failing and failing[0] > 0:  # Telegram having a bad moment: nothing is sent
+            failing[0] -= 1
+            self.calls[-1].failed = True
+            return web.json_response({"ok": False, "error_code": failing[1], "description": failing[2]},
+                                     status=failing[1])  # fmt: skip
         handler = getattr(self, "m_" + method.lower(), None)
         if handler is None:
             return web.json_response(
@@ -137,6 +146,10 @@ class FakeTelegram:
             else:
                 params[key] = value
         return params
+
+    def fail(self, method: str, times: int, code: int = 502, description: str = "Bad Gateway") -> None:
+        """The next `times` calls of `method` (e.g. "sendMessage") answer with an error and do nothing."""
+        self.failures[method.lower()] = [times, code, description]
 
     # ----------------------------------------------------------------------------------------- updates
     def push(self, update: dict[str, Any]) -> dict[str, Any]:

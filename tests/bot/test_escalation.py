@@ -34,6 +34,9 @@ async def test_low_score_escalates_and_relays_both_ways(harness: BotHarness) -> 
 
     card = await _card(h)
     assert "Ana Torres" in card.text and "+525598765432" in card.text and "puntaje bajo" in card.text
+    # the same explanation as the page, in short: the top fired rules and the knock-out answers
+    assert "Reglas: K1 " in card.text and "Eliminatorias: historial crediticio «Malo»" in card.text
+    assert "abierto" in card.text
     assert card.thread_id is not None  # one forum topic per case
     assert [b["text"] for b in card.buttons()] == ["🙋 Tomar", "✅ Resolver"]
     key = h.storage.user_key(ana.user_id)
@@ -77,16 +80,41 @@ async def test_low_score_escalates_and_relays_both_ways(harness: BotHarness) -> 
     assert h.storage.get_escalation(esc.id).status == "claimed"
     assert len(h.tg.bot_messages(ana.chat_id)) == n_ana
 
+    # *Resolver* asks how it ended (the page's outcomes); *Volver* puts the card back as it was
     await h.feed(beto.press("Resolver", message_id=card.message_id))
-    assert h.storage.get_escalation(esc.id).status == "resolved"
-    assert "resuelto" in h.tg.messages[ADVISORS_CHAT][card.message_id].text
+    shown = h.tg.messages[ADVISORS_CHAT][card.message_id]
+    assert [b["text"] for b in shown.buttons()] == [
+        "Contactado", "Solicitud enviada", "No interesado", "Sin respuesta", "↩️ Volver"
+    ]  # fmt: skip
+    assert h.storage.get_escalation(esc.id).status == "claimed"
+    await h.feed(beto.press("Volver", message_id=card.message_id))
+    assert [b["text"] for b in h.tg.messages[ADVISORS_CHAT][card.message_id].buttons()] == ["✅ Resolver"]
+    await h.feed(beto.press("Resolver", message_id=card.message_id))
+    outcome = beto.press("Contactado", message_id=card.message_id)
+    await h.feed(outcome)
+    resolved = h.storage.get_escalation(esc.id)
+    assert resolved.status == "resolved" and resolved.outcome == "contactado"
+    final = h.tg.messages[ADVISORS_CHAT][card.message_id]
+    assert "resuelto</b> por Beto — contactado" in final.text and final.buttons() == []
     assert "cerró la conversación" in h.tg.last_bot_message(ana.chat_id).text
+    # the same outcome tapped again (a second tap, a redelivery with a new update id) changes nothing
+    await h.feed(beto.press_data(final, f"esc:out:{esc.id}:contactado"))
+    assert "ya no está disponible" in h.tg.calls_of("answerCallbackQuery")[-1].params["text"]
     # after resolution the applicant's text is dialog input again, not relayed
     n_adv = len(h.tg.bot_messages(ADVISORS_CHAT))
     await h.feed(ana.text("gracias"))
     assert len(h.tg.bot_messages(ADVISORS_CHAT)) == n_adv
     names = [n for n, _, _ in h.events()]
     assert names.count("EscalationCreated") == 1 and names.count("EscalationResolved") == 1
+    resolved_props = next(p for n, _, p in h.events() if n == "EscalationResolved")
+    assert resolved_props == {"escalation_id": esc.id, "reason": esc.reason, "outcome": "contactado"}
+    # the stored conversation has both sides and what the applicant was told, each delivered
+    entries = h.parts.desk.store.log.entries(esc.id)
+    assert [(e.author, e.state) for e in entries] == [
+        ("applicant", "received"), ("system", "delivered"), ("advisor", "delivered"), ("applicant", "received"),
+        ("applicant", "received"), ("system", "delivered"),
+    ]  # fmt: skip
+    assert entries[2].text == "💬 <b>Tu asesor:</b> Hola Ana, con un aval podríamos intentarlo."
 
 
 async def test_plain_group_relays_by_reply(redis_url: str, sqlite_url: str, tmp_path: Path) -> None:
