@@ -183,6 +183,7 @@ def create_app(
         analytics,
         assessments,
         auth,
+        case_analytics,
         chat,
         docs,
         escalations,
@@ -198,6 +199,7 @@ def create_app(
     app.include_router(assessments.router)
     app.include_router(escalations.router)
     app.include_router(analytics.router)
+    app.include_router(case_analytics.router)
     app.include_router(policy_lab.router)
     app.include_router(handoff.make_router(limiter, settings.handoff_rate_limit))
     app.include_router(pages.router)

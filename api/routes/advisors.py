@@ -35,6 +35,13 @@ from dialogs.cases import DeskAnswer
 router = APIRouter(include_in_schema=False)
 
 CASE_ID = Path(ge=1, le=2**31 - 1)
+# the staff pages' headers, and the page's script may reach this origin (its events, fragments and version)
+HEADERS = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"].replace(
+        "default-src 'none';", "default-src 'none'; connect-src 'self';"
+    ),
+}
 STREAM_SECONDS = 300  # an event stream ends after this; the browser's EventSource reconnects by itself
 # the notice after a form post: code -> (kind, Spanish text); the desk's results map onto these codes
 NOTICES = {
@@ -63,7 +70,7 @@ def _forbidden(request: Request, user: Any) -> Response:
         {"kind": "forbidden", "title": "Acceso denegado", "message": "Esta página es para asesores.",
          "hint": f"Tu rol es «{user.role.value}».", "folio": None},
         status_code=403,
-        headers=PAGE_HEADERS,
+        headers=HEADERS,
     )  # fmt: skip
 
 
@@ -110,7 +117,7 @@ async def queue_page(
         "version": await advisors.version(),
     }
     name = "_asesores_cola.html" if parcial else "asesores.html"
-    return templates.TemplateResponse(request, name, context, headers=PAGE_HEADERS)
+    return templates.TemplateResponse(request, name, context, headers=HEADERS)
 
 
 @router.get("/asesores/casos/{case_id}", response_class=HTMLResponse)
@@ -136,7 +143,7 @@ async def case_page(
             request, "handoff_error.html",
             {"kind": "not_found", "title": "Caso no encontrado", "message": "No existe ese caso.",
              "hint": "Vuelve a la cola de casos.", "folio": None},
-            status_code=404, headers=PAGE_HEADERS,
+            status_code=404, headers=HEADERS,
         )  # fmt: skip
     notice = NOTICES.get(aviso or "")
     context = {
@@ -150,7 +157,7 @@ async def case_page(
         "version": await advisors.version(),
     }
     name = "_asesores_caso_vivo.html" if parcial else "asesores_caso.html"
-    return templates.TemplateResponse(request, name, context, headers=PAGE_HEADERS)
+    return templates.TemplateResponse(request, name, context, headers=HEADERS)
 
 
 @router.get("/asesores/version")
@@ -199,7 +206,7 @@ async def _act(request: Request, storage: Any, settings: Settings, case_id: int,
             request, "handoff_error.html",
             {"kind": "csrf", "title": "El formulario caducó", "message": "No pudimos confirmar que el formulario "
              "viene de esta página.", "hint": "Recarga la página e inténtalo de nuevo.", "folio": None},
-            status_code=403, headers=PAGE_HEADERS,
+            status_code=403, headers=HEADERS,
         )  # fmt: skip
     try:
         user = await run_in_threadpool(cookie_user_sync, request, settings, storage)

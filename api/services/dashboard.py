@@ -18,11 +18,14 @@ from urllib.parse import urlencode
 from sqlalchemy import func, select
 
 from api.services import charts as ch
+from api.services.advisors_page import reason_label
 from api.services.handoff import policy_for
 from api.services.policy_lab import last_replay_tile
 from core.config import Settings
+from dialogs import texts
 from engine.policy import Policy
 from storage.analytics import Analytics, Filters
+from storage.case_analytics import case_stats
 from storage.models import Assessment, FinancingRequest
 from storage.repositories import Storage
 
@@ -517,6 +520,51 @@ def strategies_tile(ctx: TileContext) -> dict[str, Any]:
             rows,
             csv=ctx.api("strategies"),
         ),
+def cases_tile(ctx: TileContext) -> dict[str, Any]:
+    """The advisors' work in the period (issue #14): cases per reason, time to first answer and to resolution
+    against the policy's target, and how cases ended."""
+    assert ctx.filters.start is not None and ctx.filters.end is not None
+    target = ctx.policy.escalation.first_answer_minutes
+    data = case_stats(ctx.storage.engine, ctx.filters.start, ctx.filters.end, target)
+    reasons = data["reasons"]
+    outcomes = [{**o, "label": texts.OUTCOME_LABELS.get(o["outcome"], "sin resultado")} for o in data["outcomes"]]
+    first, resolved = data["first_answer"], data["resolution"]
+    minutes = ch.decimal(1)
+    return {
+        **data,
+        "chart": ch.hbar(
+            [reason_label(r["reason"]) for r in reasons],
+            [ch.Series("casos", [r["cases"] for r in reasons])],
+            summary=f"{ch.integer(data['cases'])} casos con asesores en el periodo, por motivo (un caso puede tener "
+            "varios). Los números están en la tabla de datos.",
+        ),
+        "times": ch.Table(
+            "Minutos desde que se abre el caso",
+            [
+                ch.Column("measure", "Medida", numeric=False),
+                ch.Column("cases", "Casos", ch.integer),
+                ch.Column("median_minutes", "Mediana (min)", minutes),
+                ch.Column("p90_minutes", "p90 (min)", minutes),
+            ],
+            [
+                {"measure": "Primera respuesta", **first},
+                {"measure": "Resolución", **resolved},
+            ],
+            csv=ctx.api("cases", table="times"),
+        ),
+        "outcomes_table": ch.Table(
+            "Cómo terminaron los casos resueltos",
+            [ch.Column("label", "Resultado", numeric=False), ch.Column("cases", "Casos", ch.integer)],
+            outcomes,
+            csv=ctx.api("cases", table="outcomes"),
+        ),
+        "reasons_table": ch.Table(
+            "Casos por motivo",
+            [ch.Column("label", "Motivo", numeric=False), ch.Column("cases", "Casos", ch.integer)],
+            [{**r, "label": reason_label(r["reason"])} for r in reasons],
+            csv=ctx.api("cases", table="reasons"),
+        ),
+        "within": ch.percent(0)(first["within_target_rate"]) if first["within_target_rate"] is not None else "—",
     }
 
 
@@ -551,6 +599,7 @@ TILES: list[Tile] = [
         wide=True,
     ),
     Tile("estrategias", "Estrategias por segmento", "tiles/strategies.html", strategies_tile, "strategies", wide=True),
+    Tile("casos", "Casos con asesores", "tiles/cases.html", cases_tile, "cases", wide=True),
     Tile("ultimo-replay", "Último replay de política", "_policy_lab_tile.html", policy_lab_tile, "/v1/policy/replays"),
 ]
 
