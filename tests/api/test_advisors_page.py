@@ -44,8 +44,10 @@ async def test_who_sees_the_page(client: httpx.AsyncClient, staff: dict) -> None
     r = await client.get("/asesores")
     assert r.status_code == 403 and "para asesores" in r.text
     client.cookies.clear()
-    r = await client.post("/login", data={"username": "asesora", "password": PASSWORD, "next": "/dashboard"})
+    r = await client.post("/login", data={"username": "asesora", "password": PASSWORD})
     assert r.headers["location"] == "/asesores"  # an advisor lands on the queue
+    r = await client.post("/login", data={"username": "asesora", "password": PASSWORD, "next": "/dashboard"})
+    assert r.headers["location"] == "/dashboard"  # unless another page was asked for
 
 
 async def test_work_a_case_from_the_page(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:

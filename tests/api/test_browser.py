@@ -264,7 +264,7 @@ def test_dashboard_in_a_browser(live: LiveServer, browser: Any, password_hash: s
 def test_dashboard_refuses_advisors(live: LiveServer, browser: Any, password_hash: str) -> None:
     live.storage.create_user("asesora", password_hash=password_hash, role="advisor")
     page = browser.new_page()
-    page.goto(f"{live.url}/login")
+    page.goto(f"{live.url}/login?next=/dashboard")  # without `next` an advisor lands on /asesores
     page.fill("#username", "asesora")
     page.fill("#password", PASSWORD)
     page.click("#entrar")
