@@ -146,6 +146,15 @@ async def advisors(request: Request) -> Advisors:
     return await request.app.state.advisors.get()
 
 
+async def applied(desk: Advisors, answer: DeskAnswer, action: str) -> DeskAnswer:
+    """A desk change that won reaches the other surfaces; one that lost is the problem it names."""
+    if not answer.ok:
+        raise refused(answer)
+    await desk.deliver(answer)
+    metrics.ESCALATION_ACTIONS.labels(action).inc()
+    return answer
+
+
 def _out(esc: Any) -> EscalationOut:
     return EscalationOut.model_validate(esc, from_attributes=True)
 
@@ -261,10 +270,7 @@ async def claim(
 ) -> EscalationDetail:
     desk = await advisors(request)
     answer = await desk.desk.take(escalation_id, await run_in_threadpool(staff, advisor, storage))
-    if not answer.ok:
-        raise refused(answer)
-    await desk.deliver(answer)
-    metrics.ESCALATION_ACTIONS.labels("claim").inc()
+    await applied(desk, answer, "claim")
     return await run_in_threadpool(_detail_of, storage, escalation_id)
 
 
@@ -288,10 +294,8 @@ async def write_to_applicant(
     desk = await advisors(request)
     key = f"api:{advisor.id}:{idempotency_key}" if idempotency_key else None
     answer = await desk.desk.answer(escalation_id, await run_in_threadpool(staff, advisor, storage), body.text, key=key)
-    if not answer.ok or answer.message_id is None:
-        raise refused(answer)
-    await desk.deliver(answer)
-    metrics.ESCALATION_ACTIONS.labels("message").inc()
+    await applied(desk, answer, "message")
+    assert answer.message_id is not None  # an answer that applied stored its message
     entries = await run_in_threadpool(_messages, storage, escalation_id)
     return next(e for e in entries if e.id == answer.message_id)
 
@@ -308,10 +312,7 @@ async def add_note(
 ) -> NoteOut:
     desk = await advisors(request)
     answer = await desk.desk.note(escalation_id, await run_in_threadpool(staff, advisor, storage), body.body)
-    if not answer.ok:
-        raise refused(answer)
-    await desk.deliver(answer)
-    metrics.ESCALATION_ACTIONS.labels("note").inc()
+    await applied(desk, answer, "note")
     esc = await run_in_threadpool(storage.get_escalation, escalation_id)
     return NoteOut.model_validate(esc.notes[-1], from_attributes=True)
 
@@ -327,10 +328,7 @@ async def reassign(
 ) -> EscalationOut:
     desk = await advisors(request)
     answer = await desk.desk.reassign(escalation_id, await run_in_threadpool(staff, advisor, storage), body.advisor_id)
-    if not answer.ok:
-        raise refused(answer)
-    await desk.deliver(answer)
-    metrics.ESCALATION_ACTIONS.labels("reassign").inc()
+    await applied(desk, answer, "reassign")
     return _out(await run_in_threadpool(storage.get_escalation, escalation_id))
 
 
@@ -346,8 +344,5 @@ async def resolve(
     desk = await advisors(request)
     who = await run_in_threadpool(staff, advisor, storage)
     answer = await desk.desk.resolve(escalation_id, who, body.outcome, note=body.resolution)
-    if not answer.ok:
-        raise refused(answer)
-    await desk.deliver(answer)
-    metrics.ESCALATION_ACTIONS.labels("resolve").inc()
+    await applied(desk, answer, "resolve")
     return _out(await run_in_threadpool(storage.get_escalation, escalation_id))

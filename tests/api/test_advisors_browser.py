@@ -31,7 +31,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bot"))
 
-from advisors_harness import FAST_BACKOFF, PASSWORD, api_settings
+from advisors_harness import FAST_BACKOFF, PASSWORD, api_settings, until
 from bot_harness import ADVISORS_CHAT, GOOD_ANSWERS, BotHarness, build_harness, run_to_summary
 from fake_telegram import TestUser
 
@@ -63,15 +63,7 @@ class World:
         self.since: dict[int, int] = {}
 
     async def until(self, cond: Any, timeout: float = 20.0) -> Any:
-        end = time.monotonic() + timeout
-        while True:
-            got = cond()
-            if asyncio.iscoroutine(got):
-                got = await got
-            if got:
-                return got
-            assert time.monotonic() < end, "timed out"
-            await asyncio.sleep(0.05)
+        return await until(cond, timeout)
 
     def all_sent(self, case_id: int) -> bool:
         return all(e.state == "delivered" for e in CaseLog(self.storage).entries(case_id) if e.author != "applicant")

@@ -51,16 +51,21 @@ class Surfaces:
         return StaffUser(user.id, username, name, token)
 
     async def until(self, cond: Any, timeout: float = 15.0) -> Any:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            got = cond()
-            if asyncio.iscoroutine(got):
-                got = await got
-            if got:
-                return got
-            assert loop.time() < end, "timed out"
-            await asyncio.sleep(0.05)
+        return await until(cond, timeout)
+
+
+async def until(cond: Any, timeout: float = 15.0) -> Any:
+    """Wait for `cond()` (a value or a coroutine) to be truthy: what another process or task delivers."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        got = cond()
+        if asyncio.iscoroutine(got):
+            got = await got
+        if got:
+            return got
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.05)
 
 
 def api_settings(db_url: str, redis_url: str, data_dir: Path, **extra: Any) -> Settings:

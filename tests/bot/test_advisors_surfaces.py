@@ -174,3 +174,30 @@ async def test_two_advisors_claim_at_once_on_two_surfaces(
             await s.until(told)
             await asyncio.sleep(0.2)
             assert told() == 1  # the applicant is told once
+
+
+async def test_a_web_chat_applicant_is_told_in_their_transcript(s: Surfaces) -> None:
+    """A case whose applicant talks in the web chat (`web:<session>`): what the desk sends them goes to the
+    session's transcript (the page polls it), tracked like a Telegram message."""
+    from dialogs.ports import CaseRoute
+
+    key = s.h.storage.session_user_key("sesion-web-123456")
+    s.h.storage.ensure_applicant(key)
+    esc, _ = s.h.storage.create_escalation(key, reason="applicant_request")
+    await s.h.parts.board.save(CaseRoute(esc.id, key, "web:sesion-web-123456", card="🆘 <b>Caso</b>"))
+    uno = s.staff("asesora1", "Asesora Uno")
+    assert (await s.api.post(f"/v1/escalations/{esc.id}/claim", headers=uno.headers)).status_code == 200
+    r = await s.api.post(f"/v1/escalations/{esc.id}/messages", json={"text": "Hola desde el equipo"},
+                         headers=uno.headers)  # fmt: skip
+    assert r.status_code == 201 and r.json()["surface"] == "web" and r.json()["state"] == "delivered"
+    await s.api.post(f"/v1/escalations/{esc.id}/resolve", json={"outcome": "contactado"}, headers=uno.headers)
+    entries = await s.h.parts.chat_log.tail("sesion-web-123456", 10)
+    from dialogs import texts
+
+    assert [(e.who, e.text) for e in entries] == [
+        ("advisor", texts.CASE_TAKEN),
+        ("advisor", "💬 <b>Tu asesor:</b> Hola desde el equipo"),
+        ("advisor", texts.CASE_RESOLVED),
+    ]
+    assert {e.state for e in CaseLog(s.h.storage).entries(esc.id)} == {"delivered"}
+    assert not [m for m in s.h.tg.calls_of("sendMessage") if m.params.get("chat_id") != ADVISORS_CHAT]

@@ -180,10 +180,7 @@ def _oracle_arrays():
         np.array([[0 if c == REJECT else c for c in POLICY.bank_fit.table[q][a]] for a in POLICY.answers[q]])
         for q in QUESTIONS
     ]
-    rej = [
-        np.array([[c == REJECT for c in POLICY.bank_fit.table[q][a]] for a in POLICY.answers[q]])
-        for q in QUESTIONS
-    ]
+    rej = [np.array([[c == REJECT for c in POLICY.bank_fit.table[q][a]] for a in POLICY.answers[q]]) for q in QUESTIONS]
     grid = np.array(list(itertools.product(*[range(len(c)) for c in codes])))
     totals = sum(pts[k][grid[:, k]] for k in range(len(QUESTIONS)))
     n_rej = sum(rej[k][grid[:, k]].astype(int) for k in range(len(QUESTIONS)))

@@ -21,9 +21,18 @@ def _events(rng: random.Random, users: int = 30) -> list[dict]:
     for u in range(users):
         for k in range(rng.randint(1, 25)):
             name, step = rng.choice(STEPS)
-            rows.append({"id": f"{u}-{k}", "user_key": f"{u:064x}", "name": name, "step": step,
-                         "occurred_at": T0 + timedelta(minutes=rng.randint(0, 5000)), "properties": {},
-                         "policy_version": None, "model_version": None})
+            rows.append(
+                {
+                    "id": f"{u}-{k}",
+                    "user_key": f"{u:064x}",
+                    "name": name,
+                    "step": step,
+                    "occurred_at": T0 + timedelta(minutes=rng.randint(0, 5000)),
+                    "properties": {},
+                    "policy_version": None,
+                    "model_version": None,
+                }
+            )
     return rows
 
 
