@@ -142,6 +142,9 @@ class TelegramCourier:
 
     async def _notice(self, chat: int, n: CaseNotice) -> None:
         if n.kind == "opened":  # a forum chat gets one topic per case; a plain group falls back to replies
+            current = await self.desk.current_card(n.case_id)  # taken on the page before it got here: say so
+            if current is not None:
+                n = replace(n, text=current.text, keyboard=current.keyboard)
             thread = await self.api.create_topic(chat, texts.CASE_TITLE.format(case_id=n.case_id))
             message_id = await self.api.send(chat, n.text, n.keyboard, thread_id=thread)
             await self.desk.placed(n.case_id, thread_id=thread, message_id=message_id)

@@ -52,6 +52,14 @@ async def test_api_actions_reach_the_card_and_the_applicant(s: Surfaces) -> None
     await s.h.feed(beto.press_data(card, f"esc:take:{case_id}"))  # type: ignore[arg-type]
     assert s.h.tg.calls_of("answerCallbackQuery")[-1].params["text"] == "Este caso ya lo tomó Asesora Uno."
 
+    # notes: one from the API is posted in the case's topic; `/nota` in the topic stores one
+    r = await s.api.post(f"/v1/escalations/{case_id}/notes", json={"body": "Llamar a las 5"}, headers=uno.headers)
+    assert r.status_code == 201
+    await s.until(lambda: "Nota de Asesora Uno (caso #" in (s.h.tg.bot_messages(ADVISORS_CHAT)[-1].text or ""))
+    await s.h.feed(beto.text("/nota Tiene aval", thread_id=card.thread_id))  # type: ignore[attr-defined]
+    assert s.h.tg.last_bot_message(ADVISORS_CHAT).text == "Nota guardada."
+    assert [n.body for n in s.h.storage.get_escalation(case_id).notes] == ["Llamar a las 5", "Tiene aval"]
+
     r = await s.api.post(f"/v1/escalations/{case_id}/messages", json={"text": "Hola Ana"}, headers=uno.headers)
     assert r.status_code == 201
     await s.until(lambda: s.h.tg.last_bot_message(ana.chat_id).text == "💬 <b>Tu asesor:</b> Hola Ana")
