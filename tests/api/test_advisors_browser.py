@@ -146,7 +146,7 @@ async def world(sqlite_url: str, tmp_path: Path) -> AsyncIterator[World]:
     finally:
         mail.cancel()
         sweep.cancel()
-        await asyncio.gather(mail, sweep, return_exceptions=True)
+        await asyncio.wait([mail, sweep], timeout=10)
         server.should_exit = True
         await asyncio.to_thread(thread.join, 30)
         await h.close()
@@ -301,6 +301,9 @@ async def test_one_case_from_each_surface(world: World, browser: Any) -> None:
     w.transcript("Desde la API /v1/escalations", case_c, caro, text)
     await queue.goto(f"{w.url}/asesores?vista=resueltos")
     await queue.screenshot(path=str(OUTPUT / "cola-resueltos-390px.png"), full_page=True)
+    assert await queue.evaluate("document.documentElement.scrollWidth") <= 390
+    # the queue's rows are not squeezed into a column of words at 390 px
+    assert await queue.evaluate(f"document.querySelector('#caso-{case_a} div').offsetWidth") > 250
     for case_id in (case_a, case_b, case_c):
         assert await queue.locator(f"#caso-{case_id}").count() == 1
 

@@ -107,7 +107,7 @@ async def surfaces(
     finally:
         mail.cancel()
         sweep.cancel()
-        await asyncio.gather(mail, sweep, return_exceptions=True)
+        await asyncio.wait([mail, sweep], timeout=10)  # a task stuck in a Redis read must not hang the run
         await app.state.advisors.close()
         await h.close()
         await h.tg.stop()
