@@ -2,8 +2,9 @@
 
 The session cookie (`asesor_session`, set by `/login`) is HttpOnly and SameSite=Strict, and api/deps.py accepts
 it on GET and HEAD only. A page whose forms change something posts, besides the cookie, a token bound to that
-cookie: an HMAC of it under a key derived from ASESOR_SECRET_KEY. Another site can neither read the cookie nor
-compute the token, and a post whose `Origin` is another host is refused before the token is looked at.
+cookie: an HMAC of it under a key derived from ASESOR_JWT_SECRET (the cookie's own key). Another site can
+neither read the cookie nor compute the token, and a post whose `Origin` is another host is refused before the
+token is looked at.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ FIELD = "csrf"
 
 def _key(settings: Settings) -> bytes:
     # a distinct derivation: the token can never double as a JWT or a handoff signature
-    return hashlib.sha256(f"csrf:{settings.secret_key.get_secret_value()}".encode()).digest()
+    return hashlib.sha256(f"csrf:{settings.jwt_secret.get_secret_value()}".encode()).digest()
 
 
 def token_for(settings: Settings, request: Request) -> str:

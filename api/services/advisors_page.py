@@ -7,15 +7,15 @@ reading of the result as the Telegram card's.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from api.services.chat import to_html
 from dialogs import texts
 from dialogs.card import evaluate, what_if_line
 from dialogs.case_view import CaseExplanation, as_result, explain
@@ -41,14 +41,8 @@ AUTHOR_LABELS = {"applicant": "Cliente", "advisor": "Asesor", "system": "Aviso a
 SURFACE_LABELS = {"telegram": "Telegram", "web": "chat web", "terminal": "terminal"}
 QUEUE_LIMIT = 100
 _STORED_TO_REASON = {v: k for k, v in STORED_REASON.items()}
-# what the dialog's texts use of Telegram's HTML: bold, italics, and the entities of escaped user values
-_KEEP = re.compile(r"(</?[bi]>|&(?:amp|lt|gt|quot|#39|#x27);)")
-
-
-def telegram_html(text: str) -> Markup:
-    """Stored messages are Telegram HTML (<b>, <i>; what people typed is escaped): those tags survive,
-    anything else is escaped."""
-    return Markup("".join(p if i % 2 else str(escape(p)) for i, p in enumerate(_KEEP.split(text))))
+# stored messages are Telegram HTML (<b>, <i>; what people typed is escaped): the web chat's reading of it
+telegram_html = to_html
 
 
 def reason_label(reason: str) -> str:

@@ -520,6 +520,9 @@ def strategies_tile(ctx: TileContext) -> dict[str, Any]:
             rows,
             csv=ctx.api("strategies"),
         ),
+    }
+
+
 def cases_tile(ctx: TileContext) -> dict[str, Any]:
     """The advisors' work in the period (issue #14): cases per reason, time to first answer and to resolution
     against the policy's target, and how cases ended."""

@@ -72,7 +72,8 @@ def api_settings(db_url: str, redis_url: str, data_dir: Path, **extra: Any) -> S
     values: dict[str, Any] = {
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,
-        "ASESOR_SECRET_KEY": SecretStr(SECRET),
+        "ASESOR_JWT_SECRET": SecretStr(SECRET + "-jwt"),
+        "ASESOR_HANDOFF_SECRET": SecretStr(SECRET),
         "ASESOR_DATA_DIR": data_dir,
         "API_PUBLIC_URL": "https://asesor.example.mx",
         "ASESOR_AUTH_CACHE_SECONDS": 0,

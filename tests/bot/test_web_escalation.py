@@ -140,6 +140,7 @@ async def test_a_web_case_is_worked_from_the_advisors_telegram_chat(
             assert (await _until(relayed)).thread_id == posted.thread_id
 
             await h.feed(beto.press("Resolver", message_id=posted.message_id))
+            await h.feed(beto.press("Contactado", message_id=posted.message_id))  # how it ended (#14)
             assert "cerró la conversación" in await _until(ana.new_messages)
             n = len(h.tg.bot_messages(ADVISORS_CHAT))
             await ana.say("gracias")  # the relay is over: this is dialog input again
