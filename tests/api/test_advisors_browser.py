@@ -178,6 +178,18 @@ def _watch(page: Any, origin: str) -> dict[str, list[str]]:
     return seen
 
 
+async def _axe(page: Any, name: str) -> None:
+    from tests.api.test_accessibility import AXE, TAGS
+
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS)
+    found = [
+        f"{v['id']} ({v['impact']}): {v['help']} — " + "; ".join(n["target"][0] for n in v["nodes"][:5])
+        for v in result["violations"]
+    ]
+    assert found == [], f"{name}: " + "\n".join(found)
+
+
 async def _login(page: Any, url: str, username: str, target: str = "/asesores") -> None:
     await page.goto(f"{url}{target}")
     await page.wait_for_url(re.compile(r".*/login\?next=.*"))
@@ -307,6 +319,19 @@ async def test_one_case_from_each_surface(world: World, browser: Any) -> None:
     for case_id in (case_a, case_b, case_c):
         assert await queue.locator(f"#caso-{case_id}").count() == 1
 
+    # axe-core (vendored by the accessibility tests) finds no violation on the queue and on a case (open and
+    # resolved), at 1280 and 390 px; axe is injected into a context that bypasses the page's CSP
+    scan = await browser.new_context(locale="es-MX", viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    axe_page = await scan.new_page()
+    await _login(axe_page, w.url, "asesora.web")
+    dave = TestUser(tg, 7804, "Dave")
+    case_d = await w.open_case(dave, "Dave Pérez")
+    for width in (1280, 390):
+        await axe_page.set_viewport_size({"width": width, "height": 900})
+        for path in ("/asesores", f"/asesores/casos/{case_d}", f"/asesores/casos/{case_a}"):
+            await axe_page.goto(f"{w.url}{path}")
+            await _axe(axe_page, f"{path} at {width} px")
+
     assert seen["foreign"] == [] and seen["errors"] == [] and seen_polling["errors"] == []
     names = [n for n, _, _ in w.h.events()]
-    assert names.count("EscalationCreated") == 3 and names.count("EscalationResolved") == 3
+    assert names.count("EscalationCreated") == 4 and names.count("EscalationResolved") == 3
