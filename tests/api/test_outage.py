@@ -14,6 +14,7 @@ from api.main import create_app
 from api.security import create_access_token
 from storage.repositories import Storage
 from tests.api.conftest import PROFILE, make_settings
+from tests.conftest import TEST_FERNET_KEY, TEST_PSEUDONYM_KEY
 
 pytestmark = pytest.mark.asyncio
 
@@ -22,8 +23,9 @@ UNREACHABLE = "postgresql+psycopg://asesor:asesor@127.0.0.1:1/asesor"  # nothing
 
 @pytest.fixture
 async def down(tmp_path: Path) -> Any:
-    settings = make_settings(UNREACHABLE, tmp_path)
-    storage = Storage(UNREACHABLE, data_dir=tmp_path)
+    # a server database needs the personal-data key, or create_app refuses to start (issue #13 item 1)
+    settings = make_settings(UNREACHABLE, tmp_path, ASESOR_FERNET_KEY=TEST_FERNET_KEY)
+    storage = Storage(UNREACHABLE, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=TEST_FERNET_KEY, data_dir=tmp_path)
     app = create_app(settings, storage=storage)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
