@@ -62,4 +62,5 @@ if ! command -v promtool >/dev/null 2>&1 && [ ! -x var/tools/promtool ]; then
 fi
 export TEST_DATABASE_URL TEST_REDIS_URL
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
