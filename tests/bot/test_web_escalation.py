@@ -146,11 +146,21 @@ async def test_a_web_case_is_worked_from_the_advisors_telegram_chat(
             await ana.say("gracias")  # the relay is over: this is dialog input again
             await asyncio.sleep(0.3)
             assert len(h.tg.bot_messages(ADVISORS_CHAT)) == n
-        # nothing personal is readable in Redis: the transcript and the mailbox are sealed
+        # nothing personal is readable in Redis: every transcript entry ("<seq>:<token>") and mailbox message is a
+        # Fernet token under the database's key, and the name and phone are inside those tokens. (Looking for
+        # b"Ana" in the raw bytes would fail by chance: a random base64 token can contain those three letters.)
+        opened: list[str] = []
         for key in await h.redis.keys(f"{namespace}:*"):
-            if await h.redis.type(key) == b"list":
+            kind = await h.redis.type(key)
+            if kind == b"list":
                 for item in await h.redis.lrange(key, 0, -1):
-                    assert b"Ana" not in item and b"5598765432" not in item
+                    seq, _, token = item.partition(b":")
+                    assert seq.isdigit()
+                    opened.append(storage.cipher.decrypt(token))  # type: ignore[arg-type]  # raises if not sealed
+            elif kind == b"stream":
+                for _, fields in await h.redis.xrange(key):
+                    opened.append(storage.cipher.decrypt(fields[b"m"]))  # type: ignore[arg-type]
+        assert any("Ana Torres" in t for t in opened) and any("5598765432" in t for t in opened)
     finally:
         mail.cancel()
         await asyncio.gather(mail, return_exceptions=True)

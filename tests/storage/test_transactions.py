@@ -3,12 +3,14 @@ taken with short retries (storage.db._begin_immediate) rather than failing or sl
 
 from __future__ import annotations
 
+import functools
 import random
 import sqlite3
 import threading
 import time
 
 import pytest
+import tenacity
 from sqlalchemy import func, select
 
 from engine.types import AssessmentResult
@@ -49,7 +51,30 @@ def test_a_failure_inside_a_transaction_stores_none_of_it(storage: Storage) -> N
     assert _count(storage, Applicant) == 1
 
 
-def test_transactions_are_per_thread(storage: Storage) -> None:
+class _Retries:
+    """Stands in for the sleep between storage.db._begin_immediate's retries: records each pause (and takes it)
+    and tells the test once the writer has been refused the lock `after` times, so the test knows the writer is
+    waiting without guessing how long that takes on a loaded machine."""
+
+    def __init__(self, after: int = 1) -> None:
+        self.pauses: list[float] = []
+        self.after, self.waiting = after, threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        if len(self.pauses) >= self.after:
+            self.waiting.set()
+        time.sleep(seconds)
+
+
+@pytest.fixture
+def retries(monkeypatch) -> _Retries:
+    rec = _Retries()
+    monkeypatch.setattr(db, "Retrying", functools.partial(tenacity.Retrying, sleep=rec.sleep))
+    return rec
+
+
+def test_transactions_are_per_thread(storage: Storage, retries: _Retries) -> None:
     """A transaction open in one thread is not joined by another thread's calls (each has its own)."""
     seen: list[int] = []
     with storage.transaction():
@@ -57,7 +82,7 @@ def test_transactions_are_per_thread(storage: Storage) -> None:
         worker = threading.Thread(target=lambda: seen.append(storage.upsert_applicant(505).id))
         if storage.dialect == "sqlite":  # the other thread would wait for our write lock: only check isolation
             worker.start()
-            time.sleep(0.05)
+            assert retries.waiting.wait(10)  # refused our lock at least once
             assert not seen  # it waits for the lock instead of writing into our transaction
         else:
             worker.start()
@@ -67,72 +92,71 @@ def test_transactions_are_per_thread(storage: Storage) -> None:
     assert seen and _count(storage, Applicant) == 2
 
 
-def _hold_write_lock(path: str, seconds: float, taken: threading.Event) -> float:
-    """Hold SQLite's write lock for `seconds` from another connection; returns when it was taken."""
+def _hold_write_lock(path: str, taken: threading.Event, release: threading.Event) -> None:
+    """Hold SQLite's write lock from another connection from `taken` until `release` is set."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=10)
     conn.execute("BEGIN IMMEDIATE")
-    at = time.perf_counter()
     taken.set()
-    time.sleep(seconds)
+    release.wait(30)
     conn.execute("COMMIT")
     conn.close()
-    return at
 
 
-def _locked_by_another(sqlite_url: str, seconds: float) -> threading.Thread:
-    """A thread holding the database's write lock for `seconds`, started and holding it on return."""
-    taken = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(sqlite_url.removeprefix("sqlite:///"), seconds, taken))
+def _locked_by_another(sqlite_url: str) -> tuple[threading.Thread, threading.Event]:
+    """A thread holding the database's write lock (taken on return) and the event that makes it commit."""
+    taken, release = threading.Event(), threading.Event()
+    holder = threading.Thread(
+        target=_hold_write_lock, args=(sqlite_url.removeprefix("sqlite:///"), taken, release), daemon=True
+    )
     holder.start()
-    assert taken.wait(5)
-    return holder
+    assert taken.wait(10)
+    return holder, release
 
 
-def test_sqlite_writer_waits_for_the_lock_and_gets_it_soon_after(sqlite_url: str, tmp_path) -> None:
+def test_sqlite_writer_waits_for_the_lock_and_gets_it_once_free(sqlite_url: str, tmp_path, retries) -> None:
     st = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
-    holder = _locked_by_another(sqlite_url, 0.3)
-    t0 = time.perf_counter()
-    st.upsert_applicant(601)  # BEGIN IMMEDIATE: busy until the holder commits
-    waited = time.perf_counter() - t0
-    holder.join()
-    assert 0.25 < waited < 2.0  # it waited for the lock (SQLite's back-off alone would still say the same)
+    holder, release = _locked_by_another(sqlite_url)
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (st.upsert_applicant(601), done.set()))
+    writer.start()  # BEGIN IMMEDIATE: busy until the holder commits
+    assert retries.waiting.wait(10) and not done.is_set()  # refused, waiting, not failed
+    release.set()
+    holder.join(10)
+    assert done.wait(10)  # it got the lock once the holder committed
+    writer.join(10)
     assert _count(st, Applicant) == 1
     with st.engine.connect() as conn:  # the connection's own busy timeout is back for other statements
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == int(db.SQLITE_LOCK_TIMEOUT_S * 1000)
     st.dispose()
 
 
-def test_sqlite_writer_retries_often_enough_to_follow_a_busy_lock(sqlite_url: str, tmp_path) -> None:
-    """Between two holders of the lock there is a 5 ms gap; the waiting writer must use it. SQLite's own
-    busy handler sleeps 25-100 ms at a time by then and would wait for the second holder as well."""
+def test_sqlite_writer_retries_often_enough_to_follow_a_busy_lock(sqlite_url: str, tmp_path, retries) -> None:
+    """While another writer holds the lock, the waiting writer tries again every 2 ms at most, so a short gap
+    between two holders is enough for it. SQLite's own busy handler sleeps 25-100 ms at a time by then and
+    would wait for the next holder as well; with it in charge the writer would block inside BEGIN and never
+    come back to pause here. (Checked on the pauses themselves: a real 5 ms gap is a race on a loaded machine.)"""
+    retries.after = 20
     st = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
-    path = sqlite_url.removeprefix("sqlite:///")
-    first, second = threading.Event(), threading.Event()
-    second_at: list[float] = []
-    done: list[float] = []
-
-    def relay() -> None:
-        _hold_write_lock(path, 0.2, first)
-        time.sleep(0.005)
-        second_at.append(_hold_write_lock(path, 0.5, second))
-
-    holder = threading.Thread(target=relay)
-    holder.start()
-    first.wait(5)
-    writer = threading.Thread(target=lambda: (st.upsert_applicant(602), done.append(time.perf_counter())))
+    holder, release = _locked_by_another(sqlite_url)
+    writer = threading.Thread(target=st.upsert_applicant, args=(602,))
     writer.start()
-    writer.join(5)
-    holder.join()
-    assert done and second_at and done[0] < second_at[0]  # it took the gap; the second holder waited for it
-    assert _count(st, Applicant) == 1
+    assert retries.waiting.wait(10)  # refused 20 times while the lock was held
+    release.set()
+    holder.join(10)
+    writer.join(10)
+    assert not writer.is_alive() and _count(st, Applicant) == 1
+    assert max(retries.pauses) <= 0.002, retries.pauses
     st.dispose()
 
 
 def test_sqlite_writer_gives_up_after_the_lock_timeout(sqlite_url: str, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(db, "SQLITE_LOCK_TIMEOUT_S", 0.2)
     st = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
-    holder = _locked_by_another(sqlite_url, 1.0)
-    with pytest.raises(Exception, match="locked"):
-        st.upsert_applicant(603)
-    holder.join()
+    holder, release = _locked_by_another(sqlite_url)  # held until the writer has given up
+    try:
+        with pytest.raises(Exception, match="locked"):
+            st.upsert_applicant(603)
+    finally:
+        release.set()
+        holder.join(10)
     st.dispose()
