@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# run as a script, this directory comes first on sys.path and benchmarks/engine.py would shadow the package
+# run as a script, this directory comes first on sys.path: the repository root goes before it
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np

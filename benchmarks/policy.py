@@ -3,7 +3,7 @@ on the same profiles, in the same run. (The simulate part is the verdict enginee
 
     .venv/bin/python benchmarks/policy.py [--assessments 100000] [--backends sqlite,postgresql] [--json FILE]
 
-1. N random profiles (benchmarks/engine.py's generator) go through `asesor assess --jsonl` (all cores): the
+1. N random profiles (benchmarks/assess.py's generator) go through `asesor assess --jsonl` (all cores): the
    baseline throughput, process start included.
 2. Its results are stored with their requests, as the bot and the API store them (Storage.assessment_row, bulk
    inserted), in a fresh SQLite file and a fresh PostgreSQL database (created on PG_URL's server, dropped after).
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks.engine import AS_OF, profiles  # noqa: E402
+from benchmarks.assess import AS_OF, profiles  # noqa: E402
 from engine.policy import DEFAULT_POLICY_PATH  # noqa: E402
 from storage.db import make_engine, migrate, normalize_url  # noqa: E402
 from storage.models import Assessment  # noqa: E402

@@ -32,7 +32,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 # aiogram parses every answer with `Response[method.__returning__]`, a pydantic generic model; pydantic keeps
 # those in a *weak* cache, so after a garbage collection each is rebuilt (milliseconds each, ~12 % of the
-# bot's CPU under load in benchmarks/bot.py). Holding them here keeps the cache warm.
+# bot's CPU under load in benchmarks/surfaces.py). Holding them here keeps the cache warm.
 _PINNED_RESPONSE_TYPES: list[type] = []
 
 

@@ -60,7 +60,7 @@ def bot_id_of(token: str) -> int:
 def pin_to_cpu(index: int) -> int:
     """Keep this process on one CPU of those it may use (worker `index` of `asesor bot --workers N
     --pin-cpus`). Left to the scheduler, two busy bot processes sometimes share one CPU for long stretches
-    while the other serves Redis; benchmarks/bot.py saw the p95 double in those runs."""
+    while the other serves Redis; benchmarks/surfaces.py saw the p95 double in those runs."""
     allowed = sorted(os.sched_getaffinity(0))
     cpu = allowed[index % len(allowed)]
     os.sched_setaffinity(0, {cpu})

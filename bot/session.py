@@ -2,7 +2,7 @@
 
 aiogram's `AiohttpSession` sends every method as an url-encoded form and JSON-encodes each nested field
 (a keyboard, an entity list) separately; under load that encoding was the largest single cost of a reply in
-benchmarks/bot.py. The Bot API accepts `application/json` bodies for every method, so a method without
+benchmarks/surfaces.py. The Bot API accepts `application/json` bodies for every method, so a method without
 files is sent as JSON; a method with files (the bot sends none today) keeps aiogram's multipart form.
 """
 

@@ -3,7 +3,7 @@
 A bot or API process loads, once, hundreds of thousands of objects that live as long as it does: the policy,
 the ontology graph, the fuzzy and PD models, the expert engine, the framework's types. Python's full (gen 2)
 collection walks every tracked object, and under load one ran every few seconds and held the event loop for
-~200 ms (benchmarks/bot.py saw it as the p95). `gc.freeze()` moves what exists now to a permanent
+~200 ms (benchmarks/surfaces.py saw it as the p95). `gc.freeze()` moves what exists now to a permanent
 generation that collections skip; objects made later are collected as usual.
 """
 

@@ -128,7 +128,7 @@ def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, … 100 ms between tries: a writer that started
     waiting early sleeps on while the lock is free, and a newer one takes it first. With steady writes from
     several threads and processes (the bot's storage threads, the event flusher) a few waits then run to
-    hundreds of milliseconds (benchmarks/bot.py saw 0.6 s). Short, jittered retries keep each wait about as
+    hundreds of milliseconds (benchmarks/surfaces.py saw 0.6 s). Short, jittered retries keep each wait about as
     long as the lock is actually held."""
     dbapi_conn.execute("PRAGMA busy_timeout=0")  # fail at once and let the retries below do the waiting
     try:

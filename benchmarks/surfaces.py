@@ -11,9 +11,9 @@ p50/p95/p99 latency, and the ratio to aiogram:
    `--warmup` seconds: the steady state a deployment lives in (`asesor bot --workers 2 --pin-cpus` in webhook
    mode; the API with two workers), each process pinned to a CPU of its own.
 
-    .venv/bin/python benchmarks/bot.py                              # 200 applicants offering 330/s, 2 processes
-    .venv/bin/python benchmarks/bot.py --surfaces aiogram --applicants 40 --rate 60 --duration 10
-    .venv/bin/python benchmarks/bot.py --database-url postgresql+psycopg://…
+    .venv/bin/python benchmarks/surfaces.py                              # 200 applicants offering 330/s, 2 processes
+    .venv/bin/python benchmarks/surfaces.py --surfaces aiogram --applicants 40 --rate 60 --duration 10
+    .venv/bin/python benchmarks/surfaces.py --database-url postgresql+psycopg://…
 
 Each applicant takes 18 turns: /start (the web chat's first visit), consent, name, birth year, phone, the 8
 answers, exact income, price, term, "Ver mi resultado" (one assessment plus its what-if re-runs) and

@@ -1,6 +1,6 @@
 """POST /v1/assessments through uvicorn (2 workers) against the engine called in-process: same run, same profiles.
 
-    .venv/bin/python benchmarks/api.py [--requests 3000] [--concurrency 32] [--workers 2] [--repeat 3]
+    .venv/bin/python benchmarks/http_api.py [--requests 3000] [--concurrency 32] [--workers 2] [--repeat 3]
                                        [--database-url URL]
 
 Prints requests per second and p95 latency of both, and their ratio. The HTTP figure includes everything a

@@ -1,10 +1,10 @@
 """Storage benchmark: event ingestion and every analytics query, on SQLite and PostgreSQL, with and without
 the secondary indexes of the schema (the ratio shows what they buy).
 
-    .venv/bin/python benchmarks/storage.py                       # issue sizes: 1,000,000 events, 50,000 assessments
-                                                                 # (and 20,000 loan outcomes, issue 15)
-    .venv/bin/python benchmarks/storage.py --events 200000 --assessments 10000 --backends postgresql
-    .venv/bin/python benchmarks/storage.py --json var/bench/storage.json
+    .venv/bin/python benchmarks/analytics_queries.py   # issue sizes: 1,000,000 events, 50,000 assessments
+                                                       # (and 20,000 loan outcomes, issue 15)
+    .venv/bin/python benchmarks/analytics_queries.py --events 200000 --assessments 10000 --backends postgresql
+    .venv/bin/python benchmarks/analytics_queries.py --json var/bench/storage.json
 
 PostgreSQL: a private database `asesor_bench_<pid>` is created on the server of --pg-url (default
 TEST_DATABASE_URL or the local one) and dropped at the end. SQLite: a file in a temp dir.

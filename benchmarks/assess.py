@@ -1,10 +1,10 @@
 """One assessment, warm, against the naive pipeline; and `asesor assess --jsonl` against one process per profile.
 
-    .venv/bin/python benchmarks/engine.py [--calls 5000] [--naive-calls 60] [--jsonl 100000] [--process-calls 4]
+    .venv/bin/python benchmarks/assess.py [--calls 5000] [--naive-calls 60] [--jsonl 100000] [--process-calls 4]
 
 Measured in the same run, on the same random profiles:
 - naive: everything built anew on every call, with the plain library calls — a scikit-fuzzy ControlSystem,
-  a new rdflib Graph with credit.ttl parsed, the applicant's triples and owlrl's closure, the facts read back
+  a new rdflib Graph with credit.ttl parsed, the applicant's triples and owlrl's RDFS closure, the facts read back
   with SPARQL, a new experta engine, and the PD from scikit-learn's predict_proba on a one-row DataFrame;
 - warm: `Assessor.assess` (everything built once; fast paths proven equal to those references by the tests);
 - `asesor assess --jsonl` over N profiles with all cores, against one `asesor assess` process per profile.
