@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+import time_machine
 from pydantic import SecretStr
 
 from core.config import Settings
@@ -37,12 +36,16 @@ def test_round_trip_carries_ids_and_distinct_nonces() -> None:
 
 
 def test_expired_token_raises_expired() -> None:
+    """HANDOFF_TTL_SECONDS=60 on a controlled clock: valid up to the TTL, expired after it."""
     s = _settings()
-    token = make_handoff_token("u", "a1", settings=s)
-    time.sleep(1.1)
-    with pytest.raises(HandoffTokenExpired):
-        verify_handoff_token(token, max_age_seconds=0, settings=s)
-    assert verify_handoff_token(token, settings=s).assessment_id == "a1"
+    with time_machine.travel("2026-11-24 12:00:00+00:00", tick=False) as clock:
+        token = make_handoff_token("u", "a1", settings=s)
+        clock.shift(59)
+        assert verify_handoff_token(token, settings=s).assessment_id == "a1"
+        clock.shift(2)
+        with pytest.raises(HandoffTokenExpired):
+            verify_handoff_token(token, settings=s)
+        assert verify_handoff_token(token, max_age_seconds=120, settings=s).assessment_id == "a1"
 
 
 @pytest.mark.parametrize(
