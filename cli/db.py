@@ -15,14 +15,11 @@ app = typer.Typer(help="Base de datos: migraciones del esquema (Alembic).", no_a
 
 def _check_url(url: str | None) -> None:
     """A URL SQLAlchemy cannot parse or has no driver for: bad input (--url) or configuration (DATABASE_URL)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    from storage.db import default_url, normalize_url
+    from storage.db import check_url
 
     try:
-        make_url(normalize_url(url or default_url())).get_dialect()
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        check_url(url)
+    except ValueError as exc:
         if url:
             fail("invalid_database_url", f"URL de base de datos inválida: {exc}", field="--url")
         fail("invalid_setting", f"DATABASE_URL inválida: {exc}", field="DATABASE_URL", exit_code=ExitCode.CONFIG)

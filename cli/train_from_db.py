@@ -25,27 +25,15 @@ class OutcomesError(RuntimeError):
 
 def outcome_rows(source: str, database_url: str | None = None) -> list[dict[str, Any]]:
     """Validated source rows of `loan_outcomes` for `source`, in load order, with the target re-labelled."""
-    from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
+    from storage import training_reads
 
-    from storage.db import make_engine
-    from storage.models import LoanOutcome
-
-    engine = make_engine(database_url)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(LoanOutcome.features, LoanOutcome.defaulted)
-                .where(LoanOutcome.source == source)
-                .order_by(LoanOutcome.id)
-            ).all()
-    except SQLAlchemyError as exc:
+        rows = training_reads.loan_outcomes(source, database_url)
+    except training_reads.ReadError as exc:
         raise OutcomesError(
-            f"cannot read loan_outcomes ({type(exc).__name__}); run `asesor db upgrade` and `asesor etl load`"
+            f"cannot read loan_outcomes ({exc}); run `asesor db upgrade` and `asesor etl load`"
         ) from exc
-    finally:
-        engine.dispose()
-    return [{**dict(features), TARGET: "bad" if defaulted else "good"} for features, defaulted in rows]
+    return [{**features, TARGET: "bad" if defaulted else "good"} for features, defaulted in rows]
 
 
 def export_outcomes_csv(source: str, directory: Path, database_url: str | None = None) -> Path:
@@ -74,15 +62,9 @@ def population_counts(
 ) -> dict[str, Any]:
     """Assessments of [since, until) made by `model_version`, counted per bin of the model's training reference
     (storage.analytics.population_counts, the query the dashboard and /metrics use)."""
-    from sqlalchemy.exc import SQLAlchemyError
+    from storage import training_reads
 
-    from storage.analytics import Analytics, Filters
-    from storage.db import make_engine
-
-    engine = make_engine(database_url)
     try:
-        return Analytics(engine).population_counts(reference, Filters(start=since, end=until), model_version)
-    except SQLAlchemyError as exc:
-        raise OutcomesError(f"cannot read assessments ({type(exc).__name__}); run `asesor db upgrade`") from exc
-    finally:
-        engine.dispose()
+        return training_reads.population_counts(reference, model_version, since, until, database_url)
+    except training_reads.ReadError as exc:
+        raise OutcomesError(f"cannot read assessments ({exc}); run `asesor db upgrade`") from exc

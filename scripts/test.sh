@@ -63,4 +63,5 @@ fi
 export TEST_DATABASE_URL TEST_REDIS_URL
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-logo --cache-dir var/import_linter_cache  # the package layering (pyproject [tool.importlinter], docs/decisions.md)
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

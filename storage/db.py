@@ -42,6 +42,16 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def check_url(url: str | None = None) -> None:
+    """Raise ValueError when SQLAlchemy cannot parse `url` (default DATABASE_URL) or has no driver for it."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(normalize_url(url or default_url())).get_dialect()
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
 def is_sqlite(url_or_engine: str | Engine) -> bool:
     if isinstance(url_or_engine, Engine):
         return url_or_engine.dialect.name == "sqlite"

@@ -22,6 +22,7 @@ Errors: `NotFound`, `Conflict` (unique user name, …), `storage.privacy.Missing
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import secrets
 import threading
@@ -33,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -204,6 +205,11 @@ class Storage:
     def session_user_key(self, session_id: str, surface: str = "web") -> str:
         """The pseudonymous key of a web chat (or terminal) applicant, from their session id."""
         return pseudonymize_session(session_id, self._pseudonym_key, surface)
+
+    def ping(self) -> None:
+        """One round trip to the database (readiness); raises what the driver raises when it is down."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -413,6 +419,22 @@ class Storage:
         with self.session() as s:
             s.add(Assessment(**row))
         return str(row["id"])
+
+    def insert_assessment_row(self, row: dict[str, Any]) -> None:
+        """Store a row built by `assessment_row` (a Core insert: the ORM unit of work costs more than the write)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(Assessment), row)
+
+    async def ainsert_assessment_row(self, row: dict[str, Any]) -> None:
+        """`insert_assessment_row` for the event loop: inline on SQLite, in a worker thread on a server.
+
+        A local SQLite write is ~0.3 ms of CPU and no network wait, so a thread hop would cost more than it
+        saves (measured: 1.9 vs 3.6 ms CPU per API request in-process); a server round trip lets the loop
+        serve other requests meanwhile."""
+        if is_sqlite(self.engine):
+            self.insert_assessment_row(row)
+        else:
+            await asyncio.to_thread(self.insert_assessment_row, row)
 
     def get_assessment(self, assessment_id: str) -> Assessment | None:
         with self.read() as s:
@@ -661,6 +683,10 @@ class Storage:
     def get_financing_request(self, folio: str) -> FinancingRequest | None:
         with self.read() as s:
             return s.scalar(select(FinancingRequest).where(FinancingRequest.folio == folio))
+
+    def financing_request_by_key(self, idempotency_key: str) -> FinancingRequest | None:
+        with self.read() as s:
+            return s.scalar(select(FinancingRequest).where(FinancingRequest.idempotency_key == idempotency_key))
 
     def financing_contact(self, fr: FinancingRequest) -> dict[str, Any] | None:
         return self.cipher.decrypt_json(fr.contact_enc) if fr.contact_enc is not None else None

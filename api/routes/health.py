@@ -15,7 +15,6 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from api import metrics
 from api.deps import AdminDep, SettingsDep
@@ -47,8 +46,7 @@ def healthz() -> Health:
 def _check_db(request: Request) -> Check:
     start = time.perf_counter()
     try:
-        with request.app.state.storage.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        request.app.state.storage.ping()
     except Exception as exc:
         return Check(ok=False, detail=f"base de datos inaccesible: {type(exc).__name__}")
     return Check(ok=True, detail="ok", latency_ms=round((time.perf_counter() - start) * 1000, 2))

@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from api.services.chat import to_html
 from dialogs import texts
@@ -22,12 +20,12 @@ from dialogs.case_view import CaseExplanation, as_result, explain
 from dialogs.cases import STORED_REASON
 from engine.policy import QUESTIONS, Policy
 from engine.types import AssessmentRequest
+from storage import case_queue
 from storage.case_log import CaseEntry, CaseLog
-from storage.models import Escalation, User
 from storage.repositories import Storage
 
 # the queue's filters: query value -> label
-VIEWS = {"abiertos": "Abiertos", "mios": "Míos", "otros": "De otros", "resueltos": "Resueltos"}
+VIEWS = dict(zip(case_queue.VIEWS, ("Abiertos", "Míos", "De otros", "Resueltos"), strict=True))
 STATUS_LABELS = {"open": "abierto", "claimed": "tomado", "resolved": "resuelto"}
 STATE_LABELS = {
     "pending": "pendiente",
@@ -98,29 +96,9 @@ class QueueRow:
     outcome: str | None
 
 
-def _filter(view: str, me: int) -> list[Any]:
-    if view == "mios":
-        return [Escalation.status == "claimed", Escalation.advisor_id == me]
-    if view == "otros":
-        return [Escalation.status == "claimed", Escalation.advisor_id != me]
-    if view == "resueltos":
-        return [Escalation.status == "resolved"]
-    return [Escalation.status == "open"]
-
-
 def queue(storage: Storage, policy: Policy, view: str, me: int, now: datetime | None = None) -> list[QueueRow]:
     now = now or datetime.now(UTC)
-    holder = aliased(User)
-    order = Escalation.resolved_at.desc() if view == "resueltos" else Escalation.created_at
-    q = (
-        select(Escalation, holder.display_name, holder.username)
-        .outerjoin(holder, holder.id == Escalation.advisor_id)
-        .where(*_filter(view, me))
-        .order_by(order, Escalation.id)
-        .limit(QUEUE_LIMIT)
-    )
-    with storage.read() as s:
-        rows = s.execute(q).all()
+    rows = case_queue.queue_rows(storage, view, me, QUEUE_LIMIT)
     target = policy.escalation.first_answer_minutes
     out = []
     for esc, display, username in rows:
@@ -142,8 +120,7 @@ def queue(storage: Storage, policy: Policy, view: str, me: int, now: datetime | 
 
 
 def counts(storage: Storage, me: int) -> dict[str, int]:
-    with storage.read() as s:
-        return {view: int(s.scalar(select(func.count(Escalation.id)).where(*_filter(view, me))) or 0) for view in VIEWS}
+    return case_queue.view_counts(storage, me)
 
 
 @dataclass(frozen=True)

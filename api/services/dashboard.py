@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select
-
 from api.services import charts as ch
 from api.services.advisors_page import reason_label
 from api.services.handoff import policy_for
@@ -24,9 +22,9 @@ from api.services.policy_lab import last_replay_tile
 from core.config import Settings
 from dialogs import texts
 from engine.policy import Policy
+from storage import period_counts
 from storage.analytics import Analytics, Filters
 from storage.case_analytics import case_stats
-from storage.models import Assessment, FinancingRequest
 from storage.repositories import Storage
 
 DEFAULT_DAYS = 30
@@ -212,15 +210,7 @@ def banks_tile(ctx: TileContext) -> dict[str, Any]:
     f = ctx.filters
     # every recommended bank of the period, including API assessments with no applicant behind them
     # (funnel_by_bank counts applicants only)
-    with ctx.storage.engine.connect() as conn:
-        counts = {
-            b: int(n)
-            for b, n in conn.execute(
-                select(Assessment.recommended_bank, func.count())
-                .where(Assessment.created_at >= f.start, Assessment.created_at < f.end)
-                .group_by(Assessment.recommended_bank)
-            ).all()
-        }
+    counts = period_counts.assessments_by_bank(ctx.storage.engine, f.start, f.end)
     codes = [b for b in ctx.policy.banks if counts.get(b)]
     total = sum(counts.values())
     rows = [{"bank": ctx.policy.banks[b], "n": counts[b], "share": counts[b] / total} for b in codes]
@@ -617,15 +607,7 @@ def period_filters(start: date, end: date) -> Filters:
 def kpis(ctx: TileContext) -> dict[str, Any]:
     f = ctx.filters
     decisions = ctx.analytics.decisions(f)
-    with ctx.storage.engine.connect() as conn:
-        requests = int(
-            conn.scalar(
-                select(func.count())
-                .select_from(FinancingRequest)
-                .where(FinancingRequest.created_at >= f.start, FinancingRequest.created_at < f.end)
-            )
-            or 0
-        )
+    requests = period_counts.financing_requests(ctx.storage.engine, f.start, f.end)
     return {
         "assessments": decisions["total"],
         "financing_requests": requests,

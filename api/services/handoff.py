@@ -118,12 +118,7 @@ def open_handoff(storage: Storage, settings: Settings, events: EventSink | None,
 
 
 def _existing_request(storage: Storage, idempotency_key: str) -> Any | None:
-    from sqlalchemy import select
-
-    from storage.models import FinancingRequest
-
-    with storage.session() as s:
-        return s.scalar(select(FinancingRequest).where(FinancingRequest.idempotency_key == idempotency_key))
+    return storage.financing_request_by_key(idempotency_key)
 
 
 @dataclass
