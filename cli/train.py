@@ -110,7 +110,9 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: var/reports/...).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the resampling.")] = 42,
     valid_share: Annotated[float, typer.Option("--valid-share", help="Share kept for validation.")] = 0.4,
-    strategies: Annotated[str, typer.Option("--strategies", help="Comma list.")] = "none,over,under,both,smote",
+    strategies: Annotated[
+        str, typer.Option("--strategies", help="Comma list.")
+    ] = "none,over,under,both,smote,smote_dmwr",
     policy_file: PolicyOption = None,
     model_dir: ModelDirOption = None,
     save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help="Store the chosen model.")] = True,

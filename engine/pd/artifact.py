@@ -89,7 +89,13 @@ def _fmt(x: Any) -> str:
 def _calibration_text(cal: dict[str, Any]) -> str:
     if cal.get("method") == "none":
         return "none: fitted on the original class mix, so its PD is on the data's default rate already"
-    return f"Platt on out-of-fold logits (original class mix): a = {cal['a']:.4f}, b = {cal['b']:.4f}"
+    from engine.training.calibration import Platt
+
+    platt = Platt.from_dict(cal)
+    return (
+        "Platt on out-of-fold logits (original class mix), PD = σ(slope·logit + intercept): "
+        f"slope = {platt.slope:.4f}, intercept = {platt.intercept:.4f}"
+    )
 
 
 def model_card(a: dict[str, Any]) -> str:

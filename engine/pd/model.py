@@ -1,6 +1,6 @@
 """The applicant PD model at assessment time: pure Python on precomputed tables, no numpy/sklearn per call.
 
-logit = intercept + Σ coef·x over the encoded columns (engine.pd.features), PD = σ(a·logit + b) (Platt).
+logit = intercept + Σ coef·x over the encoded columns (engine.pd.features), PD = σ(slope·logit + intercept) (Platt).
 The ordinal groups (credit history, employment) are precomputed per rank, so one prediction is a handful
 of dict look-ups, two logs and an exp.
 """
@@ -18,6 +18,7 @@ from engine.pd import artifact as store
 from engine.pd import features as F
 from engine.policy import Policy
 from engine.policy.models import PDMapping
+from engine.training.calibration import Platt
 from engine.types import AssessmentRequest, Derived, PDFeatureContribution, PDResult
 
 GROUP_NAMES: tuple[str, ...] = tuple(F.GROUPS)
@@ -36,11 +37,11 @@ class ApplicantPDModel:
         self.coef = np.array([artifact["coefficients"][c] for c in F.COLUMNS], dtype=float)
         self.mean = np.array([artifact["training_mean"][c] for c in F.COLUMNS], dtype=float)
         self.intercept = float(artifact["intercept"])
-        self.cal_a = float(artifact["calibration"]["a"])
-        self.cal_b = float(artifact["calibration"]["b"])
+        platt = Platt.from_artifact(artifact)  # one meaning of the calibration (engine/training/calibration.py)
         if mapping.portfolio_bad_rate is not None:
             # prior shift: same ranking and odds ratios, average PD moved to the portfolio's default rate
-            self.cal_b += _logit(mapping.portfolio_bad_rate) - _logit(float(artifact["metrics"]["bad_rate"]))
+            platt = platt.shifted(float(artifact["metrics"]["bad_rate"]), mapping.portfolio_bad_rate)
+        self.cal_a, self.cal_b = platt.slope, platt.intercept  # the hot path reads two floats
         self.clip = F.Clip.from_dict(contract["clip"])
         self.mapper = F.DialogMapper(
             mapping,
@@ -167,10 +168,6 @@ class ApplicantPDModel:
             np.array([raw.age]),
             self.clip,
         )
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))
 
 
 def _answer_of(

@@ -333,13 +333,21 @@ class PDMapping(_Strict):
 class PDTraining(_Strict):
     seed: int
     holdout_fraction: float = Field(gt=0, lt=1)
-    resampler: Literal["random_over", "smote", "none"]
+    # one vocabulary with the seed-001 study (engine/training/resampling.py STRATEGIES)
+    resampler: Literal["none", "over", "under", "both", "smote", "smote_dmwr"]
     # Platt on out-of-fold logits, or none (a fit on the original class mix is already calibrated)
     recalibration: Literal["platt", "none"] = "platt"
     l2_c: float = Field(gt=0)
     calibration_folds: int = Field(ge=2)
     cv_folds: int = Field(ge=2)
     credit_history_reading: Literal["groemping_2019", "as_printed"]
+
+    @field_validator("resampler", mode="before")
+    @classmethod
+    def _renamed_resampler(cls, v: object) -> object:
+        if v == "random_over":
+            raise ValueError('"random_over" is now called "over" (the same name as in asesor train report)')
+        return v
 
     @model_validator(mode="after")
     def _resampled_needs_recalibration(self) -> PDTraining:

@@ -5,7 +5,7 @@ Procedure, all seeded and deterministic:
 2. stratified hold-out split (policy pd.training.holdout_fraction);
 3. on the training part only: resample (imbalanced-learn) and fit a logistic regression by L-BFGS-B with
    the coefficient of every monotone column bounded at >= 0 (L2 on standardised columns, as sklearn's C);
-4. recalibrate (Platt: a 1-D logistic on the model's logit, slope bounded >= 0 so order is kept) on
+4. recalibrate (engine.training.calibration.Platt, slope bounded >= 0 so order is kept) on
    out-of-fold logits of the training part, i.e. on rows with the ORIGINAL class mix that the scoring
    model did not see; resampling inflates PD and this takes it back to the data's default rate;
 5. measure on the untouched hold-out (ROC-AUC, Brier before/after calibration) and by k-fold CV of the
@@ -37,6 +37,8 @@ from engine.pd.model import ApplicantPDModel
 from engine.pd.scaling import book_bad_rate, score_from_pd
 from engine.policy import Policy
 from engine.policy.models import PDTraining
+from engine.training.calibration import IDENTITY, Platt
+from engine.training.registry import APPLICANT_FORMAT
 
 DATA_PATH = F.GERMAN_CREDIT_CSV
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -98,41 +100,21 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, nonnegative: tuple[bool, ...] | l
 
 
 def resample(X: np.ndarray, y: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Balance the classes of a TRAINING fold (never the rows a model is judged or calibrated on)."""
+    """Balance the classes of a TRAINING fold (never the rows a model is judged or calibrated on), with the
+    strategies of the seed-001 study (engine.training.resampling: none | over | under | both | smote | ...)."""
     if method == "none":
         return X, y
-    if method == "random_over":
-        from imblearn.over_sampling import RandomOverSampler
+    import pandas as pd
 
-        sampler: Any = RandomOverSampler(random_state=seed)
-    elif method == "smote":
-        from imblearn.over_sampling import SMOTE
+    from engine.training.resampling import resample as resample_frame
 
-        sampler = SMOTE(random_state=seed)
-    else:
-        raise ValueError(f"unknown resampler {method!r}")
-    Xr, yr = sampler.fit_resample(X, y)
-    return np.asarray(Xr, dtype=float), np.asarray(yr)
+    Xr, yr = resample_frame(pd.DataFrame(X), pd.Series(y), method, seed=seed)
+    return Xr.to_numpy(dtype=float), yr.to_numpy()
 
 
 def fit_resampled(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> LogisticFit:
     Xr, yr = resample(X, y, cfg.resampler, seed)
     return fit_logistic(Xr, yr, F.NONNEGATIVE, cfg.l2_c)
-
-
-@dataclass(frozen=True)
-class Platt:
-    a: float
-    b: float
-
-    def apply(self, logit: np.ndarray) -> np.ndarray:
-        return expit(self.a * logit + self.b)
-
-
-def fit_platt(logit: np.ndarray, y: np.ndarray) -> Platt:
-    """1-D logistic of the outcome on the model's logit; slope >= 0 so calibration never reorders."""
-    fit = fit_logistic(np.asarray(logit, dtype=float)[:, None], y, [True], np.inf)
-    return Platt(a=float(fit.coef[0]), b=fit.intercept)
 
 
 def out_of_fold_logits(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> np.ndarray:
@@ -149,24 +131,21 @@ def out_of_fold_logits(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int)
 @dataclass(frozen=True)
 class FittedModel:
     fit: LogisticFit
-    platt: Platt
+    platt: Platt  # engine.training.calibration: PD = σ(slope·logit + intercept)
     mean: np.ndarray  # training mean of the encoded columns (original rows): the reference of reasons
 
     def proba_uncalibrated(self, X: np.ndarray) -> np.ndarray:
         return expit(self.fit.logit(X))
 
     def proba(self, X: np.ndarray) -> np.ndarray:
-        return self.platt.apply(self.fit.logit(X))
-
-
-IDENTITY = Platt(a=1.0, b=0.0)  # no recalibration
+        return self.platt.on_logit(self.fit.logit(X))
 
 
 def train_model(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> FittedModel:
     """Steps 3–4 on one training set: (resampled) constrained fit, then Platt on out-of-fold logits when the
     policy asks for it (a fit on the original class mix needs none)."""
     fit = fit_resampled(X, y, cfg, seed)
-    platt = fit_platt(out_of_fold_logits(X, y, cfg, seed), y) if cfg.recalibration == "platt" else IDENTITY
+    platt = Platt.fit(out_of_fold_logits(X, y, cfg, seed), y) if cfg.recalibration == "platt" else IDENTITY
     return FittedModel(fit=fit, platt=platt, mean=X.mean(axis=0))
 
 
@@ -290,7 +269,7 @@ def _run_training(policy: Policy, data_path: Path) -> TrainingRun:
     fingerprint = store.training_fingerprint(policy.pd.training.model_dump(), data_sha, F.FEATURE_SCHEMA)
     model_version = f"{policy.pd.applicant_model}-{data_sha[:8]}-{version_code}-t{fingerprint[:6]}"
     artifact = {
-        "format": "asesor.applicant_pd",
+        "format": APPLICANT_FORMAT,
         "format_version": 1,
         "model_version": model_version,
         "name": policy.pd.applicant_model,
@@ -324,7 +303,7 @@ def _run_training(policy: Policy, data_path: Path) -> TrainingRun:
         "intercept": model.fit.intercept,
         "at_bound": [c for c, b in zip(F.COLUMNS, model.fit.at_bound, strict=True) if b],
         "training_mean": dict(zip(F.COLUMNS, (float(v) for v in model.mean), strict=True)),
-        "calibration": {"method": cfg.recalibration, "a": model.platt.a, "b": model.platt.b},
+        "calibration": model.platt.to_dict(),
         # snapshot for audit and for from_artifact() without a policy; a given policy's mapping wins
         "dialog_mapping": {
             **policy.pd.mapping.model_dump(mode="json"),

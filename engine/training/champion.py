@@ -14,14 +14,12 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from engine.training.calibration import PlattCalibrator
+from engine.training.calibration import Platt
 from engine.training.logit import LogitModel
 from engine.training.metrics import approval_rate, evaluate
 from engine.training.monitoring import BinnedReference, population_reference, psi_band, psi_table
-from engine.training.registry import SEED001_FORMAT
+from engine.training.registry import APPLICANT_FORMAT, SEED001_FORMAT
 from engine.training.scorecard import Scaling
-
-APPLICANT_FORMAT = "asesor.applicant_pd"
 
 
 class Scorer(Protocol):
@@ -29,7 +27,7 @@ class Scorer(Protocol):
     features: list[str]
     categorical: list[str]
 
-    def pd(self, X: pd.DataFrame) -> np.ndarray: ...
+    def probability(self, X: pd.DataFrame) -> np.ndarray: ...
 
     def score(self, X: pd.DataFrame) -> np.ndarray: ...
 
@@ -42,16 +40,17 @@ class Seed001Scorer:
         a = self.artifact
         self.version = a["model_version"]
         self.model = LogitModel.from_dict(a["model"])
-        self.calibrator = PlattCalibrator.from_dict(a["calibration"])
+        self.calibrator = Platt.from_artifact(a)
         self.scaling = Scaling(**a["scaling"])
         self.features = list(a["features"])
         self.categorical = list(a["categorical"])
 
-    def pd(self, X: pd.DataFrame) -> np.ndarray:
+    def probability(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated PD per row (named so it does not shadow pandas' `pd`)."""
         return self.calibrator(self.model.predict_proba(X))
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
-        return self.scaling.score_from_pd(self.pd(X))
+        return self.scaling.score_from_pd(self.probability(X))
 
     def reference(self) -> dict[str, BinnedReference]:
         return {k: BinnedReference.from_dict(v) for k, v in self.artifact["reference"].items()}
@@ -61,7 +60,7 @@ class Seed001Scorer:
         from engine.training.scorecard import Scorecard
 
         card = Scorecard.from_dict(self.artifact["scorecard"])
-        p, score = self.pd(X), self.score(X)
+        p, score = self.probability(X), self.score(X)
         points = card.score(X)
         reasons = card.reason_codes(X, top=top)
         return [
@@ -92,6 +91,7 @@ class ApplicantScorer:
         self.coef = np.array([a["coefficients"][c] for c in contract["columns"]], dtype=float)
         self.intercept = float(a["intercept"])
         self.clip = F.Clip.from_dict(contract["clip"])
+        self.calibrator = Platt.from_artifact(a)
         self.reading = a["data"]["credit_history_reading"]
         self.features = [
             F.COL_HISTORY,
@@ -105,17 +105,15 @@ class ApplicantScorer:
         ]
         self.categorical = [F.COL_HISTORY, F.COL_EMPLOYMENT, F.COL_PLANS]
 
-    def pd(self, X: pd.DataFrame) -> np.ndarray:
+    def probability(self, X: pd.DataFrame) -> np.ndarray:
         frame = X.copy()
         if self._F.TARGET not in frame:
             frame[self._F.TARGET] = "good"  # encode_german also returns y; scoring does not need it
         design, _ = self._F.encode_german(frame, self.reading, self.clip)
-        cal = self.artifact["calibration"]
-        z = float(cal["a"]) * (design @ self.coef + self.intercept) + float(cal["b"])
-        return 1.0 / (1.0 + np.exp(-z))
+        return self.calibrator.on_logit(design @ self.coef + self.intercept)
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
-        return self.scaling.score_from_pd(self.pd(X))
+        return self.scaling.score_from_pd(self.probability(X))
 
 
 def scorer_for(artifact: dict[str, Any], scaling: Scaling) -> Scorer:
@@ -128,7 +126,7 @@ def scorer_for(artifact: dict[str, Any], scaling: Scaling) -> Scorer:
 
 
 def _summary(scorer: Scorer, X: pd.DataFrame, y: np.ndarray | None, approve: float, review: float) -> dict[str, Any]:
-    p = scorer.pd(X)
+    p = scorer.probability(X)
     out: dict[str, Any] = {
         "model_version": scorer.version,
         "mean_pd": float(p.mean()),
@@ -162,7 +160,7 @@ def compare(
     chall = _summary(challenger, X, y, approve_pd_below, review_pd_below)
     s_champ, s_chall = champion.score(X), challenger.score(X)
     score_psi = BinnedReference.numeric("score", s_champ).psi(s_chall)
-    p_champ, p_chall = champion.pd(X), challenger.pd(X)
+    p_champ, p_chall = champion.probability(X), challenger.probability(X)
     approve_changes = float(np.mean((p_champ < approve_pd_below) != (p_chall < approve_pd_below)))
     deltas = {k: chall[k] - champ[k] for k in ("roc_auc", "ks", "brier", "approval_rate") if k in champ and k in chall}
     better = (

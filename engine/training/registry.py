@@ -24,6 +24,7 @@ CURRENT = "current"
 PROMOTIONS = "promotions.jsonl"
 COMPARISONS = "comparisons"
 SEED001_FORMAT = "asesor.seed001_pd"
+APPLICANT_FORMAT = "asesor.applicant_pd"  # written by engine/training/applicant.py into engine.pd.artifact
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 

@@ -128,8 +128,8 @@ def build_tables(study: StudyResult) -> Tables:
                 "PD media antes": r.mean_pd_raw,
                 "PD media después": r.mean_pd_calibrated,
                 "tasa observada": observed,
-                "Platt a": r.calibrator.a,
-                "Platt b": r.calibrator.b,
+                "Platt pendiente": r.calibrator.slope,
+                "Platt intercepto": r.calibrator.intercept,
             }
             for r in study.strategies
         ]

@@ -9,7 +9,14 @@ Class ratios follow the seed report (and the R functions it used):
   replacement down to N minus it;
 - `smote`: DMwR `SMOTE(perc.over=100, perc.under=300)`: one synthetic row per minority row (minority doubled)
   and three majority rows kept per synthetic row. imbalanced-learn's SMOTE + RandomUnderSampler with explicit
-  per-class targets give the same counts.
+  per-class targets give the same counts. imbalanced-learn finds the neighbours by raw Euclidean distance, so
+  a feature in the 1e5 range (an account balance) decides them alone;
+- `smote_dmwr`: the seed's R function itself, rewritten: DMwR `smote.exs` scales every numeric feature to its
+  range ((x − min) / (max − min)) before looking for the k = 5 neighbours, counts a factor mismatch as 1 in
+  the squared distance, makes exactly perc.over/100 synthetic rows per minority row (one uniform gap per
+  row, a factor taken at random from either end), and draws the majority WITH replacement.
+
+One vocabulary for the study and the applicant model's `[pd.training].resampler`.
 """
 
 from __future__ import annotations
@@ -22,13 +29,14 @@ from imblearn.over_sampling import SMOTE, SMOTENC
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.model_selection import train_test_split
 
-STRATEGIES: tuple[str, ...] = ("none", "over", "under", "both", "smote")
+STRATEGIES: tuple[str, ...] = ("none", "over", "under", "both", "smote", "smote_dmwr")
 STRATEGY_LABELS = {
     "none": "Sin balanceo",
     "over": "Oversampling 50/50",
     "under": "Undersampling 50/50",
     "both": "Ambas direcciones (ROSE both)",
-    "smote": "SMOTE (perc.over=100, perc.under=300)",
+    "smote": "SMOTE (perc.over=100, perc.under=300; imbalanced-learn, distancia sin escalar)",
+    "smote_dmwr": "SMOTE como DMwR (perc.over=100, perc.under=300; variables escaladas a su rango)",
 }
 # DMwR::SMOTE parameters used by the seed
 SMOTE_PERC_OVER = 100
@@ -83,6 +91,8 @@ def resample(
                 rng.choice(minority, size=n_min, replace=n_min > len(minority)),
             ]
         )
+    elif strategy == "smote_dmwr":
+        return _smote_dmwr(X, y, seed, categorical or [], minority, majority)
     else:
         return _smote(X, y, seed, categorical or [], len(minority), int(y_arr[minority[0]]))
     rng.shuffle(idx)
@@ -120,3 +130,39 @@ def _smote(
         idx = np.concatenate([maj_idx, np.flatnonzero(ys_arr == min_label)])
         Xs, ys = Xs.iloc[idx], pd.Series(ys_arr[idx], name=y.name)
     return pd.DataFrame(Xs, columns=X.columns).reset_index(drop=True), pd.Series(ys, name=y.name).reset_index(drop=True)
+
+
+def _smote_dmwr(
+    X: pd.DataFrame, y: pd.Series, seed: int, categorical: list[str], minority: np.ndarray, majority: np.ndarray
+) -> tuple[pd.DataFrame, pd.Series]:
+    """DMwR::SMOTE(perc.over=100, perc.under=300, k=5) as its R code does it (see the module docstring)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(seed)
+    numeric = [c for c in X.columns if c not in categorical]
+    T = X.iloc[minority]
+    num = T[numeric].to_numpy(dtype=float)
+    lo, span = num.min(axis=0), num.max(axis=0) - num.min(axis=0)
+    span[span == 0] = 1.0
+    scaled = (num - lo) / span
+    # a factor mismatch adds 1 to the squared distance: one-hot columns of 1/√2 each
+    parts = [scaled] + [pd.get_dummies(T[c].astype(str)).to_numpy(dtype=float) / np.sqrt(2.0) for c in categorical]
+    space = np.hstack(parts)
+    k = min(SMOTE_K, len(minority) - 1)
+    per_row = SMOTE_PERC_OVER // 100
+    _, nn = NearestNeighbors(n_neighbors=k + 1).fit(space).kneighbors(space)
+    src = np.repeat(np.arange(len(minority)), per_row)
+    neighbour = nn[src, 1 + rng.integers(0, k, size=len(src))]  # column 0 is the row itself
+    gap = rng.random(len(src))[:, None]
+    synthetic = pd.DataFrame(index=range(len(src)), columns=X.columns)
+    synthetic[numeric] = num[src] + gap * (num[neighbour] - num[src])
+    for c in categorical:
+        values = T[c].to_numpy()
+        synthetic[c] = np.where(rng.random(len(src)) < 0.5, values[src], values[neighbour])
+    synthetic = synthetic.astype(X.dtypes.to_dict())
+    n_maj = len(src) * SMOTE_PERC_UNDER // 100
+    maj = rng.choice(majority, size=n_maj, replace=True)
+    min_label = y.iloc[minority[0]]
+    Xs = pd.concat([X.iloc[maj], T, synthetic], ignore_index=True)
+    ys = pd.Series(np.concatenate([y.to_numpy()[maj], np.full(len(T) + len(src), min_label)]), name=y.name)
+    return Xs, ys.astype(y.dtype)

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from engine.pd.scaling import fixed_base_odds
 from engine.policy.models import Policy
-from engine.training.calibration import PlattCalibrator, reliability
+from engine.training.calibration import Platt, reliability
 from engine.training.datasets import Dataset
 from engine.training.logit import DesignSpec, LogitModel
 from engine.training.metrics import Metrics, approval_rate, evaluate, expected_loss
@@ -42,7 +42,7 @@ class StrategyResult:
     stepwise: StepwiseResult
     model: LogitModel
     metrics: Metrics  # raw PD of the resampled model, threshold 0.5: the seed's figures
-    calibrator: PlattCalibrator
+    calibrator: Platt
     brier_raw: float
     brier_calibrated: float
     reliability_raw: tuple[np.ndarray, np.ndarray]
@@ -124,7 +124,7 @@ def run_study(
             model = LogitModel.from_fit(spec, step.fit)
             pd_raw = model.predict_proba(split.X_valid)
             # recalibrate on the original-mix training part (the validation part stays untouched for judging)
-            calibrator = PlattCalibrator.fit(model.predict_proba(split.X_train), split.y_train.to_numpy())
+            calibrator = Platt.fit_pd(model.predict_proba(split.X_train), split.y_train.to_numpy())
             pd_cal = calibrator(pd_raw)
             m = evaluate(yv, pd_raw, CLASS_THRESHOLD)
             results.append(

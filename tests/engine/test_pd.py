@@ -59,7 +59,7 @@ def run() -> training.TrainingRun:
     return training.run_training(POLICY)
 
 
-RESAMPLED = ('resampler = "none"', 'resampler = "random_over"'), ('recalibration = "none"', 'recalibration = "platt"')
+RESAMPLED = ('resampler = "none"', 'resampler = "over"'), ('recalibration = "none"', 'recalibration = "platt"')
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_bounded_coefficients_are_non_negative(model: ApplicantPDModel) -> None:
             assert a["coefficients"][col] >= 0.0, col
     for col in a["at_bound"]:
         assert a["coefficients"][col] == 0.0
-    assert a["calibration"]["a"] > 0
+    assert a["calibration"]["slope"] > 0
 
 
 def _answer_grid() -> tuple[list[tuple[str, ...]], dict[str, list[str]]]:
@@ -292,7 +292,7 @@ def test_top_features_are_the_groups_that_raised_pd(model: ApplicantPDModel) -> 
     der = derive(req, POLICY, AS_OF)
     result = model.predict(req, der)
     x = model.encode(req, der)[0]
-    a = model.artifact["calibration"]["a"]
+    a = model.cal_a
     expected = {
         g: a * float(np.dot(model.coef[list(ix)], x[list(ix)] - model.mean[list(ix)])) for g, ix in F.GROUPS.items()
     }
@@ -308,7 +308,7 @@ def test_top_features_are_the_groups_that_raised_pd(model: ApplicantPDModel) -> 
 # ------------------------------------------------------------------------------------- calibration
 def test_the_served_fit_is_calibrated_without_recalibration(run: training.TrainingRun) -> None:
     """Fitted on the original class mix: no Platt step, mean PD at the data's rate, Brier below a constant."""
-    assert run.artifact["calibration"] == {"method": "none", "a": 1.0, "b": 0.0}
+    assert run.artifact["calibration"] == {"method": "none", "slope": 1.0, "intercept": 0.0}
     y = run.y_holdout
     p = run.model.proba(run.X_holdout)
     assert np.array_equal(p, run.model.proba_uncalibrated(run.X_holdout))
@@ -319,7 +319,7 @@ def test_the_served_fit_is_calibrated_without_recalibration(run: training.Traini
 
 def test_a_resampled_fit_without_recalibration_is_refused() -> None:
     with pytest.raises(PolicyError, match=r"pd\.training.*recalibrated"):
-        _policy_with('resampler = "none"', 'resampler = "random_over"')
+        _policy_with('resampler = "none"', 'resampler = "over"')
 
 
 def test_calibration_lowers_brier_and_undoes_the_resampling_inflation(resampled_run: training.TrainingRun) -> None:
@@ -370,8 +370,8 @@ def test_the_fit_equals_sklearn_where_the_bounds_do_not_bind(resampled_run: trai
     # and Platt = an unpenalised 1-D logistic regression on the out-of-fold logits
     oof = training.out_of_fold_logits(run.X_train, run.y_train, cfg, cfg.seed)
     platt = LogisticRegression(C=np.inf, tol=1e-12, max_iter=100000).fit(oof[:, None], run.y_train)
-    assert platt.coef_[0, 0] == pytest.approx(run.model.platt.a, rel=1e-4)
-    assert platt.intercept_[0] == pytest.approx(run.model.platt.b, rel=1e-4, abs=1e-5)
+    assert platt.coef_[0, 0] == pytest.approx(run.model.platt.slope, rel=1e-4)
+    assert platt.intercept_[0] == pytest.approx(run.model.platt.intercept, rel=1e-4, abs=1e-5)
     calibrated = platt.predict_proba(np.log(theirs / (1 - theirs))[:, None])[:, 1]
     assert np.max(np.abs(run.model.proba(run.X_holdout) - calibrated)) < 1e-5
 

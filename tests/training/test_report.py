@@ -8,13 +8,14 @@ import numpy as np
 
 from engine.policy import default_policy
 from engine.training.report import build_tables, render_html, render_markdown
+from engine.training.resampling import STRATEGIES
 from engine.training.study import artifact_body, run_study
 
 
 def test_study_renders_tables_and_images(dataset) -> None:
     steps: list[str] = []
     study = run_study(dataset, default_policy(), seed=3, progress=steps.append)
-    assert steps == ["partición", *(f"estrategia {s}" for s in ("none", "over", "under", "both", "smote")), "scorecard"]
+    assert steps == ["partición", *(f"estrategia {s}" for s in STRATEGIES), "scorecard"]
     # picked by F1, as the seed does
     assert study.chosen.metrics.f1 == max(r.metrics.f1 for r in study.strategies)
     # expected loss of the validation clients: Σ PD·LGD·EAD with the policy's LGD and EAD factor

@@ -85,3 +85,26 @@ def test_unknown_strategy() -> None:
     X, y = _xy(make_frame(200))
     with pytest.raises(ValueError, match="unknown strategy"):
         resample(X, y, "magic")
+
+
+def test_dmwr_smote_finds_neighbours_on_range_scaled_features() -> None:
+    """A feature in the 1e5 range must not decide the neighbours alone (imbalanced-learn's raw distance does)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    small = rng.uniform(0, 1, n)
+    big = rng.uniform(0, 1e5, n)
+    y = pd.Series((np.arange(n) < 100).astype(int), name="malo")
+    X = pd.DataFrame({"small": small, "big": big})
+    Xr, yr = resample(X, y, "smote_dmwr", seed=0)
+    assert (int((yr == 0).sum()), int(yr.sum())) == (300, 200)  # perc.over 100, perc.under 300
+    synth = Xr[yr == 1].iloc[100:]
+    minority = X[y == 1]
+    # each synthetic row lies between a minority row and one of its 5 neighbours in the scaled space:
+    # on the scaled axes both gaps are of the same size, not dominated by `big`
+    scaled = (minority - minority.min()) / (minority.max() - minority.min())
+    s_new = (synth - minority.min()) / (minority.max() - minority.min())
+    d_small = np.abs(s_new["small"].to_numpy() - scaled["small"].to_numpy())
+    d_big = np.abs(s_new["big"].to_numpy() - scaled["big"].to_numpy())
+    assert 0.3 < np.median(d_small) / np.median(d_big) < 3
+    # the majority is drawn with replacement, as DMwR does
+    assert Xr[yr == 0].duplicated().any() or len(Xr[yr == 0]) > int((y == 0).sum())
