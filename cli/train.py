@@ -86,6 +86,38 @@ def applicant(
     sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
 
 
+@app.command("card")
+def card(
+    policy_file: PolicyOption = None,
+    model_dir: Annotated[
+        Path | None, typer.Option("--model-dir", help="Artifact directory (default: ASESOR_MODEL_DIR or var/models).")
+    ] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="German Credit CSV (default: the shipped copy).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: var/reports/...).")] = None,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repetitions of the stratified CV.")] = 10,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Folds per repetition.")] = 5,
+    candidates: Annotated[
+        str, typer.Option("--candidates", help="Comma list of served, logit, scorecard, gbm.")
+    ] = "served,logit,scorecard,gbm",
+    rates: Annotated[
+        str, typer.Option("--rates", help="Portfolio default rates whose effect the card shows (comma list).")
+    ] = "0.03,0.05,0.08,0.12,0.20",
+) -> None:
+    """Ficha del modelo del solicitante: CV repetida, calibración, supuesto de cartera y candidatos (MD + JSON)."""
+    from cli.train_analyst import run_card
+
+    run_card(
+        policy_file=policy_file,
+        model_dir=model_dir,
+        data=data,
+        out=out,
+        repeats=repeats,
+        folds=folds,
+        candidates=candidates,
+        rates=rates,
+    )
+
+
 # -- analysts' study, champion/challenger, promotion and monitoring (issue 7; implementation in cli/train_analyst.py)
 DatasetOption = Annotated[
     str | None, typer.Option("--dataset", help="Shipped dataset definition: scoring_bancario, german or taiwan.")

@@ -167,6 +167,71 @@ def run_report(
     emit(result)
 
 
+# ------------------------------------------------------------------------------------------------- card
+def run_card(
+    *,
+    policy_file: Path | None,
+    model_dir: Path | None,
+    data: Path | None,
+    out: Path | None,
+    repeats: int,
+    folds: int,
+    candidates: str,
+    rates: str,
+) -> None:
+    """The applicant model's card (MODEL_CARD.md + model_card.json) and the candidates' comparison, kept in the
+    registry so that `asesor train promote` of this version cites it."""
+    from core.config import get_settings
+    from engine.training.candidates import CANDIDATES, Folds
+    from engine.training.card import build_card, render_markdown
+    from engine.training.registry import save_comparison
+
+    names = tuple(c.strip() for c in candidates.split(",") if c.strip())
+    unknown = [c for c in names if c not in CANDIDATES]
+    if unknown or not names:
+        fail("invalid_candidates", f"unknown candidates {unknown}; known: {', '.join(CANDIDATES)}")
+    try:
+        shown = tuple(float(r) for r in rates.split(",") if r.strip())
+    except ValueError:
+        fail("invalid_rates", f"--rates must be a comma list of numbers, got {rates!r}")
+    if any(not 0 < r < 1 for r in shown):
+        fail("invalid_rates", "every rate must be between 0 and 1")
+    if data is not None and not data.is_file():
+        fail("data_not_found", f"no such file: {data}")
+    policy = _policy(policy_file)
+    started = time.perf_counter()
+    card, _comparison = build_card(
+        policy, data, Folds(folds, repeats, policy.pd.training.seed), names, shown, progress=None
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = Path(out) if out else get_settings().data_dir / "reports" / f"applicant-card-{stamp}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "MODEL_CARD.md").write_text(render_markdown(card), encoding="utf-8")
+    (out_dir / "model_card.json").write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    name = policy.pd.applicant_model
+    directory = _model_dir(model_dir)
+    cited = save_comparison(
+        directory,
+        name,
+        card["model_version"],
+        {"kind": "candidates_same_folds", "model_card": str(out_dir / "model_card.json"), **card["candidates"]},
+    )
+    rec = card["candidates"]["recommendation"]
+    emit(
+        {
+            "model_version": card["model_version"],
+            "model_card_md": str(out_dir / "MODEL_CARD.md"),
+            "model_card_json": str(out_dir / "model_card.json"),
+            "comparison": str(cited),
+            "headline": card["headline"],
+            "holdout": card["holdout"],
+            "candidates": {c: {k: s[k] for k in ("auc", "brier")} for c, s in card["candidates"]["candidates"].items()},
+            "recommended": rec["recommended"],
+            "total_seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+
+
 # ------------------------------------------------------------------------------------ cohort + scorers
 def _cohort(
     scorer_artifact: dict[str, Any], dataset: str | None, dataset_file: Path | None, cohort: Path | None, whole: bool
