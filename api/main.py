@@ -29,7 +29,7 @@ from api.services.advisors import AdvisorsHolder
 from api.services.chat import WebChatHolder
 from core.config import Settings, UnsafeSettings, exit_refused, get_settings, load_settings, require_safe
 from core.heap import freeze_startup_heap
-from storage.events import EventSink, RedisOutbox, SpoolOutbox
+from storage.events import EventSink
 from storage.privacy import MissingKeyError
 from storage.repositories import Storage
 
@@ -54,14 +54,6 @@ def _make_limiter(settings: Settings) -> Limiter:
         swallow_errors=True,
         headers_enabled=False,
     )
-
-
-def _make_event_sink(settings: Settings, storage: Storage) -> EventSink:
-    # the same outbox layout as the bot (storage.events): Redis stream if configured, spool files otherwise
-    spool = SpoolOutbox(settings.data_dir / "outbox" / "events")
-    if settings.redis_url:
-        return EventSink(storage.engine, RedisOutbox(settings.redis_url), fallback=spool)
-    return EventSink(storage.engine, spool)
 
 
 class _AssessorHolder:
@@ -159,7 +151,7 @@ def create_app(
     app.state.settings = settings
     app.state.owns_storage = owns_storage
     app.state.storage = storage
-    app.state.events = event_sink or _make_event_sink(settings, app.state.storage)
+    app.state.events = event_sink or EventSink.from_settings(app.state.storage.engine, settings)
     app.state.get_assessor = _AssessorHolder(settings, assessor_factory)
     app.state.web_chat = WebChatHolder(
         settings, app.state.storage, app.state.events, app.state.get_assessor, namespace=chat_namespace

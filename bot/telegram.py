@@ -27,16 +27,6 @@ from storage.dialog_state import DialogKey, DialogStore, seen_key
 
 log = logging.getLogger(__name__)
 
-# the commands the bot lists in Telegram's menu (/start, …); their meaning is the dialog's
-COMMANDS = {
-    "start": "Empezar o continuar",
-    "reiniciar": "Volver a empezar las preguntas",
-    "cancelar": "Terminar la conversación",
-    "ayuda": "Cómo funciona",
-    "privacidad": "Aviso de privacidad",
-    "borrar_mis_datos": "Borrar mis datos personales",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Inbound:

@@ -168,7 +168,7 @@ async def _main(
     from engine.assess import get_assessor
     from storage.db import is_sqlite, migrate
     from storage.dialog_state import redis_client
-    from storage.events import EventSink, RedisOutbox, SpoolOutbox
+    from storage.events import EventSink
     from storage.repositories import Storage
 
     ensure_safe(settings, "bot", webhook=mode == "webhook")  # also when started without `run` (tests, workers)
@@ -216,8 +216,7 @@ async def _main(
         await asyncio.to_thread(migrate, db_url)
     # built from `settings` (not the process-wide ones) so that the whole run follows what was passed in
     storage = Storage.from_settings(settings)
-    spool = SpoolOutbox(settings.data_dir / "outbox" / "events")
-    sink = EventSink(storage.engine, RedisOutbox(redis_url), fallback=spool)
+    sink = EventSink.from_settings(storage.engine, settings, redis_url=redis_url)
     sink.start()
     assessor = await asyncio.to_thread(get_assessor, settings.policy_file, settings.resolved_model_dir)
     if settings.advisors_chat_id is None:
@@ -292,7 +291,7 @@ class _Aiogram:
     async def set_commands(self) -> None:
         from aiogram.types import BotCommand
 
-        from bot.telegram import COMMANDS
+        from dialogs.flow import COMMANDS
 
         await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS.items()])
 
@@ -336,7 +335,7 @@ class _Ptb:
     async def set_commands(self) -> None:
         from telegram import BotCommand
 
-        from bot.telegram import COMMANDS
+        from dialogs.flow import COMMANDS
 
         await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS.items()])
 

@@ -85,7 +85,7 @@ async def _main(settings: Any, session: str, stdin: IO[str], out: IO[str]) -> in
     from engine.assess import get_assessor
     from storage.db import is_sqlite, migrate
     from storage.dialog_state import DialogKey, redis_client
-    from storage.events import EventSink, RedisOutbox, SpoolOutbox
+    from storage.events import EventSink
     from storage.repositories import Storage
 
     redis_url = settings.redis_url or LOCAL_REDIS_URL
@@ -110,9 +110,7 @@ async def _main(settings: Any, session: str, stdin: IO[str], out: IO[str]) -> in
         fernet_keys=settings.fernet_key.get_secret_value() if settings.fernet_key else None,
         data_dir=settings.data_dir,
     )
-    sink = EventSink(
-        storage.engine, RedisOutbox(redis_url), fallback=SpoolOutbox(settings.data_dir / "outbox" / "events")
-    )
+    sink = EventSink.from_settings(storage.engine, settings, redis_url=redis_url)
     interactive = stdin.isatty()
     try:
         assessor = await asyncio.to_thread(get_assessor, settings.policy_file, settings.resolved_model_dir)

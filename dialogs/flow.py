@@ -89,7 +89,16 @@ class Outcome:
     stale: bool = False  # the pressed button belonged to an old message
 
 
-COMMANDS = ("start", "reiniciar", "cancelar", "ayuda", "privacidad", "borrar_mis_datos")
+# The one list of commands: what the dialog answers (`_command`), what the web chat accepts after a slash and
+# what the bot lists in Telegram's menu, with the menu's description of each.
+COMMANDS: dict[str, str] = {
+    "start": "Empezar o continuar",
+    "reiniciar": "Volver a empezar las preguntas",
+    "cancelar": "Terminar la conversación",
+    "ayuda": "Cómo funciona",
+    "privacidad": "Aviso de privacidad",
+    "borrar_mis_datos": "Borrar mis datos personales",
+}
 
 
 def _fold(text: str) -> str:

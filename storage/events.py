@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, func
 from sqlalchemy.dialects import postgresql, sqlite
 from tenacity import (
+    AsyncRetrying,
     RetryCallState,
     Retrying,
     retry_if_exception_type,
@@ -46,6 +47,7 @@ from tenacity import (
     stop_when_event_set,
     wait_exponential_jitter,
 )
+from tenacity.wait import wait_base
 
 from core.log_throttle import LogThrottle
 from storage.db import write_engine
@@ -57,6 +59,12 @@ log = logging.getLogger(__name__)
 # an outbox that is down fails every emit: say so once every few seconds, not once per event
 OUTBOX_LOG = LogThrottle(interval=10.0)
 STEP_COLUMNS = tuple(dict.fromkeys(FUNNEL_COLUMNS.values()))
+
+
+def backoff(first: float, longest: float) -> wait_base:
+    """The sink's one back-off policy (tenacity): exponential from `first` seconds, jittered by as much, capped
+    at `longest`. The flushers use (0.2 s, max_backoff); a caller waiting on `flush()` uses shorter bounds."""
+    return wait_exponential_jitter(multiplier=first, max=longest, jitter=first)
 
 
 class FunnelEvent(BaseModel):
@@ -378,13 +386,19 @@ class EventSink:
         self.flushed = 0
 
     @classmethod
-    def from_settings(cls, engine: Engine, **kwargs: Any) -> EventSink:
-        from core.config import get_settings
+    def from_settings(
+        cls, engine: Engine, settings: Any | None = None, *, redis_url: str | None = None, **kwargs: Any
+    ) -> EventSink:
+        """The one way every process wires its sink: the Redis stream of `redis_url` (default REDIS_URL) with
+        the spool under data_dir/outbox/events as its fallback, or the spool alone without Redis."""
+        if settings is None:
+            from core.config import get_settings
 
-        st = get_settings()
-        spool = SpoolOutbox(st.data_dir / "outbox" / "events")
-        if st.redis_url:
-            return cls(engine, RedisOutbox(st.redis_url), fallback=spool, **kwargs)
+            settings = get_settings()
+        spool = SpoolOutbox(settings.data_dir / "outbox" / "events")
+        url = redis_url or settings.redis_url
+        if url:
+            return cls(engine, RedisOutbox(url), fallback=spool, **kwargs)
         return cls(engine, spool, **kwargs)
 
     # ----------------------------------------------------------------------------------------- emitting
@@ -486,7 +500,7 @@ class EventSink:
         total = 0
         retrying = Retrying(
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(multiplier=0.05, max=max_wait, jitter=0.05),
+            wait=backoff(0.05, max_wait),
             stop=stop_after_attempt(attempts),
             reraise=True,
         )
@@ -515,12 +529,16 @@ class EventSink:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("event flush failed (attempt %d): %s; events wait in the outbox", state.attempt_number, exc)
 
+    def _sleep_unless_stopped(self, seconds: float) -> None:
+        """tenacity's `sleep(seconds) -> None`: a back-off sleep that ends early on stop()."""
+        self._stop.wait(seconds)
+
     def _loop(self) -> None:
         retrying = Retrying(
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(multiplier=0.2, max=self.max_backoff, jitter=0.2),
+            wait=backoff(0.2, self.max_backoff),
             stop=stop_when_event_set(self._stop),
-            sleep=self._stop.wait,  # back-off sleeps end early on stop()
+            sleep=self._sleep_unless_stopped,
             before_sleep=self._log_retry,
             reraise=False,
             retry_error_callback=lambda _s: None,
@@ -549,20 +567,17 @@ class EventSink:
             log.warning("final event flush failed (%s); %d events stay in the outbox", exc, self.pending())
 
     async def run(self) -> None:
-        """asyncio flavour of the flusher (cancel the task to stop): flushes in a worker thread."""
-        delay = 0.2
+        """asyncio flavour of the flusher (cancel the task to stop): flushes in a worker thread, with the same
+        back-off as the thread's (cancellation is not an Exception: it is never retried)."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=backoff(0.2, self.max_backoff),
+            before_sleep=self._log_retry,
+        )
         while True:
-            try:
-                moved = await asyncio.to_thread(self.flush_once)
-                delay = 0.2
-                if not moved:
-                    await asyncio.sleep(self.flush_interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("event flush failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
+            moved = await retrying(asyncio.to_thread, self.flush_once)
+            if not moved:
+                await asyncio.sleep(self.flush_interval)
 
 
 def parse_records(records: list[str]) -> list[dict[str, Any]]:

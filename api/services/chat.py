@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from core.config import Settings
 from core.conversation import ConversationParts, conversation_parts, conversation_service
 from dialogs.delivery import WEB, Address
-from dialogs.flow import Command, Event, Press, Text
+from dialogs.flow import COMMANDS, Command, Event, Press, Text
 from dialogs.service import Conversation, ConversationService, TurnResult
 from dialogs.state import load_state
 from dialogs.ui import Keyboard, Reply, parse_payload
@@ -43,7 +43,6 @@ COOKIE = "asesor_chat"
 COOKIE_SALT = "web-chat-session"
 COOKIE_MAX_AGE = 60 * 60 * 24 * 14  # as long as the dialog (storage/dialog_state.py)
 MAX_TEXT = 500  # a typed answer; the longest sensible one (a name, an amount) is far shorter
-COMMANDS = ("start", "reiniciar", "cancelar", "ayuda", "privacidad", "borrar_mis_datos")
 
 # what the dialog's texts use of Telegram's HTML: bold, italics, and the entities of escaped user values
 _KEEP = re.compile(r"(</?[bi]>|&(?:amp|lt|gt|quot|#39|#x27);)")

@@ -190,3 +190,18 @@ def test_band_ranges_hold_their_representative_income() -> None:
         assert m.income_fits_band(income, band)
     assert m.band_for_income(8_000) == "menos_15k_comprobado"  # a proven band is preferred where both hold it
     assert m.band_for_income(100_000) == "mas_30k" and m.band_for_income(17_000) == "15k_20k"
+
+
+def test_every_listed_command_is_answered_and_others_are_not() -> None:
+    """dialogs.flow.COMMANDS is the one list (bot menu, web chat, dialog): each has a meaning in the dialog."""
+    from dialogs.flow import COMMANDS
+
+    flow = Flow(default_policy())
+    raw = flow.handle(None, Command("start")).state.dump()
+    for name, description in COMMANDS.items():
+        assert description.strip()
+        for state in (None, raw):
+            out = flow.handle(state, Command(name))
+            assert all(r.text != texts.UNKNOWN_COMMAND for r in out.replies), name
+    unknown = flow.handle(raw, Command("inventado"))
+    assert unknown.replies[0].text == texts.UNKNOWN_COMMAND

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import threading
@@ -159,6 +160,45 @@ def test_redis_batch_is_redelivered_after_a_failed_insert(sqlite_url: str) -> No
     assert sink.flush() == len(events)  # the pending entries come back to the same consumer
     assert count_events(engine) == (len(events), len(events)) and box.pending() == 0
     box.client.delete(stream)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("flusher", ["thread", "asyncio"])
+async def test_both_flushers_back_off_by_the_same_policy_and_recover(
+    flusher: str, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database failing three flushes: each flusher waits the policy's capped back-off (max_backoff, here
+    0.05 s, below its 0.2 s first step) between attempts, logs each failure, and stores everything after."""
+    engine = make_engine(db_url)
+    sink = EventSink(engine, SpoolOutbox(tmp_path / "spool"), flush_interval=0.01, max_backoff=0.05)
+    real, attempts = sink.flush_once, []
+
+    def failing_three_times() -> int:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 3:
+            raise RuntimeError("database down")
+        return real()
+
+    sink.flush_once = failing_three_times  # type: ignore[method-assign]
+    events = dialog_events(f"{uuid.uuid4().int:064x}"[:64])
+    sink.emit_many(events)
+    task = asyncio.create_task(sink.run()) if flusher == "asyncio" else None
+    if task is None:
+        sink.start()
+    for _ in range(300):
+        if count_events(engine)[0] == len(events):
+            break
+        await asyncio.sleep(0.01)
+    if task is not None:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    else:
+        sink.stop()
+    assert count_events(engine) == (len(events), len(events))
+    gaps = [b - a for a, b in itertools.pairwise(attempts[:4])]
+    assert len(gaps) == 3 and all(0.04 <= g < 0.5 for g in gaps), gaps
+    assert sum("event flush failed" in r.getMessage() for r in caplog.records) == 3
     engine.dispose()
 
 
