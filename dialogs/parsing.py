@@ -1,7 +1,9 @@
-"""Parsing of what applicants type: money amounts, birth years, phone numbers and names.
+"""Parsing of what applicants type: money amounts, years, phone numbers and names.
 
-Each parser returns the value or raises InputError with the Spanish message to show; bounds come from the
-policy's [limits] and are passed in, never written here.
+The one place for it: the dialog (bot and web chat) and the web form (api/services/handoff.py) parse with these
+functions, so they accept the same forms ("350 mil", "$350,000", "+52 55 1234 5678") and store the same value
+(pesos as a float, phones as +52XXXXXXXXXX). Each parser returns the value or raises InputError with the
+Spanish message to show; bounds come from the policy's [limits] and are passed in, never written here.
 """
 
 from __future__ import annotations
@@ -59,10 +61,8 @@ def parse_amount(text: str) -> float:
 def parse_vehicle_price(text: str, minimum: float, maximum: float) -> float:
     value = parse_amount(text)
     if not minimum <= value <= maximum:
-        raise InputError(
-            f"El precio del vehículo debe estar entre {money(minimum)} y {money(maximum)}. "
-            "¿Cuál es el precio aproximado del auto?"
-        )
+        # no question here: the chat asks it again after the message, the form shows it under the field
+        raise InputError(f"El precio del vehículo debe estar entre {money(minimum)} y {money(maximum)}.")
     return round(value, 2)
 
 
@@ -76,11 +76,19 @@ def parse_income(text: str, maximum: float) -> float:
     return round(value, 2)
 
 
-def parse_birth_year(text: str, current_year: int, age_min: int, age_max: int) -> int:
+def parse_year(text: str, example: int = 1988) -> int:
+    """A year written with four digits (surrounding spaces allowed)."""
     s = text.strip()
     if not re.fullmatch(r"\d{4}", s):
-        raise InputError("Escribe tu año de nacimiento con cuatro cifras, por ejemplo 1988.")
-    year = int(s)
+        raise InputError(f"Escribe el año con cuatro cifras, por ejemplo {example}.")
+    return int(s)
+
+
+def parse_birth_year(text: str, current_year: int, age_min: int, age_max: int) -> int:
+    try:
+        year = parse_year(text)
+    except InputError:
+        raise InputError("Escribe tu año de nacimiento con cuatro cifras, por ejemplo 1988.") from None
     age = current_year - year
     if not age_min <= age <= age_max:
         raise InputError(

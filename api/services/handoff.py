@@ -18,10 +18,10 @@ from typing import Any
 from api.services import funnel
 from core.config import Settings
 from core.handoff import HandoffClaims, HandoffTokenError, verify_handoff_token
+from dialogs import parsing
 from storage.events import EventSink
 from storage.repositories import Storage
 
-PHONE_DIGITS = 10  # Mexican national numbers
 NAME_MIN, NAME_MAX = 3, 120
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,24}$")
 VEHICLE_AGE_MAX = 12  # model years accepted back from the current one (and one ahead)
@@ -141,26 +141,18 @@ class FormResult:
     clean: CleanForm | None = None
 
 
-def _money(text: str) -> float | None:
-    cleaned = re.sub(r"[,$\s]|MXN", "", text or "", flags=re.IGNORECASE)
-    try:
-        value = float(cleaned)
-    except ValueError:
-        return None
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
-
-
 def validate_form(ctx: HandoffContext, raw: dict[str, str], *, now: datetime | None = None) -> FormResult:
     values = {k: (v or "").strip() for k, v in raw.items()}
     errors: dict[str, str] = {}
     name = re.sub(r"\s+", " ", values.get("full_name", ""))
     if not NAME_MIN <= len(name) <= NAME_MAX:
         errors["full_name"] = "Escribe tu nombre completo."
-    digits = re.sub(r"\D", "", values.get("phone", ""))
-    if len(digits) == PHONE_DIGITS + 2 and digits.startswith("52"):
-        digits = digits[2:]
-    if len(digits) != PHONE_DIGITS:
-        errors["phone"] = "Escribe un teléfono de 10 dígitos."
+    # phone, price and year parse as in the chat (dialogs/parsing.py): same forms accepted, same value stored
+    phone = ""
+    try:
+        phone = parsing.parse_phone(values.get("phone", ""))
+    except parsing.InputError:
+        errors["phone"] = "Escribe un teléfono de 10 dígitos, por ejemplo 55 1234 5678."
     email = values.get("email") or None
     if email and not EMAIL_RE.match(email):
         errors["email"] = "El correo no parece válido (ejemplo: nombre@correo.com)."
@@ -174,17 +166,19 @@ def validate_form(ctx: HandoffContext, raw: dict[str, str], *, now: datetime | N
         errors["vehicle_model"] = "Escribe el modelo del vehículo."
     year_now = (now or datetime.now(UTC)).year
     try:
-        year = int(values.get("vehicle_year", ""))
-    except ValueError:
+        year = parsing.parse_year(values.get("vehicle_year", ""), example=year_now)
+    except parsing.InputError:
         year = 0
     if not year_now - VEHICLE_AGE_MAX <= year <= year_now + 1:
         errors["vehicle_year"] = f"Escribe un año entre {year_now - VEHICLE_AGE_MAX} y {year_now + 1}."
-    price = _money(values.get("vehicle_price", ""))
     lim = ctx.limits
-    if price is None or not lim.vehicle_price_min <= price <= lim.vehicle_price_max:
-        errors["vehicle_price"] = (
-            f"El precio debe estar entre ${lim.vehicle_price_min:,.0f} y ${lim.vehicle_price_max:,.0f} MXN."
+    price: float | None = None
+    try:
+        price = parsing.parse_vehicle_price(
+            values.get("vehicle_price", ""), lim.vehicle_price_min, lim.vehicle_price_max
         )
+    except parsing.InputError as exc:
+        errors["vehicle_price"] = str(exc)
     try:
         term = int(values.get("term_months", ""))
     except ValueError:
@@ -200,7 +194,7 @@ def validate_form(ctx: HandoffContext, raw: dict[str, str], *, now: datetime | N
         values=values,
         clean=CleanForm(
             full_name=name,
-            phone=digits,
+            phone=phone,
             email=email,
             bank=bank,
             vehicle_brand=brand,

@@ -68,7 +68,7 @@ async def test_form_is_prefilled_and_submission_stores_once(
     assert fr.details["chose_recommended"] is (rec == "banorte")
     assert storage.financing_contact(fr) == {
         "name": "Ana López Pérez",
-        "phone": "5512345678",
+        "phone": "+525512345678",  # as the chat stores it (dialogs/parsing.py)
         "email": "ana@example.com",
     }
     assert b"5512345678" not in (fr.contact_enc or b"")  # encrypted at rest
@@ -97,10 +97,10 @@ async def test_invalid_fields_are_explained_in_spanish(client: httpx.AsyncClient
     r = await client.post(handoff.form_url, data=bad, headers=HTML)
     assert r.status_code == 422
     for message in (
-        "Escribe un teléfono de 10 dígitos.",
+        "Escribe un teléfono de 10 dígitos, por ejemplo 55 1234 5678.",
         "El correo no parece válido",
         "Escribe un año entre",
-        "El precio debe estar entre",
+        "El precio del vehículo debe estar entre",
         "Necesitamos tu autorización",
         "Elige un banco de la lista.",
     ):
@@ -160,3 +160,29 @@ async def test_link_of_an_erased_applicant_opens_nothing(client: httpx.AsyncClie
     r = await client.get(handoff.form_url, headers=HTML)
     assert r.status_code == 404 and "No encontramos tu evaluación" in r.text
     assert "Ana" not in r.text
+
+
+@pytest.mark.parametrize(
+    ("phone", "price"),
+    [("+52 55 1234 5678", "350 mil"), ("(55) 1234-5678", "$350,000.00 MXN"), ("52 5512345678", "350k")],
+)
+async def test_the_form_reads_phone_and_price_as_the_chat_does(
+    client: httpx.AsyncClient, handoff: Any, storage: Any, phone: str, price: str
+) -> None:
+    """The chat's forms ("350 mil", +52) are accepted and stored as the chat stores them."""
+    from dialogs.parsing import parse_amount, parse_phone
+
+    r = await client.post(handoff.form_url, data=_form(phone=phone, vehicle_price=price), headers=HTML)
+    assert r.status_code == 303, r.text
+    with storage.session() as s:
+        (fr,) = s.scalars(select(FinancingRequest)).all()
+    assert fr.vehicle_price == 350_000 == parse_amount(price)
+    assert storage.financing_contact(fr)["phone"] == "+525512345678" == parse_phone(phone)
+
+
+async def test_the_form_refuses_what_the_chat_refuses(client: httpx.AsyncClient, handoff: Any, storage: Any) -> None:
+    for field, typed in (("phone", "55123456789"), ("vehicle_price", "un millón"), ("vehicle_year", "25")):
+        r = await client.post(handoff.form_url, data=_form(**{field: typed}), headers=HTML)
+        assert r.status_code == 422 and f'id="{field}-error"' in r.text, (field, typed)
+    with storage.session() as s:
+        assert s.scalars(select(FinancingRequest)).all() == []

@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialogs.parsing import InputError, money, parse_amount, parse_birth_year, parse_name, parse_phone
+from dialogs.parsing import (
+    InputError,
+    money,
+    parse_amount,
+    parse_birth_year,
+    parse_name,
+    parse_phone,
+    parse_vehicle_price,
+    parse_year,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +72,14 @@ def test_phone_and_name() -> None:
     for bad in ("1234", "x", "<b>Ana</b>", "a" * 81):
         with pytest.raises(InputError):
             parse_name(bad)
+
+
+def test_years_and_vehicle_price_bounds() -> None:
+    """The year and price parsers the web form shares with the chat."""
+    assert parse_year(" 2025 ") == 2025
+    for bad in ("25", "2025.0", "dos mil", "+2025", ""):
+        with pytest.raises(InputError, match="cuatro cifras"):
+            parse_year(bad)
+    assert parse_vehicle_price("350 mil", 50_000, 5_000_000) == 350_000
+    with pytest.raises(InputError, match=r"entre \$50,000 y \$5,000,000\.$"):
+        parse_vehicle_price("10", 50_000, 5_000_000)
