@@ -22,7 +22,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.log_throttle import LogThrottle
 from storage.db import DATABASE_UNAVAILABLE, InvalidText
 
 log = logging.getLogger("asesor.api")
@@ -146,7 +145,6 @@ def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
 
 # seconds a client should wait before retrying during an outage (recovery after a restart takes about one)
 RETRY_AFTER_SECONDS = 5
-OUTAGE_LOG = LogThrottle(interval=10.0)
 _UNAVAILABLE_ES = {
     "database": "La base de datos no está disponible en este momento; inténtalo de nuevo en unos segundos.",
     "redis": "Redis no está disponible en este momento; inténtalo de nuevo en unos segundos.",
@@ -205,15 +203,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def _unavailable(request: Request, exc: Exception) -> Response:
         dependency = dependency_down(exc) or "database"
-        OUTAGE_LOG.log(
-            log,
-            logging.WARNING,
-            dependency,
+        log.warning(  # at most once per dependency every few seconds (core.logging.RepeatFilter)
             "%s unavailable (%s) on %s %s; answering 503",
             dependency,
             type(exc).__name__,
             request.method,
             _route_of(request),
+            extra={"throttle": f"unavailable:{dependency}"},
         )
         return unavailable_response(request, dependency)
 

@@ -262,8 +262,12 @@ def _cipher_ready(storage: Storage) -> bool:
 def app_from_env() -> FastAPI:
     """uvicorn factory target: `uvicorn api.main:app_from_env --factory`. An unsafe or invalid configuration
     ends the worker with a JSON error and exit code 3 (core.config.EXIT_CONFIG), never a traceback."""
+    from core.logging import configure_logging
+
     try:
-        return create_app(load_settings(), warm_engine=True)
+        settings = load_settings()
+        configure_logging(settings=settings)  # a worker process: `asesor api serve` exported its level and format
+        return create_app(settings, warm_engine=True)
     except UnsafeSettings as exc:
         exit_refused(exc.to_json())
         raise  # unreachable

@@ -31,7 +31,12 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Procesos de uvicorn"),
     migrate: bool = typer.Option(True, help="Aplicar migraciones de Alembic antes de arrancar"),
     proxy_headers: bool = typer.Option(True, help="Confiar en X-Forwarded-For del proxy (límites por IP)"),
-    log_level: str = typer.Option("info"),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="DEBUG, INFO, WARNING, ERROR (por omisión ASESOR_LOG_LEVEL, si no INFO)"
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="auto, json, console (por omisión ASESOR_LOG_FORMAT, si no auto)"
+    ),
 ) -> None:
     """Run the API with uvicorn (the engine is loaded at start-up in each worker)."""
     import uvicorn
@@ -41,6 +46,11 @@ def serve(
     settings = load_settings()
     # outside development: no public, missing, short or shared secret, and an encryption key (JSON error, exit 3)
     ensure_safe(settings, "api")
+    from cli.logs import service_logging
+
+    log_level, log_format = service_logging(settings, log_level, log_format)
+    # each uvicorn worker sets its logging up again from these (api.main.app_from_env)
+    os.environ["ASESOR_LOG_LEVEL"], os.environ["ASESOR_LOG_FORMAT"] = log_level, log_format
     if settings.prometheus_multiproc_dir is not None:
         # prometheus_client reads the variable itself when the workers import it: a value from .env must reach it
         settings.prometheus_multiproc_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +67,8 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=proxy_headers,
-        log_level=log_level,
+        log_level=log_level.lower(),
+        log_config=None,  # uvicorn's lines go through core.logging's handler (format, redaction, request ids)
         access_log=False,  # paths carry handoff tokens: keep them out of access logs
     )
 

@@ -11,7 +11,6 @@ import typer
 import uvloop
 
 from cli.errors import ExitCode, fail, report
-from cli.logs import configure_logging
 
 HELP = "Bot de Telegram del solicitante (polling local o webhook en producción)."
 
@@ -30,7 +29,12 @@ def run(
     ),
     host: str = typer.Option("0.0.0.0", "--host", help="webhook mode: address to listen on"),
     port: int = typer.Option(8081, "--port", help="webhook mode: port to listen on"),
-    log_level: str = typer.Option("INFO", "--log-level"),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: ASESOR_LOG_LEVEL, else INFO)"
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="auto, json, console (default: ASESOR_LOG_FORMAT, else auto)"
+    ),
     workers: int = typer.Option(
         1, "--workers", min=1, help="webhook mode: bot processes sharing the port (state and locks are in Redis)"
     ),
@@ -44,6 +48,9 @@ def run(
     from core.config import ensure_safe, load_settings
 
     settings = load_settings()  # an invalid variable (BOT_MODE=…) is a JSON error and exit 3
+    from cli.logs import service_logging
+
+    log_level, log_format = service_logging(settings, log_level, log_format)
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         _fail(
             "missing_setting",
@@ -78,21 +85,30 @@ def run(
     # outside development: no public, missing, short or shared secret, and an encryption key (exit 3)
     ensure_safe(settings, "bot", webhook=mode == "webhook")
     if workers > 1:
-        raise typer.Exit(_supervise(framework, workers, host, port, log_level, pin_cpus))
-    _serve(framework, mode, host, port, log_level)
+        raise typer.Exit(_supervise(framework, workers, host, port, log_level, pin_cpus, log_format))
+    _serve(framework, mode, host, port, log_level, log_format=log_format)
 
 
 def _serve(
-    framework: str, mode: str, host: str, port: int, log_level: str, reuse_port: bool = False, cpu: int | None = None
+    framework: str,
+    mode: str,
+    host: str,
+    port: int,
+    log_level: str,
+    reuse_port: bool = False,
+    cpu: int | None = None,
+    log_format: str = "auto",
 ) -> None:
     from core.config import get_settings
+    from core.logging import configure_logging
 
     if cpu is not None:
         from bot.app import pin_to_cpu
 
         pin_to_cpu(cpu)
 
-    configure_logging(log_level)  # again in a spawned worker: it has not run the root command's set-up
+    # again in a spawned worker: it has not run the root command's set-up; the settings' secrets are redacted
+    configure_logging(log_level, log_format, settings=get_settings())
     # uvloop: a faster event loop for the same code (it is what uvicorn runs the API on, too)
     # Ctrl-C, or the supervisor stopping its workers: _main's cleanup has run by the time it surfaces here
     with contextlib.suppress(KeyboardInterrupt):
@@ -109,7 +125,15 @@ def _worker(*args: Any) -> None:
         raise SystemExit(report(exc)) from None
 
 
-def _supervise(framework: str, workers: int, host: str, port: int, log_level: str, pin_cpus: bool = False) -> int:
+def _supervise(
+    framework: str,
+    workers: int,
+    host: str,
+    port: int,
+    log_level: str,
+    pin_cpus: bool = False,
+    log_format: str = "auto",
+) -> int:
     """Webhook mode on several CPUs: `workers` processes listen on one port (SO_REUSEPORT, the kernel spreads
     Telegram's connections) and share the dialog state, the chat locks and the idempotency guard in Redis.
     SIGINT or SIGTERM stops them all gracefully; if one dies, the others are stopped and the exit code says so
@@ -128,7 +152,7 @@ def _supervise(framework: str, workers: int, host: str, port: int, log_level: st
     procs = [
         ctx.Process(
             target=_worker,
-            args=(framework, "webhook", host, port, log_level, True, i if pin_cpus else None),
+            args=(framework, "webhook", host, port, log_level, True, i if pin_cpus else None, log_format),
             name=f"asesor-bot-{i}",
         )
         for i in range(workers)

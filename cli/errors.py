@@ -19,7 +19,6 @@ errors and the expected dependency failures (`classify`) into that shape, and pr
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 from enum import IntEnum
@@ -73,9 +72,18 @@ def error_json(code: str, message: str, *, field: str | None = None, **details: 
 
 
 def _redact(text: str) -> str:
-    """A library's message may quote a URL with the bot token in it (https://…/bot<token>/getMe)."""
-    token = os.environ.get("BOT_TOKEN", "").strip()
-    return text.replace(token, "<BOT_TOKEN>") if len(token) > 8 else text
+    """The one redactor (core.redaction): a library's message may quote a URL with the bot token in it
+    (https://…/bot<token>/getMe), a database error its URL's password. The settings' secrets are registered
+    first when they can be read (an invalid setting is what some errors are about: then by shape only)."""
+    from core.redaction import redact, register_secrets, secrets_of
+
+    try:
+        from core.config import get_settings
+
+        register_secrets(secrets_of(get_settings()))
+    except Exception:  # the error being reported may be the settings themselves
+        pass
+    return redact(text)
 
 
 def emit(err: CliError) -> None:

@@ -1,25 +1,22 @@
-"""Logging of the `asesor` processes, set up once: records on stderr, ours at the chosen level, third-party chatter
-(Alembic's plugin and context lines, aiogram's per-update lines, HTTP clients) only from WARNING."""
+"""The logging options of the long-running commands (`asesor api serve`, `asesor bot`): `--log-level` and
+`--log-format`, else ASESOR_LOG_LEVEL / ASESOR_LOG_FORMAT. The set-up itself is core.logging's."""
 
 from __future__ import annotations
 
-import logging
-import sys
+from typing import Any
 
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_NOISY = ("alembic", "aiogram.event", "httpx", "httpcore", "urllib3", "matplotlib", "asyncio")
+from cli.errors import fail
 
 
-def configure_logging(level: str = "WARNING") -> None:
-    """Idempotent: a second call changes the level, never adds a second handler or another format."""
-    level = level.upper()
-    root = logging.getLogger()
-    if not any(getattr(h, "_asesor", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        handler._asesor = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
-    root.setLevel(level)
-    quiet = level if level == "DEBUG" else "WARNING" if level != "ERROR" else "ERROR"
-    for name in _NOISY:
-        logging.getLogger(name).setLevel(quiet)
+def service_logging(settings: Any, level: str | None, fmt: str | None) -> tuple[str, str]:
+    """Configure the process's logging from the options, else the settings; return the (level, format) used.
+    A bad value is the caller's (JSON error, exit 2), said before anything starts."""
+    from core.logging import FORMATS, LEVELS, configure_logging
+
+    level, fmt = (level or settings.log_level).upper(), (fmt or settings.log_format).lower()
+    if level not in LEVELS:
+        fail("invalid_option", f"--log-level debe ser uno de {', '.join(LEVELS)}.", field="--log-level")
+    if fmt not in FORMATS:
+        fail("invalid_option", f"--log-format debe ser uno de {', '.join(FORMATS)}.", field="--log-format")
+    configure_logging(level, fmt, settings=settings)
+    return level, fmt

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cli.errors import AsesorGroup, state
-from cli.logs import LEVELS, configure_logging
+from core.logging import FORMATS, LEVELS, configure_logging
 
 app = typer.Typer(
     name="asesor",
@@ -28,13 +28,19 @@ def root(
     log_level: Annotated[
         str, typer.Option("--log-level", help="Nivel de los registros en stderr: DEBUG, INFO, WARNING, ERROR.")
     ] = "WARNING",
+    log_format: Annotated[
+        str,
+        typer.Option("--log-format", help="Formato de los registros: auto (texto en una terminal), json o console."),
+    ] = "auto",
 ) -> None:
     """Asesor: motor de evaluación de crédito automotriz, bot, API y herramientas de analistas."""
     state.debug = debug
-    level = log_level.upper()
+    level, fmt = log_level.upper(), log_format.lower()
     if level not in LEVELS:
         raise typer.BadParameter(f"use one of {', '.join(LEVELS)}", param_hint="--log-level")
-    configure_logging(level)
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--log-format")
+    configure_logging(level, fmt)
 
 
 # Sub-command modules (each exposes `app: typer.Typer` or a `register(app)` function), one line each.

@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 Environment = Literal["development", "staging", "production"]
 BotMode = Literal["polling", "webhook"]
-LogFormat = Literal["json", "console"]
+LogFormat = Literal["auto", "json", "console"]
 Component = Literal["api", "bot", "handoff"]
 
 # process exit code of a refused configuration (the API, the bot, the CLI): documented in docs/security.md
@@ -311,10 +311,10 @@ class Settings(BaseSettings):
         es="nivel de registro (DEBUG, INFO, WARNING, ERROR)",
     )
     log_format: LogFormat = _field(
-        "json",
+        "auto",
         alias="ASESOR_LOG_FORMAT",
-        en="`json` (one object per line, for shipping) or `console` (readable)",
-        es="`json` (un objeto por línea, para enviar) o `console` (legible)",
+        en="`json` (one object per line, for shipping), `console` (readable) or `auto` (console on a terminal)",
+        es="`json` (un objeto por línea, para enviar), `console` (legible) o `auto` (console en una terminal)",
     )
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")

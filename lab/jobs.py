@@ -156,5 +156,8 @@ def execute(run_id: str, database_url: str | None = None) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
+    from core.config import get_settings
+    from core.logging import configure_logging
+
+    configure_logging(settings=get_settings())
     raise SystemExit(execute(sys.argv[1]))

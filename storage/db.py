@@ -1,7 +1,8 @@
 """Engines, sessions and migrations.
 
 - `make_engine(url)`: SQLite (WAL, foreign keys, busy timeout, parent dir created) or PostgreSQL (psycopg 3,
-  pool pre-ping so a restarted server does not hand out dead connections).
+  pool pre-ping so a restarted server does not hand out dead connections); both with `hide_parameters`, so no
+  error message or log line carries a statement's values.
 - `default_url()`: `DATABASE_URL`, else the SQLite file under the data directory (core.config).
 - `migrate(url)`: `alembic upgrade head` programmatically; the app, the CLI (`asesor db upgrade`) and the
   tests create the schema this way, never with `create_all`.
@@ -180,6 +181,9 @@ def write_engine(engine: Engine) -> Engine:
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = normalize_url(url or default_url())
     u = make_url(url)
+    # a database error's message must not carry the statement's values (a note, a username, an argon2 hash):
+    # it ends in logs and tracebacks (issue #13 item 3); the statement itself stays, to see what failed
+    kwargs.setdefault("hide_parameters", True)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,6 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from core.log_throttle import LogThrottle
 from storage.db import write_engine
 from storage.models import FUNNEL_COLUMNS, Event, EventName, FunnelProgress
 from storage.sqlfuncs import greatest, least
@@ -57,7 +56,6 @@ from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 # an outbox that is down fails every emit: say so once every few seconds, not once per event
-OUTBOX_LOG = LogThrottle(interval=10.0)
 STEP_COLUMNS = tuple(dict.fromkeys(FUNNEL_COLUMNS.values()))
 
 
@@ -441,13 +439,11 @@ class EventSink:
                 return
             except Exception as exc:
                 name = type(target).__name__
-                OUTBOX_LOG.log(
-                    log,
-                    logging.WARNING,
-                    f"put:{name}",
+                log.warning(  # at most once per outbox every few seconds (core.logging.RepeatFilter)
                     "outbox %s unavailable (%s); trying the next one",
                     name,
                     type(exc).__name__,
+                    extra={"throttle": f"outbox-put:{name}"},
                 )
         with self._mem_lock:
             room = self._memory_limit - len(self._memory)
@@ -481,8 +477,8 @@ class EventSink:
                 batch = source.take(self.batch_size)
             except Exception as exc:  # Redis down: its events wait there; the spool still flushes
                 name = type(source).__name__
-                OUTBOX_LOG.log(
-                    log, logging.WARNING, f"take:{name}", "cannot read outbox %s: %s", name, type(exc).__name__
+                log.warning(
+                    "cannot read outbox %s: %s", name, type(exc).__name__, extra={"throttle": f"outbox-take:{name}"}
                 )
                 continue
             if batch is None:
@@ -519,9 +515,8 @@ class EventSink:
             try:
                 n += s.pending()
             except Exception:
-                OUTBOX_LOG.log(
-                    log, logging.WARNING, f"count:{type(s).__name__}", "cannot count outbox %s", type(s).__name__
-                )
+                name = type(s).__name__
+                log.warning("cannot count outbox %s", name, extra={"throttle": f"outbox-count:{name}"})
         return n
 
     # -------------------------------------------------------------------------------- background runner

@@ -1,0 +1,237 @@
+"""The one logging set-up of every process (the API and its workers, the bot and its workers, lab jobs, the CLI).
+
+    configure_logging(level="INFO", fmt="json")        # or configure_logging(settings=get_settings())
+
+- **One stderr handler on the root logger**, formatted by structlog's `ProcessorFormatter`: `json` is one object
+  per line (`timestamp`, `level`, `logger`, `event`, `request_id` when a request is being served, `exception`),
+  for shipping; `console` is readable text for a terminal; `auto` (the default) is console on a terminal, JSON
+  otherwise. The standard library's loggers (ours, uvicorn's, aiogram's, Alembic's) all end in it: uvicorn runs
+  with `log_config=None` and Alembic's `fileConfig` is skipped (storage.db), so neither replaces the format.
+- **Redaction on the handler** (`RedactingFilter`, core.redaction): the message, its arguments and the traceback
+  are scrubbed of tokens, secrets, hashes, phones and cookies before any formatter sees them, and the rendered
+  event's values once more (a structlog caller's key-value pairs).
+- **Repeated lines rate-limited on the handler** (`RepeatFilter`): a WARNING or worse line is written at most
+  once per key every `interval` seconds; the next one written says how many were suppressed. The key is
+  `extra={"throttle": "database"}` when given, else the logger, level and message *template* (never the
+  formatted message: keys stay a small fixed set). An outage writes a few lines, not one per request.
+- **Context**: `bind(request_id=…)` (structlog.contextvars) adds fields to every line of the current task or
+  thread (asyncio tasks and `to_thread` copy the context); the API's RequestId middleware binds `request_id`.
+- Third-party chatter (Alembic's plugin lines, aiogram's per-update lines, HTTP clients) only from WARNING,
+  unless the level is DEBUG.
+
+Idempotent: a second call changes the level and format, never adds a second handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import orjson
+import structlog
+from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars, merge_contextvars
+
+from core.redaction import REDACTOR, register_secrets, secrets_of
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FORMATS = ("auto", "json", "console")
+_NOISY = ("alembic", "aiogram.event", "httpx", "httpcore", "urllib3", "matplotlib", "asyncio", "multipart")
+REPEAT_INTERVAL_S = 10.0
+
+__all__ = [
+    "FORMATS",
+    "LEVELS",
+    "RedactingFilter",
+    "RepeatFilter",
+    "bind",
+    "bound",
+    "clear_context",
+    "configure_logging",
+]
+
+bind = bind_contextvars
+bound = bound_contextvars
+clear_context = clear_contextvars
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs a record in place (message with its arguments, and the traceback) before it is formatted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_asesor_redacted", False):  # a record passing a second handler
+            return True
+        if isinstance(record.msg, dict):  # structlog's event dict: its values are redacted by _redact_event
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad %-format: keep the template, drop the arguments
+            message = str(record.msg)
+        record.msg, record.args = REDACTOR(message), None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = REDACTOR(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None  # formatters print exc_text instead of formatting the raw exception again
+        elif record.exc_text:
+            record.exc_text = REDACTOR(record.exc_text)
+        if record.stack_info:
+            record.stack_info = REDACTOR(record.stack_info)
+        record._asesor_redacted = True
+        return True
+
+
+class RepeatFilter(logging.Filter):
+    """At most one WARNING-or-worse line per key and `interval`; the next written counts the suppressed ones."""
+
+    def __init__(self, interval: float = REPEAT_INTERVAL_S, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval, self._clock = interval, clock
+        self._last: dict[Any, float] = {}
+        self._suppressed: dict[Any, int] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key_of(record: logging.LogRecord) -> Any:
+        return getattr(record, "throttle", None) or (record.name, record.levelno, str(record.msg))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key, now = self.key_of(record), self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return False
+            suppressed = self._suppressed.pop(key, 0)
+            self._last[key] = now
+        if suppressed:
+            record.msg = f"{record.msg} (%d similar lines suppressed in the last %.0f s)"
+            record.args = (*(record.args or ()), suppressed, self.interval)  # type: ignore[misc]
+            record.suppressed = suppressed
+        return True
+
+    def suppressed(self, key: Any) -> int:
+        with self._lock:
+            return self._suppressed.get(key, 0)
+
+
+def _redact_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {k: REDACTOR.value(v) for k, v in event.items()}
+
+
+def _exc_text(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The traceback RedactingFilter already formatted (and scrubbed), under `exception`."""
+    record = event.get("_record")  # ProcessorFormatter's copy of the record: the original keeps its exc_text
+    text = getattr(record, "exc_text", None)
+    if text:
+        event.setdefault("exception", text)
+        record.exc_text = None  # type: ignore[union-attr]  # or logging.Formatter appends it after the JSON
+    return event
+
+
+def _dumps(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+_PRE_CHAIN: list[Any] = [
+    merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
+
+def _formatter(fmt: str, stream: TextIO) -> logging.Formatter:
+    if fmt == "auto":
+        fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_PRE_CHAIN,
+        keep_exc_info=True,  # other handlers (pytest's caplog) still see the scrubbed traceback
+        processors=[
+            _exc_text,
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact_event,
+            renderer,
+        ],
+    )
+
+
+def configure_logging(
+    level: str | None = None,
+    fmt: str | None = None,
+    *,
+    settings: Any | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Set up (or re-set) the process's logging. `level`/`fmt` win over `settings.log_level`/`log_format`; the
+    settings' secrets are registered with the redactor so their values never appear in a line."""
+    if settings is not None:
+        register_secrets(secrets_of(settings))
+        level = level or settings.log_level
+        fmt = fmt or settings.log_format
+    level = (level or "WARNING").upper()
+    fmt = (fmt or "auto").lower()
+    if level not in LEVELS:
+        raise ValueError(f"log level {level!r}: use one of {', '.join(LEVELS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"log format {fmt!r}: use one of {', '.join(FORMATS)}")
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, "_asesor", False)), None)
+    if handler is None:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.addFilter(RepeatFilter())  # first: its key is the message template, before redaction formats it
+        handler.addFilter(RedactingFilter())
+        handler._asesor = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    elif stream is not None:
+        handler.setStream(stream)  # type: ignore[attr-defined]
+    handler.setFormatter(_formatter(fmt, handler.stream))  # type: ignore[attr-defined]
+    root.setLevel(level)
+    quiet = level if level in ("DEBUG", "ERROR", "CRITICAL") else "WARNING"
+    for name in _NOISY:
+        logging.getLogger(name).setLevel(quiet)
+    # uvicorn's own loggers propagate to the root handler (it is started with log_config=None)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    structlog.configure(
+        processors=[*_PRE_CHAIN, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+@contextmanager
+def captured(level: str = "DEBUG", fmt: str = "json") -> Iterator[list[str]]:
+    """Tests: the lines this set-up writes while the block runs (the real handler, filters and format)."""
+    import io
+
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    previous = next((h for h in root.handlers if getattr(h, "_asesor", False)), None)
+    old = (previous.stream, previous.formatter, root.level) if previous is not None else None  # type: ignore[attr-defined]
+    configure_logging(level, fmt, stream=buffer)
+    lines: list[str] = []
+    try:
+        yield lines
+    finally:
+        lines.extend(buffer.getvalue().splitlines())
+        handler = next(h for h in root.handlers if getattr(h, "_asesor", False))
+        if old is None:
+            root.removeHandler(handler)
+        else:
+            handler.setStream(old[0])  # type: ignore[attr-defined]
+            handler.setFormatter(old[1])
+            root.setLevel(old[2])
