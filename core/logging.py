@@ -16,8 +16,8 @@
   formatted message: keys stay a small fixed set). An outage writes a few lines, not one per request.
 - **Context**: `bind(request_id=…)` (structlog.contextvars) adds fields to every line of the current task or
   thread (asyncio tasks and `to_thread` copy the context); the API's RequestId middleware binds `request_id`.
-- Third-party chatter (Alembic's plugin lines, aiogram's per-update lines, HTTP clients) only from WARNING,
-  unless the level is DEBUG.
+- Our packages' loggers (and uvicorn's) at the chosen level; every library's (Alembic's plugin lines, aiogram's
+  per-update lines, HTTP clients, experta's line per fact) only from WARNING, from INFO when the level is DEBUG.
 
 Idempotent: a second call changes the level and format, never adds a second handler.
 """
@@ -40,7 +40,10 @@ from core.redaction import REDACTOR, register_secrets, secrets_of
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("auto", "json", "console")
-_NOISY = ("alembic", "aiogram.event", "httpx", "httpcore", "urllib3", "matplotlib", "asyncio", "multipart")
+# the loggers of our packages (getLogger(__name__) or "asesor.…") and uvicorn's, which speak for the server
+OURS = ("asesor", "api", "bot", "dialogs", "storage", "core", "cli", "lab", "engine", "uvicorn")
+# libraries whose own level a previous set-up may have lowered
+_NOISY = ("alembic", "aiogram", "httpx", "httpcore", "urllib3", "matplotlib", "asyncio", "multipart")
 REPEAT_INTERVAL_S = 10.0
 
 __all__ = [
@@ -196,12 +199,17 @@ def configure_logging(
     elif stream is not None:
         handler.setStream(stream)  # type: ignore[attr-defined]
     handler.setFormatter(_formatter(fmt, handler.stream))  # type: ignore[attr-defined]
-    root.setLevel(level)
-    quiet = level if level in ("DEBUG", "ERROR", "CRITICAL") else "WARNING"
+    # ours at the level; every other library from WARNING (INFO at DEBUG): experta alone writes a line per fact
+    third_party = level if level in ("ERROR", "CRITICAL") else "INFO" if level == "DEBUG" else "WARNING"
+    root.setLevel(third_party)
+    for name in OURS:
+        logging.getLogger(name).setLevel(level)
     for name in _NOISY:
-        logging.getLogger(name).setLevel(quiet)
-    # uvicorn's own loggers propagate to the root handler (it is started with log_config=None)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        logging.getLogger(name).setLevel(third_party)
+    logging.getLogger("experta").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # uvicorn's own loggers propagate to the root handler (it is started with log_config=None); its access log
+    # stays as uvicorn leaves it (`asesor api serve` turns it off: paths carry handoff tokens)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
