@@ -1,7 +1,7 @@
 """`assess`: the one entry point of the engine (SPEC §5).
 
 answers + loan + birth year → bank fit; → PD features → PD → credit score; income, stability, score →
-fuzzy risk; everything → applicant graph → OWL-RL closure → facts read back from the inferred graph →
+fuzzy risk; everything → applicant graph → RDFS closure (owlrl) → facts read back from the inferred graph →
 expert system → decision, rate, fired rules.
 
 An `Assessor` holds everything that is expensive to build (the policy's tables, the fuzzy system, the
