@@ -9,7 +9,6 @@ keep their headers in every other test.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +104,7 @@ def test_result_page_redirect_can_be_paused_and_continued(live: LiveServer, brow
     """WCAG 2.2.1 (timing adjustable): the automatic move to the form has a pause/continue control."""
     h = make_handoff(live.storage, live.settings, shared_assessor())
     page = _page(browser, 390)
+    page.clock.install()  # the page's timers on a controlled clock (time still flows unless moved on)
     page.goto(f"{live.url}/resultado/{h.token}")
     _axe(page, "result page")
     _fits(page, 390)
@@ -113,10 +113,12 @@ def test_result_page_redirect_can_be_paused_and_continued(live: LiveServer, brow
     toggle.click()
     assert toggle.inner_text().strip() == "Continuar" and toggle.get_attribute("aria-pressed") == "true"
     assert "pausa" in page.inner_text("#cuenta-estado").lower()
-    time.sleep(live.settings.handoff_redirect_seconds + 1.5)
+    wait_ms = int((live.settings.handoff_redirect_seconds + 1.5) * 1000)
+    page.clock.run_for(wait_ms)  # past the redirect, at once: every timer due meanwhile fires
     assert page.url == f"{live.url}/resultado/{h.token}"  # paused: still here
     _axe(page, "result page paused")
     toggle.click()
+    page.clock.run_for(wait_ms)
     page.wait_for_url(f"{live.url}/solicitud/{h.token}", timeout=15_000)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from api.main import create_app
@@ -125,12 +127,16 @@ async def test_expired_tampered_and_foreign_links(
     foreign = make_handoff_token("f" * 64, handoff.assessment_id, settings=api_settings)
     assert (await client.get(f"/solicitud/{foreign}", headers=HTML)).status_code == 404
 
-    expired_app = create_app(make_settings(db_url, tmp_path, HANDOFF_TTL_SECONDS=1), storage=storage)
-    await asyncio.sleep(2.1)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=expired_app), base_url="http://t") as c:
-        r = await c.get(handoff.form_url, headers=HTML)
-        assert r.status_code == 410 and "Este enlace ya expiró" in r.text
-        api = await c.get(handoff.form_url)
+    # HANDOFF_TTL_SECONDS=60 on a controlled clock (the token was signed moments ago): open at 30 s, gone at 61 s
+    short_app = create_app(make_settings(db_url, tmp_path, HANDOFF_TTL_SECONDS=60), storage=storage)
+    now = datetime.now(UTC)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=short_app), base_url="http://t") as c:
+        with time_machine.travel(now + timedelta(seconds=30)):
+            assert (await c.get(handoff.form_url, headers=HTML)).status_code == 200
+        with time_machine.travel(now + timedelta(seconds=61)):
+            r = await c.get(handoff.form_url, headers=HTML)
+            assert r.status_code == 410 and "Este enlace ya expiró" in r.text
+            api = await c.get(handoff.form_url)
         assert api.status_code == 410 and api.headers["content-type"].startswith("application/problem+json")
         assert api.json()["type"] == "urn:asesor:handoff:expired"
 
