@@ -64,6 +64,17 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> Metrics:
     )
 
 
+def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """(threshold, F1) of the cut-off `p >= threshold` with the highest F1 on these rows."""
+    from sklearn.metrics import precision_recall_curve
+
+    prec, rec, thr = precision_recall_curve(np.asarray(y).astype(int), np.asarray(p, dtype=float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.nan_to_num(2 * prec * rec / (prec + rec))[:-1]  # the last point has no threshold
+    i = int(np.argmax(f1))
+    return float(thr[i]), float(f1[i])
+
+
 def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
     """Hanley & McNeil (1982) standard error of an AUC: how far two honest runs may differ by sampling alone."""
     q1 = auc / (2 - auc)

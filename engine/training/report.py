@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from engine.training import plots
 from engine.training.logit import INTERCEPT
 from engine.training.metrics import auc_standard_error
+from engine.training.seed_claims import claim_table
 from engine.training.study import StudyResult
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -64,6 +65,7 @@ class Tables:
     reasons: pd.DataFrame
     seed: pd.DataFrame | None
     seed_coefficients: pd.DataFrame | None
+    claims: pd.DataFrame | None
 
 
 def build_tables(study: StudyResult) -> Tables:
@@ -111,6 +113,10 @@ def build_tables(study: StudyResult) -> Tables:
                 "precisión": r.metrics.precision,
                 "exhaustividad": r.metrics.recall,
                 "F1": r.metrics.f1,
+                "umbral (mejor F1 en entrenamiento)": r.threshold_train,
+                "F1 en validación con ese umbral": r.metrics_threshold_train.f1,
+                "mejor umbral de validación": r.threshold_best_valid,
+                "F1 en el mejor umbral": r.f1_best_valid,
                 "ROC-AUC": r.metrics.roc_auc,
                 "KS": r.metrics.ks,
                 "Gini": r.metrics.gini,
@@ -174,6 +180,7 @@ def build_tables(study: StudyResult) -> Tables:
         study.reason_examples,
         seed_tbl,
         seed_coef,
+        claim_table(study),
     )
 
 
@@ -272,7 +279,8 @@ def render_markdown(study: StudyResult, tables: Tables | None = None) -> str:
         f"Semilla {study.seed}, partición {1 - study.valid_share:.0%}/{study.valid_share:.0%} estratificada; "
         f"política {study.policy_version}; datos sha256 `{study.dataset.sha256[:16]}…`; {study.seconds:.1f} s.",
         "",
-        "## Métricas en validación (umbral 0.5 sobre la PD del modelo balanceado, como la semilla)",
+        "## Métricas en validación (umbral 0.5 sobre la PD del modelo balanceado, como la semilla; F1 también en el "
+        "umbral elegido en el entrenamiento y en el mejor umbral de la validación)",
         "",
         to_markdown(t.metrics),
         "",
@@ -285,12 +293,21 @@ def render_markdown(study: StudyResult, tables: Tables | None = None) -> str:
         "",
         f"## Pérdida esperada (LGD {study.lgd:g}, {d.ead_note or 'EAD = 1 por cliente'})",
         "",
+        f"LGD y factor de EAD son supuestos de `[products.auto]`, no medidos. Fuente: {study.loss_source}",
+        "",
         to_markdown(t.loss),
         "",
         f"## Scorecard WoE: ROC-AUC {study.scorecard_metrics.roc_auc:.4f}",
         "",
         to_markdown(t.iv),
     ]
+    if t.claims is not None:
+        lines += [
+            "",
+            "## Afirmaciones de la semilla 001 frente a esta corrida (tabla calculada)",
+            "",
+            to_markdown(t.claims),
+        ]
     if t.seed is not None:
         lines += [
             "",
@@ -314,15 +331,18 @@ def seed_notes(study: StudyResult) -> list[str]:
         "coinciden una a una.",
         "Los conteos de over/under/ambas dependen de ese entrenamiento (over = 2 × clase 0, under = 2 × clase 1) y de "
         "los números aleatorios (R frente a NumPy); 'ambas' es un solo sorteo Binomial(N, 0.5).",
-        "SMOTE usa las mismas proporciones (perc.over = 100, perc.under = 300, k = 5) con imbalanced-learn en lugar de "
-        "DMwR; DMwR toma la clase mayoritaria con reemplazo, aquí sin reemplazo cuando alcanza.",
+        "`smote` usa las mismas proporciones (perc.over = 100, perc.under = 300, k = 5) con imbalanced-learn: busca "
+        "vecinos por distancia euclídea sin escalar y toma la mayoritaria sin reemplazo cuando alcanza. `smote_dmwr` "
+        "es el método de la semilla (DMwR): variables escaladas a su rango antes de buscar vecinos y mayoritaria con "
+        "reemplazo.",
     ]
     c = study.chosen
     if "roc_auc" in ref:
         se = auc_standard_error(c.metrics.roc_auc, c.metrics.tp + c.metrics.fn, c.metrics.tn + c.metrics.fp)
         gap = c.metrics.roc_auc - float(ref["roc_auc"])
         verdict = (
-            "dentro de dos errores estándar: ruido de muestreo de la partición, no otro método"
+            "dentro de dos errores estándar: compatible con el ruido de la partición; no prueba que el método sea "
+            "el mismo (la tabla de afirmaciones dice qué más coincide y qué no)"
             if abs(gap) <= 2 * se
             else "más de dos errores estándar: revise la partición y las variables elegidas"
         )

@@ -21,7 +21,7 @@ from engine.policy.models import Policy
 from engine.training.calibration import Platt, reliability
 from engine.training.datasets import Dataset
 from engine.training.logit import DesignSpec, LogitModel
-from engine.training.metrics import Metrics, approval_rate, evaluate, expected_loss
+from engine.training.metrics import Metrics, approval_rate, best_f1_threshold, evaluate, expected_loss
 from engine.training.monitoring import BinnedReference, population_reference
 from engine.training.resampling import STRATEGIES, STRATEGY_LABELS, Split, resample, stratified_split
 from engine.training.scorecard import Scaling, Scorecard, fit_scorecard
@@ -42,6 +42,12 @@ class StrategyResult:
     stepwise: StepwiseResult
     model: LogitModel
     metrics: Metrics  # raw PD of the resampled model, threshold 0.5: the seed's figures
+    # F1 is a property of a threshold, not only of a model: the cut-off with the best F1 on the TRAINING part
+    # (original mix), applied to validation, and the best F1 validation itself allows (an upper bound)
+    threshold_train: float
+    metrics_threshold_train: Metrics
+    threshold_best_valid: float
+    f1_best_valid: float
     calibrator: Platt
     brier_raw: float
     brier_calibrated: float
@@ -74,6 +80,7 @@ class StudyResult:
     scaling: Scaling
     lgd: float
     ead_factor: float
+    loss_source: str  # [products.auto].source: LGD and EAD are assumptions, and where they come from
     approve_pd_below: float
     ead_valid: np.ndarray
     realised_loss: float
@@ -124,9 +131,12 @@ def run_study(
             model = LogitModel.from_fit(spec, step.fit)
             pd_raw = model.predict_proba(split.X_valid)
             # recalibrate on the original-mix training part (the validation part stays untouched for judging)
-            calibrator = Platt.fit_pd(model.predict_proba(split.X_train), split.y_train.to_numpy())
+            pd_train = model.predict_proba(split.X_train)
+            calibrator = Platt.fit_pd(pd_train, split.y_train.to_numpy())
             pd_cal = calibrator(pd_raw)
             m = evaluate(yv, pd_raw, CLASS_THRESHOLD)
+            t_train, _ = best_f1_threshold(split.y_train.to_numpy(), pd_train)
+            t_best, f1_best = best_f1_threshold(yv, pd_raw)
             results.append(
                 StrategyResult(
                     strategy=strategy,
@@ -136,6 +146,10 @@ def run_study(
                     stepwise=step,
                     model=model,
                     metrics=m,
+                    threshold_train=t_train,
+                    metrics_threshold_train=evaluate(yv, pd_raw, t_train),
+                    threshold_best_valid=t_best,
+                    f1_best_valid=f1_best,
                     calibrator=calibrator,
                     brier_raw=m.brier,
                     brier_calibrated=evaluate(yv, pd_cal, CLASS_THRESHOLD).brier,
@@ -187,6 +201,7 @@ def run_study(
         scaling=scaling,
         lgd=policy.product.lgd,
         ead_factor=policy.product.ead_factor,
+        loss_source=policy.product.source,
         approve_pd_below=policy.pd.approve_pd_below,
         ead_valid=ead,
         realised_loss=expected_loss(yv, ead, policy.product.lgd),
