@@ -186,8 +186,8 @@ def create_indexes(engine: Engine) -> float:
 def analyze(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE events"))
-            conn.execute(text("VACUUM ANALYZE assessments"))
+            for table in ("events", "assessments", "funnel_progress", "funnel_step_seconds", "funnel_step_histogram"):
+                conn.execute(text(f"VACUUM ANALYZE {table}"))
     else:
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))

@@ -35,7 +35,8 @@ from sqlalchemy import Connection, Engine, Float, and_, case, cast, func, litera
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import FUNNEL_COLUMNS, Assessment, FunnelProgress, LoanOutcome
+from storage import step_seconds
+from storage.models import FUNNEL_COLUMNS, TIMED_STEPS, Assessment, FunnelProgress, LoanOutcome
 from storage.sqlfuncs import epoch_seconds, floor_int, period_start
 
 PeriodUnit = Literal["day", "week"]
@@ -363,23 +364,41 @@ class Analytics:
         `percentile_cont`; an applicant who reached a step without the previous one, or earlier than it (an
         edited answer), is not timed for it (`timed` counts those who are)."""
         cols = self._step_columns()
-        gaps = [case((b >= a, epoch_seconds(b) - epoch_seconds(a)), else_=None) for a, b in itertools.pairwise(cols)]
         cond = f.cohort_conditions()
+        pairs = tuple((a.key, b.key) for a, b in itertools.pairwise(cols))
         with self._connect() as conn:
             users = [int(x) for x in conn.execute(select(*[func.count(c) for c in cols]).where(*cond)).one()]
-            if conn.dialect.name == "postgresql":
-                pcts = [func.percentile_cont(array([0.5, 0.9]), type_=ARRAY(Float)).within_group(g) for g in gaps]
-                row = conn.execute(select(*[func.count(g) for g in gaps], *pcts).where(*cond)).one()
-                timed = [int(x) for x in row[: len(gaps)]]
-                quantiles = [tuple(q) if q is not None else (None, None) for q in row[len(gaps) :]]
-            else:  # SQLite has no percentile_cont: the same interpolation here over the cohort's gaps
-                values: list[list[float]] = [[] for _ in gaps]
-                for r in conn.execute(select(*gaps).where(*cond)):
-                    for i, v in enumerate(r):
-                        if v is not None:
-                            values[i].append(float(v))
-                timed = [len(v) for v in values]
-                quantiles = [(_percentile(v, 0.5), _percentile(v, 0.9)) if v else (None, None) for v in values]
+            if pairs == TIMED_STEPS and not f.restricts_applicants():
+                # the kept gaps and their per-day histogram (storage.step_seconds): the same figures, no sort
+                per_step = step_seconds.quantiles(conn, f.start, f.end)
+                timed = [per_step[b][0] for _, b in pairs]
+                quantiles = [tuple(per_step[b][1]) for _, b in pairs]
+            else:  # another question order in the policy, or an applicant filter: scan the cohort
+                timed, quantiles = self._scan_step_times(conn, cond)
+        return self._step_rows(users, timed, quantiles)
+
+    def _scan_step_times(
+        self, conn: Connection, cond: list[ColumnElement[bool]]
+    ) -> tuple[list[int], list[tuple[Any, Any]]]:
+        """Timed applicants and (median, p90) per step, computing and sorting every gap of the cohort."""
+        cols = self._step_columns()
+        gaps = [case((b >= a, epoch_seconds(b) - epoch_seconds(a)), else_=None) for a, b in itertools.pairwise(cols)]
+        if conn.dialect.name == "postgresql":
+            pcts = [func.percentile_cont(array([0.5, 0.9]), type_=ARRAY(Float)).within_group(g) for g in gaps]
+            row = conn.execute(select(*[func.count(g) for g in gaps], *pcts).where(*cond)).one()
+            timed = [int(x) for x in row[: len(gaps)]]
+            quantiles = [tuple(q) if q is not None else (None, None) for q in row[len(gaps) :]]
+        else:  # SQLite has no percentile_cont: the same interpolation here over the cohort's gaps
+            values: list[list[float]] = [[] for _ in gaps]
+            for r in conn.execute(select(*gaps).where(*cond)):
+                for i, v in enumerate(r):
+                    if v is not None:
+                        values[i].append(float(v))
+            timed = [len(v) for v in values]
+            quantiles = [(_percentile(v, 0.5), _percentile(v, 0.9)) if v else (None, None) for v in values]
+        return timed, quantiles
+
+    def _step_rows(self, users: list[int], timed: list[int], quantiles: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         out = []
         for i, ((name, step), n) in enumerate(zip(self.funnel_steps(), users, strict=True)):
             prev = users[i - 1] if i else None
@@ -643,31 +662,14 @@ class Analytics:
             cast(Assessment.credit_score, Float) if n == "score" else Assessment.pd_features[n].as_float()
             for n in names
         ]
-        # each value read once per row, then its bin index once, both materialised (otherwise the planner
-        # inlines them and re-reads the JSON for every comparison: seconds at 50k rows)
-        raw = (
-            select(*[v.label(f"v{i}") for i, v in enumerate(values)])
-            .where(*cond, Assessment.pd_features.is_not(None))
-            .cte("psi_values")
-            .prefix_with("MATERIALIZED")
-        )
-        inner = (
-            select(
-                *[_bucket(raw.c[f"v{i}"], reference[n].get("edges") or ()).label(f"b{i}") for i, n in enumerate(names)]
-            )
-            .cte("psi_bins")
-            .prefix_with("MATERIALIZED")
-        )
         sizes = [len(reference[n]["shares"]) for n in names]
-        # one small GROUP BY per variable over the materialised bins (cheaper than ~70 conditional sums)
-        per_var = [
-            select(literal(i).label("var"), inner.c[f"b{i}"].label("bin"), func.count().label("n")).group_by(
-                inner.c[f"b{i}"]
-            )
-            for i in range(len(names))
-        ]
         with self._connect() as conn:
-            rows = conn.execute(union_all(*per_var)).all() if per_var else []
+            if not names:
+                rows: list[Any] = []
+            elif conn.dialect.name == "postgresql":
+                rows = self._pg_bin_counts(conn, values, [reference[n].get("edges") or () for n in names], cond)
+            else:
+                rows = self._bin_counts(conn, values, [reference[n].get("edges") or () for n in names], cond)
             without = conn.scalar(select(func.count()).where(*cond, Assessment.pd_features.is_(None)))
         counts: dict[str, list[int]] = {n: [0] * k for n, k in zip(names, sizes, strict=True)}
         total = 0
@@ -677,6 +679,58 @@ class Analytics:
             if b is not None:
                 counts[names[int(var)]][int(b)] += int(n)
         return {"assessments": total, "without_features": int(without or 0), "counts": counts}
+
+    @staticmethod
+    def _bin_counts(
+        conn: Connection, values: list[Any], edges: list[Sequence[float]], cond: list[ColumnElement[bool]]
+    ) -> list[Any]:
+        """(variable index, bin, assessments) rows. Each value read once per row, then its bin index once, both
+        materialised (otherwise the planner inlines them and re-reads the JSON for every comparison)."""
+        raw = (
+            select(*[v.label(f"v{i}") for i, v in enumerate(values)])
+            .where(*cond, Assessment.pd_features.is_not(None))
+            .cte("psi_values")
+            .prefix_with("MATERIALIZED")
+        )
+        inner = (
+            select(*[_bucket(raw.c[f"v{i}"], e).label(f"b{i}") for i, e in enumerate(edges)])
+            .cte("psi_bins")
+            .prefix_with("MATERIALIZED")
+        )
+        # one small GROUP BY per variable over the materialised bins (cheaper than ~70 conditional sums)
+        per_var = [
+            select(literal(i).label("var"), inner.c[f"b{i}"].label("bin"), func.count().label("n")).group_by(
+                inner.c[f"b{i}"]
+            )
+            for i in range(len(values))
+        ]
+        return list(conn.execute(union_all(*per_var)).all())
+
+    @staticmethod
+    def _pg_bin_counts(
+        conn: Connection, values: list[Any], edges: list[Sequence[float]], cond: list[ColumnElement[bool]]
+    ) -> list[Any]:
+        """The same rows from one pass over the assessments: bins by `width_bucket` (a binary search in C, not a
+        CASE per edge) and every variable's counts from one GROUPING SETS aggregate."""
+
+        def bucket(value: Any, e: Sequence[float]) -> Any:
+            if not e:
+                return _bucket(value, e)
+            # width_bucket counts the thresholds <= x; the bins (e_i, e_i+1] need those < x: k - #(-e <= -x)
+            return len(e) - func.width_bucket(-value, array([float(-x) for x in reversed(e)]))
+
+        bins = (
+            select(*[bucket(v, e).label(f"b{i}") for i, (v, e) in enumerate(zip(values, edges, strict=True))])
+            .where(*cond, Assessment.pd_features.is_not(None))
+            .subquery("psi_bins")
+        )
+        cols = [bins.c[f"b{i}"] for i in range(len(values))]
+        q = select(*[func.grouping(c) for c in cols], *cols, func.count()).group_by(func.grouping_sets(*cols))
+        out = []
+        for r in conn.execute(q).all():
+            var = [int(g) for g in r[: len(cols)]].index(0)  # the one variable this row is grouped by
+            out.append((var, r[len(cols) + var], r[-1]))
+        return out
 
     # ------------------------------------------------------------------------------------- strategies
     def strategy_segments(

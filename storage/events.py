@@ -49,6 +49,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from storage import step_seconds
 from storage.db import write_engine
 from storage.models import FUNNEL_COLUMNS, Event, EventName, FunnelProgress
 from storage.sqlfuncs import greatest, least
@@ -345,6 +346,8 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000)
         progress = _progress_rows(rows)
         for i in range(0, len(progress), chunk):
             conn.execute(up, progress[i : i + chunk])
+            # time per step's gaps and histogram follow these rows (storage.step_seconds)
+            step_seconds.refresh(conn, [r["user_key"] for r in progress[i : i + chunk]])
 
 
 def _row_from_record(record: str) -> dict[str, Any] | None:

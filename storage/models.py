@@ -13,6 +13,7 @@ The schema is created by Alembic migrations (storage/alembic), never by `create_
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any, ClassVar, Literal, get_args
 
@@ -145,6 +146,13 @@ class Assessment(Base):
         ),
         Index("ix_assessments_user_key", "user_key"),
         Index("ix_assessments_bank_created", "recommended_bank", "created_at"),
+        # PSI counts (a model version's period): read from this index alone on PostgreSQL, not the wide rows
+        Index(
+            "ix_assessments_model_created",
+            "model_version",
+            "created_at",
+            postgresql_include=["credit_score", "pd_features"],
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4
@@ -252,6 +260,45 @@ class FunnelProgress(Base):
     handoff_at: Mapped[datetime | None]
     request_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+
+
+# funnel steps that are timed from the step before them (the funnel order above, without the escalation)
+TIMED_STEPS: tuple[tuple[str, str], ...] = tuple(
+    itertools.pairwise([c for c in FUNNEL_COLUMNS.values() if c != "escalated_at"])
+)
+
+
+class FunnelStepSeconds(Base):
+    """Seconds from an applicant's first time at the previous funnel step to their first time at `step` (a column
+    of funnel_progress), one row per applicant and timed step; rewritten with the applicant's funnel_progress row
+    by storage.step_seconds (same transaction), so it always equals that row. Time per step reads it through
+    the per-day histogram below instead of sorting every applicant's gaps at query time."""
+
+    __tablename__ = "funnel_step_seconds"
+    __table_args__ = (
+        # the value at a rank inside one histogram bucket: an ordered index scan of that bucket only
+        # (no index on first_seen_at: the API's periods are whole UTC days, answered by the histogram alone)
+        Index("ix_funnel_step_seconds_bucket", "step", "bucket", "seconds", postgresql_include=["first_seen_at"]),
+    )
+
+    user_key: Mapped[str] = mapped_column(String(USER_KEY_LEN), primary_key=True)
+    step: Mapped[str] = mapped_column(String(48), primary_key=True)
+    first_seen_at: Mapped[datetime]  # the applicant's cohort time (funnel_progress.first_seen_at)
+    day: Mapped[int] = mapped_column(Integer)  # UTC days since 1970-01-01 of first_seen_at
+    seconds: Mapped[float] = mapped_column(Float)
+    bucket: Mapped[int] = mapped_column(Integer)
+
+
+class FunnelStepHistogram(Base):
+    """Applicants per (cohort day, timed step, seconds bucket): the counts of funnel_step_seconds, kept by the
+    same flush. Rows may hold 0 after applicants move to another bucket."""
+
+    __tablename__ = "funnel_step_histogram"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(48), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applicants: Mapped[int] = mapped_column(Integer)
 
 
 # ---------------------------------------------------------------------------------------------- users

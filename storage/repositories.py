@@ -53,6 +53,7 @@ from storage.models import (
     Event,
     FinancingRequest,
     FunnelProgress,
+    FunnelStepSeconds,
     User,
 )
 from storage.privacy import Cipher, pseudonymize, pseudonymize_session
@@ -736,6 +737,7 @@ class Storage:
             ).rowcount  # type: ignore[attr-defined]
             counts["events"] = s.execute(update(Event).where(Event.user_key == user_key).values(user_key=tomb)).rowcount  # type: ignore[attr-defined]
             s.execute(update(FunnelProgress).where(FunnelProgress.user_key == user_key).values(user_key=tomb))
+            s.execute(update(FunnelStepSeconds).where(FunnelStepSeconds.user_key == user_key).values(user_key=tomb))
             deleted = s.execute(delete(Applicant).where(Applicant.user_key == user_key)).rowcount  # type: ignore[attr-defined]
         return ErasureReport(
             user_key=user_key,

@@ -34,7 +34,7 @@ TEST_FERNET_KEY = Fernet.generate_key().decode()
 # every table of the schema, children first (TRUNCATE … CASCADE handles the rest)
 _TABLES = (
     "case_messages, escalation_notes, escalations, financing_requests, bank_profiles, applicants, events, assessments, "
-    "loan_outcomes, etl_loads, policy_runs, users, funnel_progress"
+    "loan_outcomes, etl_loads, policy_runs, users, funnel_progress, funnel_step_seconds, funnel_step_histogram"
 )
 
 
