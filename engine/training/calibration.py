@@ -36,7 +36,7 @@ class CalibrationError(ValueError):
 
 def logit(p: Any) -> np.ndarray:
     q = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
-    return np.log(q / (1 - q))
+    return np.asarray(np.log(q / (1 - q)))
 
 
 def _scalar_logit(p: float) -> float:
@@ -117,7 +117,7 @@ class Platt:
             return cls.from_dict(cal)
         if "a" not in cal or "b" not in cal:
             raise CalibrationError(f"artifact {name}: calibration {cal!r} has neither slope/intercept nor a/b")
-        method = "none" if cal.get("method") == "none" else "platt"
+        method: Literal["platt", "none"] = "none" if cal.get("method") == "none" else "platt"
         fmt = artifact.get("format")
         if fmt == APPLICANT_FORMAT:  # σ(a·z + b)
             return cls(slope=float(cal["a"]), intercept=float(cal["b"]), method=method)

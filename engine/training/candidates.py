@@ -118,7 +118,7 @@ def fit_scorecard(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> P
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             w = process.transform(pd.DataFrame(group_matrix(Xt), columns=names), metric="woe")
-        return lr.predict_proba(w.to_numpy())[:, 1]
+        return np.asarray(lr.predict_proba(w.to_numpy())[:, 1])
 
     return predict
 

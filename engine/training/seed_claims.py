@@ -156,27 +156,27 @@ def claims(study: StudyResult) -> list[Claim]:
             )
     if "confianza_odds_change_per_point" in ref and none is not None:
         seed_v = float(ref["confianza_odds_change_per_point"])
-        ours_v = _odds_change(none, "Confianza")
+        conf = _odds_change(none, "Confianza")
         out.append(
             _numeric_claim(
                 f"Confianza: la de mayor efecto, {_fmt(seed_v, True)} de odds por punto (modelo sin balanceo)",
                 seed_v,
-                ours_v,
+                conf,
                 0.03,
                 "none",
             )
         )
     if "valor_prestamo_odds_change" in ref and none is not None:
         seed_v = float(ref["valor_prestamo_odds_change"])
-        ours_v = _odds_change(none, "Valor_prestamo")
+        loan = _odds_change(none, "Valor_prestamo")
         out.append(
             _numeric_claim(
                 f"Valor_prestamo: el menor efecto, {_fmt(seed_v, True)} (modelo sin balanceo)",
                 seed_v,
-                None if ours_v is None else abs(ours_v),
+                None if loan is None else abs(loan),
                 0.002,
                 "none",
-                extra=f"el signo del nuestro es {'+' if (ours_v or 0) >= 0 else '−'}; "
+                extra=f"el signo del nuestro es {'+' if (loan or 0) >= 0 else '−'}; "
                 "la semilla lo describe como lo que el cliente adeuda en el sector financiero (deuda en otras "
                 "entidades)",
             )
@@ -185,7 +185,7 @@ def claims(study: StudyResult) -> list[Claim]:
     if "autocontrol_up_to" in ref and smote is not None and "Autocontrol" in study.dataset.X.columns:
         col = sp.X_train["Autocontrol"]
         span = float(col.max() - col.min())
-        ours_v = _odds_change(smote, "Autocontrol", span)
+        auto = _odds_change(smote, "Autocontrol", span)
         seed_coef = coef_ref.get("Autocontrol")
         implied = None if seed_coef is None else math.exp(float(seed_coef) * span) - 1.0
         out.append(
@@ -193,7 +193,7 @@ def claims(study: StudyResult) -> list[Claim]:
                 f"Autocontrol «puede aumentar hasta un {100 * float(ref['autocontrol_up_to']):.0f} %» la probabilidad "
                 "(SMOTE)",
                 float(ref["autocontrol_up_to"]),
-                ours_v,
+                auto,
                 0.10,
                 smote.strategy,
                 extra=(
