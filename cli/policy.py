@@ -62,7 +62,16 @@ def simulate_command(
     ] = False,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
 ) -> None:
-    """Simula la política sobre todas las respuestas × la cuadrícula de créditos (sale con 1 si falla un invariante)."""
+    """Simula la política sobre todas las respuestas × la cuadrícula de créditos.
+
+    Sale con 0 si se cumplen todos los invariantes.
+
+    Sale con 1 si alguno falla: el informe va en stdout ("ok": false) y stderr queda vacío; no es un error.
+
+    Los errores traen su JSON en stderr: 2 o 3 si la política no es válida, 4 si falta una dependencia.
+
+    Un error inesperado también sale con 1, pero siempre con su JSON en stderr.
+    """
     from engine.simulate import simulate, terminal_progress
 
     try:

@@ -195,7 +195,20 @@ def test_cli_simulate_exits_1_when_an_invariant_breaks(tmp_path, models):
     assert out.returncode == 1, out.stderr
     body = json.loads(out.stdout)
     assert body["ok"] is False and any(not i["held"] for i in body["invariants"])
-    assert out.stderr == ""  # no progress bar off a terminal
+    assert out.stderr == ""  # no progress bar off a terminal, and a broken invariant is not an error
+
+
+def test_cli_simulate_bad_policy_file_is_an_error_not_a_broken_invariant(tmp_path, models):
+    """Exit 2 with the JSON error on stderr naming --policy (docs/cli.md): never the 1 of a broken invariant."""
+    bad = tmp_path / "broken.toml"
+    bad.write_text("version = [unclosed\n")
+    env = {"ASESOR_MODEL_DIR": str(models), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "cli", "policy", "simulate", "--policy", str(bad), "--json",
+                          "--no-progress"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == ""
+    error = json.loads(out.stderr)["error"]
+    assert error["code"] != "internal_error" and error["field"] == "--policy"
 
 
 def test_policy_check_reports_unreachable_rules_and_a_threshold_makes_r3_reachable(tmp_path, models):
