@@ -9,7 +9,9 @@ p50/p95/p99 latency, and the ratio to aiogram:
    `--applicants` applicants in flight for `--duration` seconds, each sending its turns as a Poisson process so
    that together they offer `--rate` per second (a finished applicant is replaced by a new one), measured after
    `--warmup` seconds: the steady state a deployment lives in (`asesor bot --workers 2 --pin-cpus` in webhook
-   mode; the API with two workers), each process pinned to a CPU of its own.
+   mode; the API with two workers), each process pinned to a CPU of its own;
+3. cpu (`--phases cpu`, bots only): CPU time per update of one bot process, which the machine's load does not
+   decide as it decides latency (docs/conversation.md, "CPU per update").
 
     .venv/bin/python benchmarks/surfaces.py                              # 200 applicants offering 330/s, 2 processes
     .venv/bin/python benchmarks/surfaces.py --surfaces aiogram --applicants 40 --rate 60 --duration 10
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import itertools
 import multiprocessing
 import os
@@ -324,6 +327,55 @@ def _figures(parts: list[tuple[list[Sample], float, float]], rate: float, args: 
     return out
 
 
+def run_cpu(surface: str, args: Any, db_url: str, data_dir: Path) -> dict[str, Any]:
+    """CPU time per update of one bot process (#19): `--cpu-dialogs` applicants, `--cpu-in-flight` at a time,
+    unpaced, in this process; the fake server, Redis and the database spend their CPU in processes of their own,
+    so the figure is what one update costs the bot, whatever else the machine runs (wall-clock latency under
+    load is not). `--profile FILE` writes cProfile's statistics of the measured part."""
+    bot_id = random.randint(10_000_000, 99_999_999)
+    server, base_url = start_fake_server(bot_id)
+
+    async def main() -> dict[str, Any]:
+        from bot_harness import build_harness
+
+        h = await build_harness(
+            redis_url=args.redis_url, db_url=db_url, data_dir=data_dir / f"{surface}-cpu", framework=surface,
+            bot_id=bot_id, api_url=base_url, namespace=f"bench-{bot_id}",
+        )  # fmt: skip
+        script = bot_script(h, itertools.count(3_000_000))
+        for i in range(3):  # warm-up: first-use imports, pydantic's and the engine's caches
+            await script(random.Random(i), [], None)
+        await h.settle()
+        freeze_startup_heap()
+        samples: list[Sample] = []
+        todo = iter(range(args.cpu_dialogs))
+
+        async def seat() -> None:
+            for i in todo:
+                await script(random.Random(args.seed + i), samples, None)
+
+        profile = cProfile.Profile() if args.profile else None
+        cpu0, loop0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
+        if profile:
+            profile.enable()
+        await asyncio.gather(*(seat() for _ in range(args.cpu_in_flight)))
+        await h.settle()  # the events and cards written after the answers count too
+        if profile:
+            profile.disable()
+            profile.dump_stats(f"{args.profile}.{surface}")
+        cpu, loop, wall = time.process_time() - cpu0, time.thread_time() - loop0, time.perf_counter() - wall0
+        await h.close()
+        out = summary([lat for _, lat, _ in samples], wall)
+        out["cpu_ms"] = cpu / len(samples) * 1000
+        out["loop_cpu_ms"] = loop / len(samples) * 1000  # the event loop's thread; the rest is worker threads
+        return out
+
+    try:
+        return uvloop.run(main())
+    finally:
+        server.terminate()
+
+
 # ----------------------------------------------------------------------------------------- the web chat
 def _web_server(idx: int, port: int, redis_url: str, db_url: str, data_dir: str, namespace: str, ready: Any) -> None:
     """One API process serving /chat on the shared port (SO_REUSEPORT: the kernel spreads the connections)."""
@@ -501,7 +553,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=8.0, help="first seconds of the paced phase not measured")
     parser.add_argument("--workers", type=int, default=2, help="processes per surface in the paced phase")
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--phases", default="solo,paced", help="solo,paced (either alone for a quicker look)")
+    parser.add_argument("--phases", default="solo,paced", help="solo,paced,cpu (cpu: the bots' CPU per update)")
+    parser.add_argument("--cpu-dialogs", type=int, default=50, help="applicants of the cpu phase")
+    parser.add_argument("--cpu-in-flight", type=int, default=10, help="of them at a time in the cpu phase")
+    parser.add_argument("--profile", default=None, help="cpu phase: write cProfile statistics to FILE.<surface>")
     args = parser.parse_args()
     surfaces = [s for s in args.surfaces.split(",") if s]
     unknown = set(surfaces) - set(SURFACES)
@@ -531,6 +586,8 @@ def main() -> None:
                 results[surface]["solo"] = run(1, 0.0, fresh_db(f"{surface}-solo"))
             if "paced" in phases:
                 results[surface]["paced"] = run(args.workers, args.rate, fresh_db(f"{surface}-paced"))
+            if "cpu" in phases and surface != "web":  # the web chat's server is other processes (uvicorn)
+                results[surface]["cpu"] = run_cpu(surface, args, fresh_db(f"{surface}-cpu"), data_dir)
     report(results, args)
 
 
@@ -555,6 +612,14 @@ def report(results: dict[str, dict[str, Any]], args: Any) -> None:
                 ratio = f"  {x['per_s'] / b['per_s']:.2f}x /s, p95 {x['p95_ms'] / b['p95_ms']:.2f}x"
             print(f"{surface:<8} {title:<44} {x['per_s']:>7.0f} {x['p50_ms']:>8.1f} {x['p95_ms']:>8.1f} "
                   f"{x['p99_ms']:>8.1f}{ratio}")  # fmt: skip
+    for surface, r in results.items():
+        if "cpu" in r:
+            x = r["cpu"]
+            print(
+                f"cpu {surface}: {x['cpu_ms']:.2f} ms CPU per update in the bot's process, "
+                f"{x['loop_cpu_ms']:.2f} of them in the event loop's thread ({x['turns']} updates, "
+                f"{args.cpu_in_flight} applicants at a time; p50 {x['p50_ms']:.1f} ms, p95 {x['p95_ms']:.1f} ms)"
+            )
     for surface, r in results.items():
         if "solo" in r:
             cells = " ".join(f"{n}={ms:.1f}" for n, ms in zip(STEPS, r["solo"]["by_step_ms"], strict=True))
