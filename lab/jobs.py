@@ -118,7 +118,14 @@ def _run_simulate(engine: Any, run: Any) -> None:
     from storage.policy_lab import update_run
 
     policy = parse_policy(run.policy_toml.encode("utf-8"), Path(f"run-{run.id[:8]}.toml"))
-    report = simulate_report(policy)
+    state = {"reported": -1}
+
+    def progress(done: int, total: int) -> None:  # the heartbeat that keeps the run from looking stale
+        if done == total or done - state["reported"] >= max(1, total // 50):
+            state["reported"] = done
+            update_run(engine, run.id, progress={"done": done, "total": total})
+
+    report = simulate_report(policy, progress=progress)
     update_run(engine, run.id, status="done", finished_at=utcnow(), report=report, summary=report.get("summary"))
 
 

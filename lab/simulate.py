@@ -1,12 +1,13 @@
 """The API's bridge to `asesor policy simulate` (the verdict engineer's plain function, #12 item 5).
 
-Until that function is on main, `available()` is False and the API answers 503 for simulations; once it is
-there, `simulate_report(policy)` calls it and returns its JSON report unchanged (plus a small `summary`).
+`simulate_report(policy, progress)` calls it and returns its JSON report unchanged, plus a small `summary` for
+the run's status; in a build without it, `available()` is False and the API answers 503 for simulations.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from engine.policy import Policy
@@ -30,12 +31,24 @@ def available() -> bool:
     return _function() is not None
 
 
-def simulate_report(policy: Policy) -> dict[str, Any]:
+def simulate_report(policy: Policy, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """The simulation's JSON report, with a `summary` of the figures a status shows (ok, broken invariants)."""
     fn = _function()
     if fn is None:
         raise RuntimeError("asesor policy simulate is not available in this build")
-    result = fn(policy)
+    result = fn(policy, progress=progress) if progress is not None else fn(policy)
     report = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
     report.setdefault("kind", "simulate")
-    report.setdefault("summary", {"policy_version": policy.version})
+    invariants = report.get("invariants") or []
+    report.setdefault(
+        "summary",
+        {
+            "policy_version": policy.version,
+            "ok": report.get("ok"),
+            "points": (report.get("space") or {}).get("points"),
+            "decisions": {k: v.get("share") for k, v in (report.get("decisions") or {}).items()},
+            "invariants_broken": [i["name"] for i in invariants if not i.get("held", True)],
+            "dead_rules": report.get("dead_rules"),
+        },
+    )
     return report

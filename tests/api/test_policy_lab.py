@@ -122,3 +122,49 @@ async def test_policy_lab_refuses_bad_policies_roles_and_bodies(
             headers={**analyst, **TOML},
         )
         assert period.status_code == 422 and period.json()["errors"][0]["field"] == "desde"
+
+
+# the lab grid cut to 2 prices × 2 ages: the same answer space, a run of seconds
+SMALL_GRID = {
+    "vehicle_prices = [100000, 200000, 300000, 400000, 500000, 600000, 700000, 800000, 900000, 1000000]": (
+        "vehicle_prices = [100000, 300000]"
+    ),
+    "ages = [18, 25, 30, 40, 50, 60, 70, 75]": "ages = [40, 60]",
+}
+
+
+async def test_analyst_simulates_through_the_api(lab_client: httpx.AsyncClient, staff: dict, tmp_path: Path) -> None:
+    """POST /v1/policy/simulations runs `asesor policy simulate`'s function as a job; the status and the report
+    come back (the report is the CLI's JSON), and a policy that breaks an invariant says which."""
+    good = policy_variant(tmp_path / "good.toml", SMALL_GRID, version="sim-api")
+    broken = policy_variant(
+        tmp_path / "broken.toml", {**SMALL_GRID, "base_rate_intercept = 5.0": "base_rate_intercept = 9.0"}
+    )
+    analyst = staff["analyst"].headers
+    async with lab_client as client:
+        res = await client.post("/v1/policy/simulations", content=good.read_bytes(), headers={**analyst, **TOML})
+        assert res.status_code == 202, res.text
+        run = res.json()
+        assert res.headers["location"] == run["links"]["status"] == f"/v1/policy/simulations/{run['id']}"
+        bad = await client.post("/v1/policy/simulations", content=broken.read_bytes(), headers={**analyst, **TOML})
+        assert bad.status_code == 202, bad.text
+
+        done = await _wait(client, run["links"]["status"], analyst)
+        assert done["status"] == "done", done
+        assert done["progress"]["done"] == done["progress"]["total"] > 0  # the heartbeat reached the end
+        report = (await client.get(run["links"]["report"], headers=analyst)).json()
+        assert report["ok"] is True and report["policy_version"] == "sim-api"
+        assert report["space"]["points"] == report["space"]["answer_combinations"] * report["space"]["grid_points"]
+        assert report["space"]["answer_combinations"] == 179_200
+        assert sum(d["share"] for d in report["decisions"].values()) == pytest.approx(1.0)
+        assert report["invariants"] and all(i["held"] for i in report["invariants"])
+        assert done["summary"]["ok"] is True and done["summary"]["invariants_broken"] == []
+        assert done["summary"]["points"] == report["space"]["points"]
+
+        failed = await _wait(client, bad.json()["links"]["status"], analyst)
+        assert failed["status"] == "done", failed  # a broken invariant is a result, not a failed run
+        broken_report = (await client.get(bad.json()["links"]["report"], headers=analyst)).json()
+        assert broken_report["ok"] is False
+        names = [i["name"] for i in broken_report["invariants"] if not i["held"]]
+        assert names and failed["summary"]["invariants_broken"] == names
+        assert (await client.get(run["links"]["report"], headers=staff["advisor"].headers)).status_code == 403
