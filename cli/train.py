@@ -97,8 +97,8 @@ def card(
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repetitions of the stratified CV.")] = 10,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Folds per repetition.")] = 5,
     candidates: Annotated[
-        str, typer.Option("--candidates", help="Comma list of served, logit, scorecard, gbm.")
-    ] = "served,logit,scorecard,gbm",
+        str, typer.Option("--candidates", help="Comma list of served, logit, resampled, scorecard, gbm.")
+    ] = "served,logit,resampled,scorecard,gbm",
     rates: Annotated[
         str, typer.Option("--rates", help="Portfolio default rates whose effect the card shows (comma list).")
     ] = "0.03,0.05,0.08,0.12,0.20",

@@ -4,6 +4,8 @@ Candidates, all on the features the dialog can supply (engine.pd.features, Germa
 - `served`: the procedure the policy's [pd.training] describes (engine.training.applicant.train_model: the
   monotone constrained logistic regression, with its resampling and Platt step when configured);
 - `logit`: a plain scikit-learn logistic regression (standardised columns, the same L2 C), no bounds;
+- `resampled`: the served fit after random over-sampling to 50/50 and Platt on out-of-fold logits (what was
+  served before issue #16), to show what resampling plus recalibration adds;
 - `scorecard`: a monotone WoE scorecard: optbinning's optimal binning per feature group (event rate
   monotone in the direction the answer order says, minimum bin size 5 %, its special and missing bins),
   then a logistic regression on the WoE;
@@ -35,13 +37,15 @@ import numpy as np
 from engine.pd import features as F
 from engine.policy.models import PDTraining
 
-CANDIDATES: tuple[str, ...] = ("served", "logit", "scorecard", "gbm")
+CANDIDATES: tuple[str, ...] = ("served", "logit", "resampled", "scorecard", "gbm")
 # simplest first. `served` leads `logit`: the same number of coefficients, but monotone in every answer (a
-# requirement, docs/pd.md §2) and already in service; the scorecard adds binning, boosting adds trees.
-SIMPLICITY: tuple[str, ...] = ("served", "logit", "scorecard", "gbm")
+# requirement, docs/pd.md §2) and already in service; `resampled` adds two steps (over-sampling, Platt), the
+# scorecard adds binning, boosting adds trees.
+SIMPLICITY: tuple[str, ...] = ("served", "logit", "resampled", "scorecard", "gbm")
 LABELS = {
     "served": "modelo servido ([pd.training]: logística con restricciones monótonas)",
     "logit": "regresión logística simple (scikit-learn, sin restricciones)",
+    "resampled": "la logística servida con sobremuestreo 50/50 y Platt fuera de pliegue (el procedimiento anterior)",
     "scorecard": "scorecard WoE monótono (optbinning, tramo mínimo 5 %, tramos especial y faltante)",
     "gbm": "gradient boosting con restricciones monótonas (HistGradientBoosting)",
 }
@@ -95,6 +99,11 @@ def fit_logit(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> Predi
     return lambda Xt: pipe.predict_proba(Xt)[:, 1]
 
 
+def fit_resampled(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> Predictor:
+    """The procedure served until issue #16: random over-sampling to 50/50, then Platt on out-of-fold logits."""
+    return fit_served(X, y, cfg.model_copy(update={"resampler": "over", "recalibration": "platt"}), seed)
+
+
 def fit_scorecard(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> Predictor:
     import pandas as pd
     from optbinning import BinningProcess
@@ -143,6 +152,7 @@ def fit_gbm(X: np.ndarray, y: np.ndarray, cfg: PDTraining, seed: int) -> Predict
 FITTERS: dict[str, Callable[[np.ndarray, np.ndarray, PDTraining, int], Predictor]] = {
     "served": fit_served,
     "logit": fit_logit,
+    "resampled": fit_resampled,
     "scorecard": fit_scorecard,
     "gbm": fit_gbm,
 }
