@@ -5,6 +5,9 @@ Authentication: `Authorization: Bearer <JWT>` from `POST /v1/auth/token` (OAuth2
 safe methods (GET/HEAD), so a cookie can never authorise a state change from another site (no CSRF surface).
 The user row behind a token is re-read at most every ASESOR_AUTH_CACHE_SECONDS (default 5 s) per worker, so
 a deactivated account or a changed role takes effect within that, without a database read on every call.
+Every token carries the user's token version (claim `ver`); logout and a password change bump it in the
+database (`revoke_sessions`), which refuses every older token: at once in the worker that handled it (its
+cache entry is dropped), and in the other workers when their cached row expires (ASESOR_AUTH_CACHE_SECONDS).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class CurrentUser:
     id: int
     username: str
     role: Role
+    token_version: int = 0
 
     def has(self, *roles: Role) -> bool:
         return self.role == Role.admin or self.role in roles
@@ -85,27 +89,28 @@ def _token_from(request: Request, bearer: str | None) -> str | None:
     return None
 
 
-def _user_id(request: Request, settings: Settings, bearer: str | None) -> int:
+def _user_id(request: Request, settings: Settings, bearer: str | None) -> tuple[int, int]:
+    """The user id and token version of the request's token (401 when there is none or it is not valid)."""
     token = _token_from(request, bearer)
     if not token:
         raise ApiError(401, "Inicia sesión para usar esta ruta (token Bearer).", headers=_UNAUTHENTICATED)
     # a verified token stays valid until its `exp`: remember it instead of re-checking the HMAC per call
-    verified: dict[str, tuple[float, int]] = request.app.state.token_cache
+    verified: dict[str, tuple[float, int, int]] = request.app.state.token_cache
     hit = verified.get(token)
     if hit is not None and hit[0] > time.time():
-        return hit[1]
+        return hit[1], hit[2]
     try:
         claims = decode_access_token(settings, token)
     except TokenError as exc:
         raise ApiError(401, str(exc), headers=_UNAUTHENTICATED) from None
     try:
-        user_id = int(claims["sub"])
+        user_id, version = int(claims["sub"]), int(claims.get("ver", 0))
     except (TypeError, ValueError):
         raise ApiError(401, "El token de acceso no es válido.", headers=_UNAUTHENTICATED) from None
     if len(verified) > 4096:  # bounded
         verified.clear()
-    verified[token] = (float(claims["exp"]), user_id)
-    return user_id
+    verified[token] = (float(claims["exp"]), user_id, version)
+    return user_id, version
 
 
 def _cached(request: Request, user_id: int) -> Any:
@@ -116,7 +121,7 @@ def _cached(request: Request, user_id: int) -> Any:
 def _load(request: Request, settings: Settings, storage: Storage, user_id: int) -> CurrentUser | None:
     user = storage.get_user(user_id)
     current = (
-        CurrentUser(id=user.id, username=user.username, role=Role(user.role))
+        CurrentUser(id=user.id, username=user.username, role=Role(user.role), token_version=user.token_version)
         if user is not None and user.is_active
         else None
     )
@@ -128,10 +133,17 @@ def _load(request: Request, settings: Settings, storage: Storage, user_id: int) 
     return current
 
 
-def _checked(current: CurrentUser | None) -> CurrentUser:
+def _checked(current: CurrentUser | None, version: int) -> CurrentUser:
     if current is None:
         raise ApiError(401, "La cuenta no existe o está desactivada.", headers=_UNAUTHENTICATED)
+    if version != current.token_version:  # issued before a logout or a password change
+        raise ApiError(401, "La sesión se cerró; inicia sesión de nuevo.", headers=_UNAUTHENTICATED)
     return current
+
+
+def forget_user(request: Request, user_id: int) -> None:
+    """Drop this worker's cached row of a user whose tokens were just revoked (the next call re-reads it)."""
+    request.app.state.user_cache.pop(user_id, None)
 
 
 async def get_current_user(
@@ -140,50 +152,55 @@ async def get_current_user(
     storage: StorageDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> CurrentUser:
-    user_id = _user_id(request, settings, bearer)
+    user_id, version = _user_id(request, settings, bearer)
     current = _cached(request, user_id)
     if current is _MISS:  # the database read goes to the thread pool, never on the event loop
         current = await run_in_threadpool(_load, request, settings, storage, user_id)
-    return _checked(current)
+    return _checked(current, version)
 
 
 def current_user_sync(request: Request, settings: Settings, storage: Storage) -> CurrentUser:
     """The same check from sync code already in the thread pool (the HTML pages)."""
-    user_id = _user_id(request, settings, None)
+    user_id, version = _user_id(request, settings, None)
     current = _cached(request, user_id)
     if current is _MISS:
         current = _load(request, settings, storage, user_id)
-    return _checked(current)
+    return _checked(current, version)
 
 
 def cookie_user_sync(request: Request, settings: Settings, storage: Storage) -> CurrentUser:
     """The session cookie's user for a page's *form post*, whatever the method: only for routes that have
     checked the form's CSRF token first (api/csrf.py), which a page from another site cannot know."""
-    user_id = _user_id(request, settings, request.cookies.get(SESSION_COOKIE))
+    user_id, version = _user_id(request, settings, request.cookies.get(SESSION_COOKIE))
     current = _cached(request, user_id)
     if current is _MISS:
         current = _load(request, settings, storage, user_id)
-    return _checked(current)
+    return _checked(current, version)
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
-# password guessing: at most this many login attempts per client address per minute (token and page)
-LOGIN_RATE_LIMIT = "10/minute"
-
 
 async def login_rate_limit(request: Request) -> None:
-    """The shared slowapi limiter's backend (Redis when configured), keyed by client address."""
+    """Password guessing from one address: at most ASESOR_LOGIN_RATE_LIMIT attempts (token and page together),
+    counted in the shared slowapi limiter's backend (Redis when configured), keyed by the client address, which
+    is the proxy's X-Forwarded-For only when the peer is in ASESOR_TRUSTED_PROXIES (api/main.py)."""
     from limits import parse
     from slowapi.util import get_remote_address
 
-    item = parse(LOGIN_RATE_LIMIT)
+    settings: Settings = request.app.state.settings
+    item = parse(settings.login_rate_limit)
     try:
-        allowed = request.app.state.limiter.limiter.hit(item, "login", get_remote_address(request))
+        allowed = request.app.state.limiter.limiter.hit(
+            item, request.app.state.namespace, "login", get_remote_address(request)
+        )
     except Exception:  # the counter store is down: do not lock staff out, the password check still applies
         return
     if not allowed:
-        raise ApiError(429, "Demasiados intentos de inicio de sesión; espera un minuto.", headers={"Retry-After": "60"})
+        retry_after = str(int(item.get_expiry()))
+        raise ApiError(
+            429, "Demasiados intentos de inicio de sesión; espera un minuto.", headers={"Retry-After": retry_after}
+        )
 
 
 LoginLimitDep = Depends(login_rate_limit)

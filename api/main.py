@@ -21,9 +21,12 @@ from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
 from starlette.responses import Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import errors
+from api.cache_headers import NoStore
 from api.errors import Problem, install_error_handlers
+from api.login_backoff import LoginBackoff
 from api.middleware import BodySizeLimit, PrometheusMetrics
 from api.services.advisors import AdvisorsHolder
 from api.services.chat import WebChatHolder
@@ -42,12 +45,14 @@ API_DESCRIPTION = (
 )
 
 
-def _make_limiter(settings: Settings) -> Limiter:
+def _make_limiter(settings: Settings, namespace: str) -> Limiter:
     # Redis when configured, so the limit holds across uvicorn workers; memory otherwise. If Redis fails,
-    # limits fall back to per-process memory rather than turning the public form into 500s.
+    # limits fall back to per-process memory rather than turning the public form into 500s. The client address
+    # is the TCP peer's, or the proxy's X-Forwarded-For when the peer is a trusted proxy (ProxyHeadersMiddleware).
     storage = settings.redis_url or "memory://"
     return Limiter(
         key_func=get_remote_address,
+        key_prefix=namespace,
         storage_uri=storage,
         key_style="endpoint",  # per client and route: every handoff token is a different URL
         in_memory_fallback_enabled=storage != "memory://",
@@ -136,6 +141,7 @@ def create_app(
             await app.state.advisors.close()
             await app.state.web_chat.close()
             app.state.events.stop()
+            app.state.login_backoff.close()
             if app.state.owns_storage:
                 app.state.storage.dispose()
 
@@ -159,7 +165,9 @@ def create_app(
     app.state.advisors = AdvisorsHolder(settings, app.state.storage, app.state.events, namespace=chat_namespace)
     app.state.user_cache = {}
     app.state.token_cache = {}
-    app.state.limiter = limiter = _make_limiter(settings)
+    app.state.namespace = chat_namespace
+    app.state.limiter = limiter = _make_limiter(settings, chat_namespace)
+    app.state.login_backoff = LoginBackoff.from_settings(settings, namespace=chat_namespace)
     app.state.psi_metrics = _make_psi_collector(app.state, settings)
 
     install_error_handlers(app)
@@ -199,7 +207,9 @@ def create_app(
     app.include_router(advisors.router)
     pages.install_static(app)
 
-    # outermost first: CORS answers preflights before anything; sizes are checked before bodies are read
+    # innermost first (each add wraps the ones before): CORS answers preflights before anything; sizes are
+    # checked before bodies are read; the client address is settled before anything reads it
+    app.add_middleware(NoStore)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(PrometheusMetrics)
     if settings.cors_origins:
@@ -211,6 +221,10 @@ def create_app(
             allow_credentials=False,
             max_age=600,
         )
+    if settings.trusted_proxies:
+        # X-Forwarded-For / -Proto only from these peers (uvicorn's middleware): anyone else's header is ignored,
+        # so it cannot pick its own rate-limit bucket; without trusted proxies the TCP peer is the client
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

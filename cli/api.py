@@ -6,6 +6,7 @@ import getpass
 import json
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -30,7 +31,6 @@ def serve(
     port: int = typer.Option(8000, help="Puerto"),
     workers: int = typer.Option(1, min=1, help="Procesos de uvicorn"),
     migrate: bool = typer.Option(True, help="Aplicar migraciones de Alembic antes de arrancar"),
-    proxy_headers: bool = typer.Option(True, help="Confiar en X-Forwarded-For del proxy (límites por IP)"),
     log_level: str | None = typer.Option(
         None, "--log-level", help="DEBUG, INFO, WARNING, ERROR (por omisión ASESOR_LOG_LEVEL, si no INFO)"
     ),
@@ -66,7 +66,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=proxy_headers,
+        # X-Forwarded-For / -Proto are honoured by the app itself, only from ASESOR_TRUSTED_PROXIES (api/main.py);
+        # uvicorn's own handling would trust any loopback peer (FORWARDED_ALLOW_IPS) whatever the settings say
+        proxy_headers=False,
         log_level=log_level.lower(),
         log_config=None,  # uvicorn's lines go through core.logging's handler (format, redaction, request ids)
         access_log=False,  # paths carry handoff tokens: keep them out of access logs
@@ -105,18 +107,7 @@ def create_user(
     from storage.repositories import Storage
 
     settings = load_settings()
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif settings.new_user_password is not None and settings.new_user_password.get_secret_value():
-        password = settings.new_user_password.get_secret_value()
-    elif sys.stdin.isatty():
-        password = _prompt_password()
-    else:
-        fail(
-            "missing_password",
-            "Sin contraseña: pásala con --password-stdin o en ASESOR_NEW_USER_PASSWORD (o ejecuta en una terminal).",
-            field="--password-stdin",
-        )
+    password = _new_password(settings, password_stdin)
     storage = Storage.from_settings(settings)
     try:
         user = users.create_user(storage, username=username, password=password, role=role, display_name=display_name)
@@ -125,6 +116,45 @@ def create_user(
     finally:
         storage.dispose()
     typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role}))
+
+
+@app.command("set-password")
+def set_password(
+    username: str = typer.Argument(..., help="Usuario cuya contraseña se cambia"),
+    password_stdin: bool = typer.Option(False, help="Leer la contraseña nueva de stdin (una línea)"),
+) -> None:
+    """Set a user's password (stdin, ASESOR_NEW_USER_PASSWORD or a prompt); every token issued before is revoked."""
+    from api.services import users
+    from core.config import load_settings
+    from storage.repositories import Storage
+
+    settings = load_settings()
+    password = _new_password(settings, password_stdin)
+    storage = Storage.from_settings(settings)
+    try:
+        user = storage.get_user_by_username(username.strip().lower())
+        if user is None:
+            fail("unknown_user", f"No existe el usuario {username!r}.", field="username")
+        version = users.change_password(storage, user.id, password)
+    except users.UserError as exc:
+        fail("invalid_password", str(exc), field="password")
+    finally:
+        storage.dispose()
+    typer.echo(json.dumps({"id": user.id, "username": user.username, "token_version": version, "revoked": True}))
+
+
+def _new_password(settings: Any, password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if settings.new_user_password is not None and settings.new_user_password.get_secret_value():
+        return str(settings.new_user_password.get_secret_value())
+    if sys.stdin.isatty():
+        return _prompt_password()
+    fail(
+        "missing_password",
+        "Sin contraseña: pásala con --password-stdin o en ASESOR_NEW_USER_PASSWORD (o ejecuta en una terminal).",
+        field="--password-stdin",
+    )
 
 
 @app.command()

@@ -219,8 +219,8 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = _field(
         alias="ASESOR_TRUSTED_PROXIES",
         default_factory=list,
-        en="addresses or networks of reverse proxies whose X-Forwarded-For is honoured (empty = none)",
-        es="direcciones o redes de los proxies inversos cuyo X-Forwarded-For se respeta (vacío = ninguno)",
+        en="addresses or networks (or `*`) of reverse proxies whose X-Forwarded-For/-Proto is honoured (empty = none)",
+        es="direcciones o redes (o `*`) de los proxies cuyo X-Forwarded-For/-Proto se respeta (vacío = ninguno)",
     )
     handoff_ttl_seconds: int = _field(
         72 * 3600,
@@ -240,8 +240,8 @@ class Settings(BaseSettings):
         5.0,
         alias="ASESOR_AUTH_CACHE_SECONDS",
         ge=0,
-        en="how long a worker trusts a user row it read (deactivation and logout take effect within this)",
-        es="cuánto confía un proceso en la fila de usuario leída (una baja o un cierre de sesión aplica en ese plazo)",
+        en="how long a worker trusts a user row it read (deactivation, and logout in other workers, apply within it)",
+        es="cuánto confía un proceso en la fila de usuario leída (una baja, o una sesión cerrada en otro, rige en él)",
     )
     handoff_rate_limit: str = _field(
         "30/minute",
@@ -259,8 +259,22 @@ class Settings(BaseSettings):
         5,
         alias="ASESOR_LOGIN_MAX_FAILURES",
         gt=0,
-        en="failed logins of one account before it backs off (30 s, doubling up to 15 min)",
-        es="intentos fallidos de una cuenta antes de la espera (30 s, que se duplica hasta 15 min)",
+        en="failed logins of one account (known or not) before it must wait (429 with Retry-After)",
+        es="intentos fallidos de una cuenta (exista o no) antes de que deba esperar (429 con Retry-After)",
+    )
+    login_backoff_seconds: int = _field(
+        30,
+        alias="ASESOR_LOGIN_BACKOFF_SECONDS",
+        gt=0,
+        en="first wait of an account after those failures; each further failure doubles it",
+        es="primera espera de una cuenta tras esos intentos; cada intento fallido más la duplica",
+    )
+    login_backoff_max_seconds: int = _field(
+        900,
+        alias="ASESOR_LOGIN_BACKOFF_MAX_SECONDS",
+        gt=0,
+        en="longest wait of an account (15 min); a successful login clears the count",
+        es="espera más larga de una cuenta (15 min); un inicio de sesión correcto borra la cuenta de intentos",
     )
     api_max_body_bytes: int = _field(
         64 * 1024,

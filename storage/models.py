@@ -318,6 +318,9 @@ class User(TimestampMixin, Base):
     # the advisor's own Telegram user id, to match a click in the advisors' chat to a user (not an applicant)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     last_login_at: Mapped[datetime | None]
+    # embedded in every access token (claim `ver`): logout and a password change bump it, which revokes every
+    # token issued before (api/deps.py)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # ---------------------------------------------------------------------------------------- escalations
@@ -396,10 +399,14 @@ class CaseMessage(TimestampMixin, Base):
 
 # ------------------------------------------------------------------------------------ financing requests
 class FinancingRequest(TimestampMixin, Base):
-    """A *Solicitar financiamiento* submission from the web handoff; created once per idempotency key."""
+    """A *Solicitar financiamiento* submission from the web handoff: one per assessment, however many links the
+    bot sent for it (unique `assessment_id`), and one per idempotency key (a link's retries)."""
 
     __tablename__ = "financing_requests"
-    __table_args__ = (Index("ix_financing_requests_user_key", "user_key"),)
+    __table_args__ = (
+        Index("ix_financing_requests_user_key", "user_key"),
+        Index("uq_financing_requests_assessment_id", "assessment_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     folio: Mapped[str] = mapped_column(String(24), unique=True)

@@ -654,13 +654,13 @@ class Storage:
         contact: dict[str, Any] | None = None,
         details: dict[str, Any] | None = None,
     ) -> tuple[FinancingRequest, bool]:
-        """Create once per idempotency key: a retry (double click, network retry) returns the first one
-        and `created=False`, even when two retries race."""
+        """Create once per idempotency key and once per assessment: a retry (double click, network retry) or a
+        second link for the same assessment returns the first request and `created=False`, even when two
+        submissions race (the unique indexes decide; the loser reads the winner)."""
         for _ in range(5):
-            with self.session() as s:
-                found = s.scalar(select(FinancingRequest).where(FinancingRequest.idempotency_key == idempotency_key))
-                if found is not None:
-                    return found, False
+            found = self.find_financing_request(idempotency_key=idempotency_key, assessment_id=assessment_id)
+            if found is not None:
+                return found, False
             try:
                 with self.session() as s:
                     fr = FinancingRequest(
@@ -678,16 +678,25 @@ class Storage:
                     s.flush()
                     return fr, True
             except IntegrityError:
-                continue  # a concurrent twin won (same key) or a folio collided: look again
+                continue  # a concurrent twin won (same key or assessment) or a folio collided: look again
         raise Conflict("could not create the financing request")
+
+    def find_financing_request(
+        self, *, idempotency_key: str | None = None, assessment_id: str | None = None
+    ) -> FinancingRequest | None:
+        """The request of this assessment (whichever link sent it), else the one stored under this key."""
+        with self.read() as s:
+            if assessment_id is not None:
+                found = s.scalar(select(FinancingRequest).where(FinancingRequest.assessment_id == assessment_id))
+                if found is not None:
+                    return found
+            if idempotency_key is not None:
+                return s.scalar(select(FinancingRequest).where(FinancingRequest.idempotency_key == idempotency_key))
+            return None
 
     def get_financing_request(self, folio: str) -> FinancingRequest | None:
         with self.read() as s:
             return s.scalar(select(FinancingRequest).where(FinancingRequest.folio == folio))
-
-    def financing_request_by_key(self, idempotency_key: str) -> FinancingRequest | None:
-        with self.read() as s:
-            return s.scalar(select(FinancingRequest).where(FinancingRequest.idempotency_key == idempotency_key))
 
     def financing_contact(self, fr: FinancingRequest) -> dict[str, Any] | None:
         return self.cipher.decrypt_json(fr.contact_enc) if fr.contact_enc is not None else None
@@ -821,6 +830,18 @@ class Storage:
                 return u
         except IntegrityError:
             raise Conflict("e-mail or Telegram id already used by another user") from None
+
+    def revoke_tokens(self, user_id: int, *, password_hash: str | None = None) -> int:
+        """Bump the user's token version (one UPDATE, so two workers never lose a bump), optionally with a new
+        password hash; every token issued before is refused from now on. Returns the new version."""
+        values: dict[str, Any] = {"token_version": User.token_version + 1, "updated_at": utcnow()}
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        with self.session() as s:
+            version = s.scalar(update(User).where(User.id == user_id).values(**values).returning(User.token_version))
+            if version is None:
+                raise NotFound(f"user {user_id} not found")
+            return int(version)
 
     def delete_user(self, user_id: int) -> bool:
         with self.session() as s:

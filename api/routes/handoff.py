@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from slowapi import Limiter
@@ -50,7 +50,8 @@ _PAGES: dict[str, tuple[str, str, str]] = {
     ),
     "used": (
         "Esta solicitud ya fue enviada",
-        "Ya recibimos la solicitud de este enlace; no es necesario enviarla otra vez.",
+        "Ya recibimos la solicitud de esta evaluación (aunque hayas recibido otro enlace); no es necesario "
+        "enviarla otra vez.",
         "Si quieres cambiar algún dato, escríbele a tu asesor desde el chat de Asesor en Telegram.",
     ),
     "rate_limited": (
@@ -230,10 +231,10 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
             ctx = svc.open_handoff(storage, settings, None, token)
         except svc.HandoffPageError as exc:
             return error_page(request, exc.kind, exc.status)
-        confirmation = RedirectResponse(f"/solicitud/{token}/confirmacion", status_code=303, headers=PAGE_HEADERS)
-        if ctx.existing_folio:  # a retry or a second tab: same outcome, nothing stored twice
+        confirmation = f"/solicitud/{token}/confirmacion"
+        if ctx.existing_folio:  # a retry, a second tab or another link of the assessment: nothing stored twice
             metrics.HANDOFF.labels("duplicate").inc()
-            return confirmation
+            return RedirectResponse(f"{confirmation}?repetida=1", status_code=303, headers=PAGE_HEADERS)
         checked = svc.validate_form(ctx, form.model_dump())
         if checked.clean is None:
             if not wants_html(request):
@@ -243,7 +244,8 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
             return _form_page(request, ctx, token, checked.values, checked.errors, 422)
         _fr, created = svc.submit(storage, events, ctx, checked.clean)
         metrics.HANDOFF.labels("submitted" if created else "duplicate").inc()
-        return confirmation
+        target = confirmation if created else f"{confirmation}?repetida=1"  # lost a race with a twin: its folio
+        return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
 
     @router.get(
         "/solicitud/{token}/confirmacion",
@@ -253,7 +255,11 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
     )
     @limiter.limit(limit)
     def confirmation_page(
-        request: Request, storage: StorageDep, settings: SettingsDep, token: HandoffToken
+        request: Request,
+        storage: StorageDep,
+        settings: SettingsDep,
+        token: HandoffToken,
+        repetida: Annotated[bool, Query(description="La solicitud ya existía (otro envío o enlace)")] = False,
     ) -> Response:
         try:
             ctx = svc.open_handoff(storage, settings, None, token)
@@ -271,7 +277,7 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
                 "folio": ctx.existing_folio,
                 "bank": ctx.banks.get(fr.bank or "") if fr is not None else None,
                 "has_email": bool(contact and contact.get("email")),
-                "duplicate": False,
+                "duplicate": repetida,
             },
             headers=PAGE_HEADERS,
         )

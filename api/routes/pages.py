@@ -15,7 +15,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from api.deps import SESSION_COOKIE, LoginLimitDep, SettingsDep, StorageDep, current_user_sync
+from api import csrf
+from api.deps import (
+    SESSION_COOKIE,
+    LoginLimitDep,
+    SettingsDep,
+    StorageDep,
+    cookie_user_sync,
+    current_user_sync,
+    forget_user,
+)
 from api.errors import ApiError
 from api.routes.analytics import FIRST_DAY, LAST_DAY
 from api.security import Role, create_access_token
@@ -67,16 +76,13 @@ def login_submit(
     password: Annotated[Text(256), Form()] = "",
     next: Annotated[Text(200), Form()] = "",
 ) -> Response:
-    user = users.authenticate(storage, username, password)
+    try:
+        user = users.login(storage, request.app.state.login_backoff, username, password)
+    except users.LoginLocked as exc:
+        return _login_error(request, next, exc.message, 429, {"Retry-After": str(exc.retry_after)})
     if user is None:
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"next": _safe_next(next) if next else "", "error": "Usuario o contraseña incorrectos."},
-            status_code=401,
-            headers=PAGE_HEADERS,
-        )
-    token = create_access_token(settings, subject=str(user.id), role=user.role)
+        return _login_error(request, next, "Usuario o contraseña incorrectos.", 401)
+    token = create_access_token(settings, subject=str(user.id), role=user.role, version=user.token_version)
     # no page asked for: each role's home (an advisor's is the case queue)
     target = _safe_next(next) if next else ("/asesores" if user.role == Role.advisor.value else "/dashboard")
     response = RedirectResponse(target, status_code=303)
@@ -92,9 +98,30 @@ def login_submit(
     return response
 
 
+def _login_error(
+    request: Request, next: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"next": _safe_next(next) if next else "", "error": message},
+        status_code=status,
+        headers={**PAGE_HEADERS, **(headers or {})},
+    )
+
+
 @router.post("/logout")
-def logout() -> Response:
-    response = RedirectResponse("/login", status_code=303)
+def logout(request: Request, storage: StorageDep, settings: SettingsDep) -> Response:
+    """Revoke the session's tokens (the cookie and any token of the account issued before), then drop the cookie.
+    The cookie is SameSite=Strict, so a post from another site arrives without it and revokes nothing."""
+    try:
+        user = cookie_user_sync(request, settings, storage)
+    except ApiError:  # no session, or already closed: nothing to revoke
+        user = None
+    if user is not None and csrf.same_origin(request):
+        storage.revoke_tokens(user.id)
+        forget_user(request, user.id)
+    response = RedirectResponse("/login", status_code=303, headers=PAGE_HEADERS)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

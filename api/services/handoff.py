@@ -2,8 +2,9 @@
 
 `open_handoff` checks the token and gathers what the form shows (profile, recommended bank, loan);
 `validate_form` checks what the applicant typed (Spanish messages per field); `submit` stores the request
-once per token (the idempotency key comes from the token's nonce), so a double click or a retry returns the
-first folio, and a later visit with the same link shows "ya enviada" instead of a second request.
+once per assessment (unique in storage) and once per token (the idempotency key comes from the token's nonce),
+so a double click, a retry or a second link for the same assessment returns the first folio, and a later visit
+shows "ya enviada" instead of a second request.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def open_handoff(storage: Storage, settings: Settings, events: EventSink | None,
         policy_version=assessment.policy_version,
         model_version=assessment.model_version,
     )
-    existing = _existing_request(storage, claims.idempotency_key)
+    existing = _existing_request(storage, ctx)
     if existing is not None:
         ctx.existing_folio = existing.folio
     elif events is not None:
@@ -117,8 +118,9 @@ def open_handoff(storage: Storage, settings: Settings, events: EventSink | None,
     return ctx
 
 
-def _existing_request(storage: Storage, idempotency_key: str) -> Any | None:
-    return storage.financing_request_by_key(idempotency_key)
+def _existing_request(storage: Storage, ctx: HandoffContext) -> Any | None:
+    # one request per assessment: a second link the bot sent for it finds the first link's request
+    return storage.find_financing_request(idempotency_key=ctx.idempotency_key, assessment_id=ctx.assessment.id)
 
 
 @dataclass
@@ -243,5 +245,5 @@ def submit(storage: Storage, events: EventSink, ctx: HandoffContext, form: Clean
 
 
 def folio_for(storage: Storage, ctx: HandoffContext) -> str | None:
-    existing = _existing_request(storage, ctx.idempotency_key)
+    existing = _existing_request(storage, ctx)
     return existing.folio if existing else None

@@ -5,9 +5,11 @@ Rows live in storage (`Storage.create_user` etc.); this module adds what belongs
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
+from api.login_backoff import LoginBackoff
 from api.security import Role, burn_password_check, hash_password, verify_password
 from storage.models import User
 from storage.repositories import Conflict, Storage
@@ -46,6 +48,50 @@ def create_user(
         )
     except Conflict:
         raise UserError("username", "Ese usuario (o su correo) ya existe.", conflict=True) from None
+
+
+class LoginLocked(Exception):
+    """Too many failed logins of this username: wait `retry_after` seconds (api/login_backoff.py)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        return (
+            "Demasiados intentos fallidos con esta cuenta; por seguridad espera "
+            f"{_duration(self.retry_after)} antes de intentarlo de nuevo."
+        )
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} segundos" if seconds != 1 else "1 segundo"
+    return f"{math.ceil(seconds / 60)} minutos"
+
+
+def login(storage: Storage, backoff: LoginBackoff, username: str, password: str) -> User | None:
+    """A password login under the per-account back-off: the user, None (wrong username or password, the
+    same answer either way), or LoginLocked while the account waits (the password is not even checked)."""
+    retry_after = backoff.wait(username)
+    if retry_after:
+        raise LoginLocked(retry_after)
+    user = authenticate(storage, username, password)
+    if user is None:
+        retry_after = backoff.failed(username)
+        if retry_after:
+            raise LoginLocked(retry_after)
+        return None
+    backoff.succeeded(username)
+    return user
+
+
+def change_password(storage: Storage, user_id: int, new_password: str) -> int:
+    """Set a new password and revoke every token issued before it; returns the new token version."""
+    if len(new_password) < MIN_PASSWORD_LEN:
+        raise UserError("new_password", f"La contraseña debe tener al menos {MIN_PASSWORD_LEN} caracteres.")
+    return storage.revoke_tokens(user_id, password_hash=hash_password(new_password))
 
 
 def authenticate(storage: Storage, username: str, password: str) -> User | None:

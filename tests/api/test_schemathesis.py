@@ -93,7 +93,8 @@ def test_openapi_contract(st_env: Any, role: str) -> None:
     app, tokens = st_env
     headers = {"Authorization": f"Bearer {tokens[role]}"} if role in tokens else {}
     examples = MAX_EXAMPLES if role == "admin" else ROLE_EXAMPLES
-    operations = _operations(app)
+    # logout revokes the token the run uses: last, so it does not turn every later operation into a 401
+    operations = sorted(_operations(app), key=lambda op: op.path == "/v1/auth/logout")
     assert len(operations) >= 25  # the whole API is in the schema
     failures: list[str] = []
     for operation in operations:
