@@ -91,10 +91,15 @@ def _bearer(c: httpx.Client, username: str, password: str = PASSWORD) -> dict[st
 
 
 # ------------------------------------------------------------------------------------------ trusted proxies
+def _address(first: int = 10) -> str:
+    # addresses of this run only: the rate-limit buckets in the shared Redis are not another run's
+    return f"{first}.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
+
+
 def _loopback_client(base: str) -> httpx.Client:
-    # a source address of its own inside 127/8: this test's rate-limit bucket is not shared with any other run
-    source = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
-    return httpx.Client(base_url=base, transport=httpx.HTTPTransport(local_address=source), timeout=30)
+    # a source address of its own inside 127/8 (all of it is loopback on Linux)
+    transport = httpx.HTTPTransport(local_address=_address(127))
+    return httpx.Client(base_url=base, transport=transport, timeout=30)
 
 
 def _api_process(sqlite_url: str, tmp_path: Path, name: str, **env: str) -> ApiProcess:
@@ -104,8 +109,8 @@ def _api_process(sqlite_url: str, tmp_path: Path, name: str, **env: str) -> ApiP
 
 def _spoofing_logins(c: httpx.Client) -> list[int]:
     statuses = []
-    for i in range(5):
-        spoof = {"X-Forwarded-For": f"203.0.113.{i + 1}"}
+    for _ in range(5):
+        spoof = {"X-Forwarded-For": _address()}
         form = {"username": f"nadie{uuid.uuid4().hex[:8]}", "password": "no-es-la-clave"}
         statuses.append(c.post("/v1/auth/token", data=form, headers=spoof).status_code)
     return statuses
@@ -129,8 +134,8 @@ def test_forwarded_headers_count_only_from_trusted_proxies(sqlite_url: str, tmp_
             r = c.get("/v1/auth/me/", headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
             assert r.status_code == 307 and r.headers["location"].startswith("https://"), r.headers
             # and the limit holds per real client behind it
-            same = {"X-Forwarded-For": "198.51.100.7"}
-            form = {"username": "nadie", "password": "no-es-la-clave"}
+            same = {"X-Forwarded-For": _address()}
+            form = {"username": f"nadie{uuid.uuid4().hex[:8]}", "password": "no-es-la-clave"}
             got = [c.post("/v1/auth/token", data=form, headers=same).status_code for _ in range(4)]
             assert got == [401, 401, 401, 429], got
     finally:
