@@ -5,8 +5,8 @@ Earlier versions stored a request per handoff link, so an assessment may already
 the link to its assessment, the later ones keep their folio and contact but lose `assessment_id` (set to NULL, as
 an erased assessment leaves them), so the unique index can be built.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 04:30:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
