@@ -6,8 +6,9 @@ safe methods (GET/HEAD), so a cookie can never authorise a state change from ano
 The user row behind a token is re-read at most every ASESOR_AUTH_CACHE_SECONDS (default 5 s) per worker, so
 a deactivated account or a changed role takes effect within that, without a database read on every call.
 Every token carries the user's token version (claim `ver`); logout and a password change bump it in the
-database (`revoke_sessions`), which refuses every older token: at once in the worker that handled it (its
-cache entry is dropped), and in the other workers when their cached row expires (ASESOR_AUTH_CACHE_SECONDS).
+database (`Storage.revoke_tokens`), which refuses every older token: the worker that handled it drops its cache
+entry and tells the others through Redis to drop theirs (api/revocations.py); without that message (no Redis)
+a worker's cached row expires within ASESOR_AUTH_CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
+from api import revocations
 from api.errors import ApiError
 from api.security import Role, TokenError, decode_access_token
 from core.config import Settings
@@ -142,8 +144,10 @@ def _checked(current: CurrentUser | None, version: int) -> CurrentUser:
 
 
 def forget_user(request: Request, user_id: int) -> None:
-    """Drop this worker's cached row of a user whose tokens were just revoked (the next call re-reads it)."""
+    """After a revocation: drop this worker's cached row of the user and tell the other workers to drop theirs
+    (api/revocations.py), so the next call anywhere re-reads the token version."""
     request.app.state.user_cache.pop(user_id, None)
+    revocations.publish(request.app.state.settings.redis_url, user_id)
 
 
 async def get_current_user(

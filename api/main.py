@@ -28,6 +28,7 @@ from api.cache_headers import NoStore
 from api.errors import Problem, install_error_handlers
 from api.login_backoff import LoginBackoff
 from api.middleware import BodySizeLimit, PrometheusMetrics
+from api.revocations import RevocationListener
 from api.services.advisors import AdvisorsHolder
 from api.services.chat import WebChatHolder
 from core.config import Settings, UnsafeSettings, exit_refused, get_settings, load_settings, require_safe
@@ -135,6 +136,7 @@ def create_app(
                     await app.state.web_chat.get()
             freeze_startup_heap()  # the engine is loaded: keep it out of the collector's full passes
         app.state.events.start()  # background flusher: outbox -> events table
+        app.state.revocations.start()  # other workers' logouts drop this worker's cached user rows
         try:
             yield
         finally:
@@ -142,6 +144,7 @@ def create_app(
             await app.state.web_chat.close()
             app.state.events.stop()
             app.state.login_backoff.close()
+            await app.state.revocations.stop()
             if app.state.owns_storage:
                 app.state.storage.dispose()
 
@@ -165,6 +168,7 @@ def create_app(
     app.state.advisors = AdvisorsHolder(settings, app.state.storage, app.state.events, namespace=chat_namespace)
     app.state.user_cache = {}
     app.state.token_cache = {}
+    app.state.revocations = RevocationListener(settings.redis_url, app.state.user_cache)
     app.state.namespace = chat_namespace
     app.state.limiter = limiter = _make_limiter(settings, chat_namespace)
     app.state.login_backoff = LoginBackoff.from_settings(settings, namespace=chat_namespace)

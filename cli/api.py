@@ -124,6 +124,7 @@ def set_password(
     password_stdin: bool = typer.Option(False, help="Leer la contraseña nueva de stdin (una línea)"),
 ) -> None:
     """Set a user's password (stdin, ASESOR_NEW_USER_PASSWORD or a prompt); every token issued before is revoked."""
+    from api import revocations
     from api.services import users
     from core.config import load_settings
     from storage.repositories import Storage
@@ -136,6 +137,7 @@ def set_password(
         if user is None:
             fail("unknown_user", f"No existe el usuario {username!r}.", field="username")
         version = users.change_password(storage, user.id, password)
+        revocations.publish(settings.redis_url, user.id)  # running API workers drop their cached row now
     except users.UserError as exc:
         fail("invalid_password", str(exc), field="password")
     finally:

@@ -300,11 +300,8 @@ def test_cli_set_password_revokes_tokens(storage: Any, db_url: str, server: str,
         )
         assert done.returncode == 0, done.stderr
         assert '"revoked": true' in done.stdout
-        # another process changed the row: this worker sees it when its cached row expires (5 s)
-        deadline = time.monotonic() + 6.5
-        while c.get("/v1/auth/me", headers=old).status_code == 200:
-            assert time.monotonic() < deadline, "the old token still works after ASESOR_AUTH_CACHE_SECONDS"
-            time.sleep(0.25)
+        # another process changed the row and told the workers through Redis: refused well within the 5 s cache
+        _refused_within(c, old, 2.0)
         assert _login(c, username, "clave-desde-la-terminal").status_code == 200
         unknown = subprocess.run(
             [*ASESOR, "api", "set-password", "nadie-aqui", "--password-stdin"],
@@ -316,6 +313,30 @@ def test_cli_set_password_revokes_tokens(storage: Any, db_url: str, server: str,
             timeout=120,
         )
         assert unknown.returncode == 2 and "unknown_user" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def _refused_within(c: httpx.Client, headers: dict[str, str], seconds: float) -> float:
+    start = time.monotonic()
+    while c.get("/v1/auth/me", headers=headers).status_code == 200:
+        assert time.monotonic() - start < seconds, f"the old token still works after {seconds} s"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def test_logout_reaches_every_worker_at_once(storage: Any, db_url: str, tmp_path: Path, namespace: str) -> None:
+    """Two workers with the default 5 s auth cache: a logout on one is refused by the other well before that."""
+    settings = make_settings(db_url, tmp_path, REDIS_URL=REDIS, ASESOR_AUTH_CACHE_SECONDS=5, **BACKOFF)
+    apps = (_app(storage, settings, tmp_path, namespace), _app(storage, settings, tmp_path, namespace))
+    username = _user(storage)
+    with _serve(apps[0]) as url_a, _serve(apps[1]) as url_b, contextlib.ExitStack() as stack:
+        a = stack.enter_context(httpx.Client(base_url=url_a, timeout=30))
+        b = stack.enter_context(httpx.Client(base_url=url_b, timeout=30))
+        time.sleep(0.5)  # the listeners subscribe at start-up
+        token = _bearer(a, username)
+        assert b.get("/v1/auth/me", headers=token).status_code == 200  # B now trusts its cached row for 5 s
+        assert a.post("/v1/auth/logout", headers=token).status_code == 204
+        assert a.get("/v1/auth/me", headers=token).status_code == 401  # the worker that handled it: at once
+        assert _refused_within(b, token, 2.0) < 2.0  # the other: told through Redis, not after its 5 s cache
 
 
 # ------------------------------------------------------------------------------------------ no-store
