@@ -240,8 +240,8 @@ class Settings(BaseSettings):
         5.0,
         alias="ASESOR_AUTH_CACHE_SECONDS",
         ge=0,
-        en="how long a worker trusts a user row it read (a deactivation applies within it; a logout at once via Redis)",
-        es="cuánto confía un proceso en la fila de usuario leída (una baja rige en ese plazo; un cierre de sesión, ya vía Redis)",
+        en="how long a worker trusts a user row it read (deactivation applies within it; logout at once via Redis)",
+        es="cuánto confía un proceso en la fila de usuario leída (una baja rige en ese plazo; un logout, ya)",
     )
     handoff_rate_limit: str = _field(
         "30/minute",
