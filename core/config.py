@@ -241,7 +241,7 @@ class Settings(BaseSettings):
         alias="ASESOR_AUTH_CACHE_SECONDS",
         ge=0,
         en="how long a worker trusts a user row it read (deactivation applies within it; logout at once via Redis)",
-        es="cuánto confía un proceso en la fila de usuario leída (una baja rige en ese plazo; un logout, ya)",
+        es="cuánto confía un proceso en la fila de usuario leída (una baja rige en ese plazo; cerrar sesión, ya)",
     )
     handoff_rate_limit: str = _field(
         "30/minute",
