@@ -14,7 +14,7 @@ a worker's cached row expires within ASESOR_AUTH_CACHE_SECONDS.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -210,7 +210,7 @@ async def login_rate_limit(request: Request) -> None:
 LoginLimitDep = Depends(login_rate_limit)
 
 
-def require_roles(*roles: Role) -> Callable[[CurrentUser], CurrentUser]:
+def require_roles(*roles: Role) -> Callable[[CurrentUser], Awaitable[CurrentUser]]:
     """Dependency factory: the user must hold one of `roles` (admin always may)."""
     allowed = ", ".join(r.value for r in roles)
 

@@ -22,27 +22,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core import copy_es as copy
 from storage.db import DATABASE_UNAVAILABLE, InvalidText
 
 log = logging.getLogger("asesor.api")
 
 PROBLEM_JSON = "application/problem+json"
-
-_TITLES_ES = {
-    400: "Solicitud incorrecta",
-    401: "Autenticación requerida",
-    403: "Acceso denegado",
-    404: "No encontrado",
-    405: "Método no permitido",
-    409: "Conflicto",
-    410: "Ya no está disponible",
-    413: "Solicitud demasiado grande",
-    415: "Tipo de contenido no admitido",
-    422: "Datos inválidos",
-    429: "Demasiadas solicitudes",
-    500: "Error interno",
-    503: "Servicio no disponible",
-}
 
 
 class FieldError(BaseModel):
@@ -87,7 +72,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     type_: str = "about:blank",
 ) -> JSONResponse:
-    title = _TITLES_ES.get(status) or HTTPStatus(status).phrase
+    title = copy.PROBLEM_TITLES.get(status) or HTTPStatus(status).phrase
     body = Problem(type=type_, title=title, status=status, detail=detail, instance=request.url.path, errors=errors)
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
@@ -102,38 +87,11 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "(cuerpo)"
 
 
-_MESSAGES_ES = {
-    "missing": "Este campo es obligatorio.",
-    "extra_forbidden": "Este campo no se admite.",
-    "json_invalid": "El cuerpo no es JSON válido.",
-    "model_attributes_type": "Se esperaba un objeto JSON.",
-    "dict_type": "Se esperaba un objeto JSON.",
-    "int_parsing": "Se esperaba un número entero.",
-    "int_type": "Se esperaba un número entero.",
-    "float_parsing": "Se esperaba un número.",
-    "float_type": "Se esperaba un número.",
-    "string_type": "Se esperaba texto.",
-    "greater_than": "El valor es demasiado pequeño.",
-    "greater_than_equal": "El valor es demasiado pequeño.",
-    "less_than_equal": "El valor es demasiado grande.",
-    "string_too_long": "El texto es demasiado largo.",
-    "string_too_short": "El texto es demasiado corto.",
-    "string_pattern_mismatch": "El texto no tiene el formato esperado.",
-    "literal_error": "Valor no permitido.",
-    "enum": "Valor no permitido.",
-}
-
-
 def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
     out = []
     for err in errors:
         kind = str(err.get("type", "value_error"))
-        message = _MESSAGES_ES.get(kind) or str(err.get("msg", "Valor inválido."))
-        if kind in {"greater_than", "greater_than_equal", "less_than_equal", "less_than"}:
-            ctx = err.get("ctx") or {}
-            limit = next(iter(ctx.values()), None)
-            if limit is not None:
-                message = f"{message} (límite: {limit})"
+        message = copy.field_message(kind, str(err.get("msg") or "") or None, err.get("ctx"))
         loc = tuple(err.get("loc", ()))
         if kind == "json_invalid":  # loc is ("body", <character offset>): the offset is no field
             offset = loc[1] if len(loc) > 1 else None
@@ -145,12 +103,8 @@ def field_errors_from_pydantic(errors: list[Any]) -> list[FieldError]:
 
 # seconds a client should wait before retrying during an outage (recovery after a restart takes about one)
 RETRY_AFTER_SECONDS = 5
-_UNAVAILABLE_ES = {
-    "database": "La base de datos no está disponible en este momento; inténtalo de nuevo en unos segundos.",
-    "redis": "Redis no está disponible en este momento; inténtalo de nuevo en unos segundos.",
-}
 # what "the dependency is down" looks like: connection refused or lost, a pool that cannot hand out a connection
-DEPENDENCY_ERRORS: dict[type[BaseException], str] = {
+DEPENDENCY_ERRORS: dict[type[Exception], str] = {
     **dict.fromkeys(DATABASE_UNAVAILABLE, "database"),
     redis_errors.ConnectionError: "redis",
     redis_errors.TimeoutError: "redis",
@@ -166,7 +120,7 @@ def unavailable_response(request: Request, dependency: str) -> Response:
     from api.templating import PAGE_HEADERS, templates, wants_html
 
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    detail = _UNAVAILABLE_ES[dependency]
+    detail = copy.UNAVAILABLE[dependency]
     if wants_html(request):  # an applicant on the handoff form, an analyst on the dashboard
         context = {
             "kind": "unavailable",
@@ -243,7 +197,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         s: {
             "model": Problem,
-            "description": _TITLES_ES.get(s, HTTPStatus(s).phrase),
+            "description": copy.PROBLEM_TITLES.get(s, HTTPStatus(s).phrase),
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for s in statuses

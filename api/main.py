@@ -251,7 +251,7 @@ def create_app(
         app.openapi_schema = schema
         return schema
 
-    app.openapi = custom_openapi  # type: ignore[method-assign]
+    app.openapi = custom_openapi  # type: ignore[method-assign]  # FastAPI documents overriding the schema this way
     return app
 
 

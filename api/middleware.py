@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
 from api.errors import PROBLEM_JSON
+from core import copy_es as copy
 
 
 async def _send_problem(send: Send, scope: Scope, status: int, title: str, detail: str) -> None:
@@ -49,7 +50,7 @@ class BodySizeLimit:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await _send_problem(send, scope, 413, "Solicitud demasiado grande", detail)
+                    await _send_problem(send, scope, 413, copy.PROBLEM_TITLES[413], detail)
                     return
         received = 0
         response_started = rejected = False
@@ -66,7 +67,7 @@ class BodySizeLimit:
                     rejected = True
                     if not response_started:
                         response_started = True
-                        await _send_problem(send, scope, 413, "Solicitud demasiado grande", detail)
+                        await _send_problem(send, scope, 413, copy.PROBLEM_TITLES[413], detail)
                     return {"type": "http.disconnect"}
             return message
 

@@ -41,7 +41,7 @@ _CONTENT = ("photo", "sticker", "voice", "video", "video_note", "animation", "au
 QUIET_LOGGERS = ("telegram", "httpx", "httpcore")
 
 
-def make_application(token: str, api_url: str | None = None) -> Application:  # type: ignore[type-arg]
+def make_application(token: str, api_url: str | None = None) -> Application:
     """An Application whose Bot talks to `api_url` (Telegram's, a self-hosted telegram-bot-api, the tests')."""
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -60,7 +60,7 @@ def make_application(token: str, api_url: str | None = None) -> Application:  # 
     )
 
 
-def attach(application: Application, app: TelegramBot) -> None:  # type: ignore[type-arg]
+def attach(application: Application, app: TelegramBot) -> None:
     async def every_update(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         await app.front.handle(inbound(update))
 
@@ -173,7 +173,7 @@ def inbound(update: Update) -> Inbound:
 
 
 def webhook_app(
-    application: Application,  # type: ignore[type-arg]
+    application: Application,
     secret: str,
     *,
     path: str = WEBHOOK_PATH,
@@ -216,7 +216,7 @@ async def _until_stopped() -> None:
             loop.remove_signal_handler(sig)
 
 
-async def run_polling(application: Application) -> None:  # type: ignore[type-arg]
+async def run_polling(application: Application) -> None:
     assert application.updater is not None
     await application.bot.delete_webhook(drop_pending_updates=False)
     await application.start()
@@ -229,7 +229,7 @@ async def run_polling(application: Application) -> None:  # type: ignore[type-ar
 
 
 async def run_webhook(
-    application: Application,  # type: ignore[type-arg]
+    application: Application,
     *,
     public_url: str,
     secret: str,

@@ -16,7 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientTimeout
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -57,7 +57,10 @@ class JsonAiohttpSession(AiohttpSession):
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         try:
             async with session.post(
-                url, data=body, headers=_JSON_HEADERS, timeout=self.timeout if timeout is None else timeout
+                url,
+                data=body,
+                headers=_JSON_HEADERS,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as resp:
                 raw_result = await resp.text()
         except TimeoutError as e:

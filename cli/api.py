@@ -11,8 +11,9 @@ from typing import Any
 import typer
 
 from cli.errors import fail
+from core import copy_es as copy
 
-app = typer.Typer(help="API web: servidor, usuarios y utilidades.", no_args_is_help=True)
+app = typer.Typer(help=copy.API, no_args_is_help=True)
 
 
 def _prompt_password() -> str:
@@ -25,18 +26,14 @@ def _prompt_password() -> str:
     fail("password_mismatch", "Las contraseñas no coincidieron.", field="password")
 
 
-@app.command()
+@app.command(help=copy.API_SERVE)
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interfaz donde escuchar"),
-    port: int = typer.Option(8000, help="Puerto"),
-    workers: int = typer.Option(1, min=1, help="Procesos de uvicorn"),
-    migrate: bool = typer.Option(True, help="Aplicar migraciones de Alembic antes de arrancar"),
-    log_level: str | None = typer.Option(
-        None, "--log-level", help="DEBUG, INFO, WARNING, ERROR (por omisión ASESOR_LOG_LEVEL, si no INFO)"
-    ),
-    log_format: str | None = typer.Option(
-        None, "--log-format", help="auto, json, console (por omisión ASESOR_LOG_FORMAT, si no auto)"
-    ),
+    host: str = typer.Option("127.0.0.1", help=copy.API_SERVE_HOST),
+    port: int = typer.Option(8000, help=copy.API_SERVE_PORT),
+    workers: int = typer.Option(1, min=1, help=copy.API_SERVE_WORKERS),
+    migrate: bool = typer.Option(True, help=copy.API_SERVE_MIGRATE),
+    log_level: str | None = typer.Option(None, "--log-level", help=copy.SERVICE_LOG_LEVEL),
+    log_format: str | None = typer.Option(None, "--log-format", help=copy.SERVICE_LOG_FORMAT),
 ) -> None:
     """Run the API with uvicorn (the engine is loaded at start-up in each worker)."""
     import uvicorn
@@ -94,12 +91,12 @@ def _check_port(host: str, port: int) -> None:
             fail("port_in_use", message, field="--port")
 
 
-@app.command("create-user")
+@app.command("create-user", help=copy.API_CREATE_USER)
 def create_user(
-    username: str = typer.Argument(..., help="Nombre de usuario (minúsculas), p. ej. admin"),
-    role: str = typer.Option("admin", help="advisor, analyst o admin"),
-    display_name: str | None = typer.Option(None, help="Nombre visible"),
-    password_stdin: bool = typer.Option(False, help="Leer la contraseña de stdin (una línea)"),
+    username: str = typer.Argument(..., help=copy.API_CREATE_USER_USERNAME),
+    role: str = typer.Option("admin", help=copy.API_CREATE_USER_ROLE),
+    display_name: str | None = typer.Option(None, help=copy.API_CREATE_USER_DISPLAY_NAME),
+    password_stdin: bool = typer.Option(False, help=copy.API_CREATE_USER_PASSWORD_STDIN),
 ) -> None:
     """Create a user. The password comes from stdin, ASESOR_NEW_USER_PASSWORD, or an interactive prompt."""
     from api.services import users
@@ -118,10 +115,10 @@ def create_user(
     typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role}))
 
 
-@app.command("set-password")
+@app.command("set-password", help=copy.API_SET_PASSWORD)
 def set_password(
-    username: str = typer.Argument(..., help="Usuario cuya contraseña se cambia"),
-    password_stdin: bool = typer.Option(False, help="Leer la contraseña nueva de stdin (una línea)"),
+    username: str = typer.Argument(..., help=copy.API_SET_PASSWORD_USERNAME),
+    password_stdin: bool = typer.Option(False, help=copy.API_SET_PASSWORD_STDIN),
 ) -> None:
     """Set a user's password (stdin, ASESOR_NEW_USER_PASSWORD or a prompt); every token issued before is revoked."""
     from api import revocations
@@ -159,7 +156,7 @@ def _new_password(settings: Any, password_stdin: bool) -> str:
     )
 
 
-@app.command()
+@app.command(help=copy.API_OPENAPI)
 def openapi() -> None:
     """Print the OpenAPI schema (JSON)."""
     from api.main import create_app
@@ -167,8 +164,11 @@ def openapi() -> None:
     typer.echo(json.dumps(create_app().openapi(), ensure_ascii=False, indent=2))
 
 
-@app.command("handoff-url")
-def handoff_url_cmd(applicant_key: str, assessment_id: str) -> None:
+@app.command("handoff-url", help=copy.API_HANDOFF_URL)
+def handoff_url_cmd(
+    applicant_key: str = typer.Argument(..., help=copy.API_HANDOFF_URL_APPLICANT),
+    assessment_id: str = typer.Argument(..., help=copy.API_HANDOFF_URL_ASSESSMENT),
+) -> None:
     """Print a signed handoff link for a stored assessment (support and testing)."""
     from core.config import ensure_safe, load_settings
     from core.handoff import handoff_url

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.errors import error_body, policy_failure
+from core import copy_es as copy
 from engine.policy import PolicyError
 from engine.validation import AssessmentInputError
 
@@ -65,7 +66,7 @@ def _too_long(text: str) -> _Refused | None:
     if len(text) <= MAX_NUMBER_CHARS:
         return None
     return _Refused(
-        InputLimit("number_too_long", f"a number has more than {MAX_NUMBER_CHARS} characters", MAX_NUMBER_CHARS)
+        InputLimit("number_too_long", copy.ASSESS_NUMBER_TOO_LONG.format(limit=MAX_NUMBER_CHARS), MAX_NUMBER_CHARS)
     )
 
 
@@ -79,12 +80,14 @@ def _float(text: str) -> float | _Refused:
         return refused
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        return _Refused(InputLimit("number_too_large", f"the number {text} is out of range", MAX_NUMBER_CHARS))
+        return _Refused(
+            InputLimit("number_too_large", copy.ASSESS_NUMBER_TOO_LARGE.format(text=text), MAX_NUMBER_CHARS)
+        )
     return value
 
 
 def _constant(name: str) -> _Refused:
-    return _Refused(InputLimit("number_not_finite", f"{name} is not a number JSON allows", MAX_NUMBER_CHARS))
+    return _Refused(InputLimit("number_not_finite", copy.ASSESS_NUMBER_NOT_FINITE.format(name=name), MAX_NUMBER_CHARS))
 
 
 def check(value: Any) -> Any:
@@ -95,7 +98,7 @@ def check(value: Any) -> Any:
         if isinstance(item, _Refused):
             raise item.error
         if depth > MAX_DEPTH:
-            raise InputLimit("too_deep", f"the JSON nests deeper than {MAX_DEPTH} levels", MAX_DEPTH)
+            raise InputLimit("too_deep", copy.ASSESS_TOO_DEEP.format(limit=MAX_DEPTH), MAX_DEPTH)
         if isinstance(item, dict):
             stack.extend((c, depth + 1) for c in item.values())
         elif isinstance(item, list):
@@ -110,7 +113,7 @@ def parse(raw: bytes | str) -> Any:
     try:
         return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except RecursionError:
-        raise InputLimit("too_deep", f"the JSON nests deeper than {MAX_DEPTH} levels", MAX_DEPTH) from None
+        raise InputLimit("too_deep", copy.ASSESS_TOO_DEEP.format(limit=MAX_DEPTH), MAX_DEPTH) from None
 
 
 def input_error(exc: ValueError, *, line: int | None = None) -> str:
@@ -118,11 +121,17 @@ def input_error(exc: ValueError, *, line: int | None = None) -> str:
     if isinstance(exc, InputLimit):
         return _error(str(exc), code=exc.code, line=line, limit=exc.limit)
     if isinstance(exc, UnicodeDecodeError):
-        return _error(f"not valid UTF-8 (byte {exc.start})", code="invalid_encoding", line=line)
+        return _error(copy.ASSESS_NOT_UTF8.format(start=exc.start), code="invalid_encoding", line=line)
     if isinstance(exc, json.JSONDecodeError):
-        where = f"column {exc.colno}" if line is not None else f"line {exc.lineno}, column {exc.colno}"
-        return _error(f"not valid JSON: {exc.msg} ({where})", code="invalid_json", line=line)
-    return _error(f"not valid JSON: {exc}", code="invalid_json", line=line)
+        col, row = exc.colno, exc.lineno
+        where = (
+            copy.ASSESS_WHERE_COLUMN.format(col=col)
+            if line is not None
+            else copy.ASSESS_WHERE_LINE.format(line=row, col=col)
+        )
+        reason = f"{copy.json_reason(exc.msg)} ({where})"
+        return _error(copy.ASSESS_NOT_JSON.format(reason=reason), code="invalid_json", line=line)
+    return _error(copy.ASSESS_NOT_JSON.format(reason=exc), code="invalid_json", line=line)
 
 
 def _assess_one(assessor: Assessor, item: Any, as_of: date | None) -> tuple[bool, str]:
@@ -131,12 +140,14 @@ def _assess_one(assessor: Assessor, item: Any, as_of: date | None) -> tuple[bool
     try:
         return True, assessor.assess(item, as_of).model_dump_json()
     except AssessmentInputError as exc:
-        first = exc.errors[0].get("field") if exc.errors else None
-        return False, _error(str(exc), field=first, errors=exc.errors)
+        errors = [{"field": e["field"], "message": copy.input_message(e), "type": e.get("type")} for e in exc.errors]
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        first = errors[0]["field"] if errors else None
+        return False, _error(copy.INPUT_FIELDS.format(fields=fields), field=first, errors=errors)
     except RecursionError:
-        return False, _error(f"the JSON nests deeper than {MAX_DEPTH} levels", code="too_deep", limit=MAX_DEPTH)
+        return False, _error(copy.ASSESS_TOO_DEEP.format(limit=MAX_DEPTH), code="too_deep", limit=MAX_DEPTH)
     except Exception as exc:  # a bug, not the input's fault: the batch goes on and the exit code says so
-        return False, _error(f"internal error ({type(exc).__name__}); the other items go on", code="internal_error")
+        return False, _error(copy.ASSESS_INTERNAL.format(name=type(exc).__name__), code="internal_error")
 
 
 def _assess_line(assessor: Assessor, line_no: int, raw: bytes | str, as_of: date | None) -> tuple[int, bool, str]:
@@ -203,21 +214,17 @@ def run_jsonl(
 
 
 def assess_command(
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="Read one JSON object per line.")] = False,
-    policy: Annotated[
-        Path | None, typer.Option(help="Policy file (default: ASESOR_POLICY or the shipped one).")
-    ] = None,
-    model_dir: Annotated[
-        Path | None, typer.Option(help="Model directory (default: ASESOR_MODEL_DIR or var/models).")
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Processes for --jsonl (default: all cores).")] = 0,
-    as_of: Annotated[str | None, typer.Option(help="Assessment date YYYY-MM-DD (default: today).")] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help=copy.ASSESS_JSONL)] = False,
+    policy: Annotated[Path | None, typer.Option(help=copy.POLICY_FILE)] = None,
+    model_dir: Annotated[Path | None, typer.Option(help=copy.MODEL_DIR)] = None,
+    workers: Annotated[int, typer.Option(help=copy.ASSESS_WORKERS)] = 0,
+    as_of: Annotated[str | None, typer.Option(help=copy.ASSESS_AS_OF)] = None,
 ) -> None:
     """Evalúa perfiles (JSON en stdin) y escribe los resultados (JSON en stdout)."""
     try:
         day = date.fromisoformat(as_of) if as_of else None
     except ValueError:
-        sys.stderr.write(_error("as_of must be a date YYYY-MM-DD", field="--as-of") + "\n")
+        sys.stderr.write(_error(copy.ASSESS_BAD_AS_OF, field="--as-of") + "\n")
         raise typer.Exit(2) from None
     from engine.assess import get_assessor
 

@@ -11,8 +11,7 @@ import typer
 import uvloop
 
 from cli.errors import ExitCode, fail, report
-
-HELP = "Bot de Telegram del solicitante (polling local o webhook en producción)."
+from core import copy_es as copy
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 FRAMEWORKS = ("aiogram", "ptb")
@@ -23,24 +22,14 @@ def _fail(error: str, message: str, *, setting: str, exit_code: int = ExitCode.C
 
 
 def run(
-    mode: str | None = typer.Option(None, "--mode", help="polling | webhook (default: BOT_MODE, else polling)"),
-    framework: str = typer.Option(
-        "aiogram", "--framework", help="aiogram | ptb (python-telegram-bot): the same dialog, state and Redis keys"
-    ),
-    host: str = typer.Option("0.0.0.0", "--host", help="webhook mode: address to listen on"),
-    port: int = typer.Option(8081, "--port", help="webhook mode: port to listen on"),
-    log_level: str | None = typer.Option(
-        None, "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: ASESOR_LOG_LEVEL, else INFO)"
-    ),
-    log_format: str | None = typer.Option(
-        None, "--log-format", help="auto, json, console (default: ASESOR_LOG_FORMAT, else auto)"
-    ),
-    workers: int = typer.Option(
-        1, "--workers", min=1, help="webhook mode: bot processes sharing the port (state and locks are in Redis)"
-    ),
-    pin_cpus: bool = typer.Option(
-        False, "--pin-cpus", help="with --workers: keep worker i on CPU i (a machine or container of its own)"
-    ),
+    mode: str | None = typer.Option(None, "--mode", help=copy.BOT_MODE),
+    framework: str = typer.Option("aiogram", "--framework", help=copy.BOT_FRAMEWORK),
+    host: str = typer.Option("0.0.0.0", "--host", help=copy.BOT_HOST),
+    port: int = typer.Option(8081, "--port", help=copy.BOT_PORT),
+    log_level: str | None = typer.Option(None, "--log-level", help=copy.SERVICE_LOG_LEVEL),
+    log_format: str | None = typer.Option(None, "--log-format", help=copy.SERVICE_LOG_FORMAT),
+    workers: int = typer.Option(1, "--workers", min=1, help=copy.BOT_WORKERS),
+    pin_cpus: bool = typer.Option(False, "--pin-cpus", help=copy.BOT_PIN_CPUS),
 ) -> None:
     """Bot de Telegram del solicitante. Necesita BOT_TOKEN; usa REDIS_URL (un Redis local si falta) y DATABASE_URL.
 

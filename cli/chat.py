@@ -23,8 +23,8 @@ from typing import IO, Any
 import typer
 
 from cli.errors import ExitCode, fail
+from core import copy_es as copy
 
-HELP = "Conversación del solicitante en la terminal (el mismo diálogo que el bot y el chat web)."
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 QUIT = ("/salir", "/exit", "/quit")
 _TAG = re.compile(r"</?[bi]>")
@@ -63,9 +63,7 @@ def event_of(line: str, payloads: list[str]) -> Any:
 
 
 def run(
-    session: str | None = typer.Option(
-        None, "--session", help="Continuar una conversación con este nombre (por omisión, una nueva)."
-    ),
+    session: str | None = typer.Option(None, "--session", help=copy.CHAT_SESSION),
 ) -> None:
     """Conversación del solicitante en la terminal. Usa REDIS_URL (un Redis local si falta) y DATABASE_URL."""
     from core.config import get_settings

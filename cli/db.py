@@ -9,8 +9,9 @@ from contextlib import contextmanager
 import typer
 
 from cli.errors import ExitCode, fail
+from core import copy_es as copy
 
-app = typer.Typer(help="Base de datos: migraciones del esquema (Alembic).", no_args_is_help=True)
+app = typer.Typer(help=copy.DB, no_args_is_help=True)
 
 
 def _check_url(url: str | None) -> None:
@@ -35,10 +36,10 @@ def _revision_errors(revision: str) -> Iterator[None]:
         fail("invalid_revision", f"Revisión de Alembic desconocida o imposible: {exc}", field="revision")
 
 
-@app.command("upgrade")
+@app.command("upgrade", help=copy.DB_UPGRADE)
 def upgrade(
-    revision: str = typer.Argument("head", help="Alembic revision"),
-    url: str | None = typer.Option(None, "--url", help="Database URL (default: DATABASE_URL or var/ SQLite)"),
+    revision: str = typer.Argument("head", help=copy.DB_UPGRADE_REVISION),
+    url: str | None = typer.Option(None, "--url", help=copy.DB_URL),
 ) -> None:
     """Create or migrate the schema up to REVISION."""
     from storage.db import current_revision, make_engine, migrate
@@ -53,10 +54,10 @@ def upgrade(
     engine.dispose()
 
 
-@app.command("downgrade")
+@app.command("downgrade", help=copy.DB_DOWNGRADE)
 def downgrade(
-    revision: str = typer.Argument(..., help="Alembic revision (e.g. base)"),
-    url: str | None = typer.Option(None, "--url"),
+    revision: str = typer.Argument(..., help=copy.DB_DOWNGRADE_REVISION),
+    url: str | None = typer.Option(None, "--url", help=copy.DB_URL),
 ) -> None:
     """Migrate the schema down to REVISION."""
     from storage.db import downgrade as _down
@@ -67,8 +68,8 @@ def downgrade(
     typer.echo(json.dumps({"revision": revision}))
 
 
-@app.command("current")
-def current(url: str | None = typer.Option(None, "--url")) -> None:
+@app.command("current", help=copy.DB_CURRENT)
+def current(url: str | None = typer.Option(None, "--url", help=copy.DB_URL)) -> None:
     """Print the schema revision of the database."""
     from storage.db import current_revision, make_engine
 

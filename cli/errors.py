@@ -21,12 +21,15 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import typer
 from typer._click import exceptions as click  # typer 0.29 vendors click: its exceptions, not the click package's
 from typer.core import TyperGroup
+
+from cli.help_es import localize, usage_message
 
 
 class ExitCode(IntEnum):
@@ -157,13 +160,14 @@ def classify(exc: BaseException) -> CliError | None:
         problems = [{"key": k, "message": m} for k, m in getattr(exc, "problems", [])]
         return CliError("invalid_policy", str(exc), field="ASESOR_POLICY", exit_code=ExitCode.CONFIG, problems=problems)
     if _subclass_of(exc, "pydantic", ("ValidationError",)) and "Settings" in str(getattr(exc, "title", "")):
-        fields = [".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()]  # type: ignore[attr-defined]
+        errors = cast(Any, exc).errors()  # a pydantic ValidationError, told by name above
+        fields = [".".join(str(p) for p in e.get("loc", ())) for e in errors]
         return CliError(
             "invalid_setting",
             f"Configuración inválida en el entorno: {', '.join(fields)}.",
             field=fields[0] if fields else None,
             exit_code=ExitCode.CONFIG,
-            problems=[{"key": f, "message": e.get("msg", "")} for f, e in zip(fields, exc.errors(), strict=False)],  # type: ignore[attr-defined]
+            problems=[{"key": f, "message": e.get("msg", "")} for f, e in zip(fields, errors, strict=False)],
         )
     return None
 
@@ -173,12 +177,12 @@ def _usage_error(exc: click.UsageError) -> CliError:
     param = getattr(exc, "param", None)
     if param is not None:
         field = (param.opts or [param.name])[0] if getattr(param, "opts", None) else param.name
-    elif isinstance(getattr(exc, "param_hint", None), str):
-        field = exc.param_hint  # type: ignore[attr-defined]
-    elif getattr(exc, "option_name", None):
-        field = exc.option_name  # type: ignore[attr-defined]
+    elif isinstance(hint := getattr(exc, "param_hint", None), str):
+        field = hint
+    elif option := getattr(exc, "option_name", None):
+        field = option
     hint = f"{exc.ctx.command_path} --help" if exc.ctx is not None else None
-    return CliError("usage_error", exc.format_message(), field=field, exit_code=ExitCode.BAD_INPUT, help=hint)
+    return CliError("usage_error", usage_message(exc), field=field, exit_code=ExitCode.BAD_INPUT, help=hint)
 
 
 def report(exc: BaseException, *, debug: bool = False) -> int:
@@ -213,9 +217,20 @@ state = _State()
 class AsesorGroup(TyperGroup):
     """The root `asesor` command: runs click in non-standalone mode and reports every failure with `report`."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        localize(self)
         try:
-            rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+            rv = super().main(
+                args, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra
+            )
             code = rv if isinstance(rv, int) else 0
         except typer.Exit as exc:
             code = exc.exit_code

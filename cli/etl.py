@@ -8,20 +8,21 @@ from pathlib import Path
 import typer
 
 from cli.errors import fail
+from core import copy_es as copy
 
-app = typer.Typer(help="ETL de clientes históricos (loan_outcomes) con reporte de calidad.", no_args_is_help=True)
+app = typer.Typer(help=copy.ETL, no_args_is_help=True)
 
 
-@app.command("load")
+@app.command("load", help=copy.ETL_LOAD)
 def load(
-    file: Path = typer.Argument(..., help="CSV file to load"),
-    source: str = typer.Option(..., "--source", help="scoring_bancario | german | taiwan | asesor | MAPPING.toml"),
-    url: str | None = typer.Option(None, "--url", help="Database URL (default: DATABASE_URL or var/ SQLite)"),
-    batch_size: int = typer.Option(2000, "--batch-size", min=1),
-    rejects: Path | None = typer.Option(None, "--rejects", help="Also write every rejected line (JSON lines)"),
-    report: Path | None = typer.Option(None, "--report", help="Also write the quality report to this file"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr (only on a terminal)"),
-    migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Bring the schema up to date first"),
+    file: Path = typer.Argument(..., help=copy.ETL_LOAD_FILE),
+    source: str = typer.Option(..., "--source", help=copy.ETL_LOAD_SOURCE),
+    url: str | None = typer.Option(None, "--url", help=copy.DB_URL),
+    batch_size: int = typer.Option(2000, "--batch-size", min=1, help=copy.ETL_LOAD_BATCH_SIZE),
+    rejects: Path | None = typer.Option(None, "--rejects", help=copy.ETL_LOAD_REJECTS),
+    report: Path | None = typer.Option(None, "--report", help=copy.ETL_LOAD_REPORT),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=copy.PROGRESS),
+    migrate: bool = typer.Option(True, "--migrate/--no-migrate", help=copy.ETL_LOAD_MIGRATE),
 ) -> None:
     """Validate, de-duplicate and load FILE; print the quality report as JSON on stdout.
 
@@ -49,7 +50,7 @@ def load(
     typer.echo(text)
 
 
-@app.command("sources")
+@app.command("sources", help=copy.ETL_SOURCES)
 def sources() -> None:
     """List the built-in source mappings."""
     from storage.etl import BUILTIN_SOURCES, load_mapping

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cli.errors import fail
+from core import copy_es as copy
 
 
 def service_logging(settings: Any, level: str | None, fmt: str | None) -> tuple[str, str]:
@@ -15,8 +16,16 @@ def service_logging(settings: Any, level: str | None, fmt: str | None) -> tuple[
 
     level, fmt = (level or settings.log_level).upper(), (fmt or settings.log_format).lower()
     if level not in LEVELS:
-        fail("invalid_option", f"--log-level debe ser uno de {', '.join(LEVELS)}.", field="--log-level")
+        fail(
+            "invalid_option",
+            copy.OPTION_ONE_OF.format(option="--log-level", choices=", ".join(LEVELS)),
+            field="--log-level",
+        )
     if fmt not in FORMATS:
-        fail("invalid_option", f"--log-format debe ser uno de {', '.join(FORMATS)}.", field="--log-format")
+        fail(
+            "invalid_option",
+            copy.OPTION_ONE_OF.format(option="--log-format", choices=", ".join(FORMATS)),
+            field="--log-format",
+        )
     configure_logging(level, fmt, settings=settings)
     return level, fmt

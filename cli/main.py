@@ -10,12 +10,13 @@ from typing import Annotated
 import typer
 
 from cli.errors import AsesorGroup, state
+from core import copy_es as copy
 from core.logging import FORMATS, LEVELS, configure_logging
 
 app = typer.Typer(
     name="asesor",
     cls=AsesorGroup,
-    help="Asesor: motor de evaluación de crédito automotriz, bot, API y herramientas de analistas.",
+    help=copy.ROOT,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["--help", "-h"]},
@@ -24,22 +25,21 @@ app = typer.Typer(
 
 @app.callback()
 def root(
-    debug: Annotated[bool, typer.Option("--debug", help="Mostrar el traceback completo de un error.")] = False,
-    log_level: Annotated[
-        str, typer.Option("--log-level", help="Nivel de los registros en stderr: DEBUG, INFO, WARNING, ERROR.")
-    ] = "WARNING",
-    log_format: Annotated[
-        str,
-        typer.Option("--log-format", help="Formato de los registros: auto (texto en una terminal), json o console."),
-    ] = "auto",
+    debug: Annotated[bool, typer.Option("--debug", help=copy.ROOT_DEBUG)] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help=copy.LOG_LEVEL)] = "WARNING",
+    log_format: Annotated[str, typer.Option("--log-format", help=copy.LOG_FORMAT)] = "auto",
 ) -> None:
     """Asesor: motor de evaluación de crédito automotriz, bot, API y herramientas de analistas."""
     state.debug = debug
     level, fmt = log_level.upper(), log_format.lower()
     if level not in LEVELS:
-        raise typer.BadParameter(f"use one of {', '.join(LEVELS)}", param_hint="--log-level")
+        raise typer.BadParameter(
+            copy.ROOT_LOG_LEVEL_CHOICES.format(choices=", ".join(LEVELS)), param_hint="--log-level"
+        )
     if fmt not in FORMATS:
-        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--log-format")
+        raise typer.BadParameter(
+            copy.ROOT_LOG_LEVEL_CHOICES.format(choices=", ".join(FORMATS)), param_hint="--log-format"
+        )
     configure_logging(level, fmt)
 
 
@@ -48,11 +48,11 @@ def root(
 from cli import assess as _assess  # noqa: E402
 from cli import policy as _policy  # noqa: E402
 
-app.command("assess")(_assess.assess_command)
+app.command("assess", help=copy.ASSESS)(_assess.assess_command)
 app.add_typer(_policy.app, name="policy")
 from cli import policy_replay as _policy_replay  # noqa: E402
 
-_policy.app.command("replay")(_policy_replay.replay_command)
+_policy.app.command("replay", help=copy.POLICY_REPLAY)(_policy_replay.replay_command)
 from cli import db as _db  # noqa: E402
 
 app.add_typer(_db.app, name="db")
@@ -67,7 +67,7 @@ from cli import train as _train  # noqa: E402
 app.add_typer(_train.app, name="train")
 from cli import bot as _bot  # noqa: E402
 
-app.command("bot", help=_bot.HELP)(_bot.run)
+app.command("bot", help=copy.BOT)(_bot.run)
 from cli import chat as _chat  # noqa: E402
 
-app.command("chat", help=_chat.HELP)(_chat.run)
+app.command("chat", help=copy.CHAT)(_chat.run)

@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 
 from cli.errors import policy_failure
+from core import copy_es as copy
 from engine.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
 
-app = typer.Typer(help="Política de crédito: validar y consultar el archivo versionado.", no_args_is_help=True)
+app = typer.Typer(help=copy.POLICY, no_args_is_help=True)
 
 
 def _describe(path: Path | None) -> dict:
@@ -31,11 +32,9 @@ def _describe(path: Path | None) -> dict:
     }
 
 
-@app.command("check")
+@app.command("check", help=copy.POLICY_CHECK)
 def check(
-    file: Annotated[
-        Path | None, typer.Argument(help="Policy file (default: ASESOR_POLICY or the shipped one).")
-    ] = None,
+    file: Annotated[Path | None, typer.Argument(help=copy.POLICY_FILE)] = None,
 ) -> None:
     """Valida un archivo de política; los errores nombran la clave y el problema."""
     try:
@@ -45,22 +44,18 @@ def check(
     sys.stdout.write(json.dumps({"valid": True, **info}, ensure_ascii=False) + "\n")
 
 
-@app.command("path")
+@app.command("path", help=copy.POLICY_PATH)
 def path() -> None:
     """Imprime la ruta de la política incluida (para copiarla y editarla)."""
     sys.stdout.write(str(DEFAULT_POLICY_PATH) + "\n")
 
 
-@app.command("simulate")
+@app.command("simulate", help=copy.POLICY_SIMULATE)
 def simulate_command(
-    policy_file: Annotated[
-        Path | None, typer.Option("--policy", help="Policy file (default: ASESOR_POLICY or the shipped one).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The whole report as JSON on stdout.")] = False,
-    no_progress: Annotated[
-        bool, typer.Option("--no-progress", help="No progress bar (none off a terminal anyway).")
-    ] = False,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
+    policy_file: Annotated[Path | None, typer.Option("--policy", help=copy.POLICY_FILE)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=copy.POLICY_SIMULATE_JSON)] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help=copy.NO_PROGRESS)] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help=copy.WORKERS_ALL_CORES)] = None,
 ) -> None:
     """Simula la política sobre todas las respuestas × la cuadrícula de créditos.
 

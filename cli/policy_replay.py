@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.errors import ExitCode, fail, policy_failure
+from core import copy_es as copy
 from engine.policy import PolicyError
 
 
@@ -28,23 +29,17 @@ def _day(value: str | None, option: str) -> date | None:
 
 
 def replay_command(
-    policy: Annotated[Path, typer.Option("--policy", help="Policy file to replay the stored assessments under.")],
-    since: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD, UTC), included.")] = None,
-    until: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD, UTC), included.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Write the report as JSON on stdout.")] = False,
-    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the changed verdicts here (CSV).")] = None,
-    html_path: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT (default: all local cores).")
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Local processes (default: all cores).")] = 0,
-    url: Annotated[
-        str | None, typer.Option("--url", help="Database URL (default: DATABASE_URL or var/ SQLite).")
-    ] = None,
-    model_dir: Annotated[
-        Path | None, typer.Option(help="Model directory (default: ASESOR_MODEL_DIR or var/models).")
-    ] = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
+    policy: Annotated[Path, typer.Option("--policy", help=copy.POLICY_REPLAY_POLICY)],
+    since: Annotated[str | None, typer.Option(help=copy.POLICY_REPLAY_SINCE)] = None,
+    until: Annotated[str | None, typer.Option(help=copy.POLICY_REPLAY_UNTIL)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=copy.POLICY_REPLAY_JSON)] = False,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help=copy.POLICY_REPLAY_CSV)] = None,
+    html_path: Annotated[Path | None, typer.Option("--html", help=copy.POLICY_REPLAY_HTML)] = None,
+    scheduler: Annotated[str | None, typer.Option(help=copy.POLICY_REPLAY_SCHEDULER)] = None,
+    workers: Annotated[int, typer.Option(help=copy.POLICY_REPLAY_WORKERS)] = 0,
+    url: Annotated[str | None, typer.Option("--url", help=copy.DB_URL)] = None,
+    model_dir: Annotated[Path | None, typer.Option(help=copy.MODEL_DIR)] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help=copy.NO_PROGRESS)] = False,
 ) -> None:
     """Re-evalúa las evaluaciones guardadas con otra política, sin tocarlas, y compara lado a lado."""
     day_from, day_to = _day(since, "--since"), _day(until, "--until")

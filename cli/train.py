@@ -12,8 +12,9 @@ from typing import Annotated, NoReturn
 import typer
 
 from cli.errors import fail, policy_failure
+from core import copy_es as copy
 
-app = typer.Typer(help="Entrenamiento de modelos de PD y reportes para analistas.", no_args_is_help=True)
+app = typer.Typer(help=copy.TRAIN, no_args_is_help=True)
 
 
 class PsiBand(StrEnum):
@@ -23,33 +24,21 @@ class PsiBand(StrEnum):
     significant = "significant"
 
 
-PolicyOption = Annotated[
-    Path | None, typer.Option("--policy", help="Policy file (default: ASESOR_POLICY or the shipped one).")
-]
+PolicyOption = Annotated[Path | None, typer.Option("--policy", help=copy.POLICY_FILE)]
 
 
 def _fail(error: str, message: str) -> NoReturn:
     fail(error, message)
 
 
-@app.command("applicant")
+@app.command("applicant", help=copy.TRAIN_APPLICANT)
 def applicant(
     policy_file: PolicyOption = None,
-    model_dir: Annotated[
-        Path | None, typer.Option("--model-dir", help="Artifact directory (default: ASESOR_MODEL_DIR or var/models).")
-    ] = None,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="German Credit CSV (default: the copy shipped in engine/pd/data).")
-    ] = None,
-    from_db: Annotated[
-        bool, typer.Option("--from-db", help="Train on the bank's outcomes in loan_outcomes (loaded by asesor etl).")
-    ] = False,
-    outcomes_source: Annotated[
-        str, typer.Option("--source", help="loan_outcomes source to train on with --from-db.")
-    ] = "german",
-    database_url: Annotated[
-        str | None, typer.Option("--url", help="Database URL for --from-db (default: DATABASE_URL or var/ SQLite).")
-    ] = None,
+    model_dir: Annotated[Path | None, typer.Option("--model-dir", help=copy.TRAIN_MODEL_DIR)] = None,
+    data: Annotated[Path | None, typer.Option("--data", help=copy.TRAIN_APPLICANT_DATA)] = None,
+    from_db: Annotated[bool, typer.Option("--from-db", help=copy.TRAIN_APPLICANT_FROM_DB)] = False,
+    outcomes_source: Annotated[str, typer.Option("--source", help=copy.TRAIN_APPLICANT_SOURCE)] = "german",
+    database_url: Annotated[str | None, typer.Option("--url", help=copy.TRAIN_APPLICANT_URL)] = None,
 ) -> None:
     """Entrena el modelo de PD del solicitante (German Credit), lo recalibra y escribe el artefacto versionado."""
     from core.config import get_settings
@@ -86,22 +75,18 @@ def applicant(
     sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
 
 
-@app.command("card")
+@app.command("card", help=copy.TRAIN_CARD)
 def card(
     policy_file: PolicyOption = None,
-    model_dir: Annotated[
-        Path | None, typer.Option("--model-dir", help="Artifact directory (default: ASESOR_MODEL_DIR or var/models).")
-    ] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="German Credit CSV (default: the shipped copy).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: var/reports/...).")] = None,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repetitions of the stratified CV.")] = 10,
-    folds: Annotated[int, typer.Option("--folds", min=2, help="Folds per repetition.")] = 5,
+    model_dir: Annotated[Path | None, typer.Option("--model-dir", help=copy.TRAIN_MODEL_DIR)] = None,
+    data: Annotated[Path | None, typer.Option("--data", help=copy.TRAIN_APPLICANT_DATA)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help=copy.TRAIN_REPORT_OUT)] = None,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help=copy.TRAIN_CARD_REPEATS)] = 10,
+    folds: Annotated[int, typer.Option("--folds", min=2, help=copy.TRAIN_CARD_FOLDS)] = 5,
     candidates: Annotated[
-        str, typer.Option("--candidates", help="Comma list of served, logit, resampled, scorecard, gbm.")
+        str, typer.Option("--candidates", help=copy.TRAIN_CARD_CANDIDATES)
     ] = "served,logit,resampled,scorecard,gbm",
-    rates: Annotated[
-        str, typer.Option("--rates", help="Portfolio default rates whose effect the card shows (comma list).")
-    ] = "0.03,0.05,0.08,0.12,0.20",
+    rates: Annotated[str, typer.Option("--rates", help=copy.TRAIN_CARD_RATES)] = "0.03,0.05,0.08,0.12,0.20",
 ) -> None:
     """Ficha del modelo del solicitante: CV repetida, calibración, supuesto de cartera y candidatos (MD + JSON)."""
     from cli.train_analyst import run_card
@@ -119,38 +104,28 @@ def card(
 
 
 # -- analysts' study, champion/challenger, promotion and monitoring (issue 7; implementation in cli/train_analyst.py)
-DatasetOption = Annotated[
-    str | None, typer.Option("--dataset", help="Shipped dataset definition: scoring_bancario, german or taiwan.")
-]
-DatasetFileOption = Annotated[
-    Path | None, typer.Option("--dataset-file", help="Dataset definition TOML (file, target, columns).")
-]
-ModelDirOption = Annotated[
-    Path | None, typer.Option("--model-dir", help="Artifact directory (default: ASESOR_MODEL_DIR or var/models).")
-]
-NameOption = Annotated[str, typer.Option("--name", help="Model name in the registry, e.g. seed001-scoring_bancario.")]
-CohortOption = Annotated[
-    Path | None, typer.Option("--cohort", help="CSV of the cohort (default: the dataset's validation part).")
-]
+DatasetOption = Annotated[str | None, typer.Option("--dataset", help=copy.TRAIN_DATASET)]
+DatasetFileOption = Annotated[Path | None, typer.Option("--dataset-file", help=copy.TRAIN_DATASET_FILE)]
+ModelDirOption = Annotated[Path | None, typer.Option("--model-dir", help=copy.TRAIN_MODEL_DIR)]
+NameOption = Annotated[str, typer.Option("--name", help=copy.TRAIN_NAME)]
+CohortOption = Annotated[Path | None, typer.Option("--cohort", help=copy.TRAIN_COHORT)]
 
 
-@app.command("report")
+@app.command("report", help=copy.TRAIN_REPORT)
 def report(
     dataset: DatasetOption = None,
     dataset_file: DatasetFileOption = None,
-    data: Annotated[Path | None, typer.Option("--data", help="Data CSV overriding the definition's file.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: var/reports/...).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the resampling.")] = 42,
-    valid_share: Annotated[float, typer.Option("--valid-share", help="Share kept for validation.")] = 0.4,
+    data: Annotated[Path | None, typer.Option("--data", help=copy.TRAIN_REPORT_DATA)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help=copy.TRAIN_REPORT_OUT)] = None,
+    seed: Annotated[int, typer.Option("--seed", help=copy.TRAIN_REPORT_SEED)] = 42,
+    valid_share: Annotated[float, typer.Option("--valid-share", help=copy.TRAIN_REPORT_VALID_SHARE)] = 0.4,
     strategies: Annotated[
-        str, typer.Option("--strategies", help="Comma list.")
+        str, typer.Option("--strategies", help=copy.TRAIN_REPORT_STRATEGIES)
     ] = "none,over,under,both,smote,smote_dmwr",
     policy_file: PolicyOption = None,
     model_dir: ModelDirOption = None,
-    save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help="Store the chosen model.")] = True,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr (only on a terminal).")
-    ] = True,
+    save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help=copy.TRAIN_REPORT_SAVE_MODEL)] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help=copy.PROGRESS)] = True,
 ) -> None:
     """Reproduce el estudio de la semilla 001: informe HTML autocontenido + resumen Markdown + artefacto."""
     from cli.train_analyst import run_report
@@ -170,15 +145,15 @@ def report(
     )
 
 
-@app.command("compare")
+@app.command("compare", help=copy.TRAIN_COMPARE)
 def compare(
     name: NameOption,
-    challenger: Annotated[str, typer.Option("--challenger", help="Version of the challenger.")],
-    champion: Annotated[str | None, typer.Option("--champion", help="Version (default: the one in service).")] = None,
+    challenger: Annotated[str, typer.Option("--challenger", help=copy.TRAIN_COMPARE_CHALLENGER)],
+    champion: Annotated[str | None, typer.Option("--champion", help=copy.VERSION_IN_SERVICE)] = None,
     dataset: DatasetOption = None,
     dataset_file: DatasetFileOption = None,
     cohort: CohortOption = None,
-    whole: Annotated[bool, typer.Option("--whole", help="All rows of the dataset, not only validation.")] = False,
+    whole: Annotated[bool, typer.Option("--whole", help=copy.TRAIN_COMPARE_WHOLE)] = False,
     policy_file: PolicyOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:
@@ -198,11 +173,11 @@ def compare(
     )
 
 
-@app.command("promote")
+@app.command("promote", help=copy.TRAIN_PROMOTE)
 def promote(
-    version: Annotated[str, typer.Argument(help="Version to put in service.")],
+    version: Annotated[str, typer.Argument(help=copy.TRAIN_PROMOTE_VERSION)],
     name: NameOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in promotions.jsonl).")] = "",
+    reason: Annotated[str, typer.Option("--reason", help=copy.TRAIN_PROMOTE_REASON)] = "",
     model_dir: ModelDirOption = None,
 ) -> None:
     """Pone en servicio una versión (queda registrada con fecha, versión anterior y motivo)."""
@@ -211,22 +186,22 @@ def promote(
     run_promote(name=name, version=version, reason=reason, model_dir=model_dir)
 
 
-@app.command("psi")
+@app.command("psi", help=copy.TRAIN_PSI)
 def psi(
     name: NameOption,
-    version: Annotated[str | None, typer.Option("--version", help="Version (default: the one in service).")] = None,
+    version: Annotated[str | None, typer.Option("--version", help=copy.VERSION_IN_SERVICE)] = None,
     dataset: DatasetOption = None,
     dataset_file: DatasetFileOption = None,
     cohort: CohortOption = None,
     policy_file: PolicyOption = None,
     model_dir: ModelDirOption = None,
-    from_db: Annotated[bool, typer.Option("--from-db", help="Applicants assessed in a period.")] = False,
-    since: Annotated[datetime | None, typer.Option("--since", help="Period start (UTC, inclusive).")] = None,
-    until: Annotated[datetime | None, typer.Option("--until", help="Period end (UTC, exclusive).")] = None,
-    database_url: Annotated[str | None, typer.Option("--url", help="Database URL for --from-db.")] = None,
+    from_db: Annotated[bool, typer.Option("--from-db", help=copy.TRAIN_PSI_FROM_DB)] = False,
+    since: Annotated[datetime | None, typer.Option("--since", help=copy.TRAIN_PSI_SINCE)] = None,
+    until: Annotated[datetime | None, typer.Option("--until", help=copy.TRAIN_PSI_UNTIL)] = None,
+    database_url: Annotated[str | None, typer.Option("--url", help=copy.TRAIN_PSI_URL)] = None,
     fail_on: Annotated[
         PsiBand | None,
-        typer.Option("--fail-on", help="Exit 1 when a variable is in this band or above (for cron jobs)."),
+        typer.Option("--fail-on", help=copy.TRAIN_PSI_FAIL_ON),
     ] = None,
 ) -> None:
     """PSI por variable y del puntaje de una cohorte frente a la población de entrenamiento (bandas 0.1 / 0.25)."""
@@ -248,14 +223,14 @@ def psi(
     )
 
 
-@app.command("score")
+@app.command("score", help=copy.TRAIN_SCORE)
 def score(
     name: NameOption,
-    cohort: Annotated[Path, typer.Option("--cohort", help="CSV of applicants (the model's feature columns).")],
-    version: Annotated[str | None, typer.Option("--version", help="Version (default: the one in service).")] = None,
+    cohort: Annotated[Path, typer.Option("--cohort", help=copy.TRAIN_SCORE_COHORT)],
+    version: Annotated[str | None, typer.Option("--version", help=copy.VERSION_IN_SERVICE)] = None,
     dataset: DatasetOption = None,
     dataset_file: DatasetFileOption = None,
-    top: Annotated[int, typer.Option("--top", min=1, help="Reason codes per applicant.")] = 3,
+    top: Annotated[int, typer.Option("--top", min=1, help=copy.TRAIN_SCORE_TOP)] = 3,
     policy_file: PolicyOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:

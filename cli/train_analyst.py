@@ -273,8 +273,8 @@ def _cohort(
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         fail("invalid_cohort", f"cannot read {path}: {exc}")
-    y = (frame[TARGET] == BAD).to_numpy().astype(int) if TARGET in frame.columns else None
-    return frame, y, f"{path} ({len(frame)} filas)"
+    outcome = (frame[TARGET] == BAD).to_numpy().astype(int) if TARGET in frame.columns else None
+    return frame, outcome, f"{path} ({len(frame)} filas)"
 
 
 def _read_artifact(model_dir: Path, name: str, version: str | None) -> dict[str, Any]:
@@ -412,12 +412,12 @@ def run_psi(
                 table = monitor(scorer, X, training=pd.read_csv(GERMAN_CREDIT_CSV))
             rows = [
                 {
-                    "variable": r.variable,
-                    "psi": round(float(r.psi), 4),
-                    "band": r.banda,
-                    "band_code": psi_band_code(r.psi),
+                    "variable": r["variable"],
+                    "psi": round(float(r["psi"]), 4),
+                    "band": r["banda"],
+                    "band_code": psi_band_code(r["psi"]),
                 }
-                for r in table.itertuples()
+                for r in table.to_dict("records")
             ]
     except (KeyError, ValueError) as exc:
         fail("cohort_mismatch", f"the cohort does not fit the model: {exc}")

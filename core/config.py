@@ -499,21 +499,21 @@ def unsafe_settings(
         if reason:
             problems.append(SettingProblem(_alias(name), f"{reason}{legacy}; {_GENERATE}"))
     for name in _PREVIOUS:
-        value = _secret_value(settings, name)
-        if value and _weak(value) and name.removesuffix("_previous") in names:
-            problems.append(SettingProblem(_alias(name), f"{_weak(value)}; {_GENERATE}"))
+        previous = _secret_value(settings, name)
+        if previous and _weak(previous) and name.removesuffix("_previous") in names:
+            problems.append(SettingProblem(_alias(name), f"{_weak(previous)}; {_GENERATE}"))
     # one secret per purpose: the same value twice would let one leak open both doors
     seen: dict[str, str] = {}
     for name in (*_ALL_SECRETS, *_PREVIOUS):
-        value = _secret_value(settings, name)
-        if not value or value in DEV_SECRETS:
+        secret = _secret_value(settings, name)
+        if not secret or secret in DEV_SECRETS:
             continue
-        if value in seen:
+        if secret in seen:
             problems.append(
-                SettingProblem(_alias(name), f"es igual a {seen[value]}: cada secreto debe ser distinto de los demás")
+                SettingProblem(_alias(name), f"es igual a {seen[secret]}: cada secreto debe ser distinto de los demás")
             )
         else:
-            seen[value] = _alias(name)
+            seen[secret] = _alias(name)
     if component in ("api", "bot") and not settings.api_public_url.startswith("https://"):
         problems.append(
             SettingProblem(

@@ -16,6 +16,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from itsdangerous import BadSignature, BadTimeSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -119,9 +120,9 @@ def verify_handoff_token(
 
 
 def handoff_url(
-    applicant_key: str, assessment_id: str | int, *, settings: Settings | None = None, **kwargs: object
+    applicant_key: str, assessment_id: str | int, *, settings: Settings | None = None, **kwargs: Any
 ) -> str:
     """The link the bot sends: `{API_PUBLIC_URL}/solicitud/{token}`."""
     settings = settings or get_settings()
-    token = make_handoff_token(applicant_key, assessment_id, settings=settings, **kwargs)  # type: ignore[arg-type]
+    token = make_handoff_token(applicant_key, assessment_id, settings=settings, **kwargs)
     return f"{settings.api_public_url.rstrip('/')}/solicitud/{token}"

@@ -28,7 +28,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -113,7 +113,7 @@ class RepeatFilter(logging.Filter):
             self._last[key] = now
         if suppressed:
             record.msg = f"{record.msg} (%d similar lines suppressed in the last %.0f s)"
-            record.args = (*(record.args or ()), suppressed, self.interval)  # type: ignore[misc]
+            record.args = (*(record.args or ()), suppressed, self.interval)
             record.suppressed = suppressed
         return True
 
@@ -122,17 +122,17 @@ class RepeatFilter(logging.Filter):
             return self._suppressed.get(key, 0)
 
 
-def _redact_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     return {k: REDACTOR.value(v) for k, v in event.items()}
 
 
-def _exc_text(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _exc_text(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """The traceback RedactingFilter already formatted (and scrubbed), under `exception`."""
     record = event.get("_record")  # ProcessorFormatter's copy of the record: the original keeps its exc_text
     text = getattr(record, "exc_text", None)
-    if text:
+    if text and record is not None:
         event.setdefault("exception", text)
-        record.exc_text = None  # type: ignore[union-attr]  # or logging.Formatter appends it after the JSON
+        record.exc_text = None  # or logging.Formatter appends it after the JSON
     return event
 
 
@@ -169,6 +169,12 @@ def _formatter(fmt: str, stream: TextIO) -> logging.Formatter:
     )
 
 
+class AsesorHandler(logging.StreamHandler[TextIO]):
+    """The one handler configure_logging adds, told apart from a library's or pytest's (`_asesor` marks it too)."""
+
+    _asesor = True
+
+
 def configure_logging(
     level: str | None = None,
     fmt: str | None = None,
@@ -189,16 +195,18 @@ def configure_logging(
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: use one of {', '.join(FORMATS)}")
     root = logging.getLogger()
-    handler = next((h for h in root.handlers if getattr(h, "_asesor", False)), None)
+    handler = next((h for h in root.handlers if isinstance(h, AsesorHandler)), None)
     if handler is None:
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = AsesorHandler(stream or sys.stderr)
         handler.addFilter(RepeatFilter())  # first: its key is the message template, before redaction formats it
         handler.addFilter(RedactingFilter())
-        handler._asesor = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    elif stream is not None:
-        handler.setStream(stream)  # type: ignore[attr-defined]
-    handler.setFormatter(_formatter(fmt, handler.stream))  # type: ignore[attr-defined]
+    else:  # stderr as it is now: a test runner (typer's CliRunner) swaps it, and closes it, per invocation
+        if getattr(handler.stream, "closed", False):
+            handler.stream = stream or sys.stderr  # setStream would flush the closed one first
+        else:
+            handler.setStream(stream or sys.stderr)
+    handler.setFormatter(_formatter(fmt, handler.stream))
     # ours at the level; every other library from WARNING (INFO at DEBUG): experta alone writes a line per fact
     third_party = level if level in ("ERROR", "CRITICAL") else "INFO" if level == "DEBUG" else "WARNING"
     root.setLevel(third_party)
@@ -228,18 +236,18 @@ def captured(level: str = "DEBUG", fmt: str = "json") -> Iterator[list[str]]:
 
     buffer = io.StringIO()
     root = logging.getLogger()
-    previous = next((h for h in root.handlers if getattr(h, "_asesor", False)), None)
-    old = (previous.stream, previous.formatter, root.level) if previous is not None else None  # type: ignore[attr-defined]
+    previous = next((h for h in root.handlers if isinstance(h, AsesorHandler)), None)
+    old = (previous.stream, previous.formatter, root.level) if previous is not None else None
     configure_logging(level, fmt, stream=buffer)
     lines: list[str] = []
     try:
         yield lines
     finally:
         lines.extend(buffer.getvalue().splitlines())
-        handler = next(h for h in root.handlers if getattr(h, "_asesor", False))
+        handler = next(h for h in root.handlers if isinstance(h, AsesorHandler))
         if old is None:
             root.removeHandler(handler)
         else:
-            handler.setStream(old[0])  # type: ignore[attr-defined]
+            handler.setStream(old[0])
             handler.setFormatter(old[1])
             root.setLevel(old[2])

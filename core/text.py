@@ -2,21 +2,24 @@
 
 PostgreSQL refuses NUL in text and JSON (`\\u0000`), and no database driver can encode a lone surrogate (a
 string JSON may carry as `"\\ud800"`), while SQLite takes NUL silently: without a check the same input is a 500
-on one backend and stored garbage on the other. `Text(max_length)` is the one validated string type of the
-adapters: a pydantic `Annotated` string with its length limits, refusing control characters (single-line text:
-all of them; `multiline=True`: all but tab, line feed and carriage return) and lone surrogates, with a Spanish
-message and an error type the API's problem details name per field.
+on one backend and stored garbage on the other. `Annotated[str, Text(max_length)]` is the one validated string
+type of the adapters: `Text` is pydantic metadata holding the length limits and refusing control characters
+(single-line text: all of them; `multiline=True`: all but tab, line feed and carriage return) and lone surrogates,
+with a Spanish message and an error type the API's problem details name per field. It is metadata inside
+`Annotated` rather than a function returning a type so that type checkers read the field as a `str`.
 
     class NoteIn(BaseModel):
-        body: Text(4000, min_length=1, multiline=True)
+        body: Annotated[str, Text(4000, min_length=1, multiline=True)]
 
-    def route(channel: Annotated[Text(16) | None, Query()] = None): ...
+    def route(channel: Annotated[Annotated[str, Text(16)] | None, Query()] = None): ...
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import AfterValidator, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -56,10 +59,21 @@ def _checker(multiline: bool) -> AfterValidator:
 _SINGLE_LINE, _MULTILINE = _checker(False), _checker(True)
 
 
-def Text(max_length: int, *, min_length: int | None = None, multiline: bool = False) -> Any:
-    """The validated string type: `Annotated[str, length limits, character check]`."""
-    return Annotated[
-        str,
-        StringConstraints(min_length=min_length, max_length=max_length),
-        _MULTILINE if multiline else _SINGLE_LINE,
-    ]
+@dataclass(frozen=True)
+class Text:
+    """Length limits and the character check of a validated string: `Annotated[str, Text(64, min_length=1)]`.
+
+    Grouped metadata in annotated-types' protocol (the marker property and `__iter__`), which pydantic unpacks.
+    """
+
+    max_length: int
+    min_length: int | None = None
+    multiline: bool = False
+
+    @property
+    def __is_annotated_types_grouped_metadata__(self) -> Literal[True]:
+        return True
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from StringConstraints(min_length=self.min_length, max_length=self.max_length)
+        yield _MULTILINE if self.multiline else _SINGLE_LINE

@@ -77,8 +77,8 @@ def _variants(request: AssessmentRequest, policy: Policy) -> list[tuple[str, Ass
         )
     # every other term the dialog offers, the nearest first (a shorter term lowers the PD, a longer one the
     # payment: either may help, and the assessment says which)
-    current = request.loan.term_months
-    for term in sorted((t for t in policy.offered_terms if t != current), key=lambda t: (abs(t - current), t)):
+    term_now = request.loan.term_months
+    for term in sorted((t for t in policy.offered_terms if t != term_now), key=lambda t: (abs(t - term_now), t)):
         loan = request.loan.model_copy(update={"term_months": term})
         out.append((f"un plazo de {term} meses", request.model_copy(update={"loan": loan})))
     return out
@@ -105,7 +105,7 @@ def evaluate(assess: Assess, request: AssessmentRequest, policy: Policy) -> Eval
 def max_total(policy: Policy) -> int:
     """The best possible bank-fit total under this policy (36 with the seed table)."""
     return sum(
-        max((c for row in rows.values() for c in row if c != REJECT), default=0)  # type: ignore[type-var]
+        max((c for row in rows.values() for c in row if isinstance(c, int)), default=0)  # REJECT cells hold "R"
         for rows in policy.bank_fit.table.values()
     )
 

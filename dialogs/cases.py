@@ -46,6 +46,7 @@ from dialogs.ports import (
 from dialogs.state import DialogState
 from dialogs.ui import Button, Keyboard, Reply
 from engine.policy import QUESTIONS, Policy
+from engine.types import AssessmentResult
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,13 @@ def status_line(route: CaseRoute) -> str:
 
 
 def _assessment_lines(policy: Policy, evaluation: Evaluation | None, row: AssessmentDigest | None) -> list[str]:
+    # the live evaluation or the stored digest (its decision a plain str, its rate and result possibly absent)
+    rec: str | None
+    second: str | None
+    band: str | None
+    decision: str
+    rate: float | None
+    result: AssessmentResult | None
     if evaluation is not None:
         r = evaluation.result
         rec, second, band, decision = r.bank_fit.recommended, r.bank_fit.second, r.bank_fit.band, r.expert.decision

@@ -130,7 +130,7 @@ class ConversationService:
         stored = slot.get()
         raw = open_personal(stored, self.sealer)
         case_id = raw.get("escalation_id") if raw else None
-        closed = bool(case_id) and not await self.desk.is_open(case_id)  # the advisor resolved it meanwhile
+        closed = not await self.desk.is_open(case_id) if case_id else False  # the advisor resolved it meanwhile
         outcome = self.flow.handle(raw, event, case_closed=closed)
         turn = _Turn(conv, event, source, outcome.state, list(outcome.replies))
         try:

@@ -144,7 +144,8 @@ def repair(data: dict[str, Any], policy: Policy) -> DialogState | None:
             setattr(state, key, getattr(DialogState.model_validate({key: data.get(key)}), key))
         except ValidationError:
             continue
-    answers = data.get("answers") if isinstance(data.get("answers"), dict) else {}
+    answers = data.get("answers")
+    answers = answers if isinstance(answers, dict) else {}
     state.answers = {
         q: code for q, code in answers.items() if q in policy.answers and code in policy.answers.get(q, {})
     }

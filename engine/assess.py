@@ -24,7 +24,7 @@ from engine.derive import derive
 from engine.expert import expert_system
 from engine.fuzzy import fuzzy_model
 from engine.fuzzy.envelope import monotone_risk
-from engine.ontology import CreditOntology
+from engine.ontology import CreditOntology, InferredApplicant
 from engine.pd import ApplicantPDModel, load_or_train
 from engine.pd.scaling import book_bad_rate, score_from_pd
 from engine.policy import ASSESSED_PRODUCT, Policy, default_policy, load_policy
@@ -97,7 +97,7 @@ class Assessor:
         return result, inferred.to_turtle()
 
     # ------------------------------------------------------------------------------------------- steps
-    def _assess(self, request: AssessmentRequest, as_of: date):
+    def _assess(self, request: AssessmentRequest, as_of: date) -> tuple[AssessmentResult, InferredApplicant]:
         policy = self.policy
         bank_fit = fit_banks(request.answers.model_dump(), policy)
         derived = derive(request, policy, as_of)

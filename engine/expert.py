@@ -186,7 +186,7 @@ class _SalienceStrategy(DepthStrategy):
     (salience, then fact recency) is cheap to compute, and the ordering is unchanged.
     """
 
-    def get_key(self, activation: Any) -> tuple[int, list[int]]:  # type: ignore[override]
+    def get_key(self, activation: Any) -> tuple[int, list[int]]:
         return (activation.rule.salience, sorted((f["__factid__"] for f in activation.facts), reverse=True))
 
 
@@ -225,6 +225,8 @@ class _TypeIndexedBus(BusNode):
 class _TypeIndexedMatcher(ReteMatcher):
     """experta's Rete matcher with `_TypeIndexedBus` as its root (plugged in through `__matcher__`)."""
 
+    root_node: Any  # experta's BusNode
+
     def __init__(self, engine: KnowledgeEngine) -> None:
         super().__init__(engine)
         bus = _TypeIndexedBus()
@@ -248,6 +250,7 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
         __strategy__ = _SalienceStrategy
         fired: list[str]  # rule ids in firing order, for the result's explanation
         resultado: ResultadoFact | None  # the current ResultadoFact (modify() replaces it)
+        _deffacts_cache: list[Any]
 
         # -- bookkeeping ------------------------------------------------------------------------------
         def get_deffacts(self) -> list[Any]:
@@ -255,7 +258,7 @@ def _engine_class(policy: Policy) -> type[KnowledgeEngine]:
             try:
                 return self._deffacts_cache
             except AttributeError:
-                self._deffacts_cache: list[Any] = super().get_deffacts()
+                self._deffacts_cache = super().get_deffacts()
                 return self._deffacts_cache
 
         def _fire(self, rule_id: str) -> None:

@@ -64,4 +64,5 @@ export TEST_DATABASE_URL TEST_REDIS_URL
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports --no-logo --cache-dir var/import_linter_cache  # the package layering (pyproject [tool.importlinter], docs/decisions.md)
+.venv/bin/mypy   # files and strictness: pyproject.toml [tool.mypy]
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Connection, Engine, Float, and_, case, cast, func, literal, select, text, union_all
 from sqlalchemy.dialects.postgresql import ARRAY, array
@@ -40,10 +40,12 @@ from storage.models import FUNNEL_COLUMNS, TIMED_STEPS, Assessment, FunnelProgre
 from storage.sqlfuncs import epoch_seconds, floor_int, period_start
 
 PeriodUnit = Literal["day", "week"]
-SEGMENTS = ("income_band", "tenure", "payroll_bank", "recommended_bank")
+Segment = Literal["income_band", "tenure", "payroll_bank", "recommended_bank"]
+SEGMENTS: tuple[Segment, ...] = get_args(Segment)
 OUTCOME_SEGMENTS = ("source", "tenure", "income_band", "payroll_bank", "recommended_bank", "age_band", "employed")
 PIPELINE_DECISIONS = ("aprobado", "revisar")  # what may still become a loan (rechazado will not)
-DELINQUENCY_GROUPS = ("cohort_month", "recommended_bank", "income_band", "tenure", "payroll_bank")
+DelinquencyGroup = Literal["cohort_month", "recommended_bank", "income_band", "tenure", "payroll_bank"]
+DELINQUENCY_GROUPS: tuple[DelinquencyGroup, ...] = get_args(DelinquencyGroup)
 STRATEGY_DIMENSIONS = ("payroll_bank", "income_band", "down_payment", "tenure", "recommended_bank")
 # the answer whose codes each segment column holds (their order is the policy's); recommended_bank: the banks
 SEGMENT_QUESTIONS = {
@@ -446,8 +448,8 @@ class Analytics:
 
     def _histogram(self, value: Any, width: float, lo: float, hi: float, f: Filters) -> list[dict[str, Any]]:
         nbins = round((hi - lo) / width)
-        bucket = floor_int((value - lo) / width)
-        bucket = case((bucket >= nbins, nbins - 1), (bucket < 0, 0), else_=bucket).label("b")
+        raw = floor_int((value - lo) / width)
+        bucket = case((raw >= nbins, nbins - 1), (raw < 0, 0), else_=raw).label("b")
         with self._connect() as conn:
             q = select(bucket, func.count()).where(*f.assessment_conditions()).group_by(bucket)
             rows = {int(b): int(n) for b, n in conn.execute(q).all()}
@@ -638,11 +640,17 @@ class Analytics:
             ]
         order = self._code_order(by)
         rows.sort(key=lambda r: (r[0] is None, order.get(r[0], len(order)), r[0] or ""))
-        totals = [sum(r[i] for r in rows) for i in range(1, 6)]
+        loans, defaults, predicted, expected, defaults_predicted = (
+            sum(r[1] for r in rows),
+            sum(r[2] for r in rows),
+            sum(r[3] for r in rows),
+            sum(r[4] for r in rows),
+            sum(r[5] for r in rows),
+        )
         return {
             "by": by,
             "rows": [_delinquency_row(*r) for r in rows],
-            "total": _delinquency_row("total", *totals),  # type: ignore[arg-type]
+            "total": _delinquency_row("total", loans, defaults, predicted, expected, defaults_predicted),
         }
 
     # ------------------------------------------------------------------------------------- monitoring

@@ -183,8 +183,12 @@ class LocalCaseBoard:
         seen = self._version
         while True:
             async with self._changed:
+
+                def changed(seen: int = seen) -> bool:
+                    return self._version != seen
+
                 try:
-                    await asyncio.wait_for(self._changed.wait_for(lambda seen=seen: self._version != seen), 15.0)
+                    await asyncio.wait_for(self._changed.wait_for(changed), 15.0)
                 except TimeoutError:
                     yield {}
                     continue

@@ -117,7 +117,7 @@ class CaseLog:
                 .values(state="sending", next_attempt_at=now + timedelta(seconds=LEASE_SECONDS), updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+            return bool(res.rowcount == 1)
 
     def peek(self, message_id: int) -> QueuedMessage | None:
         """A message to the applicant as a sender needs it (nothing is claimed)."""

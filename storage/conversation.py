@@ -106,7 +106,7 @@ class ConversationStore:
         events = [
             FunnelEvent(
                 id=r.id,
-                name=r.name,  # type: ignore[arg-type]
+                name=r.name,
                 user_key=r.user_key,
                 step=r.step,
                 occurred_at=r.occurred_at,

@@ -134,7 +134,8 @@ class HeldDialog:
     __slots__ = ("_parsed", "_raw", "_value", "first_time", "mode")
 
     def __init__(self, raw: bytes | str | None, first_time: bool | None) -> None:
-        self._raw, self._value, self._parsed = raw, None, False
+        self._raw, self._parsed = raw, False
+        self._value: dict[str, Any] | None = None
         self.mode = "keep"  # 'set' or 'del' once the turn wrote
         self.first_time = first_time  # None: the turn did not ask (no idempotency key)
 
@@ -176,7 +177,8 @@ class DialogStore:
         """Hold the conversation for one turn. `seen`: the turn's idempotency key (`seen_key`); the held
         dialog's `first_time` says whether it is new. The data is written when the turn ends without error."""
         token = uuid.uuid4().hex
-        keys, args = [key.lock, key.data], [token, self.lock_ms]
+        keys = [key.lock, key.data]
+        args: list[str | int] = [token, self.lock_ms]
         if seen is not None:
             keys.append(seen)
             args.append(self.seen_ttl)
@@ -196,7 +198,7 @@ class DialogStore:
             ok = True
         finally:
             mode = held.mode if ok else "keep"
-            release = [token, mode, held.encoded() if mode == "set" else b"", self.ttl_s]
+            release: list[str | bytes | int] = [token, mode, held.encoded() if mode == "set" else b"", self.ttl_s]
             if not await self._release(keys=[key.lock, key.data], args=release) and ok:
                 raise LockNotOwnedError("the chat's lock expired before the turn ended; its data was not written")
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models import Assessment, EtlLoad, LoanOutcome
@@ -185,7 +185,7 @@ def _field_type(spec: ColumnSpec) -> Any:
     elif spec.type == "float":
         base = Annotated[float, Field(allow_inf_nan=False, **kw)]
     elif spec.type == "category":
-        base = Literal[tuple(spec.values or ())]  # type: ignore[misc]
+        base = Literal[tuple(spec.values or ())]
     elif spec.type == "bool":
         base = bool
     elif spec.type == "date":
@@ -199,7 +199,7 @@ def row_model(mapping: Mapping) -> type[BaseModel]:
     fields: dict[str, Any] = {
         f"c{i}": (_field_type(spec), Field(alias=name)) for i, (name, spec) in enumerate(mapping.columns.items())
     }
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         f"Row_{mapping.source.name}", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
     )
 
@@ -365,10 +365,10 @@ def load_file(
     sha = _sha256_file(path)
     with engine.begin() as conn:
         load_id = conn.execute(
-            EtlLoad.__table__.insert().values(
-                source=mapping.source.name, file_name=path.name, file_sha256=sha, started_at=started, report={}
-            )
-        ).inserted_primary_key[0]
+            insert(EtlLoad)
+            .values(source=mapping.source.name, file_name=path.name, file_sha256=sha, started_at=started, report={})
+            .returning(EtlLoad.id)
+        ).scalar_one()
 
     name = mapping.source.name
     seen: dict[str, int] = {}

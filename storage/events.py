@@ -276,16 +276,17 @@ class RedisOutbox:
     def take(self, max_records: int) -> Batch | None:
         self._ensure_group()
         entries: list[tuple[str, dict[str, str]]] = []
-        own = self.client.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=max_records)
+        # redis types stream replies as RESP3's dict; our clients speak RESP2, where they are lists
+        own: Any = self.client.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=max_records)
         if own and own[0][1]:
             entries = own[0][1]
         if not entries:
-            claimed = self.client.xautoclaim(
+            claimed: Any = self.client.xautoclaim(
                 self.stream, self.group, self.consumer, self.claim_idle_ms, "0-0", count=max_records
             )
             entries = [e for e in (claimed[1] if claimed else []) if e and e[1]]
         if not entries:
-            new = self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=max_records)
+            new: Any = self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=max_records)
             if new and new[0][1]:
                 entries = new[0][1]
         if not entries:
@@ -333,7 +334,9 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000)
     stmt = ins(Event).on_conflict_do_nothing(index_elements=["id"])
     up = ins(FunnelProgress)
     fp = FunnelProgress.__table__.c
-    merge = {c: func.coalesce(least(fp[c], up.excluded[c]), fp[c], up.excluded[c]) for c in STEP_COLUMNS}
+    merge: dict[str, Any] = {
+        c: func.coalesce(least(fp[c], up.excluded[c]), fp[c], up.excluded[c]) for c in STEP_COLUMNS
+    }
     merge["first_seen_at"] = least(fp.first_seen_at, up.excluded.first_seen_at)
     merge["last_seen_at"] = greatest(fp.last_seen_at, up.excluded.last_seen_at)
     up = up.on_conflict_do_update(index_elements=["user_key"], set_=merge)
@@ -573,7 +576,7 @@ class EventSink:
             before_sleep=self._log_retry,
         )
         while True:
-            moved = await retrying(asyncio.to_thread, self.flush_once)
+            moved: int | None = await retrying(asyncio.to_thread, self.flush_once)
             if not moved:
                 await asyncio.sleep(self.flush_interval)
 

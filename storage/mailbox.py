@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -160,10 +161,13 @@ class Mailbox:
         """Items for this surface: those of a dead reader idle for a minute first, then new ones."""
         stream = self.stream(surface)
         await self._ensure_group(stream)
-        claimed = await self.redis.xautoclaim(stream, self.group, self.consumer, 60_000, "0-0", count=count)
+        # redis types stream replies as RESP3's dict; our clients speak RESP2, where they are lists
+        claimed: Any = await self.redis.xautoclaim(stream, self.group, self.consumer, 60_000, "0-0", count=count)
         entries = [e for e in (claimed[1] if claimed else []) if e and e[1]]
         if not entries:
-            got = await self.redis.xreadgroup(self.group, self.consumer, {stream: ">"}, count=count, block=block_ms)
+            got: Any = await self.redis.xreadgroup(
+                self.group, self.consumer, {stream: ">"}, count=count, block=block_ms
+            )
             entries = got[0][1] if got else []
         out = []
         for entry_id, fields in entries:

@@ -58,7 +58,7 @@ def _range(lo: str | None, hi: str | None) -> list[ColumnElement[bool]]:
 
 def count_assessments(engine: Engine, since: date | None = None, until: date | None = None) -> int:
     with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(Assessment).where(*period_conditions(since, until))))
+        return conn.scalar(select(func.count()).select_from(Assessment).where(*period_conditions(since, until))) or 0
 
 
 def replay_partitions(

@@ -508,7 +508,7 @@ class Storage:
                 .values(status="claimed", advisor_id=advisor_id, claimed_at=now, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if res.rowcount != 1:  # type: ignore[attr-defined]
+            if res.rowcount != 1:
                 return None
         return self.get_escalation(escalation_id)
 
@@ -592,7 +592,7 @@ class Storage:
             res = s.execute(
                 update(Escalation).where(*cond).values(**values).execution_options(synchronize_session=False)
             )
-            if res.rowcount != 1:  # type: ignore[attr-defined]
+            if res.rowcount != 1:
                 return None
         return self.get_escalation(escalation_id)
 
@@ -615,7 +615,7 @@ class Storage:
                 .values(advisor_id=to_advisor_id, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if res.rowcount != 1:  # type: ignore[attr-defined]
+            if res.rowcount != 1:
                 return None
         return self.get_escalation(escalation_id)
 
@@ -716,21 +716,21 @@ class Storage:
         tomb = "erased-" + uuid.uuid4().hex
         counts: dict[str, int] = {}
         with self.session() as s:
-            bp = s.execute(delete(BankProfile).where(BankProfile.user_id == user_key)).rowcount  # type: ignore[attr-defined]
+            bp = s.execute(delete(BankProfile).where(BankProfile.user_id == user_key)).rowcount
             esc_ids = list(s.scalars(select(Escalation.id).where(Escalation.user_key == user_key)))
             if esc_ids:
                 counts["escalation_notes_deleted"] = s.execute(
                     delete(EscalationNote).where(EscalationNote.escalation_id.in_(esc_ids))
-                ).rowcount  # type: ignore[attr-defined]
+                ).rowcount
                 counts["case_messages_deleted"] = s.execute(
                     delete(CaseMessage).where(CaseMessage.escalation_id.in_(esc_ids))
-                ).rowcount  # type: ignore[attr-defined]
+                ).rowcount
             now = utcnow()
             counts["escalations"] = s.execute(
                 update(Escalation)
                 .where(Escalation.user_key == user_key)
                 .values(user_key=tomb, resolution=None, updated_at=now)
-            ).rowcount  # type: ignore[attr-defined]
+            ).rowcount
             s.execute(
                 update(Escalation)
                 .where(Escalation.user_key == tomb, Escalation.status != "resolved")
@@ -740,14 +740,14 @@ class Storage:
                 update(FinancingRequest)
                 .where(FinancingRequest.user_key == user_key)
                 .values(user_key=tomb, contact_enc=None, updated_at=now)
-            ).rowcount  # type: ignore[attr-defined]
+            ).rowcount
             counts["assessments"] = s.execute(
                 update(Assessment).where(Assessment.user_key == user_key).values(user_key=tomb)
-            ).rowcount  # type: ignore[attr-defined]
-            counts["events"] = s.execute(update(Event).where(Event.user_key == user_key).values(user_key=tomb)).rowcount  # type: ignore[attr-defined]
+            ).rowcount
+            counts["events"] = s.execute(update(Event).where(Event.user_key == user_key).values(user_key=tomb)).rowcount
             s.execute(update(FunnelProgress).where(FunnelProgress.user_key == user_key).values(user_key=tomb))
             s.execute(update(FunnelStepSeconds).where(FunnelStepSeconds.user_key == user_key).values(user_key=tomb))
-            deleted = s.execute(delete(Applicant).where(Applicant.user_key == user_key)).rowcount  # type: ignore[attr-defined]
+            deleted = s.execute(delete(Applicant).where(Applicant.user_key == user_key)).rowcount
         return ErasureReport(
             user_key=user_key,
             applicant_deleted=bool(deleted),
@@ -845,7 +845,7 @@ class Storage:
 
     def delete_user(self, user_id: int) -> bool:
         with self.session() as s:
-            return bool(s.execute(delete(User).where(User.id == user_id)).rowcount)  # type: ignore[attr-defined]
+            return bool(s.execute(delete(User).where(User.id == user_id)).rowcount)
 
     def count_users(self) -> int:
         with self.read() as s:

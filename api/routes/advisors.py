@@ -27,6 +27,7 @@ from api.security import Role
 from api.services import advisors_page as page
 from api.services.handoff import policy_for
 from api.templating import PAGE_HEADERS, templates
+from core import copy_es as copy
 from core.config import Settings
 from core.text import Text
 from dialogs import texts
@@ -67,7 +68,7 @@ def _forbidden(request: Request, user: Any) -> Response:
     return templates.TemplateResponse(
         request,
         "handoff_error.html",
-        {"kind": "forbidden", "title": "Acceso denegado", "message": "Esta página es para asesores.",
+        {"kind": "forbidden", "title": copy.PROBLEM_TITLES[403], "message": "Esta página es para asesores.",
          "hint": f"Tu rol es «{user.role.value}».", "folio": None},
         status_code=403,
         headers=HEADERS,
@@ -192,7 +193,7 @@ async def events(request: Request, storage: StorageDep, settings: SettingsDep) -
                     continue
                 yield b"event: caso\ndata: " + orjson.dumps(change) + b"\n\n"
         finally:
-            await changes.aclose()  # type: ignore[attr-defined]
+            await changes.aclose()
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Content-Type-Options": "nosniff"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
@@ -240,7 +241,7 @@ async def _act(request: Request, storage: Any, settings: Settings, case_id: int,
 @router.post("/asesores/casos/{case_id}/tomar")
 async def take(
     request: Request, storage: StorageDep, settings: SettingsDep, case_id: Annotated[int, CASE_ID],
-    csrf_token: Annotated[Text(128) | None, Form(alias=csrf.FIELD)] = None,
+    csrf_token: Annotated[Annotated[str, Text(128)] | None, Form(alias=csrf.FIELD)] = None,
 ) -> Response:  # fmt: skip
     return await _act(request, storage, settings, case_id, csrf_token, "take")
 
@@ -248,9 +249,9 @@ async def take(
 @router.post("/asesores/casos/{case_id}/responder")
 async def answer(
     request: Request, storage: StorageDep, settings: SettingsDep, case_id: Annotated[int, CASE_ID],
-    texto: Annotated[Text(2000, multiline=True), Form()] = "",
-    clave: Annotated[Text(64), Form()] = "",
-    csrf_token: Annotated[Text(128) | None, Form(alias=csrf.FIELD)] = None,
+    texto: Annotated[str, Text(2000, multiline=True), Form()] = "",
+    clave: Annotated[str, Text(64), Form()] = "",
+    csrf_token: Annotated[Annotated[str, Text(128)] | None, Form(alias=csrf.FIELD)] = None,
 ) -> Response:  # fmt: skip
     if not texto.strip():
         return RedirectResponse(f"/asesores/casos/{case_id}?aviso=vacio#aviso", status_code=303)
@@ -261,8 +262,8 @@ async def answer(
 @router.post("/asesores/casos/{case_id}/nota")
 async def note(
     request: Request, storage: StorageDep, settings: SettingsDep, case_id: Annotated[int, CASE_ID],
-    texto: Annotated[Text(4000, multiline=True), Form()] = "",
-    csrf_token: Annotated[Text(128) | None, Form(alias=csrf.FIELD)] = None,
+    texto: Annotated[str, Text(4000, multiline=True), Form()] = "",
+    csrf_token: Annotated[Annotated[str, Text(128)] | None, Form(alias=csrf.FIELD)] = None,
 ) -> Response:  # fmt: skip
     if not texto.strip():
         return RedirectResponse(f"/asesores/casos/{case_id}?aviso=vacio#aviso", status_code=303)
@@ -273,7 +274,7 @@ async def note(
 async def reassign(
     request: Request, storage: StorageDep, settings: SettingsDep, case_id: Annotated[int, CASE_ID],
     asesor: Annotated[int, Form(ge=1, le=2**31 - 1)],
-    csrf_token: Annotated[Text(128) | None, Form(alias=csrf.FIELD)] = None,
+    csrf_token: Annotated[Annotated[str, Text(128)] | None, Form(alias=csrf.FIELD)] = None,
 ) -> Response:  # fmt: skip
     return await _act(request, storage, settings, case_id, csrf_token, "reassign", to=asesor)
 
@@ -281,9 +282,9 @@ async def reassign(
 @router.post("/asesores/casos/{case_id}/resolver")
 async def resolve(
     request: Request, storage: StorageDep, settings: SettingsDep, case_id: Annotated[int, CASE_ID],
-    resultado: Annotated[Text(24), Form()] = "",
-    nota: Annotated[Text(4000, multiline=True), Form()] = "",
-    csrf_token: Annotated[Text(128) | None, Form(alias=csrf.FIELD)] = None,
+    resultado: Annotated[str, Text(24), Form()] = "",
+    nota: Annotated[str, Text(4000, multiline=True), Form()] = "",
+    csrf_token: Annotated[Annotated[str, Text(128)] | None, Form(alias=csrf.FIELD)] = None,
 ) -> Response:  # fmt: skip
     if resultado not in texts.OUTCOME_LABELS:
         return RedirectResponse(f"/asesores/casos/{case_id}?aviso=invalid#aviso", status_code=303)

@@ -25,7 +25,7 @@ from api.deps import AnalystDep, SettingsDep, StorageDep
 from api.errors import ApiError, FieldError, problem_responses
 from api.services.handoff import policy_for
 from core.text import Text
-from storage.analytics import DELINQUENCY_GROUPS, SEGMENTS, Analytics, Filters
+from storage.analytics import Analytics, DelinquencyGroup, Filters, Segment
 
 router = APIRouter(prefix="/v1/analytics", tags=["analítica"])
 
@@ -233,12 +233,12 @@ def analytics_query(
     settings: SettingsDep,
     desde: date | None = Query(default=None, description="Primer día (UTC), por defecto hace 30 días"),
     hasta: date | None = Query(default=None, description="Último día incluido (UTC), por defecto hoy"),
-    bank: Annotated[Text(32) | None, Query(description="Banco recomendado")] = None,
-    decision: Annotated[Text(16) | None, Query()] = None,
-    channel: Annotated[Text(16) | None, Query(description="bot, api o batch")] = None,
-    income_band: Annotated[Text(32) | None, Query()] = None,
-    tenure: Annotated[Text(32) | None, Query()] = None,
-    payroll_bank: Annotated[Text(32) | None, Query()] = None,
+    bank: Annotated[Annotated[str, Text(32)] | None, Query(description="Banco recomendado")] = None,
+    decision: Annotated[Annotated[str, Text(16)] | None, Query()] = None,
+    channel: Annotated[Annotated[str, Text(16)] | None, Query(description="bot, api o batch")] = None,
+    income_band: Annotated[Annotated[str, Text(32)] | None, Query()] = None,
+    tenure: Annotated[Annotated[str, Text(32)] | None, Query()] = None,
+    payroll_bank: Annotated[Annotated[str, Text(32)] | None, Query()] = None,
     format: Format | None = Query(default=None, description="json (por defecto) o csv"),
 ) -> Query_:
     policy = policy_for(settings)
@@ -387,7 +387,7 @@ def expected_loss(_u: AnalystDep, q: QueryDep) -> Response:
 def segments(
     _u: AnalystDep,
     q: QueryDep,
-    by: Literal[SEGMENTS] = Query(default="income_band"),  # type: ignore[valid-type]
+    by: Segment = Query(default="income_band"),
 ) -> Response:
     return respond(q, f"segmentos-{by}", q.analytics.segments(q.filters, by=by))
 
@@ -403,7 +403,7 @@ def default_rates(
     by: Literal[
         "source", "tenure", "income_band", "payroll_bank", "recommended_bank", "age_band", "employed"
     ] = "source",
-    source: Annotated[Text(64) | None, Query()] = None,
+    source: Annotated[Annotated[str, Text(64)] | None, Query()] = None,
 ) -> Response:
     return respond(q, f"incumplimiento-{by}", q.analytics.default_rates(by=by, source=source))
 
@@ -417,8 +417,10 @@ def delinquency(
     _u: AnalystDep,
     request: Request,
     q: QueryDep,
-    by: Literal[DELINQUENCY_GROUPS] = Query(default="cohort_month"),  # type: ignore[valid-type]
-    source: Annotated[Text(64) | None, Query(description="Fuente de loan_outcomes (p. ej. asesor)")] = None,
+    by: DelinquencyGroup = Query(default="cohort_month"),
+    source: Annotated[
+        Annotated[str, Text(64)] | None, Query(description="Fuente de loan_outcomes (p. ej. asesor)")
+    ] = None,
 ) -> Response:
     """Every loaded outcome by default: `desde`/`hasta` filter the origination date only when given (outcomes
     mature long after the 30 days the other reports default to)."""

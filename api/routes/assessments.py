@@ -12,12 +12,13 @@ from pydantic import ConfigDict
 from api import metrics
 from api.deps import AdvisorDep, AnyUserDep, AssessorDep, StorageDep
 from api.errors import ApiError, FieldError, problem_responses
+from core import copy_es as copy
 from core.text import Text, text_problem
 from engine.types import AssessmentRequest, AssessmentResult
 
 router = APIRouter(prefix="/v1/assessments", tags=["evaluaciones"])
 
-AssessmentId = Annotated[Text(36, min_length=1), Path(description="Id de la evaluación (uuid)")]
+AssessmentId = Annotated[str, Text(36, min_length=1), Path(description="Id de la evaluación (uuid)")]
 
 
 class StoredAssessment(AssessmentResult):
@@ -32,9 +33,9 @@ class StoredAssessment(AssessmentResult):
 
 def input_error(exc: Any) -> ApiError:
     """engine.validation.AssessmentInputError -> 422 problem naming every field."""
-    errors = [FieldError(field=e["field"], message=e["message"], type="policy") for e in exc.errors]
+    errors = [FieldError(field=e["field"], message=copy.input_message(e), type="policy") for e in exc.errors]
     fields = ", ".join(dict.fromkeys(e.field for e in errors))
-    return ApiError(422, f"Revisa estos campos: {fields}.", errors=errors)
+    return ApiError(422, copy.INPUT_FIELDS.format(fields=fields), errors=errors)
 
 
 def _stored(row: Any) -> Response:

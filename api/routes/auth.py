@@ -38,19 +38,19 @@ class UserOut(BaseModel):
 
 
 class UserCreate(BaseModel):
-    username: Text(64, min_length=3)
-    password: Text(256, min_length=10)
+    username: Annotated[str, Text(64, min_length=3)]
+    password: Annotated[str, Text(256, min_length=10)]
     role: Role
-    display_name: Text(128) | None = None
+    display_name: Annotated[str, Text(128)] | None = None
 
 
 class LoginForm(BaseModel):
     """OAuth2 password flow fields (RFC 6749 §4.3), checked like every other text input before any lookup."""
 
     grant_type: Literal["password"] | None = None
-    username: Text(64, min_length=1)
-    password: Text(256, min_length=1)
-    scope: Text(256) = ""
+    username: Annotated[str, Text(64, min_length=1)]
+    password: Annotated[str, Text(256, min_length=1)]
+    scope: Annotated[str, Text(256)] = ""
 
 
 @router.post(

@@ -109,11 +109,11 @@ class EscalationDetail(EscalationOut):
 
 
 class NoteIn(BaseModel):
-    body: Text(4000, min_length=1, multiline=True)
+    body: Annotated[str, Text(4000, min_length=1, multiline=True)]
 
 
 class MessageIn(BaseModel):
-    text: Text(2000, min_length=1, multiline=True)
+    text: Annotated[str, Text(2000, min_length=1, multiline=True)]
 
 
 class ReassignIn(BaseModel):
@@ -122,7 +122,9 @@ class ReassignIn(BaseModel):
 
 class ResolveIn(BaseModel):
     outcome: Outcome
-    resolution: Text(4000, min_length=1, multiline=True) | None = Field(default=None, description="Nota de cierre")
+    resolution: Annotated[str, Text(4000, min_length=1, multiline=True)] | None = Field(
+        default=None, description="Nota de cierre"
+    )
 
 
 # a desk result -> the HTTP status of a refusal
@@ -289,7 +291,7 @@ async def write_to_applicant(
     request: Request,
     body: MessageIn,
     escalation_id: int = ESCALATION_ID,
-    idempotency_key: Annotated[Text(128) | None, Header()] = None,
+    idempotency_key: Annotated[Annotated[str, Text(128)] | None, Header()] = None,
 ) -> CaseMessageOut:
     desk = await advisors(request)
     key = f"api:{advisor.id}:{idempotency_key}" if idempotency_key else None
@@ -314,6 +316,8 @@ async def add_note(
     answer = await desk.desk.note(escalation_id, await run_in_threadpool(staff, advisor, storage), body.body)
     await applied(desk, answer, "note")
     esc = await run_in_threadpool(storage.get_escalation, escalation_id)
+    if esc is None:  # deleted (applicant erasure) between the note and this read
+        raise ApiError(404, "No existe esa escalación.")
     return NoteOut.model_validate(esc.notes[-1], from_attributes=True)
 
 

@@ -29,7 +29,7 @@ from api.services import handoff as svc
 from api.templating import PAGE_HEADERS, templates, wants_html
 from core.text import Text
 
-HandoffToken = Annotated[Text(512, min_length=1), Path(description="Token firmado del enlace que envía el bot")]
+HandoffToken = Annotated[str, Text(512, min_length=1), Path(description="Token firmado del enlace que envía el bot")]
 
 _PAGES: dict[str, tuple[str, str, str]] = {
     # kind -> (title, message, hint)
@@ -91,7 +91,8 @@ def error_page(request: Request, kind: str, status: int, *, folio: str | None = 
 def rate_limited_response(request: Request, exc: RateLimitExceeded) -> Response:
     retry_after = "60"
     with contextlib.suppress(Exception):  # slowapi's Limit shape is not part of its API: default to 60 s
-        retry_after = str(int(exc.limit.limit.get_expiry()))  # type: ignore[union-attr]
+        if exc.limit is not None:
+            retry_after = str(int(exc.limit.limit.get_expiry()))
     response = error_page(request, "rate_limited", 429)
     response.headers["Retry-After"] = retry_after
     return response
@@ -100,16 +101,16 @@ def rate_limited_response(request: Request, exc: RateLimitExceeded) -> Response:
 class HandoffForm(BaseModel):
     """Fields of the form; lenient types so the page can answer each mistake in Spanish."""
 
-    full_name: Text(200) = ""
-    phone: Text(40) = ""
-    email: Text(254) = ""
-    vehicle_brand: Text(100) = ""
-    vehicle_model: Text(100) = ""
-    vehicle_year: Text(10) = ""
-    vehicle_price: Text(30) = ""
-    term_months: Text(10) = ""
-    bank: Text(40) = ""
-    contact_consent: Text(10) = ""
+    full_name: Annotated[str, Text(200)] = ""
+    phone: Annotated[str, Text(40)] = ""
+    email: Annotated[str, Text(254)] = ""
+    vehicle_brand: Annotated[str, Text(100)] = ""
+    vehicle_model: Annotated[str, Text(100)] = ""
+    vehicle_year: Annotated[str, Text(10)] = ""
+    vehicle_price: Annotated[str, Text(30)] = ""
+    term_months: Annotated[str, Text(10)] = ""
+    bank: Annotated[str, Text(40)] = ""
+    contact_consent: Annotated[str, Text(10)] = ""
 
 
 def _prefill(ctx: svc.HandoffContext) -> dict[str, str]:

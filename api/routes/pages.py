@@ -31,6 +31,7 @@ from api.security import Role, create_access_token
 from api.services import dashboard as dash
 from api.services import users
 from api.templating import PAGE_HEADERS, templates
+from core import copy_es as copy
 from core.text import Text
 
 router = APIRouter(include_in_schema=False)
@@ -61,7 +62,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: Annotated[Text(200) | None, Query()] = None) -> Response:
+def login_page(request: Request, next: Annotated[Annotated[str, Text(200)] | None, Query()] = None) -> Response:
     return templates.TemplateResponse(
         request, "login.html", {"next": _safe_next(next) if next else "", "error": None}, headers=PAGE_HEADERS
     )
@@ -72,9 +73,9 @@ def login_submit(
     request: Request,
     storage: StorageDep,
     settings: SettingsDep,
-    username: Annotated[Text(64), Form()] = "",
-    password: Annotated[Text(256), Form()] = "",
-    next: Annotated[Text(200), Form()] = "",
+    username: Annotated[str, Text(64), Form()] = "",
+    password: Annotated[str, Text(256), Form()] = "",
+    next: Annotated[str, Text(200), Form()] = "",
 ) -> Response:
     try:
         user = users.login(storage, request.app.state.login_backoff, username, password)
@@ -146,7 +147,7 @@ def dashboard(
             "handoff_error.html",
             {
                 "kind": "forbidden",
-                "title": "Acceso denegado",
+                "title": copy.PROBLEM_TITLES[403],
                 "message": "El tablero es para analistas.",
                 "hint": f"Tu rol es «{user.role.value}».",
                 "folio": None,

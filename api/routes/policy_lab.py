@@ -9,6 +9,7 @@ Only aggregates, assessment ids and pseudonymous keys come back: no personal dat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -131,9 +132,11 @@ async def _start(request: Request, kind: Kind, user: Any, storage: Any, settings
         params=params,
         created_by=user.id,
     )
-    launcher = getattr(request.app.state, "lab_launcher", None)
+    launcher: Callable[..., Any] | None = getattr(request.app.state, "lab_launcher", None)
     if launcher is None:
-        from lab.jobs import launch as launcher
+        from lab.jobs import launch
+
+        launcher = launch
     await run_in_threadpool(
         launcher,
         run_id,
@@ -157,7 +160,9 @@ async def _run(storage: Any, kind: str, run_id: str, *, results: bool = False, d
     return run
 
 
-_ACCEPTED = {202: {"model": PolicyRunView, "description": "Corrida aceptada; su estado en `Location`"}}
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": PolicyRunView, "description": "Corrida aceptada; su estado en `Location`"}
+}
 _START_ERRORS = problem_responses(401, 403, 413, 415, 422)
 
 

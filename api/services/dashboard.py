@@ -178,7 +178,9 @@ def decisions_tile(ctx: TileContext) -> dict[str, Any]:
     days = sorted(by_day)
     series = [ch.Series(name, [by_day[d].get(code, 0) for d in days], color) for code, name, color in DECISION_SERIES]
     total = ctx.analytics.decisions(f)
-    rows = [{"day": d, **{code: by_day[d].get(code, 0) for code, _, _ in DECISION_SERIES}} for d in days]
+    rows: list[dict[str, Any]] = [
+        {"day": d, **{code: by_day[d].get(code, 0) for code, _, _ in DECISION_SERIES}} for d in days
+    ]
     for r in rows:
         n = sum(r[c] for c, _, _ in DECISION_SERIES)
         r["total"], r["approval"] = n, (r["aprobado"] / n if n else None)
@@ -213,7 +215,9 @@ def banks_tile(ctx: TileContext) -> dict[str, Any]:
     counts = period_counts.assessments_by_bank(ctx.storage.engine, f.start, f.end)
     codes = [b for b in ctx.policy.banks if counts.get(b)]
     total = sum(counts.values())
-    rows = [{"bank": ctx.policy.banks[b], "n": counts[b], "share": counts[b] / total} for b in codes]
+    rows: list[dict[str, Any]] = [
+        {"bank": ctx.policy.banks[b], "n": counts[b], "share": counts[b] / total} for b in codes
+    ]
     return {
         "chart": ch.hbar(
             [r["bank"] for r in rows],

@@ -35,7 +35,7 @@ def emit(
     try:
         event = FunnelEvent(
             id=event_id,
-            name=name,  # type: ignore[arg-type]
+            name=name,
             user_key=user_key,
             step=step,
             properties=properties or {},

@@ -73,7 +73,7 @@ class MonotoneRisk:
         g = self.grid
         low = g[k, i, j] * (1.0 - tx) + g[k, i + 1, j] * tx
         high = g[k, i, j + 1] * (1.0 - tx) + g[k, i + 1, j + 1] * tx
-        return low * (1.0 - ty) + high * ty
+        return np.asarray(low * (1.0 - ty) + high * ty)
 
     def risk(self, ingreso: float, estabilidad: float, puntaje: float) -> float:
         return float(self.risk_many(np.array([ingreso]), np.array([estabilidad]), np.array([puntaje]))[0])

@@ -53,7 +53,7 @@ def _trapmf(x: np.ndarray, a: float, b: float, c: float, d: float) -> np.ndarray
 
 
 def _gaussmf(x: np.ndarray, mean: float, sigma: float) -> np.ndarray:
-    return np.exp(-((x - mean) ** 2.0) / (2 * sigma**2.0))
+    return np.asarray(np.exp(-((x - mean) ** 2.0) / (2 * sigma**2.0)))
 
 
 def base_membership(x: np.ndarray, mf: Membership) -> np.ndarray:

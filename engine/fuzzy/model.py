@@ -220,7 +220,7 @@ class FuzzyRiskModel:
             da, dm = self._correction(crossings, cuts, agg)
             area += da
             moment += dm
-        return moment / area
+        return float(moment / area)
 
     def _crossings(self, cuts: list[float]) -> list[tuple[int, float]]:
         """(segment k, x) where an output term crosses its cut level, as scikit-fuzzy's interp_universe."""

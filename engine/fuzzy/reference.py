@@ -24,11 +24,11 @@ __all__ = ["ReferenceSystem"]
 
 def _skfuzzy_term(skfuzzy: Any, x: np.ndarray, mf: Membership) -> np.ndarray:
     if isinstance(mf, Trap):
-        return skfuzzy.trapmf(x, list(mf.trap))
+        return np.asarray(skfuzzy.trapmf(x, list(mf.trap)))
     if isinstance(mf, Tri):
-        return skfuzzy.trimf(x, list(mf.tri))
+        return np.asarray(skfuzzy.trimf(x, list(mf.tri)))
     if isinstance(mf, Gauss):
-        return skfuzzy.gaussmf(x, mf.gauss.mean, mf.gauss.sigma)
+        return np.asarray(skfuzzy.gaussmf(x, mf.gauss.mean, mf.gauss.sigma))
     raise TypeError(f"unknown membership function {mf!r}")
 
 

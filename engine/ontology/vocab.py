@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from rdflib import Namespace
-from rdflib.namespace import DC, FOAF, OWL, RDF, RDFS, XSD
+from rdflib.namespace import DC, FOAF, OWL, RDF, RDFS, XSD, DefinedNamespace
 
 ONTOLOGY_PATH = Path(__file__).with_name("credit.ttl")
 
 EX = Namespace("http://practica1.org/evaluacion_creditos#")
 
 # prefixes of exported Turtle (and of the SPARQL queries)
-PREFIXES: dict[str, Namespace] = {
+PREFIXES: dict[str, Namespace | type[DefinedNamespace]] = {
     "ex": EX,
     "foaf": FOAF,
     "dc": DC,

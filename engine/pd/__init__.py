@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from engine.pd import artifact as store
 from engine.pd.features import FEATURE_SCHEMA, GERMAN_CREDIT_CSV
@@ -18,7 +19,7 @@ from engine.policy import Policy
 __all__ = ["ApplicantPDModel", "is_usable", "load_or_train"]
 
 
-def is_usable(artifact: dict, policy: Policy, data_sha256: str) -> bool:
+def is_usable(artifact: dict[str, Any], policy: Policy, data_sha256: str) -> bool:
     """Whether an artifact was trained with this data, these training settings and this feature schema."""
     fingerprint = store.training_fingerprint(policy.pd.training.model_dump(), data_sha256, FEATURE_SCHEMA)
     contract = artifact.get("feature_contract", {})

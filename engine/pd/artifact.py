@@ -47,7 +47,7 @@ def read(path: Path) -> dict[str, Any]:
     """The artifact dict of a version directory (or of a model.json file)."""
     path = Path(path)
     file = path / MODEL_FILE if path.is_dir() else path
-    data = json.loads(file.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
     if data.get("format") != "asesor.applicant_pd":
         raise ValueError(f"{file}: not an applicant PD artifact")
     return data
@@ -57,7 +57,7 @@ def write(model_dir: Path, artifact: dict[str, Any], card: str) -> Path:
     """Write one version and make it current; returns its directory."""
     base = Path(model_dir) / artifact["name"]
     base.mkdir(parents=True, exist_ok=True)
-    final = base / safe_version(artifact["model_version"])
+    final: Path = base / safe_version(artifact["model_version"])
     if final.exists() and not (final / MODEL_FILE).is_file():
         shutil.rmtree(final)  # a broken leftover of the same version
     if not final.exists():

@@ -210,7 +210,7 @@ def encode_german(df: Any, reading: str, clip: Clip) -> tuple[np.ndarray, np.nda
 
 
 # ---------------------------------------------------------------------------------- dialog -> raw
-def monthly_payment(amount: float, annual_rate: float, months: int) -> float:
+def monthly_payment(amount: float, annual_rate: float, months: float) -> float:
     """Level monthly payment of a loan (nominal annual rate, monthly compounding)."""
     if months <= 0:
         return math.inf

@@ -152,7 +152,7 @@ class ApplicantPDModel:
         z = np.asarray(X, dtype=float) @ self.coef + self.intercept
         if calibrated:
             z = self.cal_a * z + self.cal_b
-        return 1.0 / (1.0 + np.exp(-z))
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
     def encode(self, request: AssessmentRequest, derived: Derived) -> np.ndarray:
         """One request as an encoded row (1, n_columns), for batch scoring and cross-checks."""
@@ -171,7 +171,7 @@ class ApplicantPDModel:
 
 
 def _answer_of(
-    group: str, request: AssessmentRequest, derived: Derived, payment_ratio: float, reference_months: int
+    group: str, request: AssessmentRequest, derived: Derived, payment_ratio: float, reference_months: float
 ) -> str:
     """The dialog answer(s) a feature group came from, as `question=code` (reasons shown to people)."""
     a = request.answers

@@ -73,7 +73,7 @@ def no_approval_without_bank(t: Tables, o: Outcomes) -> Invariant:
     return inv
 
 
-def _worse(o: Outcomes, b: tuple, w: tuple) -> dict[str, np.ndarray]:
+def _worse(o: Outcomes, b: tuple[Any, ...], w: tuple[Any, ...]) -> dict[str, np.ndarray]:
     """Where the better side (b) comes out worse than the worse side (w), per quantity."""
     db, dw = o.decision[b], o.decision[w]
     return {
@@ -93,7 +93,7 @@ def monotonicity(t: Tables, o: Outcomes) -> Invariant:
     checked, first = 0, None
     n = len(space.profiles)
 
-    def compare(kind: str, b: tuple, w: tuple, describe: Any) -> None:
+    def compare(kind: str, b: tuple[Any, ...], w: tuple[Any, ...], describe: Any) -> None:
         nonlocal checked, first
         bad = _worse(o, b, w)
         checked += int(np.prod(o.decision[b].shape))
@@ -121,7 +121,16 @@ def monotonicity(t: Tables, o: Outcomes) -> Invariant:
                 continue
             if order:
 
-                def describe(k: str, idx: tuple, q=q, ib=ib, iw=iw, pb=pb, pw=pw, codes=codes) -> dict:
+                def describe_ordered(
+                    k: str,
+                    idx: tuple[Any, ...],
+                    q: Any = q,
+                    ib: Any = ib,
+                    iw: Any = iw,
+                    pb: Any = pb,
+                    pw: Any = pw,
+                    codes: Any = codes,
+                ) -> dict[str, Any]:
                     better, worse = int(pb[idx[0]]), int(pw[idx[0]])
                     return {
                         "change": f"{q}: {codes[iw]} -> {codes[ib]}",
@@ -131,38 +140,40 @@ def monotonicity(t: Tables, o: Outcomes) -> Invariant:
                         "after": _outcome(o, (better, *idx[1:])),
                     }
 
-                compare(q, (pb,), (pw,), describe)
+                compare(q, (pb,), (pw,), describe_ordered)
             else:  # unordered: any change of the answer must leave all four unchanged, both ways
                 for b_, w_ in ((pb, pw), (pw, pb)):
 
-                    def describe(k: str, idx: tuple, q=q, b_=b_, w_=w_) -> dict:
+                    def describe_unordered(
+                        k: str, idx: tuple[Any, ...], q: Any = q, b_: Any = b_, w_: Any = w_
+                    ) -> dict[str, Any]:
                         return {"change": f"{q} (unordered rows)", "worse": k,
                                 "request": _request(t, _combo_of(t, int(w_[idx[0]])), *idx[1:]),
                                 "before": _outcome(o, (int(w_[idx[0]]), *idx[1:])),
                                 "after": _outcome(o, (int(b_[idx[0]]), *idx[1:]))}  # fmt: skip
 
-                    compare(q, (b_,), (w_,), describe)
+                    compare(q, (b_,), (w_,), describe_unordered)
 
     P, _, _, K = t.grid.shape
     sl = slice(None)
     for i in range(P - 1):  # a cheaper car: price i is better than price i + 1
 
-        def describe(k: str, idx: tuple, i=i) -> dict:
+        def describe_price(k: str, idx: tuple[Any, ...], i: Any = i) -> dict[str, Any]:
             full = (idx[0], i + 1, *idx[1:])
             return {"change": f"vehicle_price {t.grid.prices[i + 1]:g} -> {t.grid.prices[i]:g}", "worse": k,
                     "request": _request(t, _combo_of(t, idx[0]), *full[1:]),
                     "before": _outcome(o, full), "after": _outcome(o, (idx[0], i, *idx[1:]))}  # fmt: skip
 
-        compare("price", (sl, i), (sl, i + 1), describe)
+        compare("price", (sl, i), (sl, i + 1), describe_price)
     for k_ in range(K - 1):  # a higher declared income inside the band
 
-        def describe(k: str, idx: tuple, k_=k_) -> dict:
+        def describe_income(k: str, idx: tuple[Any, ...], k_: Any = k_) -> dict[str, Any]:
             before = (*idx, k_)
             return {"change": "monthly_income up (same band)", "worse": k,
                     "request": _request(t, _combo_of(t, idx[0]), *before[1:]),
                     "before": _outcome(o, before), "after": _outcome(o, (*idx, k_ + 1))}  # fmt: skip
 
-        compare("income", (sl, sl, sl, sl, k_ + 1), (sl, sl, sl, sl, k_), describe)
+        compare("income", (sl, sl, sl, sl, k_ + 1), (sl, sl, sl, sl, k_), describe_income)
     broken = sum(counts.values())
     return Invariant(name="monotonicity", held=broken == 0, checked=checked, broken=broken,
                      detail=", ".join(f"{k}: {v}" for k, v in counts.items()), counterexample=first)  # fmt: skip
@@ -171,7 +182,10 @@ def monotonicity(t: Tables, o: Outcomes) -> Invariant:
 def rate_follows_pd(t: Tables, o: Outcomes) -> list[Invariant]:
     lab, x = t.policy.lab, t.policy.expert
     P, T, _, _ = t.grid.shape
-    worst_rho, worst_span, skipped, cells = (None, None), (None, None), [], 0
+    worst_rho: tuple[float | None, dict[str, Any] | None] = (None, None)
+    worst_span: tuple[float | None, dict[str, Any] | None] = (None, None)
+    skipped: list[str] = []
+    cells = 0
     bad_rho = bad_span = 0
     for i in range(P):
         for j in range(T):

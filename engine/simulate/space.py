@@ -89,7 +89,7 @@ class AnswerSpace:
         for k, q in enumerate(QUESTIONS):
             cells = np.array([[c.rejected for c in table.cells[q][code]] for code in self.codes[q]])
             rejected |= cells[self.index[:, k]]
-        return (~rejected).sum(axis=1)
+        return np.asarray((~rejected).sum(axis=1))
 
     @cached_property
     def _profiles(self) -> tuple[np.ndarray, np.ndarray]:

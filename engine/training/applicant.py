@@ -53,7 +53,7 @@ class LogisticFit:
     converged: bool
 
     def logit(self, X: np.ndarray) -> np.ndarray:
-        return X @ self.coef + self.intercept
+        return np.asarray(X @ self.coef + self.intercept)
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, nonnegative: tuple[bool, ...] | list[bool], c: float) -> LogisticFit:

@@ -135,7 +135,7 @@ def aic_of(spec: DesignSpec, X: pd.DataFrame, y: pd.Series, terms: list[str]) ->
     """AIC = −2·logL + 2k of the logit on `terms`, by the fast numpy fit (the stepwise search needs hundreds)."""
     _, design, _ = _design(spec, X, terms)
     _, llf, _ = _irls(design, y.to_numpy(dtype=float))
-    return -2.0 * llf + 2.0 * design.shape[1]
+    return float(-2.0 * llf + 2.0 * design.shape[1])
 
 
 def fit_logit(spec: DesignSpec, X: pd.DataFrame, y: pd.Series, terms: list[str]) -> LogitFit:
@@ -178,10 +178,10 @@ class LogitModel:
     def linear(self, X: pd.DataFrame) -> np.ndarray:
         design = self.spec.matrix(X, list(self.terms))
         beta = np.array([self.coef[c] for c in design.columns], dtype=float)
-        return self.coef[INTERCEPT] + design.to_numpy(dtype=float) @ beta
+        return np.asarray(self.coef[INTERCEPT] + design.to_numpy(dtype=float) @ beta)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-np.clip(self.linear(X), -700, 700)))
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(self.linear(X), -700, 700))))
 
     def to_dict(self) -> dict[str, Any]:
         return {"spec": self.spec.to_dict(), "terms": list(self.terms), "coef": self.coef}

@@ -129,7 +129,8 @@ def save_comparison(model_dir: Path, name: str, challenger: str, result: dict[st
 def load_comparison(model_dir: Path, name: str, challenger: str) -> dict[str, Any] | None:
     path = Path(model_dir) / safe(name) / COMPARISONS / f"{safe(challenger)}.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        comparison: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return comparison
     except (OSError, json.JSONDecodeError):
         return None
 

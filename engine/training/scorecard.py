@@ -56,7 +56,7 @@ class FeatureBins:
     def transform(self, values: Any) -> np.ndarray:
         idx = self.bin_index(values)
         woe = np.append(np.asarray(self.woe, dtype=float), 0.0)  # index -1: unseen level, neutral
-        return woe[idx]
+        return np.asarray(woe[idx])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,7 +167,7 @@ class Scaling:
 
     def score_from_pd(self, p: np.ndarray) -> np.ndarray:
         p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
-        return np.clip(self.offset + self.factor * np.log((1 - p) / p), self.min_score, self.max_score)
+        return np.asarray(np.clip(self.offset + self.factor * np.log((1 - p) / p), self.min_score, self.max_score))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,290 @@
+"""Spanish copy of the operator surfaces, in one place: `asesor` help and errors, the API's problem details.
+
+The applicant's copy (the dialog, the web chat) is `dialogs/texts.py`; this module is the copy read by the people
+who run Asesor (analysts, administrators, support): every help text of the command line, the words of the help
+screens themselves (click's and typer's stock "Usage", "Options", "Show this message and exit."), the CLI's
+JSON error messages that are not a library's, and the titles and field messages of the API's problem+json.
+Names are `<COMMAND>_<WHAT>`; a text used by several commands has a name of its own (`POLICY_FILE`, `DB_URL`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# ------------------------------------------------------------------------------------ help screens' own words
+HELP_OPTION = "Muestra esta ayuda y sale."
+INSTALL_COMPLETION = "Instala el autocompletado para la shell actual."
+SHOW_COMPLETION = "Muestra el autocompletado para la shell actual, para copiarlo o ajustar la instalación."
+USAGE_PREFIX = "Uso: "
+OPTIONS_METAVAR = "[OPCIONES]"
+SUBCOMMAND_METAVAR = "COMANDO [ARGS]..."
+PANEL_ARGUMENTS = "Argumentos"
+PANEL_OPTIONS = "Opciones"
+PANEL_COMMANDS = "Comandos"
+PANEL_ERROR = "Error"
+DEFAULT_VALUE = "[por omisión: {}]"
+ENVVAR_VALUE = "[variable de entorno: {}]"
+REQUIRED_VALUE = "[obligatorio]"
+DEPRECATED = "(obsoleto) "
+ABORTED = "Interrumpido."
+TRY_HELP = "Prueba [blue]'{command_path} {help_option}'[/] para ver la ayuda."
+
+# --------------------------------------------------------------------------------------- texts several share
+POLICY_FILE = "Archivo de política (por omisión: ASESOR_POLICY o la incluida)."
+MODEL_DIR = "Directorio de modelos (por omisión: ASESOR_MODEL_DIR o var/models)."
+DB_URL = "URL de la base de datos (por omisión: DATABASE_URL o SQLite en var/)."
+PROGRESS = "Barra de progreso en stderr (solo en una terminal)."
+NO_PROGRESS = "Sin barra de progreso en stderr (fuera de una terminal nunca la hay)."
+WORKERS_ALL_CORES = "Procesos (por omisión: todos los núcleos)."
+VERSION_IN_SERVICE = "Versión (por omisión: la que está en servicio)."
+LOG_LEVEL = "Nivel de los registros en stderr: DEBUG, INFO, WARNING, ERROR."
+LOG_FORMAT = "Formato de los registros: auto (texto en una terminal), json o console."
+SERVICE_LOG_LEVEL = "DEBUG, INFO, WARNING, ERROR (por omisión: ASESOR_LOG_LEVEL; si no, INFO)."
+SERVICE_LOG_FORMAT = "auto, json, console (por omisión: ASESOR_LOG_FORMAT; si no, auto)."
+OPTION_ONE_OF = "{option} debe ser uno de {choices}."
+
+# ------------------------------------------------------------------------------------------------- asesor
+ROOT = "Asesor: motor de evaluación de crédito automotriz, bot, API y herramientas de analistas."
+ROOT_DEBUG = "Mostrar el traceback completo de un error."
+
+ASSESS = "Evalúa perfiles (JSON en stdin) y escribe los resultados (JSON en stdout)."
+ASSESS_JSONL = "Leer un objeto JSON por línea."
+ASSESS_WORKERS = "Procesos para --jsonl (por omisión: todos los núcleos)."
+ASSESS_AS_OF = "Fecha de la evaluación AAAA-MM-DD (por omisión: hoy)."
+
+BOT = "Bot de Telegram del solicitante (polling local o webhook en producción)."
+BOT_MODE = "polling | webhook (por omisión: BOT_MODE; si no, polling)."
+BOT_FRAMEWORK = "aiogram | ptb (python-telegram-bot): el mismo diálogo, estado y claves de Redis."
+BOT_HOST = "Modo webhook: dirección donde escuchar."
+BOT_PORT = "Modo webhook: puerto donde escuchar."
+BOT_WORKERS = "Modo webhook: procesos del bot que comparten el puerto (estado y candados en Redis)."
+BOT_PIN_CPUS = "Con --workers: el proceso i siempre en la CPU i (una máquina o contenedor propio)."
+
+CHAT = "Conversación del solicitante en la terminal (el mismo diálogo que el bot y el chat web)."
+CHAT_SESSION = "Continuar una conversación con este nombre (por omisión, una nueva)."
+
+API = "API web: servidor, usuarios y utilidades."
+API_SERVE = "Sirve la API con uvicorn (cada proceso carga el motor al arrancar)."
+API_SERVE_HOST = "Interfaz donde escuchar."
+API_SERVE_PORT = "Puerto."
+API_SERVE_WORKERS = "Procesos de uvicorn."
+API_SERVE_MIGRATE = "Aplicar las migraciones de Alembic antes de arrancar."
+API_CREATE_USER = "Crea un usuario; la contraseña llega por stdin, ASESOR_NEW_USER_PASSWORD o se pregunta."
+API_CREATE_USER_USERNAME = "Nombre de usuario (minúsculas), p. ej. admin."
+API_CREATE_USER_ROLE = "advisor, analyst o admin."
+API_CREATE_USER_DISPLAY_NAME = "Nombre visible."
+API_CREATE_USER_PASSWORD_STDIN = "Leer la contraseña de stdin (una línea)."
+API_SET_PASSWORD = (
+    "Cambia la contraseña de un usuario (stdin, ASESOR_NEW_USER_PASSWORD o se pregunta); revoca sus tokens anteriores."
+)
+API_SET_PASSWORD_USERNAME = "Usuario cuya contraseña se cambia."
+API_SET_PASSWORD_STDIN = "Leer la contraseña nueva de stdin (una línea)."
+API_OPENAPI = "Imprime el esquema OpenAPI (JSON)."
+API_HANDOFF_URL = "Imprime un enlace de traspaso firmado para una evaluación guardada (soporte y pruebas)."
+API_HANDOFF_URL_APPLICANT = "Clave seudónima del solicitante (applicant_key)."
+API_HANDOFF_URL_ASSESSMENT = "Id de la evaluación guardada."
+
+DB = "Base de datos: migraciones del esquema (Alembic)."
+DB_UPGRADE = "Crea el esquema o lo migra hasta REVISION."
+DB_UPGRADE_REVISION = "Revisión de Alembic."
+DB_DOWNGRADE = "Migra el esquema hacia atrás hasta REVISION."
+DB_DOWNGRADE_REVISION = "Revisión de Alembic (p. ej. base)."
+DB_CURRENT = "Imprime la revisión del esquema de la base de datos."
+
+ETL = "ETL de clientes históricos (loan_outcomes) con reporte de calidad."
+ETL_LOAD = (
+    "Valida, quita duplicados y carga FILE; imprime el reporte de calidad (JSON en stdout). Sale con 0 si el "
+    "archivo se procesó (aun con filas rechazadas: están en el reporte) y con 2 si no se pudo cargar."
+)
+ETL_LOAD_FILE = "Archivo CSV a cargar."
+ETL_LOAD_SOURCE = "scoring_bancario | german | taiwan | asesor | MAPEO.toml"
+ETL_LOAD_BATCH_SIZE = "Filas por lote de escritura."
+ETL_LOAD_REJECTS = "Escribir además cada línea rechazada (líneas JSON)."
+ETL_LOAD_REPORT = "Escribir además el reporte de calidad en este archivo."
+ETL_LOAD_MIGRATE = "Poner el esquema al día antes de cargar."
+ETL_SOURCES = "Lista los mapeos de fuentes incluidos."
+
+POLICY = "Política de crédito: validar y consultar el archivo versionado."
+POLICY_CHECK = "Valida un archivo de política; los errores nombran la clave y el problema."
+POLICY_PATH = "Imprime la ruta de la política incluida (para copiarla y editarla)."
+POLICY_SIMULATE = (
+    "Simula la política sobre todas las respuestas × la cuadrícula de créditos (sale con 1 si falla un invariante)."
+)
+POLICY_SIMULATE_JSON = "El reporte completo como JSON en stdout."
+POLICY_REPLAY = "Re-evalúa las evaluaciones guardadas con otra política, sin tocarlas, y compara lado a lado."
+POLICY_REPLAY_POLICY = "Archivo de política con el que re-evaluar las evaluaciones guardadas."
+POLICY_REPLAY_SINCE = "Primer día (AAAA-MM-DD, UTC), incluido."
+POLICY_REPLAY_UNTIL = "Último día (AAAA-MM-DD, UTC), incluido."
+POLICY_REPLAY_JSON = "Escribir el reporte como JSON en stdout."
+POLICY_REPLAY_CSV = "Escribir aquí los veredictos que cambian (CSV)."
+POLICY_REPLAY_HTML = "Escribir aquí el reporte HTML."
+POLICY_REPLAY_SCHEDULER = "Planificador de Dask tcp://HOST:PUERTO (por omisión: todos los núcleos locales)."
+POLICY_REPLAY_WORKERS = "Procesos locales (por omisión: todos los núcleos)."
+
+TRAIN = "Entrenamiento de modelos de PD y reportes para analistas."
+TRAIN_MODEL_DIR = "Directorio de artefactos (por omisión: ASESOR_MODEL_DIR o var/models)."
+TRAIN_APPLICANT = (
+    "Entrena el modelo de PD del solicitante (German Credit), lo recalibra y escribe el artefacto versionado."
+)
+TRAIN_APPLICANT_DATA = "CSV de German Credit (por omisión: la copia incluida en engine/pd/data)."
+TRAIN_APPLICANT_FROM_DB = "Entrenar con los resultados del banco en loan_outcomes (cargados con asesor etl)."
+TRAIN_APPLICANT_SOURCE = "Fuente de loan_outcomes con la que entrenar (con --from-db)."
+TRAIN_APPLICANT_URL = "URL de la base de datos para --from-db (por omisión: DATABASE_URL o SQLite en var/)."
+TRAIN_CARD = "Ficha del modelo del solicitante: CV repetida, calibración, supuesto de cartera y candidatos (MD + JSON)."
+TRAIN_CARD_REPEATS = "Repeticiones de la validación cruzada estratificada."
+TRAIN_CARD_FOLDS = "Particiones por repetición."
+TRAIN_CARD_CANDIDATES = "Lista separada por comas de served, logit, resampled, scorecard, gbm."
+TRAIN_CARD_RATES = "Tasas de incumplimiento de la cartera cuyo efecto muestra la ficha (lista separada por comas)."
+TRAIN_DATASET = "Definición de datos incluida: scoring_bancario, german o taiwan."
+TRAIN_DATASET_FILE = "Definición de datos en TOML (archivo, objetivo, columnas)."
+TRAIN_NAME = "Nombre del modelo en el registro, p. ej. seed001-scoring_bancario."
+TRAIN_COHORT = "CSV de la cohorte (por omisión: la parte de validación de los datos)."
+TRAIN_REPORT = "Reproduce el estudio de la semilla 001: informe HTML autocontenido + resumen Markdown + artefacto."
+TRAIN_REPORT_DATA = "CSV de datos en lugar del archivo de la definición."
+TRAIN_REPORT_OUT = "Carpeta de salida (por omisión: var/reports/...)."
+TRAIN_REPORT_SEED = "Semilla de la partición y del remuestreo."
+TRAIN_REPORT_VALID_SHARE = "Proporción reservada para validación."
+TRAIN_REPORT_STRATEGIES = "Lista separada por comas."
+TRAIN_REPORT_SAVE_MODEL = "Guardar el modelo elegido."
+TRAIN_COMPARE = (
+    "Campeón contra retador en la misma cohorte: AUC, KS, PSI y tasa de aprobación en los cortes de la política."
+)
+TRAIN_COMPARE_CHALLENGER = "Versión del retador."
+TRAIN_COMPARE_WHOLE = "Todas las filas de los datos, no solo las de validación."
+TRAIN_PROMOTE = "Pone en servicio una versión (queda registrada con fecha, versión anterior y motivo)."
+TRAIN_PROMOTE_VERSION = "Versión que se pone en servicio."
+TRAIN_PROMOTE_REASON = "Motivo (se guarda en promotions.jsonl)."
+TRAIN_PSI = "PSI por variable y del puntaje de una cohorte frente a la población de entrenamiento (bandas 0.1 / 0.25)."
+TRAIN_PSI_FROM_DB = "Solicitantes evaluados en un periodo."
+TRAIN_PSI_SINCE = "Inicio del periodo (UTC, incluido)."
+TRAIN_PSI_UNTIL = "Fin del periodo (UTC, excluido)."
+TRAIN_PSI_URL = "URL de la base de datos para --from-db."
+TRAIN_PSI_FAIL_ON = "Salir con 1 si una variable está en esta banda o más arriba (para tareas programadas)."
+TRAIN_SCORE = "PD, puntaje y códigos de razón por solicitante (JSON por línea) con un modelo de la semilla 001."
+TRAIN_SCORE_COHORT = "CSV de solicitantes (las columnas de variables del modelo)."
+TRAIN_SCORE_TOP = "Códigos de razón por solicitante."
+
+# ---------------------------------------------------------------------------------- CLI errors (click's own)
+USAGE_NO_SUCH_OPTION = "No existe la opción {name}."
+USAGE_NO_SUCH_OPTION_SUGGEST = "No existe la opción {name}. ¿Quisiste decir {suggestion}?"
+USAGE_NO_SUCH_COMMAND = "No existe el comando {name}."
+USAGE_MISSING_COMMAND = "Falta el comando."
+USAGE_MISSING = "Falta {param}."
+USAGE_BAD_VALUE = "Valor inválido para {param}: {reason}"
+USAGE_OPTION_NEEDS_VALUE = "La opción {name} necesita un valor."
+USAGE_EXTRA_ARGUMENT = "Sobra el argumento {args}."
+USAGE_GENERIC = "Uso incorrecto: {reason}"
+USAGE_NOT_ONE_OF = "{value} no es un valor admitido; usa uno de {choices}."
+ROOT_LOG_LEVEL_CHOICES = "usa uno de {choices}"
+
+# --------------------------------------------------------------------------------------- API problem details
+PROBLEM_TITLES: dict[int, str] = {
+    400: "Solicitud incorrecta",
+    401: "Autenticación requerida",
+    403: "Acceso denegado",
+    404: "No encontrado",
+    405: "Método no permitido",
+    409: "Conflicto",
+    410: "Ya no está disponible",
+    413: "Solicitud demasiado grande",
+    415: "Tipo de contenido no admitido",
+    422: "Datos inválidos",
+    429: "Demasiadas solicitudes",
+    500: "Error interno",
+    503: "Servicio no disponible",
+}
+
+# pydantic's error type -> the message a field error carries (the API's problem details, `asesor assess`)
+FIELD_MESSAGES: dict[str, str] = {
+    "missing": "Este campo es obligatorio.",
+    "extra_forbidden": "Este campo no se admite.",
+    "json_invalid": "El cuerpo no es JSON válido.",
+    "model_attributes_type": "Se esperaba un objeto JSON.",
+    "model_type": "Se esperaba un objeto JSON.",
+    "dict_type": "Se esperaba un objeto JSON.",
+    "int_parsing": "Se esperaba un número entero.",
+    "int_type": "Se esperaba un número entero.",
+    "int_from_float": "Se esperaba un número entero.",
+    "float_parsing": "Se esperaba un número.",
+    "float_type": "Se esperaba un número.",
+    "finite_number": "Se esperaba un número finito.",
+    "bool_parsing": "Se esperaba verdadero o falso.",
+    "bool_type": "Se esperaba verdadero o falso.",
+    "string_type": "Se esperaba texto.",
+    "greater_than": "El valor es demasiado pequeño.",
+    "greater_than_equal": "El valor es demasiado pequeño.",
+    "less_than": "El valor es demasiado grande.",
+    "less_than_equal": "El valor es demasiado grande.",
+    "string_too_long": "El texto es demasiado largo.",
+    "string_too_short": "El texto es demasiado corto.",
+    "string_pattern_mismatch": "El texto no tiene el formato esperado.",
+    "literal_error": "Valor no permitido.",
+    "enum": "Valor no permitido.",
+    "list_type": "Se esperaba una lista.",
+}
+FIELD_INVALID = "Valor inválido."
+LIMIT_SUFFIX = "{message} (límite: {limit})"
+
+UNAVAILABLE: dict[str, str] = {
+    "database": "La base de datos no está disponible en este momento; inténtalo de nuevo en unos segundos.",
+    "redis": "Redis no está disponible en este momento; inténtalo de nuevo en unos segundos.",
+}
+
+
+_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+
+
+def field_message(kind: str, fallback: str | None = None, ctx: dict[str, object] | None = None) -> str:
+    """The Spanish message of a pydantic error type (`fallback`: its own message, for types without one here);
+    a bound's limit (pydantic's error `ctx`) is appended."""
+    message = FIELD_MESSAGES.get(kind) or fallback or FIELD_INVALID
+    limit = next(iter((ctx or {}).values()), None) if kind in _BOUNDS else None
+    return LIMIT_SUFFIX.format(message=message, limit=limit) if limit is not None else message
+
+
+# ------------------------------------------------------------------- assessment input (API and `asesor assess`)
+# the engine's policy checks by type (engine.validation), with their `ctx` values
+INPUT_MESSAGES: dict[str, str] = {
+    "unknown_code": "Código desconocido {value!r}; se espera uno de {allowed}.",
+    "price_range": "Debe estar entre {min:,.0f} y {max:,.0f} MXN.",
+    "term_range": "Debe estar entre {min} y {max} meses.",
+    "age_range": "Da una edad de {age} años en {year}; se aceptan edades de {min} a {max}.",
+    "income_max": "No debe pasar de {max:,.0f} MXN.",
+}
+INPUT_FIELDS = "Revisa estos campos: {fields}."
+
+
+def input_message(error: dict[str, Any]) -> str:
+    """The Spanish message of one error of engine.validation.AssessmentInputError."""
+    kind, ctx = str(error.get("type", "")), error.get("ctx") or {}
+    if kind in INPUT_MESSAGES:
+        return INPUT_MESSAGES[kind].format(**ctx)
+    return field_message(kind, str(error.get("message") or "") or None, ctx)
+
+
+# ---------------------------------------------------------------------------------------- `asesor assess`
+ASSESS_NUMBER_TOO_LONG = "Un número tiene más de {limit} caracteres."
+ASSESS_NUMBER_TOO_LARGE = "El número {text} está fuera de rango."
+ASSESS_NUMBER_NOT_FINITE = "{name} no es un número que JSON admita."
+ASSESS_TOO_DEEP = "El JSON anida más de {limit} niveles."
+ASSESS_NOT_UTF8 = "No es UTF-8 válido (byte {start})."
+ASSESS_NOT_JSON = "No es JSON válido: {reason}"
+ASSESS_INTERNAL = "Error interno ({name}); los demás elementos siguen."
+ASSESS_BAD_AS_OF = "--as-of debe ser una fecha AAAA-MM-DD."
+ASSESS_WHERE_COLUMN = "columna {col}"
+ASSESS_WHERE_LINE = "línea {line}, columna {col}"
+# the json module's reasons, by their English opening words
+JSON_REASONS: dict[str, str] = {
+    "Expecting value": "se esperaba un valor",
+    "Expecting property name enclosed in double quotes": "se esperaba un nombre de propiedad entre comillas dobles",
+    "Expecting ',' delimiter": "se esperaba ','",
+    "Expecting ':' delimiter": "se esperaba ':'",
+    "Extra data": "sobran datos después del JSON",
+    "Unterminated string starting at": "cadena sin cerrar",
+    "Invalid control character at": "carácter de control inválido",
+    "Invalid \\escape": "secuencia de escape inválida",
+}
+
+
+def json_reason(msg: str) -> str:
+    return next((es for en, es in JSON_REASONS.items() if msg.startswith(en)), msg)
