@@ -102,11 +102,11 @@ class LoginBackoff:
     def failed(self, username: str) -> int:
         """Count a failed login; returns the wait it starts, in seconds (0 while under the threshold)."""
         failures_key, wait_key = self._keys(username)
-        if self._redis is None:
+        if self._redis is None or self._script is None:  # set together in __init__
             return self._failed_in_memory(failures_key, wait_key)
         try:
             wait_ms = int(
-                self._script(  # type: ignore[misc]
+                self._script(
                     keys=[failures_key, wait_key],
                     args=[self.max_failures, self.base, self.cap, FAILURE_MEMORY_SECONDS],
                 )

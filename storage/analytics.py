@@ -374,7 +374,7 @@ class Analytics:
                 # the kept gaps and their per-day histogram (storage.step_seconds): the same figures, no sort
                 per_step = step_seconds.quantiles(conn, f.start, f.end)
                 timed = [per_step[b][0] for _, b in pairs]
-                quantiles = [tuple(per_step[b][1]) for _, b in pairs]
+                quantiles: list[tuple[Any, ...]] = [tuple(per_step[b][1]) for _, b in pairs]
             else:  # another question order in the policy, or an applicant filter: scan the cohort
                 timed, quantiles = self._scan_step_times(conn, cond)
         return self._step_rows(users, timed, quantiles)
@@ -387,7 +387,8 @@ class Analytics:
         gaps = [case((b >= a, epoch_seconds(b) - epoch_seconds(a)), else_=None) for a, b in itertools.pairwise(cols)]
         if conn.dialect.name == "postgresql":
             pcts = [func.percentile_cont(array([0.5, 0.9]), type_=ARRAY(Float)).within_group(g) for g in gaps]
-            row = conn.execute(select(*[func.count(g) for g in gaps], *pcts).where(*cond)).one()
+            # the counts, then one ARRAY (p50, p90) per gap: no one column type
+            row: Any = conn.execute(select(*[func.count(g) for g in gaps], *pcts).where(*cond)).one()
             timed = [int(x) for x in row[: len(gaps)]]
             quantiles = [tuple(q) if q is not None else (None, None) for q in row[len(gaps) :]]
         else:  # SQLite has no percentile_cont: the same interpolation here over the cohort's gaps

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, literal, or_, select, union_all
+from sqlalchemy import Connection, and_, case, delete, func, insert, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -80,7 +80,7 @@ def refresh(conn: Connection, user_keys: Sequence[str]) -> None:
     delta: Counter[tuple[int, str, int]] = Counter()
     for d, st, b in conn.execute(delete(s).where(s.user_key.in_(user_keys)).returning(*key)):
         delta[(int(d), st, int(b))] -= 1
-    added = s.__table__.insert().from_select(COLUMNS, _gap_rows(user_keys)).returning(*key)
+    added = insert(s).from_select(COLUMNS, _gap_rows(user_keys)).returning(*key)
     for d, st, b in conn.execute(added):
         delta[(int(d), st, int(b))] += 1
     changes = [{"day": d, "step": st, "bucket": b, "applicants": n} for (d, st, b), n in sorted(delta.items()) if n]
@@ -98,10 +98,10 @@ def rebuild(conn: Connection) -> None:
     """Both tables from funnel_progress as a whole (a migration, or a repair)."""
     conn.execute(delete(FunnelStepHistogram))
     conn.execute(delete(FunnelStepSeconds))
-    conn.execute(FunnelStepSeconds.__table__.insert().from_select(COLUMNS, _gap_rows(None)))
+    conn.execute(insert(FunnelStepSeconds).from_select(COLUMNS, _gap_rows(None)))
     s = FunnelStepSeconds
     conn.execute(
-        FunnelStepHistogram.__table__.insert().from_select(
+        insert(FunnelStepHistogram).from_select(
             ("day", "step", "bucket", "applicants"),
             select(s.day, s.step, s.bucket, func.count()).group_by(s.day, s.step, s.bucket),
         )

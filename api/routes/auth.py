@@ -88,8 +88,8 @@ def logout(request: Request, user: CurrentUserDep, storage: StorageDep) -> Respo
 
 
 class PasswordChange(BaseModel):
-    current_password: Text(256, min_length=1)
-    new_password: Text(256, min_length=10)
+    current_password: Annotated[str, Text(256, min_length=1)]
+    new_password: Annotated[str, Text(256, min_length=10)]
 
 
 @router.post(
