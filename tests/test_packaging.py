@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata as md
 import re
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -106,3 +107,14 @@ def test_no_benchmark_shadows_a_package():
     taken = set(RUNTIME_PACKAGES) | set(sys.stdlib_module_names) | set(md.packages_distributions())
     shadowing = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if p.stem in taken)
     assert not shadowing, f"benchmarks that shadow an importable module: {shadowing}"
+
+
+def test_import_contracts_hold():
+    """The layering of pyproject's [tool.importlinter] (also run by scripts/test.sh): only storage imports
+    SQLAlchemy, engine imports nothing of ours, dialogs no transport, bot and api never each other."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    p = subprocess.run(
+        [str(lint), "--no-logo", "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-1000:]
+    assert "0 broken" in p.stdout
