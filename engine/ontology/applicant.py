@@ -85,7 +85,10 @@ class LocalTerms:
         if i < self.base:
             return str(self.ontology.terms[i])
         key = self.keys[i - self.base]
-        return key if isinstance(key, str) else key[1]
+        if isinstance(key, str):
+            return key
+        assert isinstance(key, tuple)  # ("L", lexical, datatype, lang) or a blank node's ("B", id)
+        return str(key[1])
 
     def value(self, i: int) -> Any:
         if i < self.base:
@@ -180,7 +183,8 @@ class ApplicantBuilder:
         terms = LocalTerms(self.ontology)
         node_keys = [f"{ex}{kind}_{digest}" for kind in ("solicitante", "ingreso", "credito", "puntaje", "capacidad")]
         person, income, credit, score_record, capacity_record = (terms.intern(k) for k in node_keys)
-        nodes = ApplicantNodes(*(URIRef(k) for k in node_keys), identifier=identifier)
+        person_ref, income_ref, credit_ref, score_ref, capacity_ref = map(URIRef, node_keys)
+        nodes = ApplicantNodes(person_ref, income_ref, credit_ref, score_ref, capacity_ref, identifier=identifier)
         name = applicant.name if include_name and applicant.name else f"Solicitante {digest}"
 
         def decimal(x: float, what: str) -> int:

@@ -118,17 +118,27 @@ def _single(readings: Iterable[ExpertFacts]) -> ExpertFacts:
     return found[0]
 
 
+def _or_none(found: list[int]) -> list[int | None]:
+    return [*found] if found else [None]
+
+
 def sparql_facts(graph: Graph, as_of_year: int) -> ExpertFacts:
     """The facts by the SPARQL query over an rdflib Graph of the inferred triples (the reference)."""
 
-    banks = [str(row[0]) for row in graph.query(BANKS_QUERY)]
-    knockouts = [str(row[0]) for row in graph.query(KNOCKOUTS_QUERY)]
+    banks = [str(row[0]) for row in _rows(graph, BANKS_QUERY)]
+    knockouts = [str(row[0]) for row in _rows(graph, KNOCKOUTS_QUERY)]
 
     def reading(row: tuple[Any, ...]) -> ExpertFacts:
         values = [x.value if isinstance(x, Literal) else None for x in row]
         return _facts([None if x is None else str(x) for x in row], values, as_of_year, banks, knockouts)
 
-    return _single(reading(tuple(row)) for row in graph.query(FACTS_QUERY))
+    return _single(reading(tuple(row)) for row in _rows(graph, FACTS_QUERY))
+
+
+def _rows(graph: Graph, query: Any) -> Iterable[Any]:
+    """A SELECT's result rows (rdflib types a result as any query's: rows, triples or a bool)."""
+    rows: Iterable[Any] = graph.query(query)
+    return rows
 
 
 class FastReader:
@@ -182,8 +192,8 @@ class FastReader:
                 through(records, self.capacidad),
                 through(credits, self.monto),
                 through(credits, self.plazo),
-                through(records, self.pd) or [None],  # optional, as in the query
-                through(credits, self.bancos_elegibles) or [None],
+                _or_none(through(records, self.pd)),  # optional, as in the query
+                _or_none(through(credits, self.bancos_elegibles)),
             )
             lexical: Callable[[int], str] = terms.lexical
             value: Callable[[int], Any] = terms.value

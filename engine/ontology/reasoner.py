@@ -122,11 +122,11 @@ class ClosedOntology:
             self.id_of(SUBCLASS): superclasses,
         }
         lists = {self.id_of(RDFS.domain): domains, self.id_of(RDFS.range): ranges}
-        for s, p, o in self.closure_ids:
-            if p in tables:
-                tables[p].setdefault(s, set()).add(o)
-            elif p in lists:
-                lists[p].setdefault(s, []).append(o)
+        for si, pi, oi in self.closure_ids:
+            if pi in tables:
+                tables[pi].setdefault(si, set()).add(oi)
+            elif pi in lists:
+                lists[pi].setdefault(si, []).append(oi)
         # C is closed under rdfs5 and rdfs11, so these are already transitive
         self.superprops = {p: tuple(sorted(q - {p})) for p, q in superprops.items() if q - {p}}
         self.superclasses = {k: tuple(sorted(v - {k})) for k, v in superclasses.items() if v - {k}}

@@ -217,7 +217,7 @@ def monthly_payment(amount: float, annual_rate: float, months: float) -> float:
     r = annual_rate / 12.0
     if r == 0:
         return amount / months
-    return amount * r / (1.0 - (1.0 + r) ** -months)
+    return float(amount * r / (1.0 - (1.0 + r) ** -months))
 
 
 @dataclass(frozen=True)

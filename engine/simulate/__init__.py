@@ -151,7 +151,7 @@ def report(sim: Simulation, seconds: float) -> SimulationReport:
         )
         for k, name in enumerate(("rechazado", "revisar", "aprobado"))
     }
-    fired = sum(c.fired for c in chunks)
+    fired: np.ndarray = np.sum([c.fired for c in chunks], axis=0)
     fired_any = np.logical_or.reduce([c.fired_any for c in chunks])
     approved = o.decision == 2
     invariants = check_all(tables, o)

@@ -278,7 +278,7 @@ def run_chunk(tables: Tables, start: int, stop: int) -> Chunk:
         decision=out.decision.reshape(shape),
         rate_cents=np.round(out.rate * 100).astype(np.int16).reshape(shape),
         fired=(out.fired * weight[:, None]).sum(axis=0),
-        fired_any=out.fired.any(axis=0),
+        fired_any=np.asarray(out.fired.any(axis=0)),
     )
 
 

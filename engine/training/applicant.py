@@ -230,7 +230,8 @@ def _single_blas_thread() -> contextlib.AbstractContextManager[object]:
         from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
     except ImportError:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    limits: contextlib.AbstractContextManager[object] = threadpool_limits(limits=1, user_api="blas")
+    return limits
 
 
 def run_training(policy: Policy, data_path: Path = DATA_PATH) -> TrainingRun:

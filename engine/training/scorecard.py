@@ -44,7 +44,7 @@ class FeatureBins:
     def labels(self) -> list[str]:
         if self.levels is not None:
             return list(self.levels)
-        e = [-math.inf, *self.edges, math.inf]
+        e = [-math.inf, *(self.edges or ()), math.inf]
         return [f"({_fmt(e[i])}, {_fmt(e[i + 1])}]" for i in range(len(e) - 1)]
 
     def bin_index(self, values: Any) -> np.ndarray:
@@ -207,7 +207,8 @@ class Scorecard:
 
     def reason_codes(self, X: pd.DataFrame, top: int = 3) -> list[list[dict[str, Any]]]:
         """Per applicant, the features that cost the most points against their best bin, worst first."""
-        pts = self.points(X)
+        frame = self.points(X)
+        pts = {f: frame[f].to_numpy(dtype=float) for f in self.features}
         best = {f: float(np.max(self.bin_points(f))) for f in self.features}
         labels = {f: self.bins[f].labels() for f in self.features}
         idx = {
@@ -215,7 +216,7 @@ class Scorecard:
         }
         out: list[list[dict[str, Any]]] = []
         for row in range(len(X)):
-            lost = sorted(((best[f] - pts[f].iat[row], f) for f in self.features), reverse=True)
+            lost = sorted(((best[f] - float(pts[f][row]), f) for f in self.features), reverse=True)
             reasons = []
             for loss, f in lost[:top]:
                 if loss <= 1e-9:
@@ -225,7 +226,7 @@ class Scorecard:
                     {
                         "variable": f,
                         "tramo": labels[f][i] if i >= 0 else "no visto",
-                        "puntos": round(float(pts[f].iat[row]), 1),
+                        "puntos": round(float(pts[f][row]), 1),
                         "puntos_perdidos": round(float(loss), 1),
                     }
                 )
