@@ -206,6 +206,7 @@ class TelegramFrontDesk:
             conv = Conversation(Address(TELEGRAM, str(u.chat_id)), self.service.user_key(TELEGRAM, u.user_id))
             source = MessageRef(conv.address, u.message_id) if u.media and u.message_id is not None else None
             result = await self.service.handle(conv, to_event(u), held, source=source)
+            await held.commit()  # written before the screen moves on (a Redis failure after it loses no step)
             await self.render(u, result)
 
     async def render(self, u: Inbound, result: TurnResult) -> None:

@@ -8,6 +8,11 @@ with its TTL and deletes the lock in another script (RELEASE), both only if the 
 expired under a stuck turn is not overwritten: its data is dropped and LockNotOwnedError raised, as redis-py's
 Lock does. A turn that fails releases the lock without writing, so the applicant retries the same step.
 
+A Telegram turn shows the next screen before it ends (it edits the pressed message), so it writes first
+(`HeldDialog.commit`, the same script without the unlock: a third round trip): Redis dying between the screen and
+the unlock then loses no step, and the lock it could not delete expires on its own. If showing the screen fails
+after the commit, leaving the turn writes the dialog back as it was, as if the turn had not happened.
+
 The idempotency key is never released: a turn seen once (a Telegram update delivered twice, a web form posted
 twice) is not handled again, even if the first one failed half way (at most once + an honest retry request,
 rather than at least once with double steps).
@@ -21,9 +26,10 @@ in place of the bot id. The value is the JSON object `{"dialog": {...}}` (dialog
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,7 +37,9 @@ from typing import Any
 
 import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
+
+log = logging.getLogger(__name__)
 
 # An applicant may leave and come back days later: keep the dialog for two weeks of inactivity.
 DIALOG_TTL = timedelta(days=14)
@@ -58,7 +66,8 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 return {0}
 """
-# KEYS: lock, data. ARGV: token, mode ('keep' | 'set' | 'del'), data, TTL (s, 0 = none). -> 1, or 0 if not ours.
+# KEYS: lock, data. ARGV: token, mode ('keep' | 'set' | 'del'), data, TTL (s, 0 = none)[, '0' = keep the lock].
+# -> 1, or 0 if not ours. With ARGV[5] = '0' it only writes (a turn's commit before it shows the next screen).
 RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
@@ -72,7 +81,9 @@ if ARGV[2] == 'set' then
 elseif ARGV[2] == 'del' then
   redis.call('DEL', KEYS[2])
 end
-redis.call('DEL', KEYS[1])
+if ARGV[5] ~= '0' then
+  redis.call('DEL', KEYS[1])
+end
 return 1
 """
 
@@ -131,13 +142,23 @@ def _decode(raw: Any) -> dict[str, Any] | None:
 class HeldDialog:
     """The stored dialog of the conversation whose lock this turn holds (dialogs.service's `StateSlot`)."""
 
-    __slots__ = ("_parsed", "_raw", "_value", "first_time", "mode")
+    __slots__ = ("_commit", "_parsed", "_raw", "_value", "committed", "first_time", "mode")
 
     def __init__(self, raw: bytes | str | None, first_time: bool | None) -> None:
         self._raw, self._parsed = raw, False
         self._value: dict[str, Any] | None = None
         self.mode = "keep"  # 'set' or 'del' once the turn wrote
         self.first_time = first_time  # None: the turn did not ask (no idempotency key)
+        self.committed = False  # written by `commit` while the turn still holds the lock
+        self._commit: Callable[[], Awaitable[None]] | None = None
+
+    async def commit(self) -> None:
+        """Write the turn's dialog now, keeping the lock. A surface that shows the next screen before the turn
+        ends (Telegram edits the pressed message) commits first: Redis failing after the screen moved on can
+        then no longer leave the stored dialog a step behind what the applicant sees. If the turn fails after
+        the commit (the screen could not be shown), leaving it puts the dialog back as it was."""
+        if self._commit is not None:
+            await self._commit()
 
     def get(self) -> dict[str, Any] | None:
         if not self._parsed:
@@ -191,15 +212,43 @@ class DialogStore:
                 raise LockError("Unable to acquire lock within the time specified")
             await asyncio.sleep(self.poll)
         first = got[2] if len(got) > 2 else -1
-        held = HeldDialog(got[1] if len(got) > 1 else None, bool(first) if first in (0, 1) else None)
+        original = got[1] if len(got) > 1 else None
+        held = HeldDialog(original, bool(first) if first in (0, 1) else None)
+
+        async def commit() -> None:
+            if held.mode == "keep":
+                return
+            write: list[str | bytes | int] = [
+                token,
+                held.mode,
+                held.encoded() if held.mode == "set" else b"",
+                self.ttl_s,
+                "0",
+            ]
+            if not await self._release(keys=[key.lock, key.data], args=write):
+                raise LockNotOwnedError("the chat's lock expired before the turn was written")
+            held.mode, held.committed = "keep", True
+
+        held._commit = commit
         ok = False
         try:
             yield held
             ok = True
         finally:
             mode = held.mode if ok else "keep"
-            release: list[str | bytes | int] = [token, mode, held.encoded() if mode == "set" else b"", self.ttl_s]
-            if not await self._release(keys=[key.lock, key.data], args=release) and ok:
+            data: bytes | str = held.encoded() if mode == "set" else b""
+            if not ok and held.committed:  # failed after its commit: the dialog goes back to where it was
+                mode, data = ("set", original) if original else ("del", b"")
+            release: list[str | bytes | int] = [token, mode, data, self.ttl_s]
+            try:
+                owned = await self._release(keys=[key.lock, key.data], args=release)
+            except RedisError:
+                if not (ok and held.committed and mode == "keep"):
+                    raise
+                # the turn is written and shown: only the unlock is missing, and the lock expires on its own
+                log.warning("chat lock not released (Redis unreachable); it expires in %d s", self.lock_ms // 1000)
+                owned = True
+            if not owned and ok:
                 raise LockNotOwnedError("the chat's lock expired before the turn ended; its data was not written")
 
     async def first_time(self, seen: str) -> bool:

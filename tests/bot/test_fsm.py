@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, LockNotOwnedError
 
 from storage.dialog_state import DialogKey, DialogStore, redis_client, seen_key
@@ -125,3 +126,66 @@ async def test_data_of_another_shape_starts_clean(store: DialogStore) -> None:
         await store.redis.set(key.data, junk)
         async with store.turn(key) as held:
             assert held.get() is None
+
+
+async def test_a_commit_writes_before_the_turn_ends_and_keeps_the_lock(store: DialogStore) -> None:
+    key = _key()
+    async with store.turn(key) as held:
+        held.set({"step": "q2"})
+        await held.commit()
+        assert await store.read(key) == {"step": "q2"}  # visible before the screen moves on
+        assert await store.redis.exists(key.lock)  # still this turn's
+    assert await store.read(key) == {"step": "q2"} and not await store.redis.exists(key.lock)
+
+
+@pytest.mark.parametrize("before", [{"step": "q1"}, None])
+async def test_a_turn_failing_after_its_commit_puts_the_dialog_back(
+    store: DialogStore, before: dict[str, str] | None
+) -> None:
+    """The screen could not be shown (Telegram failed): the applicant still sees the old step, and so does Redis."""
+    key = _key()
+    if before is not None:
+        await store.write(key, before)
+    with pytest.raises(RuntimeError):
+        async with store.turn(key) as held:
+            held.set({"step": "q2"})
+            await held.commit()
+            raise RuntimeError("Telegram did not answer")
+    assert await store.read(key) == before
+    assert not await store.redis.exists(key.lock)
+
+
+class _UnlockFails:
+    """Redis going away between the commit and the unlock (the fault suite kills a real one; here only that
+    call fails, so the test says which call it is)."""
+
+    def __init__(self, script: object) -> None:
+        self.script = script
+
+    async def __call__(self, keys: list[str], args: list[object]) -> object:
+        if len(args) == 4:  # the unlock (a commit passes a fifth argument)
+            raise RedisConnectionError("Connection refused")
+        return await self.script(keys=keys, args=args)  # type: ignore[operator]
+
+
+async def test_redis_failing_after_the_commit_loses_no_step(store: DialogStore) -> None:
+    key = _key()
+    flaky = DialogStore(store.redis, lock_timeout=5, poll=0.005, wait=5)
+    flaky._release = _UnlockFails(flaky._release)  # type: ignore[assignment]
+    async with flaky.turn(key) as held:
+        held.set({"step": "q2"})
+        await held.commit()
+    assert await store.read(key) == {"step": "q2"}  # the turn ended without error and its step is kept
+    assert 0 < await store.redis.pttl(key.lock) <= 5000  # the lock it could not delete expires on its own
+
+
+async def test_without_a_commit_a_failed_unlock_is_an_error(store: DialogStore) -> None:
+    """A surface that does not commit first (the web chat answers after the turn) hears that nothing was
+    written, so it can say so rather than show a step that is not stored."""
+    key = _key()
+    flaky = DialogStore(store.redis, lock_timeout=5, poll=0.005, wait=5)
+    flaky._release = _UnlockFails(flaky._release)  # type: ignore[assignment]
+    with pytest.raises(RedisConnectionError):
+        async with flaky.turn(key) as held:
+            held.set({"step": "q2"})
+    assert await store.read(key) is None
