@@ -5,10 +5,11 @@
 | exit | class | examples |
 |---|---|---|
 | 0 | success | |
-| 1 | unexpected error (a bug): the message says to rerun with `asesor --debug …` for the traceback | |
+| 1 | a check that failed (not an error): `policy simulate` found a broken invariant, `train psi --fail-on` a shift | |
 | 2 | bad input: arguments, options, files or stdin the caller gave | unknown option, invalid JSON, bad CSV |
 | 3 | configuration: the environment or a file it names is wrong | BOT_TOKEN missing or refused, bad ASESOR_POLICY |
 | 4 | a dependency cannot be reached | PostgreSQL, Redis, the Telegram Bot API |
+| 70 | unexpected error (a bug; sysexits' EX_SOFTWARE): the message says to rerun with `asesor --debug …` | |
 | 130 | interrupted (Ctrl-C) | |
 
 Commands raise `CliError` (or call `fail`); `AsesorGroup`, the root command's class, turns it, click's usage
@@ -34,7 +35,7 @@ from cli.help_es import localize, usage_message
 
 class ExitCode(IntEnum):
     OK = 0
-    INTERNAL = 1
+    INTERNAL = 70  # sysexits' EX_SOFTWARE: 1 is kept for a check that failed (an invariant, a PSI band)
     BAD_INPUT = 2
     CONFIG = 3
     UNAVAILABLE = 4
