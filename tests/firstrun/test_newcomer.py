@@ -194,7 +194,7 @@ def walk(cmd, path):
     global seen
     r = runner.invoke(app, [*path, "--help"])
     seen += 1
-    if r.exit_code != 0 or "Usage:" not in r.stdout:
+    if r.exit_code != 0 or "Uso:" not in r.stdout:
         failures.append(f"{' '.join(path) or '(root)'}: exit {r.exit_code} {r.stderr[-300:]}")
     for name, sub in sorted(getattr(cmd, "commands", {}).items()):
         walk(sub, [*path, name])
