@@ -247,7 +247,7 @@ async def test_webhook_workers_share_the_port_and_redis(tmp_path: Path, redis_ur
                     update = u.text("/start") if step == "/start" else u.press("Acepto")
                     assert (await http.post(public + WEBHOOK_PATH, json=update, headers=headers)).status == 200
             for u in users:  # the webhook answers at once and handles the update after it
-                await _wait_for(lambda u=u, a=answered: a in _last_text(tg, u.chat_id), 30)
+                await _wait_for(lambda u=u, a=answered: a in _last_text(tg, u.chat_id))  # 120 s: a bound (CI, load 15)
     finally:
         took = await _stop(proc)
         await tg.stop()
