@@ -1,7 +1,13 @@
 """Problem details (RFC 9457) for every error the API returns, in Spanish, naming the field when one is at fault.
 
 HTML pages (the handoff form, the dashboard) render their own Spanish error pages; everything else, including
-404s on unknown paths and unexpected exceptions, comes back as `application/problem+json`.
+404s on unknown paths and unexpected exceptions, comes back as `application/problem+json`, built by the one
+serialiser here (`problem`: the route handlers and the pure ASGI middlewares alike), with the request's id
+(`request_id`, the `X-Request-ID` the RequestId middleware answers) so a client's report finds the log line.
+
+An unexpected exception is answered by api.middleware.UnhandledErrors (a 500 problem, the connection kept), not
+by a handler on `Exception`: Starlette runs that one in its outermost middleware and re-raises after answering,
+and uvicorn then closes the keep-alive connection.
 
 A dependency that is down (the database, Redis) is a 503 with `Retry-After`, type
 `urn:asesor:unavailable:<dependency>`, logged at most once per dependency every few seconds (an outage must not
@@ -21,8 +27,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from core import copy_es as copy
+from core.logging import current_request_id
 from storage.db import DATABASE_UNAVAILABLE, InvalidText
 
 log = logging.getLogger("asesor.api")
@@ -44,6 +52,7 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
+    request_id: str | None = Field(None, description="El `X-Request-ID` de la solicitud (para citarlo a soporte)")
     errors: list[FieldError] | None = None
 
 
@@ -63,6 +72,31 @@ class ApiError(Exception):
         self.status, self.detail, self.errors, self.headers, self.type = status, detail, errors, headers, type_
 
 
+def problem(
+    scope: Scope,
+    status: int,
+    detail: str | None,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    type_: str = "about:blank",
+) -> JSONResponse:
+    """The one problem+json serialiser: a response (also an ASGI app, for the middlewares) for this request."""
+    title = copy.PROBLEM_TITLES.get(status) or HTTPStatus(status).phrase
+    body = Problem(
+        type=type_,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=scope.get("path"),
+        request_id=current_request_id(),
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -72,11 +106,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     type_: str = "about:blank",
 ) -> JSONResponse:
-    title = copy.PROBLEM_TITLES.get(status) or HTTPStatus(status).phrase
-    body = Problem(type=type_, title=title, status=status, detail=detail, instance=request.url.path, errors=errors)
-    return JSONResponse(
-        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
-    )
+    return problem(request.scope, status, detail, errors=errors, headers=headers, type_=type_)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -138,10 +168,14 @@ def unavailable_response(request: Request, dependency: str) -> Response:
 INVALID_TEXT_MESSAGE = "Un texto contiene caracteres que no se pueden guardar (NUL, de control o Unicode inválido)."
 
 
-def _route_of(request: Request) -> str:
+def route_of(scope: Scope) -> str:
     """The route template, never the raw path (handoff tokens are credentials)."""
-    route = request.scope.get("route")
+    route = scope.get("route")
     return getattr(route, "path", None) or "(sin ruta)"
+
+
+def _route_of(request: Request) -> str:
+    return route_of(request.scope)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -186,10 +220,12 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = "Este método no se admite en esta ruta."
         return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, 500, "Ocurrió un error inesperado; inténtalo de nuevo más tarde.")
+    # unexpected exceptions: api.middleware.UnhandledErrors (see the module's docstring)
+
+
+def unexpected_detail(request_id: str | None) -> str:
+    detail = "Ocurrió un error inesperado; inténtalo de nuevo más tarde."
+    return f"{detail} Si escribes a soporte, cita el identificador {request_id}." if request_id else detail
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -27,7 +27,7 @@ from api import errors
 from api.cache_headers import NoStore
 from api.errors import Problem, install_error_handlers
 from api.login_backoff import LoginBackoff
-from api.middleware import BodySizeLimit, PrometheusMetrics
+from api.middleware import BodySizeLimit, PrometheusMetrics, RequestId, UnhandledErrors
 from api.revocations import RevocationListener
 from api.services.advisors import AdvisorsHolder
 from api.services.chat import WebChatHolder
@@ -211,8 +211,11 @@ def create_app(
     app.include_router(advisors.router)
     pages.install_static(app)
 
-    # innermost first (each add wraps the ones before): CORS answers preflights before anything; sizes are
-    # checked before bodies are read; the client address is settled before anything reads it
+    # innermost first (each add wraps the ones before): UnhandledErrors innermost (no-store, the metrics and
+    # CORS see its 500); sizes are checked before bodies are read; CORS answers preflights before anything; the
+    # client address is settled before anything reads it; RequestId outermost (every answer, a 413 or a
+    # preflight too, carries the id, and every log line of the request)
+    app.add_middleware(UnhandledErrors)
     app.add_middleware(NoStore)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(PrometheusMetrics)
@@ -221,7 +224,8 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
             allow_credentials=False,
             max_age=600,
         )
@@ -229,6 +233,7 @@ def create_app(
         # X-Forwarded-For / -Proto only from these peers (uvicorn's middleware): anyone else's header is ignored,
         # so it cannot pick its own rate-limit bucket; without trusted proxies the TCP peer is the client
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(RequestId)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

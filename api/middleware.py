@@ -1,37 +1,90 @@
 """Pure ASGI middlewares (no BaseHTTPMiddleware: it costs a task and a copy per request on the hot path).
 
+- `RequestId` (outermost): takes the client's `X-Request-ID` when it is a plain token of at most 64 characters,
+  else makes one; answers it in `X-Request-ID` and binds it (core.logging.bound, contextvars) to every log line
+  written while the request is served, in its task and the threads it hands work to.
+- `UnhandledErrors` (innermost of ours): an exception no handler took becomes a 500 problem+json in Spanish with
+  the request id, answered without re-raising so uvicorn keeps the keep-alive connection; its log line names
+  the route *template*, never the raw path (a handoff token there opens an applicant's form).
 - `BodySizeLimit`: refuses bodies above the configured size, by Content-Length up front and by counting the
   streamed bytes otherwise (a chunked upload cannot slip past it).
 - `PrometheusMetrics`: request count and latency by method, route *template* (never the raw path: handoff
   tokens and ids would explode the label set and leak into the metrics) and status.
+
+Every problem body comes from api.errors.problem, the one serialiser.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import re
 import time
+import uuid
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
-from api.errors import PROBLEM_JSON
-from core import copy_es as copy
+from api.errors import problem, route_of, unexpected_detail
+from core.logging import bound, current_request_id
+
+log = logging.getLogger("asesor.api")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 
-async def _send_problem(send: Send, scope: Scope, status: int, title: str, detail: str) -> None:
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": scope["path"]},
-        ensure_ascii=False,
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def _client_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1").strip()
+            return candidate if _CLIENT_ID.fullmatch(candidate) else None
+    return None
+
+
+class RequestId:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _client_request_id(scope) or uuid.uuid4().hex
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        with bound(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
+
+
+class UnhandledErrors:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("unhandled error on %s %s", scope["method"], route_of(scope), exc_info=exc)
+            if started:  # half a response is out: nothing sound can follow on this connection
+                raise
+            await problem(scope, 500, unexpected_detail(current_request_id()))(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -50,7 +103,7 @@ class BodySizeLimit:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await _send_problem(send, scope, 413, copy.PROBLEM_TITLES[413], detail)
+                    await problem(scope, 413, detail)(scope, receive, send)
                     return
         received = 0
         response_started = rejected = False
@@ -67,7 +120,7 @@ class BodySizeLimit:
                     rejected = True
                     if not response_started:
                         response_started = True
-                        await _send_problem(send, scope, 413, copy.PROBLEM_TITLES[413], detail)
+                        await problem(scope, 413, detail)(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 

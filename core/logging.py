@@ -34,7 +34,13 @@ from typing import Any, TextIO
 
 import orjson
 import structlog
-from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars, merge_contextvars
+from structlog.contextvars import (
+    bind_contextvars,
+    bound_contextvars,
+    clear_contextvars,
+    get_contextvars,
+    merge_contextvars,
+)
 
 from core.redaction import REDACTOR, register_secrets, secrets_of
 
@@ -55,7 +61,15 @@ __all__ = [
     "bound",
     "clear_context",
     "configure_logging",
+    "current_request_id",
 ]
+
+
+def current_request_id() -> str | None:
+    """The id the API's RequestId middleware bound for the request being served (None outside a request)."""
+    value = get_contextvars().get("request_id")
+    return value if isinstance(value, str) else None
+
 
 bind = bind_contextvars
 bound = bound_contextvars
