@@ -28,8 +28,9 @@ MIN_SECRET_LENGTH = 8
 
 _B64 = r"[A-Za-z0-9_\-]"
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # the applicant's form and result pages: the path segment is the credential
-    (re.compile(r"(/(?:solicitud|resultado)/)[^/\s?#\"'<>]+"), r"\1<token>"),
+    # the applicant's form and result pages: the path segment is the credential (a route template's `{token}`
+    # is left as it is)
+    (re.compile(r"(/(?:solicitud|resultado)/)(?!\{)[^/\s?#\"'<>]+"), r"\1<token>"),
     # Telegram bot token `123456789:AA…` (35 characters after the colon), also in /bot<token>/getMe
     (re.compile(r"(?<![\d:])\d{5,15}:[A-Za-z0-9_\-]{30,}"), "<bot-token>"),
     # an Authorization header or any "Bearer x" in a message

@@ -54,6 +54,7 @@ def test_each_kind_of_secret_is_redacted_by_shape(text: str, secret: str, mark: 
         "update 123456789 failed: TelegramNetworkError",
         "listening on 127.0.0.1:8081 at 2026-12-02T04:06:04Z, 8 workers, case 12 of 345",
         "webhook listening on 0.0.0.0:8443/telegram/webhook",
+        "unhandled error on GET /solicitud/{token}",
     ],
 )
 def test_ordinary_lines_pass_unchanged(text: str) -> None:
