@@ -38,7 +38,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # JWTs (three base64url parts, the header starts with `{"` -> eyJ)
     (re.compile(rf"\beyJ{_B64}*\.{_B64}+\.{_B64}*"), "<token>"),
     # itsdangerous-signed values (handoff links, web chat cookies): payload[.timestamp].signature
-    (re.compile(rf"(?<![\w.\-]){_B64}{{6,}}(?:\.{_B64}{{4,8}})?\.{_B64}{{20,}}(?![\w\-])"), "<token>"),
+    # (a compressed payload starts with a dot)
+    (re.compile(rf"(?<![\w.\-])\.?{_B64}{{6,}}(?:\.{_B64}{{4,8}})?\.{_B64}{{20,}}(?![\w\-])"), "<token>"),
     # password hashes
     (re.compile(r"\$argon2(?:id|i|d)\$[^\s'\")\]}]+"), "<argon2-hash>"),
     # credentials in URLs: scheme://user:password@host

@@ -166,6 +166,7 @@ def _problem(r: httpx.Response) -> dict[str, Any]:
     assert r.headers["content-type"].startswith("application/problem+json"), r.headers
     body = r.json()
     body.pop("instance", None)
+    body.pop("request_id", None)  # each answer has its own (api.middleware.RequestId)
     return body
 
 

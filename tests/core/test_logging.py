@@ -19,6 +19,8 @@ from core.redaction import Redactor, redact, register_secrets, secrets_of
 BOT_TOKEN = "7012345678:AAHk3j4h5k6j7h8k9j0h1k2j3h4k5j6h7k8"
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwicm9sZSI6ImFkbWluIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 HANDOFF = "eyJhIjoiYWtfMTIzIiwiYiI6IjQ1NiJ9.Z0xYkQ.q1w2e3r4t5y6u7i8o9p0a1s2d3f"
+# a compressed itsdangerous payload starts with a dot
+ZIPPED = ".eJwNjDEOwjAMAP_iuZEaJ3GcfqJiYXdcm6V0ANShiL-TG0-n-8IJS5xAYAGOGZGMsHm2.aw-sdg.uia_EcTyKYpjlOA3hD2jOTdD-PE"
 ARGON2 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
 
@@ -29,6 +31,7 @@ ARGON2 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaG
         ("POST /solicitud/abc123/confirmacion", "abc123", "/solicitud/<token>/confirmacion"),
         ("GET /resultado/opaque-value?x=1", "opaque-value", "/resultado/<token>"),
         (f"link {HANDOFF} sent", HANDOFF, "<token>"),
+        (f"link {ZIPPED} sent", ZIPPED, "link <token> sent"),
         (f"Authorization: Bearer {JWT}", JWT, "Bearer <redacted>"),
         (f"token={JWT}", JWT, "<token>"),
         (f"POST https://api.telegram.org/bot{BOT_TOKEN}/getMe", BOT_TOKEN, "/bot<bot-token>/getMe"),
