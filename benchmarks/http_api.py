@@ -62,9 +62,10 @@ def p95(values: list[float]) -> float:
 
 # --------------------------------------------------------------------------------------------- in-process
 def bench_in_process(items: list[dict[str, Any]]) -> dict[str, float]:
+    from core.config import get_settings
     from engine.assess import get_assessor
 
-    assessor = get_assessor()
+    assessor = get_assessor(model_dir=get_settings().resolved_model_dir)
     for item in items[:50]:  # warm-up
         assessor.assess(item)
     latencies = []

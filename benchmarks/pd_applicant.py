@@ -26,7 +26,7 @@ import pandas as pd
 
 from engine.derive import derive
 from engine.pd import features as F
-from engine.pd import load_or_train
+from engine.pd import load_served
 from engine.policy import default_policy
 from engine.types import AssessmentRequest
 
@@ -69,7 +69,7 @@ def main() -> None:
 
     policy = default_policy()
     model_dir = args.model_dir or Path(tempfile.mkdtemp(prefix="pd-bench-"))
-    model = load_or_train(model_dir, policy)
+    model = load_served(model_dir, policy)
     reqs = _requests(500)
     derived = [derive(r, policy, date(2026, 11, 24)) for r in reqs]
 

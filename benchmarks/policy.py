@@ -181,9 +181,9 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=2000, help="Assessor.assess points for the simulate baseline")
     args = ap.parse_args()
     if args.simulate or args.simulate_only:
-        from engine.assess import default_model_dir
+        from core.config import get_settings
 
-        sim = bench_simulate(args.sample, default_model_dir())
+        sim = bench_simulate(args.sample, get_settings().resolved_model_dir)
         if args.simulate_only:
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)

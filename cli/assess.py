@@ -226,10 +226,12 @@ def assess_command(
     except ValueError:
         sys.stderr.write(_error(copy.ASSESS_BAD_AS_OF, field="--as-of") + "\n")
         raise typer.Exit(2) from None
+    from core.config import get_settings
     from engine.assess import get_assessor
 
-    try:
-        assessor = get_assessor(policy, model_dir)
+    settings = get_settings()
+    try:  # the model `current` names; one that cannot serve is a JSON error (cli.errors: model_unavailable)
+        assessor = get_assessor(policy or settings.policy_file, model_dir or settings.resolved_model_dir)
     except PolicyError as exc:
         policy_failure(exc, "--policy" if policy else None)
 

@@ -160,6 +160,19 @@ def classify(exc: BaseException) -> CliError | None:
     if _subclass_of(exc, "engine.policy", ("PolicyError",)):
         problems = [{"key": k, "message": m} for k, m in getattr(exc, "problems", [])]
         return CliError("invalid_policy", str(exc), field="ASESOR_POLICY", exit_code=ExitCode.CONFIG, problems=problems)
+    if _subclass_of(exc, "engine.pd", ("ModelUnavailable",)):
+        what = " ".join(str(p) for p in (getattr(exc, "name", ""), getattr(exc, "version", None)) if p)
+        return CliError(
+            "model_unavailable",
+            f"El modelo en servicio {what} no puede usarse ({getattr(exc, 'reason', exc)}); no se reemplaza solo: "
+            "promueve una versión válida con `asesor train promote <versión> --name "
+            f"{getattr(exc, 'name', 'applicant')} --reason …`.",
+            field="ASESOR_MODEL_DIR",
+            exit_code=ExitCode.CONFIG,
+            model=getattr(exc, "name", None),
+            version=getattr(exc, "version", None),
+            model_dir=str(getattr(exc, "model_dir", "")),
+        )
     if _subclass_of(exc, "pydantic", ("ValidationError",)) and "Settings" in str(getattr(exc, "title", "")):
         errors = cast(Any, exc).errors()  # a pydantic ValidationError, told by name above
         fields = [".".join(str(p) for p in e.get("loc", ())) for e in errors]

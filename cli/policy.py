@@ -16,9 +16,17 @@ from engine.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
 app = typer.Typer(help=copy.POLICY, no_args_is_help=True)
 
 
+def _settings_policy(path: Path | None) -> Path | None:
+    """The file given, else the one ASESOR_POLICY names (core.config.Settings), else None: the shipped one."""
+    from core.config import get_settings
+
+    return path or get_settings().policy_file
+
+
 def _describe(path: Path | None) -> dict:
     from engine.simulate.reach import unreachable_rules
 
+    path = _settings_policy(path)
     policy = load_policy(path)
     return {
         "file": str(path or DEFAULT_POLICY_PATH),
@@ -67,13 +75,17 @@ def simulate_command(
 
     Un error inesperado también sale con 1, pero siempre con su JSON en stderr.
     """
+    from core.config import get_settings
     from engine.simulate import simulate, terminal_progress
 
     try:
-        policy = load_policy(policy_file)
+        policy = load_policy(_settings_policy(policy_file))
     except PolicyError as exc:
         policy_failure(exc, "--policy" if policy_file is not None else None)
-    report = simulate(policy, workers=workers, progress=None if no_progress else terminal_progress())
+    model_dir = get_settings().resolved_model_dir
+    report = simulate(
+        policy, model_dir=model_dir, workers=workers, progress=None if no_progress else terminal_progress()
+    )
     body = report.model_dump(mode="json")
     if as_json:
         sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")

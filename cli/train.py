@@ -40,7 +40,7 @@ def applicant(
     outcomes_source: Annotated[str, typer.Option("--source", help=copy.TRAIN_APPLICANT_SOURCE)] = "german",
     database_url: Annotated[str | None, typer.Option("--url", help=copy.TRAIN_APPLICANT_URL)] = None,
 ) -> None:
-    """Entrena el modelo de PD del solicitante (German Credit), lo recalibra y escribe el artefacto versionado."""
+    """Entrena el modelo de PD del solicitante, lo recalibra y escribe una versión nueva (no la pone en servicio)."""
     from core.config import get_settings
     from engine.policy import PolicyError, load_policy
     from engine.training.applicant import DATA_PATH, train_applicant
@@ -72,6 +72,15 @@ def applicant(
         "metrics": artifact["metrics"],
         "at_bound": artifact["at_bound"],
     }
+    from engine.pd.registry import current_version
+
+    # training never changes the model in service (except on an empty registry): say which one serves
+    out["in_service"] = current_version(directory, artifact["name"])
+    if out["in_service"] != artifact["model_version"]:
+        out["to_promote"] = (
+            f"asesor train promote {artifact['model_version']} --name {artifact['name']} --reason «…»"
+            " (after asesor train compare)"
+        )
     sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
 
 
@@ -177,13 +186,16 @@ def compare(
 def promote(
     version: Annotated[str, typer.Argument(help=copy.TRAIN_PROMOTE_VERSION)],
     name: NameOption,
-    reason: Annotated[str, typer.Option("--reason", help=copy.TRAIN_PROMOTE_REASON)] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in promotions.jsonl); required.")] = "",
+    by: Annotated[str | None, typer.Option("--by", help="Who promotes (default: the system user).")] = None,
     model_dir: ModelDirOption = None,
+    policy_file: PolicyOption = None,
 ) -> None:
-    """Pone en servicio una versión (queda registrada con fecha, versión anterior y motivo)."""
+    """Pone en servicio una versión: lo único que cambia `current`; queda en promotions.jsonl (quién, cuándo,
+    por qué, versión anterior y la comparación citada). Los procesos en marcha la toman sin reiniciar."""
     from cli.train_analyst import run_promote
 
-    run_promote(name=name, version=version, reason=reason, model_dir=model_dir)
+    run_promote(name=name, version=version, reason=reason, by=by, model_dir=model_dir, policy_file=policy_file)
 
 
 @app.command("psi", help=copy.TRAIN_PSI)

@@ -56,10 +56,11 @@ def _definition(dataset: str | None, dataset_file: Path | None) -> Any:
 
 
 def _load(defn: Any, data: Path | None) -> Any:
+    from core.config import get_settings
     from engine.training.datasets import DatasetError, load_dataset
 
     try:
-        return load_dataset(defn, data)
+        return load_dataset(defn, data, get_settings().resolved_shared_data_dir)
     except DatasetError as exc:
         fail("invalid_dataset", str(exc))
 
@@ -86,8 +87,9 @@ def run_report(
     from tqdm import tqdm
 
     from core.config import get_settings
+    from engine.pd.registry import promote_if_empty, write
     from engine.training.applicant import code_version
-    from engine.training.registry import envelope, write
+    from engine.training.registry import envelope
     from engine.training.resampling import STRATEGIES
 
     chosen_strategies = tuple(s.strip() for s in strategies.split(",") if s.strip())
@@ -155,7 +157,9 @@ def run_report(
         )
         directory = _model_dir(model_dir)
         path = write(directory, artifact)
-        from engine.training.registry import current_version
+        # the first version of a name goes into service; later ones wait for `asesor train promote`
+        promote_if_empty(directory, name, artifact["model_version"], by="asesor train report", reason="first version")
+        from engine.pd.registry import current_version
 
         result |= {
             "model_name": name,
@@ -182,9 +186,9 @@ def run_card(
     """The applicant model's card (MODEL_CARD.md + model_card.json) and the candidates' comparison, kept in the
     registry so that `asesor train promote` of this version cites it."""
     from core.config import get_settings
+    from engine.pd.registry import save_comparison
     from engine.training.candidates import CANDIDATES, Folds
     from engine.training.card import build_card, render_markdown
-    from engine.training.registry import save_comparison
 
     names = tuple(c.strip() for c in candidates.split(",") if c.strip())
     unknown = [c for c in names if c not in CANDIDATES]
@@ -278,7 +282,7 @@ def _cohort(
 
 
 def _read_artifact(model_dir: Path, name: str, version: str | None) -> dict[str, Any]:
-    from engine.training.registry import RegistryError, read
+    from engine.pd.registry import RegistryError, read
 
     try:
         return read(model_dir, name, version)
@@ -325,7 +329,7 @@ def run_compare(
         )
     except (KeyError, ValueError) as exc:
         fail("cohort_mismatch", f"the cohort does not fit the models: {exc}")
-    from engine.training.registry import save_comparison
+    from engine.pd.registry import save_comparison
 
     body = {
         "name": name,
@@ -340,14 +344,45 @@ def run_compare(
     emit(body)
 
 
-def run_promote(*, name: str, version: str, reason: str, model_dir: Path | None) -> None:
-    from engine.training.registry import RegistryError, load_comparison, promote
+def run_promote(
+    *, name: str, version: str, reason: str, by: str | None, model_dir: Path | None, policy_file: Path | None = None
+) -> None:
+    """Put a version in service (the only way `current` moves): an applicant model is first checked against the
+    policy in service, so a version that could not serve is refused here, not in the serving processes."""
+    import getpass
 
+    from engine.pd import check_servable
+    from engine.pd.model import APPLICANT_FORMAT
+    from engine.pd.registry import ModelUnavailable, RegistryError, load_comparison, promote
+
+    if not reason.strip():
+        fail(
+            "missing_reason",
+            "Di por qué se promueve esta versión: --reason «…» (queda en promotions.jsonl).",
+            field="--reason",
+        )
     directory = _model_dir(model_dir)
+    policy = _policy(policy_file)
+
+    def check(artifact: dict[str, Any]) -> None:
+        if artifact.get("format") == APPLICANT_FORMAT:
+            check_servable(artifact, policy, directory)
+
     try:
-        emit(promote(directory, name, version, reason=reason, comparison=load_comparison(directory, name, version)))
+        record = promote(
+            directory,
+            name,
+            version,
+            by=by or getpass.getuser(),
+            reason=reason,
+            comparison=load_comparison(directory, name, version),
+            check=check,
+        )
     except RegistryError as exc:
         fail("model_not_found", str(exc))
+    except ModelUnavailable as exc:
+        fail("model_unavailable", f"La versión {version} de {name} no puede servir con esta política: {exc.reason}")
+    emit(record)
 
 
 def run_psi(

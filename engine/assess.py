@@ -5,12 +5,14 @@ fuzzy risk; everything → applicant graph → RDFS closure (owlrl) → facts re
 expert system → decision, rate, fired rules.
 
 An `Assessor` holds everything that is expensive to build (the policy's tables, the fuzzy system, the
-closed ontology, one experta engine, the PD model), built once; `assess()` then does no I/O.
+closed ontology, one experta engine, the PD model), built once; `assess()` then does no I/O. The engine is
+handed its policy and model directory (the adapters take them from core.config.Settings); it reads no
+environment variable.
 """
 
 from __future__ import annotations
 
-import os
+import copy
 import threading
 from datetime import date
 from pathlib import Path
@@ -25,7 +27,8 @@ from engine.expert import expert_system
 from engine.fuzzy import fuzzy_model
 from engine.fuzzy.envelope import monotone_risk
 from engine.ontology import CreditOntology, InferredApplicant
-from engine.pd import ApplicantPDModel, load_or_train
+from engine.pd import ApplicantPDModel, ModelUnavailable, load_served
+from engine.pd.registry import current_version
 from engine.pd.scaling import book_bad_rate, score_from_pd
 from engine.policy import ASSESSED_PRODUCT, Policy, default_policy, load_policy
 from engine.types import (
@@ -37,17 +40,7 @@ from engine.types import (
 )
 from engine.validation import AssessmentInputError, parse_request
 
-__all__ = ["AssessmentInputError", "Assessor", "assess", "default_model_dir", "get_assessor"]
-
-MODEL_DIR_ENV = "ASESOR_MODEL_DIR"
-
-
-def default_model_dir() -> Path:
-    """ASESOR_MODEL_DIR, else <ASESOR_DATA_DIR or the repository's var/>/models (as core.config does)."""
-    if os.environ.get(MODEL_DIR_ENV):
-        return Path(os.environ[MODEL_DIR_ENV])
-    data_dir = os.environ.get("ASESOR_DATA_DIR") or Path(__file__).resolve().parent.parent / "var"
-    return Path(data_dir) / "models"
+__all__ = ["AssessmentInputError", "Assessor", "ModelUnavailable", "assess", "get_assessor", "load_assessor"]
 
 
 class Assessor:
@@ -60,8 +53,19 @@ class Assessor:
         self.book_rate = book_bad_rate(pd_model)
         self.ontology = CreditOntology.load()
         self.expert = expert_system(policy)
-        # experta's engine holds per-run state: one assessment at a time per Assessor
+        # experta's engine holds per-run state: one assessment at a time per Assessor (and its `with_model` copies)
         self._lock = threading.Lock()
+
+    @property
+    def model_version(self) -> str:
+        return self.pd_model.model_version
+
+    def with_model(self, pd_model: ApplicantPDModel) -> Assessor:
+        """This assessor serving another PD model (a promotion): the policy's parts are shared, not rebuilt."""
+        other = copy.copy(self)
+        other.pd_model = pd_model
+        other.book_rate = book_bad_rate(pd_model)
+        return other
 
     # ------------------------------------------------------------------------------------------- steps
     def score_of(self, pd: float) -> int:
@@ -173,25 +177,42 @@ class Assessor:
         return result, inferred
 
 
-_ASSESSORS: dict[tuple[str, str], Assessor] = {}
+_ASSESSORS: dict[tuple[str, str, str], Assessor] = {}
 _ASSESSORS_LOCK = threading.Lock()
 
 
+def load_assessor(policy: Policy, model_dir: str | Path, base: Assessor | None = None) -> Assessor:
+    """An assessor of `policy` serving the model `current` names under `model_dir` (ModelUnavailable when it
+    cannot serve). `base`: an assessor of the same policy whose parts are reused (a promotion swaps the model)."""
+    pd_model = load_served(model_dir, policy)
+    if base is not None and base.policy.content_hash == policy.content_hash:
+        return base.with_model(pd_model)
+    return Assessor(policy, pd_model)
+
+
 def get_assessor(policy: Policy | str | Path | None = None, model_dir: str | Path | None = None) -> Assessor:
-    """The assessor of a policy (a Policy, a file, or the default) and a model directory, built once."""
+    """The assessor of a policy (a Policy, a file, or the shipped one) serving the model in service under
+    `model_dir`, built once per policy, directory and version in service."""
+    if model_dir is None:
+        raise TypeError("get_assessor needs the model directory (core.config.Settings.resolved_model_dir)")
     if policy is None:
-        policy = load_policy() if os.environ.get("ASESOR_POLICY") else default_policy()
+        policy = default_policy()
     elif not isinstance(policy, Policy):
         policy = load_policy(policy)
-    directory = Path(model_dir) if model_dir else default_model_dir()
-    key = (policy.content_hash, str(directory.resolve()))
+    directory = Path(model_dir).resolve()
     with _ASSESSORS_LOCK:
+        version = current_version(directory, policy.pd.applicant_model) or ""
+        key = (policy.content_hash, str(directory), version)
         assessor = _ASSESSORS.get(key)
         if assessor is None:
-            assessor = _ASSESSORS[key] = Assessor(policy, load_or_train(directory, policy))
+            base = next((a for k, a in _ASSESSORS.items() if k[0] == policy.content_hash), None)
+            assessor = load_assessor(policy, directory, base)
+            _ASSESSORS[(policy.content_hash, str(directory), assessor.model_version)] = assessor
         return assessor
 
 
-def assess(data: Any, as_of: date | None = None, policy: Policy | None = None) -> AssessmentResult:
-    """Assess one request with the default (or given) policy and the default model directory."""
-    return get_assessor(policy).assess(data, as_of)
+def assess(
+    data: Any, model_dir: str | Path, as_of: date | None = None, policy: Policy | None = None
+) -> AssessmentResult:
+    """Assess one request with the default (or given) policy and the model in service under `model_dir`."""
+    return get_assessor(policy, model_dir).assess(data, as_of)

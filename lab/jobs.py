@@ -74,6 +74,7 @@ def replay_summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_replay(engine: Any, run: Any, database_url: str) -> None:
+    from core.config import get_settings
     from lab.replay import ReplaySpec, run_replay
     from lab.report import changes_csv
     from storage.policy_lab import update_run
@@ -83,7 +84,7 @@ def _run_replay(engine: Any, run: Any, database_url: str) -> None:
         database_url=database_url,
         policy_toml=run.policy_toml.encode("utf-8"),
         policy_name=f"run-{run.id[:8]}.toml",
-        model_dir=os.environ.get("ASESOR_MODEL_DIR"),
+        model_dir=str(get_settings().resolved_model_dir),
         since=date.fromisoformat(params["since"]) if params.get("since") else None,
         until=date.fromisoformat(params["until"]) if params.get("until") else None,
     )

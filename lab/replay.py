@@ -58,9 +58,10 @@ def _engine(url: str) -> Any:
 
 
 def _assessor(spec: ReplaySpec) -> Any:
+    from core.config import get_settings
     from engine.assess import get_assessor  # cached per process by policy hash and model directory
 
-    return get_assessor(spec.policy(), spec.model_dir)
+    return get_assessor(spec.policy(), spec.model_dir or get_settings().resolved_model_dir)
 
 
 def replay_partition(spec: ReplaySpec, id_range: IdRange) -> tuple[dict[str, Any], list[dict[str, Any]]]:

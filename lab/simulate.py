@@ -36,7 +36,9 @@ def simulate_report(policy: Policy, progress: Callable[[int, int], None] | None 
     fn = _function()
     if fn is None:
         raise RuntimeError("asesor policy simulate is not available in this build")
-    result = fn(policy, progress=progress) if progress is not None else fn(policy)
+    from core.config import get_settings
+
+    result = fn(policy, model_dir=get_settings().resolved_model_dir)  # the engine is handed its model directory
     report = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
     report.setdefault("kind", "simulate")
     invariants = report.get("invariants") or []

@@ -1,44 +1,77 @@
 """Applicant probability of default: features, model artifact, scoring, score scaling (SPEC §4, §6).
 
-`load_or_train(model_dir, policy)` is what the engine calls once: it loads the current artifact, and
-trains one (deterministically, in seconds) when there is none or it no longer fits the policy's training
-settings, the shipped data or the feature schema.
+`load_served(model_dir, policy)` is what the engine calls once per process (and again on a promotion): the
+model the registry's `current` names (engine.pd.registry), or ModelUnavailable naming it when it cannot
+serve. It never retrains nor re-points `current`; only an empty registry is bootstrapped, by training once on
+the shipped German Credit data (deterministic, seconds).
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
-from engine.pd import artifact as store
-from engine.pd.features import FEATURE_SCHEMA, GERMAN_CREDIT_CSV
-from engine.pd.model import ApplicantPDModel
+from engine.pd import registry
+from engine.pd.model import APPLICANT_FORMAT, ApplicantPDModel
+from engine.pd.registry import ModelUnavailable
 from engine.policy import Policy
 
-__all__ = ["ApplicantPDModel", "is_usable", "load_or_train"]
+__all__ = ["ApplicantPDModel", "ModelUnavailable", "check_servable", "load_served", "load_version"]
 
 
-def is_usable(artifact: dict[str, Any], policy: Policy, data_sha256: str) -> bool:
-    """Whether an artifact was trained with this data, these training settings and this feature schema."""
-    fingerprint = store.training_fingerprint(policy.pd.training.model_dump(), data_sha256, FEATURE_SCHEMA)
-    contract = artifact.get("feature_contract", {})
-    return contract.get("schema") == FEATURE_SCHEMA and artifact.get("training_fingerprint") == fingerprint
+def _model(artifact: dict, policy: Policy, model_dir: Path, version: str | None) -> ApplicantPDModel:
+    name = policy.pd.applicant_model
+    if artifact.get("format") != APPLICANT_FORMAT:
+        raise ModelUnavailable(name, version, model_dir, f"not an applicant PD artifact ({artifact.get('format')})")
+    if artifact.get("name") != name:
+        reason = f"the artifact is model {artifact.get('name')!r}, the policy serves {name!r}"
+        raise ModelUnavailable(name, version, model_dir, reason)
+    try:
+        return ApplicantPDModel(artifact, policy.pd.mapping, policy.capacity.reference_rate_annual)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        reason = f"incompatible with this code's feature mapping or the policy in service ({type(exc).__name__}: {exc})"
+        raise ModelUnavailable(name, version, model_dir, reason) from exc
 
 
-def load_or_train(model_dir: str | Path, policy: Policy) -> ApplicantPDModel:
-    """The current applicant model under `model_dir`, trained first when missing or stale."""
+def check_servable(artifact: dict, policy: Policy, model_dir: Path) -> None:
+    """Raise ModelUnavailable when `artifact` could not serve under `policy` (what promotion checks first)."""
+    _model(artifact, policy, Path(model_dir), artifact.get("model_version"))
+
+
+def load_version(model_dir: str | Path, policy: Policy, version: str) -> ApplicantPDModel:
+    """Version `version` of the policy's applicant model, or ModelUnavailable naming it."""
     model_dir = Path(model_dir)
-    data_sha = hashlib.sha256(GERMAN_CREDIT_CSV.read_bytes()).hexdigest()  # 268 kB, once per load
-    path = store.current_path(model_dir, policy.pd.applicant_model)
-    if path is not None:
-        try:
-            artifact = store.read(path)
-        except (OSError, ValueError):
-            artifact = None
-        if artifact is not None and is_usable(artifact, policy, data_sha):
-            return ApplicantPDModel(artifact, policy.pd.mapping, policy.capacity.reference_rate_annual)
-    from engine.training.applicant import train_applicant  # scipy and scikit-learn only when training
+    name = policy.pd.applicant_model
+    try:
+        artifact = registry.read(model_dir, name, version)
+    except registry.RegistryError as exc:
+        raise ModelUnavailable(name, version, model_dir, f"missing or unreadable artifact ({exc})") from exc
+    if artifact.get("model_version") != version:
+        reason = f"its model.json holds version {artifact.get('model_version')!r}"
+        raise ModelUnavailable(name, version, model_dir, reason)
+    return _model(artifact, policy, model_dir, version)
 
-    path, _ = train_applicant(model_dir, policy)
-    return ApplicantPDModel.from_artifact(path, policy)
+
+def _bootstrap_artifact(policy: Policy) -> tuple[dict, str]:
+    from engine.pd.artifact import model_card
+    from engine.training.applicant import run_training  # scipy and scikit-learn only when training
+
+    artifact = run_training(policy).artifact
+    return artifact, model_card(artifact)
+
+
+def load_served(model_dir: str | Path, policy: Policy) -> ApplicantPDModel:
+    """The applicant model in service under `model_dir` (what `current` names)."""
+    model_dir = Path(model_dir)
+    name = policy.pd.applicant_model
+    version = registry.current_version(model_dir, name)
+    if version is None:
+        if registry.versions(model_dir, name):
+            # versions but none in service: someone must choose; training a new one would hide that
+            reason = "no version is in service (no `current`); run `asesor train promote <version> --name " + name + "`"
+            raise ModelUnavailable(name, None, model_dir, reason)
+        who = f"bootstrap ({socket.gethostname()}, pid {os.getpid()})"
+        version = registry.bootstrap(model_dir, name, lambda: _bootstrap_artifact(policy), by=who)
+    return load_version(model_dir, policy, version)

@@ -1,85 +1,8 @@
-"""Versioned applicant-model artifacts on disk: JSON + Markdown model card, no pickle.
-
-Layout: <model_dir>/<name>/<model_version>/{model.json, MODEL_CARD.md} and <model_dir>/<name>/current, a
-text file holding the version in use. Writes are atomic (temporary directory + rename, temporary file +
-os.replace), so a reader never sees half an artifact and two processes training at once both end well.
-"""
+"""The Markdown model card of an applicant-model artifact (the artifacts themselves: engine.pd.registry)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
-
-MODEL_FILE = "model.json"
-CARD_FILE = "MODEL_CARD.md"
-CURRENT = "current"
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def safe_version(version: str) -> str:
-    return _SAFE.sub("_", version)
-
-
-def training_fingerprint(training: dict[str, Any], data_sha256: str, schema: int) -> str:
-    """What determines the fitted numbers: data, [pd.training] and feature schema (not the dialog mapping)."""
-    blob = json.dumps({"data": data_sha256, "training": training, "schema": schema}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def current_path(model_dir: Path, name: str) -> Path | None:
-    """The directory of the current artifact of `name`, or None when there is none (or it is broken)."""
-    pointer = Path(model_dir) / name / CURRENT
-    try:
-        version = pointer.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    path = pointer.parent / safe_version(version)
-    return path if (path / MODEL_FILE).is_file() else None
-
-
-def read(path: Path) -> dict[str, Any]:
-    """The artifact dict of a version directory (or of a model.json file)."""
-    path = Path(path)
-    file = path / MODEL_FILE if path.is_dir() else path
-    data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-    if data.get("format") != "asesor.applicant_pd":
-        raise ValueError(f"{file}: not an applicant PD artifact")
-    return data
-
-
-def write(model_dir: Path, artifact: dict[str, Any], card: str) -> Path:
-    """Write one version and make it current; returns its directory."""
-    base = Path(model_dir) / artifact["name"]
-    base.mkdir(parents=True, exist_ok=True)
-    final: Path = base / safe_version(artifact["model_version"])
-    if final.exists() and not (final / MODEL_FILE).is_file():
-        shutil.rmtree(final)  # a broken leftover of the same version
-    if not final.exists():
-        # a version is written once; training is deterministic, so an existing one holds the same numbers
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
-        try:
-            (tmp / MODEL_FILE).write_text(json.dumps(artifact, indent=2) + "\n", encoding="utf-8")
-            (tmp / CARD_FILE).write_text(card, encoding="utf-8")
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                # another process wrote the same version meanwhile: keep theirs
-                if not (final / MODEL_FILE).is_file():
-                    raise
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-    fd, pointer_tmp = tempfile.mkstemp(prefix=".current-", dir=base)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(artifact["model_version"] + "\n")
-    os.replace(pointer_tmp, base / CURRENT)
-    return final
 
 
 def _fmt(x: Any) -> str:

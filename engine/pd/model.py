@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.pd import artifact as store
 from engine.pd import features as F
+from engine.pd import registry
+from engine.pd.registry import APPLICANT_FORMAT
 from engine.policy import Policy
 from engine.policy.models import PDMapping
 from engine.training.calibration import Platt
@@ -71,7 +72,9 @@ class ApplicantPDModel:
     @classmethod
     def from_artifact(cls, path: str | Path, policy: Policy | None = None) -> ApplicantPDModel:
         """Load a version directory (or model.json). The policy's [pd.mapping] wins over the snapshot."""
-        data = store.read(Path(path))
+        data = registry.read_path(Path(path))
+        if data.get("format") != APPLICANT_FORMAT:
+            raise registry.RegistryError(f"{path}: not an applicant PD artifact")
         if policy is not None:
             return cls(data, policy.pd.mapping, policy.capacity.reference_rate_annual)
         snap = dict(data["dialog_mapping"])

@@ -1,12 +1,12 @@
 """The versioned policy file: load, validate, fingerprint.
 
-`load_policy()` reads the file named by its argument, else by ASESOR_POLICY, else the one shipped here.
+`load_policy(path)` reads the file it is given, else the one shipped here (the adapters pass the file that
+core.config.Settings names: ASESOR_POLICY).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from engine.policy.models import ASSESSED_PRODUCT, QUESTIONS, REJECT, Policy
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default.toml")
-POLICY_ENV = "ASESOR_POLICY"
 
 __all__ = [
     "ASSESSED_PRODUCT",
@@ -77,8 +76,7 @@ def parse_policy(raw: bytes, path: Path) -> Policy:
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
-    chosen = Path(path) if path else Path(os.environ[POLICY_ENV]) if os.environ.get(POLICY_ENV) else None
-    chosen = chosen or DEFAULT_POLICY_PATH
+    chosen = Path(path) if path else DEFAULT_POLICY_PATH
     try:
         raw = chosen.read_bytes()
     except OSError as exc:

@@ -10,10 +10,11 @@ Procedure, all seeded and deterministic:
    model did not see; resampling inflates PD and this takes it back to the data's default rate;
 5. measure on the untouched hold-out (ROC-AUC, Brier before/after calibration) and by k-fold CV of the
    whole procedure on all rows;
-6. write a versioned JSON artifact and a Markdown model card (engine.pd.artifact); no pickle.
+6. write a versioned JSON artifact and a Markdown model card into the registry (engine.pd.registry); no
+   pickle. The version in service changes only by `asesor train promote` (or on an empty registry).
 
 Training does I/O (reads the CSV, writes the artifact); assessment never calls this except through
-`load_or_train` when no usable artifact exists.
+`engine.pd.load_served` bootstrapping an empty registry.
 """
 
 from __future__ import annotations
@@ -31,14 +32,14 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from engine import ENGINE_VERSION
-from engine.pd import artifact as store
 from engine.pd import features as F
-from engine.pd.model import ApplicantPDModel
+from engine.pd import registry
+from engine.pd.artifact import model_card
+from engine.pd.model import APPLICANT_FORMAT, ApplicantPDModel
 from engine.pd.scaling import book_bad_rate, score_from_pd
 from engine.policy import Policy
 from engine.policy.models import PDTraining
 from engine.training.calibration import IDENTITY, Platt
-from engine.training.registry import APPLICANT_FORMAT
 
 DATA_PATH = F.GERMAN_CREDIT_CSV
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -201,13 +202,13 @@ def code_version() -> str:
             check=True,
         )
         if out.stdout.strip():
-            return store.safe_version(out.stdout.strip())
+            return registry.safe(out.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
     try:
         from importlib.metadata import version
 
-        return store.safe_version(version("asesor"))
+        return registry.safe(version("asesor"))
     except Exception:  # metadata missing in a bare checkout
         return ENGINE_VERSION
 
@@ -267,7 +268,7 @@ def _run_training(policy: Policy, data_path: Path) -> TrainingRun:
         **cross_validate(X, y, cfg),
     }
     version_code = code_version()
-    fingerprint = store.training_fingerprint(policy.pd.training.model_dump(), data_sha, F.FEATURE_SCHEMA)
+    fingerprint = registry.training_fingerprint(policy.pd.training.model_dump(), data_sha, F.FEATURE_SCHEMA)
     model_version = f"{policy.pd.applicant_model}-{data_sha[:8]}-{version_code}-t{fingerprint[:6]}"
     artifact = {
         "format": APPLICANT_FORMAT,
@@ -328,7 +329,11 @@ def _population_reference(artifact: dict[str, Any], policy: Policy, X_tr: np.nda
 
 
 def train_applicant(model_dir: Path, policy: Policy, data_path: Path = DATA_PATH) -> tuple[Path, dict[str, Any]]:
-    """Train, write the versioned artifact and its model card, and point `current` at it."""
+    """Train and write the versioned artifact and its model card. `current` is left alone (a new version goes
+    into service by `asesor train promote`), except on an empty registry, where it is the first version."""
     run = run_training(policy, data_path)
-    path = store.write(Path(model_dir), run.artifact, store.model_card(run.artifact))
+    path = registry.write(Path(model_dir), run.artifact, model_card(run.artifact))
+    registry.promote_if_empty(
+        Path(model_dir), run.artifact["name"], run.artifact["model_version"], by="asesor train", reason="first version"
+    )
     return path, run.artifact

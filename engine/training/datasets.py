@@ -9,7 +9,6 @@ not be redistributed, so the repository ships definitions only, never the data.
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,9 +92,10 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in DEFS_DIR.glob("*.toml"))
 
 
-def shared_data_root() -> Path:
-    env = os.environ.get(SHARED_DATA_ENV)
-    return Path(env).expanduser() if env else (REPO_ROOT.parent / "shared" / "data")
+def shared_data_root(root: Path | None = None) -> Path:
+    """`root` (the adapters pass core.config.Settings.resolved_shared_data_dir), else ../shared/data beside the
+    repository; the engine reads no environment variable."""
+    return Path(root).expanduser() if root else (REPO_ROOT.parent / "shared" / "data")
 
 
 def load_definition(name: str | None = None, path: Path | None = None) -> DatasetDefinition:
@@ -116,7 +116,7 @@ def load_definition(name: str | None = None, path: Path | None = None) -> Datase
     return DatasetDefinition.from_mapping(raw, base_dir=base)
 
 
-def resolve_data_path(defn: DatasetDefinition, data_file: Path | None = None) -> Path:
+def resolve_data_path(defn: DatasetDefinition, data_file: Path | None = None, shared_root: Path | None = None) -> Path:
     if data_file is not None:
         candidates = [Path(data_file)]
     else:
@@ -124,7 +124,7 @@ def resolve_data_path(defn: DatasetDefinition, data_file: Path | None = None) ->
         if rel.is_absolute():
             candidates = [rel]
         else:
-            candidates = ([defn.base_dir / rel] if defn.base_dir else []) + [shared_data_root() / rel]
+            candidates = ([defn.base_dir / rel] if defn.base_dir else []) + [shared_data_root(shared_root) / rel]
     for c in candidates:
         if c.is_file():
             return c
@@ -168,8 +168,8 @@ def prepare(frame: pd.DataFrame, defn: DatasetDefinition) -> tuple[pd.DataFrame,
     return X.reset_index(drop=True), y.reset_index(drop=True)
 
 
-def load_dataset(defn: DatasetDefinition, data_file: Path | None = None) -> Dataset:
-    path = resolve_data_path(defn, data_file)
+def load_dataset(defn: DatasetDefinition, data_file: Path | None = None, shared_root: Path | None = None) -> Dataset:
+    path = resolve_data_path(defn, data_file, shared_root)
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:

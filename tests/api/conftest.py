@@ -41,7 +41,7 @@ def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
 
 def shared_assessor() -> Any:
     """The engine with the default policy and model directory, built once per process (engine caches it)."""
-    from engine.assess import get_assessor
+    from tests.models import get_assessor
 
     return get_assessor()
 

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from api.main import create_app
-from engine.assess import default_model_dir
 from tests.api.conftest import make_settings, shared_assessor
 from tests.lab.conftest import BOOK_SIZE, store_book, table_digest
+from tests.models import default_model_dir
 from tests.samples import policy_variant
 
 TOML = {"Content-Type": "application/toml"}

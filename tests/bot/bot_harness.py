@@ -20,11 +20,11 @@ from bot.app import TelegramBot, telegram_bot
 from core.config import Settings
 from core.conversation import ConversationParts, conversation_parts
 from dialogs.state import open_personal
-from engine.assess import get_assessor
 from engine.policy import Policy, default_policy
 from storage.dialog_state import DIALOG_TTL, DialogKey, DialogStore, redis_client
 from storage.events import EventSink, SpoolOutbox
 from storage.repositories import Storage
+from tests.models import get_assessor
 
 ADVISORS_CHAT = -1001234567890
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"

@@ -15,7 +15,7 @@ import aiohttp
 from fake_telegram import FakeTelegram, TestUser
 
 from bot.app import WEBHOOK_PATH, webhook_secret
-from engine.assess import default_model_dir, get_assessor
+from tests.models import default_model_dir, get_assessor
 
 ASESOR = str(Path(sys.executable).with_name("asesor"))
 

@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from api.main import create_app
 from core.config import Settings
 from dialogs.delivery import TELEGRAM
-from engine.assess import get_assessor
 from storage.events import EventSink, SpoolOutbox
 from storage.repositories import Storage
+from tests.models import get_assessor
 
 
 class WebApplicant:

@@ -12,8 +12,8 @@ from sqlalchemy import create_engine, text
 
 from dialogs.flow import Flow
 from dialogs.state import DialogState
-from engine.assess import default_model_dir, get_assessor
 from engine.policy import QUESTIONS, default_policy
+from tests.models import default_model_dir, get_assessor
 
 ASESOR = str(Path(sys.executable).with_name("asesor"))
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

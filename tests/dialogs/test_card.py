@@ -15,9 +15,9 @@ from dialogs.card import (
     render_card,
     what_if_line,
 )
-from engine.assess import get_assessor
 from engine.policy import default_policy
 from engine.types import AssessmentRequest
+from tests.models import get_assessor
 
 POLICY = default_policy()
 

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from engine.derive import derive
-from engine.pd import ApplicantPDModel, artifact, load_or_train
+from engine.pd import ApplicantPDModel, ModelUnavailable, load_served
 from engine.pd import features as F
+from engine.pd import registry as artifact
 from engine.pd.model import WORSENING
 from engine.pd.scaling import pd_from_score, raw_score_from_pd, score_from_pd
 from engine.policy import DEFAULT_POLICY_PATH, PolicyError, default_policy
@@ -51,7 +52,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def model(model_dir: Path) -> ApplicantPDModel:
     # the directory is empty: this trains (the "first run" path)
-    return load_or_train(model_dir, POLICY)
+    return load_served(model_dir, POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -377,15 +378,21 @@ def test_the_fit_equals_sklearn_where_the_bounds_do_not_bind(resampled_run: trai
 
 
 # ---------------------------------------------------------------------------------------- artifacts
+def _current_path(model_dir: Path, name: str = POLICY.pd.applicant_model) -> Path:
+    version = artifact.current_version(model_dir, name)
+    assert version is not None
+    return artifact.version_dir(model_dir, name, version)
+
+
 def test_artifact_is_json_with_its_provenance(model: ApplicantPDModel, model_dir: Path) -> None:
-    path = artifact.current_path(model_dir, POLICY.pd.applicant_model)
-    assert path is not None and path.parent.name == POLICY.pd.applicant_model
+    path = _current_path(model_dir)
+    assert path.parent.name == POLICY.pd.applicant_model
     assert sorted(p.name for p in path.iterdir()) == [artifact.CARD_FILE, artifact.MODEL_FILE]
     a = json.loads((path / artifact.MODEL_FILE).read_text(encoding="utf-8"))
     data_sha = hashlib.sha256(training.DATA_PATH.read_bytes()).hexdigest()
     assert a["data"]["sha256"] == data_sha
     assert a["model_version"].startswith(f"applicant-{data_sha[:8]}-")
-    assert path.name == artifact.safe_version(a["model_version"])
+    assert path.name == artifact.safe(a["model_version"])
     for key in ("coefficients", "intercept", "calibration", "feature_contract", "code_version", "created_at"):
         assert a[key] not in (None, "", {}), key
     assert a["policy_version"] == POLICY.version
@@ -396,8 +403,7 @@ def test_artifact_is_json_with_its_provenance(model: ApplicantPDModel, model_dir
 
 
 def test_artifact_round_trip_gives_identical_pd(model: ApplicantPDModel, model_dir: Path) -> None:
-    path = artifact.current_path(model_dir, POLICY.pd.applicant_model)
-    assert path is not None
+    path = _current_path(model_dir)
     from_snapshot = ApplicantPDModel.from_artifact(path)  # mapping from the artifact's snapshot
     from_policy = ApplicantPDModel.from_artifact(path / artifact.MODEL_FILE, POLICY)
     for answers in ({}, {"historial_crediticio": "regular", "creditos_vigentes": "3_mas"}, {"enganche": "35_mas"}):
@@ -408,47 +414,81 @@ def test_artifact_round_trip_gives_identical_pd(model: ApplicantPDModel, model_d
         assert from_policy.predict(req, der) == expected
 
 
-def test_load_or_train_loads_the_current_artifact_without_training(
+def test_load_served_loads_the_current_artifact_without_training(
     model: ApplicantPDModel, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("must not train: a usable artifact exists")
+        raise AssertionError("must not train: a version is in service")
 
-    monkeypatch.setattr(training, "train_applicant", refuse)
-    again = load_or_train(model_dir, POLICY)
+    monkeypatch.setattr(training, "run_training", refuse)
+    again = load_served(model_dir, POLICY)
     assert again.model_version == model.model_version
     assert again.artifact["created_at"] == model.artifact["created_at"]
 
 
-def test_load_or_train_retrains_when_the_training_settings_change(
-    model: ApplicantPDModel, model_dir: Path, tmp_path: Path
+def test_other_training_settings_do_not_retrain_nor_move_current(
+    model: ApplicantPDModel, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The model in service is the analyst's choice: a policy whose [pd.training] differs (or a model trained
+    on the bank's data) is served as promoted, never silently retrained (issue 16)."""
     shutil.copytree(model_dir, tmp_path / "m")
     model_dir = tmp_path / "m"
+    monkeypatch.setattr(training, "run_training", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
     other = _policy_with("seed = 20261124", "seed = 7")
-    retrained = load_or_train(model_dir, other)
-    assert retrained.model_version != model.model_version
-    pointer = (model_dir / POLICY.pd.applicant_model / artifact.CURRENT).read_text(encoding="utf-8").strip()
-    assert pointer == retrained.model_version
-    # the previous version stays on disk
-    assert (model_dir / POLICY.pd.applicant_model / artifact.safe_version(model.model_version)).is_dir()
+    served = load_served(model_dir, other)
+    assert served.model_version == model.model_version
+    assert artifact.current_version(model_dir, POLICY.pd.applicant_model) == model.model_version
+    assert len(artifact.promotions(model_dir, POLICY.pd.applicant_model)) == 1  # the bootstrap only
 
 
-def test_load_or_train_replaces_a_broken_artifact(tmp_path: Path, run: training.TrainingRun) -> None:
+def test_a_broken_artifact_is_refused_naming_it(tmp_path: Path) -> None:
     base = tmp_path / POLICY.pd.applicant_model
     broken = base / "applicant-broken"
     broken.mkdir(parents=True)
     (broken / artifact.MODEL_FILE).write_text("{not json", encoding="utf-8")
     (base / artifact.CURRENT).write_text("applicant-broken\n", encoding="utf-8")
-    model = load_or_train(tmp_path, POLICY)
-    assert model.model_version != "applicant-broken"
-    assert model.artifact["coefficients"] == run.artifact["coefficients"]
-    assert artifact.current_path(tmp_path, POLICY.pd.applicant_model) == base / artifact.safe_version(
-        model.model_version
-    )
+    with pytest.raises(ModelUnavailable, match="applicant applicant-broken") as err:
+        load_served(tmp_path, POLICY)
+    assert err.value.version == "applicant-broken" and "unreadable" in err.value.reason
+    # never replaced: the pointer still names it and nothing was trained
+    assert artifact.current_version(tmp_path, POLICY.pd.applicant_model) == "applicant-broken"
+    assert sorted(p.name for p in base.iterdir() if not p.name.startswith(".")) == ["applicant-broken", "current"]
 
 
-def test_cli_train_applicant_writes_an_artifact(tmp_path: Path) -> None:
+def test_a_missing_version_and_an_incompatible_feature_mapping_are_refused(
+    model: ApplicantPDModel, model_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(model_dir, tmp_path / "m")
+    m = tmp_path / "m"
+    name = POLICY.pd.applicant_model
+    (m / name / artifact.CURRENT).write_text("applicant-gone\n", encoding="utf-8")
+    with pytest.raises(ModelUnavailable, match="applicant-gone"):
+        load_served(m, POLICY)
+    # a version whose feature contract is another schema's
+    data = json.loads((_current_path(model_dir) / artifact.MODEL_FILE).read_text(encoding="utf-8"))
+    data["model_version"] = "applicant-oldschema"
+    data["feature_contract"]["schema"] = -1
+    artifact.write(m, data)
+    (m / name / artifact.CURRENT).write_text("applicant-oldschema\n", encoding="utf-8")
+    with pytest.raises(ModelUnavailable, match="feature") as err:
+        load_served(m, POLICY)
+    assert err.value.version == "applicant-oldschema"
+
+
+def test_versions_without_one_in_service_are_refused_not_retrained(model_dir: Path, tmp_path: Path) -> None:
+    shutil.copytree(model_dir, tmp_path / "m")
+    (tmp_path / "m" / POLICY.pd.applicant_model / artifact.CURRENT).unlink()
+    with pytest.raises(ModelUnavailable, match="no version is in service"):
+        load_served(tmp_path / "m", POLICY)
+
+
+def test_the_bootstrap_is_the_first_promotion(model: ApplicantPDModel, model_dir: Path) -> None:
+    [record] = artifact.promotions(model_dir, POLICY.pd.applicant_model)
+    assert record["from"] is None and record["to"] == model.model_version
+    assert record["reason"].startswith("bootstrap") and record["by"].startswith("bootstrap") and record["at"]
+
+
+def test_cli_train_applicant_writes_a_version_and_leaves_current(model_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from cli.main import app
@@ -458,7 +498,14 @@ def test_cli_train_applicant_writes_an_artifact(tmp_path: Path) -> None:
     out = json.loads(result.stdout)
     assert Path(out["path"], artifact.MODEL_FILE).is_file()
     assert 0.5 < out["metrics"]["holdout_auc"] < 1.0
-    assert artifact.current_path(tmp_path, "applicant") == Path(out["path"])
+    # an empty registry: its first version goes into service
+    assert _current_path(tmp_path, "applicant") == Path(out["path"]) and out["in_service"] == out["model_version"]
+    # a registry with another version in service keeps it
+    name = POLICY.pd.applicant_model
+    (tmp_path / name / artifact.CURRENT).write_text("applicant-other\n", encoding="utf-8")
+    again = json.loads(CliRunner().invoke(app, ["train", "applicant", "--model-dir", str(tmp_path)]).stdout)
+    assert again["in_service"] == "applicant-other" and "train promote" in again["to_promote"]
+    assert artifact.current_version(tmp_path, name) == "applicant-other"
 
 
 # ------------------------------------------------------------------------------------------ scaling
@@ -525,19 +572,21 @@ def test_portfolio_prior_shift_moves_the_mean_pd_and_keeps_the_order(run: traini
     assert 0.05 < p1.mean() < 0.12
 
 
-def _load_or_train_in_child(model_dir: str) -> str:
-    return load_or_train(Path(model_dir), default_policy()).model_version
+def _load_served_in_child(model_dir: str) -> str:
+    return load_served(Path(model_dir), default_policy()).model_version
 
 
 def test_two_processes_training_at_once_end_with_one_valid_artifact(tmp_path: Path) -> None:
     import multiprocessing as mp
 
     with mp.get_context("fork").Pool(2) as pool:  # fork: no re-import; the race is what matters
-        versions = pool.map(_load_or_train_in_child, [str(tmp_path), str(tmp_path)])
+        versions = pool.map(_load_served_in_child, [str(tmp_path), str(tmp_path)])
     assert versions[0] == versions[1]
     base = tmp_path / POLICY.pd.applicant_model
-    assert sorted(p.name for p in base.iterdir()) == sorted([artifact.CURRENT, artifact.safe_version(versions[0])])
-    assert ApplicantPDModel.from_artifact(base / artifact.safe_version(versions[0])).model_version == versions[0]
+    files = sorted(p.name for p in base.iterdir() if not p.name.startswith("."))
+    assert files == sorted([artifact.CURRENT, artifact.PROMOTIONS, artifact.safe(versions[0])])
+    assert len(artifact.promotions(tmp_path, POLICY.pd.applicant_model)) == 1  # trained and promoted once
+    assert ApplicantPDModel.from_artifact(base / artifact.safe(versions[0])).model_version == versions[0]
 
 
 def test_cli_train_applicant_reports_a_bad_policy_as_json(tmp_path: Path) -> None:

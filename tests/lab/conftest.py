@@ -19,8 +19,8 @@ BOOK_SIZE = 80
 
 def store_book(storage: Storage, n: int = BOOK_SIZE, seed: int = 5) -> list[dict[str, Any]]:
     """`n` assessments by the shipped policy, one every 5 hours from T0, stored as the bot and API do."""
-    from engine.assess import get_assessor
     from storage.models import Assessment
+    from tests.models import get_assessor
 
     assessor = get_assessor()
     rows = []

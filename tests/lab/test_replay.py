@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from engine.assess import get_assessor
 from engine.policy import load_policy
 from lab.replay import ReplaySpec, run_replay
 from storage.analytics import Analytics, Filters
 from storage.repositories import Storage
 from tests.lab.conftest import BOOK_SIZE, store_book, table_digest
+from tests.models import get_assessor
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ("aprobado", "revisar")

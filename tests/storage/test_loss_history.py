@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.assess import get_assessor
 from engine.policy import PolicyError, default_policy, load_policy
 from storage.analytics import Analytics
 from storage.db import downgrade, make_engine, migrate
 from storage.repositories import Storage
+from tests.models import get_assessor
 from tests.samples import policy_variant, random_profiles
 
 AS_OF = date(2026, 11, 24)

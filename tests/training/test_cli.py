@@ -83,6 +83,10 @@ def test_report_compare_promote_psi(definition_file: Path, tmp_path: Path) -> No
     assert (promo["from"], promo["to"]) == (first["model_version"], second["model_version"])
     assert promo["comparison"]["challenger"]["model_version"] == second["model_version"]
     assert (models / name / "current").read_text().strip() == second["model_version"]
+    # promotions.jsonl: the first version's bootstrap, then this one with who, when, why and the comparison
+    lines = [json.loads(x) for x in (models / name / "promotions.jsonl").read_text().splitlines()]
+    assert [x["to"] for x in lines] == [first["model_version"], second["model_version"]]
+    assert lines[-1]["reason"] == "mejor F1" and lines[-1]["by"] and lines[-1]["at"] and lines[-1]["comparison"]
 
     # monitoring: applicants of a "period" without outcomes; one feature shifted
     cohort = make_frame(1500, seed=11).drop(columns=["malo"])
@@ -138,8 +142,10 @@ def test_errors_are_json_with_exit_2(tmp_path: Path, definition_file: Path) -> N
         "train", "report", "--dataset-file", definition_file, "--strategies", "magic", "--out", tmp_path / "x"
     )
     assert code == 2 and json.loads(err)["error"]["code"] == "invalid_strategies"
-    code, _, err = _run("train", "promote", "v0", "--name", "nada", "--model-dir", tmp_path)
+    code, _, err = _run("train", "promote", "v0", "--name", "nada", "--reason", "prueba", "--model-dir", tmp_path)
     assert code == 2 and json.loads(err)["error"]["code"] == "model_not_found"
+    code, _, err = _run("train", "promote", "v0", "--name", "nada", "--model-dir", tmp_path)
+    assert code == 2 and json.loads(err)["error"]["code"] == "missing_reason"
     pd.DataFrame({"a": [1]}).to_csv(tmp_path / "bad.csv", index=False)
     code, _, err = _run(
         "train", "report", "--dataset-file", definition_file, "--data", tmp_path / "bad.csv", "--out", tmp_path / "x"

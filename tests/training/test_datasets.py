@@ -32,15 +32,16 @@ def test_definition_file_reads_data_beside_it(dataset, frame: pd.DataFrame) -> N
     assert len(dataset.sha256) == 64
 
 
-def test_shared_root_comes_from_the_environment(tmp_path: Path, frame: pd.DataFrame, monkeypatch) -> None:
+def test_shared_root_is_handed_in_not_read_from_the_environment(
+    tmp_path: Path, frame: pd.DataFrame, monkeypatch
+) -> None:
     (tmp_path / "sub").mkdir()
     frame.to_csv(tmp_path / "sub" / "d.csv", index=False)
-    monkeypatch.setenv(SHARED_DATA_ENV, str(tmp_path))
     defn = DatasetDefinition.from_mapping({"name": "x", "file": "sub/d.csv", "target": "malo", "positive": 1})
-    assert resolve_data_path(defn) == tmp_path / "sub" / "d.csv"
-    monkeypatch.setenv(SHARED_DATA_ENV, str(tmp_path / "nowhere"))
-    with pytest.raises(DatasetError, match="not found"):
-        resolve_data_path(defn)
+    assert resolve_data_path(defn, shared_root=tmp_path) == tmp_path / "sub" / "d.csv"
+    monkeypatch.setenv(SHARED_DATA_ENV, str(tmp_path))  # the engine ignores it: core.config reads it
+    with pytest.raises(DatasetError, match=f"not found.*{SHARED_DATA_ENV}"):
+        resolve_data_path(defn, shared_root=tmp_path / "nowhere")
 
 
 def test_scoring_bancario_is_read_from_the_shared_folder_not_the_repo() -> None:

@@ -90,7 +90,7 @@ def test_psi_of_applicants_assessed_in_a_period(sqlite_url: str, tmp_path: Path)
     from datetime import UTC, datetime
 
     from engine.assess import Assessor
-    from engine.pd import load_or_train
+    from engine.pd import load_served
     from engine.policy import default_policy
     from engine.training.applicant import train_applicant
     from storage.repositories import Storage
@@ -98,7 +98,7 @@ def test_psi_of_applicants_assessed_in_a_period(sqlite_url: str, tmp_path: Path)
     models = tmp_path / "m"
     policy = default_policy()
     train_applicant(models, policy)
-    assessor = Assessor(policy, load_or_train(models, policy))
+    assessor = Assessor(policy, load_served(models, policy))
     storage = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
     try:
         for i in range(120):
