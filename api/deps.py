@@ -59,10 +59,28 @@ EventsDep = Annotated[EventSink, Depends(get_events)]
 
 
 async def get_assessor(request: Request) -> Any:
+    """The assessor in service (core.model_reload): one per request, so the stored result names the model used."""
+    from engine.pd.registry import ModelUnavailable
+
     holder = request.app.state.get_assessor
-    if holder.ready:
-        return holder()
-    return await run_in_threadpool(holder)  # the first build takes seconds: never on the event loop
+    try:
+        if holder.ready:
+            return holder()
+        return await run_in_threadpool(holder)  # the first build takes seconds: never on the event loop
+    except ModelUnavailable as exc:
+        raise model_unavailable(exc) from None
+
+
+def model_unavailable(exc: Any) -> ApiError:
+    """503 problem naming the model that cannot serve (never replaced by another)."""
+    what = " ".join(p for p in (exc.name, exc.version) if p)
+    return ApiError(
+        503,
+        f"El modelo en servicio ({what}) no puede usarse: {exc.reason}. Las evaluaciones vuelven cuando se "
+        "promueva una versión válida (asesor train promote).",
+        headers={"Retry-After": "30"},
+        type_="urn:asesor:unavailable:model",
+    )
 
 
 AssessorDep = Annotated[Any, Depends(get_assessor)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,31 +61,14 @@ def _make_limiter(settings: Settings, namespace: str) -> Limiter:
     )
 
 
-class _AssessorHolder:
-    """One engine per process, built on first use (model and policy loading takes a moment)."""
+def _make_served_assessor(settings: Settings, factory: Any | None) -> Any:
+    """The engine of this worker: the model the registry's `current` names, switched on a promotion without a
+    restart (core.model_reload); built on first use or at start-up."""
+    from core.model_reload import ServedAssessor
 
-    def __init__(self, settings: Settings, factory: Any | None) -> None:
-        self._settings, self._factory, self._assessor, self._lock = settings, factory, None, threading.Lock()
-
-    @property
-    def ready(self) -> bool:
-        return self._assessor is not None
-
-    def __call__(self) -> Any:
-        if self._assessor is None:
-            with self._lock:
-                if self._assessor is None:
-                    self._assessor = self._build()
-        return self._assessor
-
-    def _build(self) -> Any:
-        if self._factory is not None:
-            return self._factory()
-        from engine.assess import get_assessor
-        from engine.policy import load_policy
-
-        policy = load_policy(self._settings.policy_file) if self._settings.policy_file else None
-        return get_assessor(policy=policy, model_dir=self._settings.resolved_model_dir)
+    if factory is not None:
+        return ServedAssessor(factory=factory)
+    return ServedAssessor(settings.load_policy, settings.resolved_model_dir, watch_seconds=settings.model_watch_seconds)
 
 
 def _make_psi_collector(state: Any, settings: Settings) -> Any:
@@ -130,16 +112,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if warm_engine:
-            app.state.get_assessor()
+            from core.model_reload import ModelUnavailable
+
+            with contextlib.suppress(ModelUnavailable):  # logged; assessments answer 503 naming it until a promotion
+                app.state.get_assessor()
             if app.state.web_chat.available:
                 with contextlib.suppress(Exception):  # Redis not up yet: the chat is built on its first visit
                     await app.state.web_chat.get()
             freeze_startup_heap()  # the engine is loaded: keep it out of the collector's full passes
         app.state.events.start()  # background flusher: outbox -> events table
         app.state.revocations.start()  # other workers' logouts drop this worker's cached user rows
+        app.state.get_assessor.start()  # watches the registry's `current`: a promotion switches this worker
         try:
             yield
         finally:
+            app.state.get_assessor.stop()
             await app.state.advisors.close()
             await app.state.web_chat.close()
             app.state.events.stop()
@@ -161,7 +148,7 @@ def create_app(
     app.state.owns_storage = owns_storage
     app.state.storage = storage
     app.state.events = event_sink or EventSink.from_settings(app.state.storage.engine, settings)
-    app.state.get_assessor = _AssessorHolder(settings, assessor_factory)
+    app.state.get_assessor = _make_served_assessor(settings, assessor_factory)
     app.state.web_chat = WebChatHolder(
         settings, app.state.storage, app.state.events, app.state.get_assessor, namespace=chat_namespace
     )

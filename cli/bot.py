@@ -177,8 +177,8 @@ async def _main(
     from core.config import ensure_safe
     from core.conversation import conversation_parts
     from core.heap import freeze_startup_heap
+    from core.model_reload import ModelUnavailable, ServedAssessor
     from dialogs.delivery import TELEGRAM, WEB
-    from engine.assess import get_assessor
     from storage.db import is_sqlite, migrate
     from storage.dialog_state import redis_client
     from storage.events import EventSink
@@ -231,16 +231,22 @@ async def _main(
     storage = Storage.from_settings(settings)
     sink = EventSink.from_settings(storage.engine, settings, redis_url=redis_url)
     sink.start()
-    assessor = await asyncio.to_thread(get_assessor, settings.policy_file, settings.resolved_model_dir)
+    # the model the registry's `current` names, switched on a promotion without a restart (core.model_reload);
+    # one that cannot serve is refused (logged) and the applicant gets a polite "try again", never another model
+    watch = settings.model_watch_seconds
+    served = ServedAssessor(settings.load_policy, settings.resolved_model_dir, watch_seconds=watch)
+    with contextlib.suppress(ModelUnavailable):
+        await asyncio.to_thread(served)
+    served.start()
     if settings.advisors_chat_id is None:
         log.warning("ADVISORS_CHAT_ID is not set: escalations go only to the API queue")
 
-    parts = conversation_parts(assessor.policy, storage, sink, redis)
+    parts = conversation_parts(served.policy, storage, sink, redis)
     app = telegram_bot(
         runner.api(),
         parts,
         bot_id=bot_id,
-        assess=assessor.assess,
+        assess=served.assess,
         settings=settings,
         advisors_chat_id=settings.advisors_chat_id,
     )
@@ -265,6 +271,7 @@ async def _main(
         else:
             await runner.polling()
     finally:
+        served.stop()
         mail.cancel()
         sweep.cancel()
         await asyncio.gather(mail, sweep, return_exceptions=True)

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         en="model artifacts (default: `<ASESOR_DATA_DIR>/models`)",
         es="artefactos del modelo (por omisión, `<ASESOR_DATA_DIR>/models`)",
     )
+    model_watch_seconds: float = _field(
+        1.0,
+        alias="ASESOR_MODEL_WATCH_SECONDS",
+        ge=0,
+        en="how often API and bot workers look for a promoted model (`current`), in seconds; 0 = never",
+        es="cada cuántos segundos los procesos de la API y del bot buscan un modelo promovido (`current`); 0 = nunca",
+    )
     shared_data_dir: Path | None = _field(
         alias="ASESOR_SHARED_DATA",
         en="training data sets (default: `../shared/data` beside the repository)",
@@ -365,6 +372,12 @@ class Settings(BaseSettings):
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    def load_policy(self) -> Any:
+        """The policy in service: ASESOR_POLICY, else the shipped one (engine.policy; PolicyError when invalid)."""
+        from engine.policy import default_policy, load_policy
+
+        return load_policy(self.policy_file) if self.policy_file else default_policy()
 
     @property
     def resolved_shared_data_dir(self) -> Path:

@@ -50,6 +50,7 @@ from dialogs.ui import (
     SaveProfile,
     Track,
 )
+from engine.pd.registry import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,8 @@ class ConversationService:
         request = state.to_request()
         try:  # CPU-bound (one assessment and up to three what-if re-runs): off the event loop
             evaluation = await asyncio.to_thread(evaluate, self.assess, request, self.policy)
+        except ModelUnavailable as exc:  # the model in service is refused (logged where it was loaded): retry later
+            raise TemporarilyUnavailable("the model in service cannot serve") from exc
         except ValueError as exc:  # the engine refused an input the dialog let through (e.g. policy changed)
             log.warning("assessment refused: %s", type(exc).__name__)
             self._follow(turn, self.flow.result_refused(state))

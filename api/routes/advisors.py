@@ -10,6 +10,7 @@ redirects back (POST/redirect/GET). Forms carry a CSRF token bound to the sessio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -136,8 +137,11 @@ async def case_page(
     advisors = await request.app.state.advisors.get()
     assess = None
     if not parcial:  # the what-if re-runs the engine: on the full page only, not on each live refresh
+        from engine.pd.registry import ModelUnavailable
+
         holder = request.app.state.get_assessor
-        assess = (holder() if holder.ready else await run_in_threadpool(holder)).assess
+        with contextlib.suppress(ModelUnavailable):  # a refused model (logged): the case without its what-if
+            assess = (holder() if holder.ready else await run_in_threadpool(holder)).assess
     view = await run_in_threadpool(page.case_view, storage, _policy(settings), case_id, user.id, assess=assess)
     if view is None:
         return templates.TemplateResponse(

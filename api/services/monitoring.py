@@ -41,7 +41,12 @@ VARIABLE_LABELS = {
 
 def served_artifact(app_state: Any) -> dict[str, Any] | None:
     """The artifact of the applicant PD model the engine serves."""
-    model = getattr(app_state.get_assessor(), "pd_model", None)
+    from engine.pd.registry import ModelUnavailable
+
+    try:
+        model = getattr(app_state.get_assessor(), "pd_model", None)
+    except ModelUnavailable:  # refused (logged by core.model_reload): no model, no drift to show
+        return None
     return getattr(model, "artifact", None)
 
 
