@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from api.main import create_app
 from core.config import Settings
-from engine.assess import get_assessor
 from storage.events import EventSink, SpoolOutbox
 from storage.models import Applicant, Assessment
 from storage.repositories import Storage
 from tests.bot.test_web_escalation import WebApplicant
+from tests.models import get_assessor
 
 
 async def test_the_web_chat_stores_phone_and_price_as_telegram_does(
