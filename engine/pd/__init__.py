@@ -11,17 +11,31 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.pd import registry
-from engine.pd.model import APPLICANT_FORMAT, ApplicantPDModel
-from engine.pd.registry import ModelUnavailable
+from engine.pd.registry import APPLICANT_FORMAT, ModelUnavailable
 from engine.policy import Policy
+
+if TYPE_CHECKING:
+    from engine.pd.model import ApplicantPDModel
 
 __all__ = ["ApplicantPDModel", "ModelUnavailable", "check_servable", "load_served", "load_version"]
 
 
+def __getattr__(name: str) -> Any:
+    # lazily: engine.training.calibration (which the model imports) reads engine.pd.registry, and importing that
+    # runs this package first; an eager import of the model here would close the circle
+    if name == "ApplicantPDModel":
+        from engine.pd.model import ApplicantPDModel
+
+        return ApplicantPDModel
+    raise AttributeError(name)
+
+
 def _model(artifact: dict, policy: Policy, model_dir: Path, version: str | None) -> ApplicantPDModel:
+    from engine.pd.model import ApplicantPDModel
+
     name = policy.pd.applicant_model
     if artifact.get("format") != APPLICANT_FORMAT:
         raise ModelUnavailable(name, version, model_dir, f"not an applicant PD artifact ({artifact.get('format')})")
