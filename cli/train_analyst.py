@@ -352,8 +352,7 @@ def run_promote(
     import getpass
 
     from engine.pd import check_servable
-    from engine.pd.model import APPLICANT_FORMAT
-    from engine.pd.registry import ModelUnavailable, RegistryError, load_comparison, promote
+    from engine.pd.registry import APPLICANT_FORMAT, ModelUnavailable, RegistryError, load_comparison, promote
 
     if not reason.strip():
         fail(

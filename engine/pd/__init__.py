@@ -33,7 +33,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def _model(artifact: dict, policy: Policy, model_dir: Path, version: str | None) -> ApplicantPDModel:
+def _model(artifact: dict[str, Any], policy: Policy, model_dir: Path, version: str | None) -> ApplicantPDModel:
     from engine.pd.model import ApplicantPDModel
 
     name = policy.pd.applicant_model
@@ -49,7 +49,7 @@ def _model(artifact: dict, policy: Policy, model_dir: Path, version: str | None)
         raise ModelUnavailable(name, version, model_dir, reason) from exc
 
 
-def check_servable(artifact: dict, policy: Policy, model_dir: Path) -> None:
+def check_servable(artifact: dict[str, Any], policy: Policy, model_dir: Path) -> None:
     """Raise ModelUnavailable when `artifact` could not serve under `policy` (what promotion checks first)."""
     _model(artifact, policy, Path(model_dir), artifact.get("model_version"))
 
@@ -68,7 +68,7 @@ def load_version(model_dir: str | Path, policy: Policy, version: str) -> Applica
     return _model(artifact, policy, model_dir, version)
 
 
-def _bootstrap_artifact(policy: Policy) -> tuple[dict, str]:
+def _bootstrap_artifact(policy: Policy) -> tuple[dict[str, Any], str]:
     from engine.pd.artifact import model_card
     from engine.training.applicant import run_training  # scipy and scikit-learn only when training
 

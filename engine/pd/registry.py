@@ -247,6 +247,7 @@ def save_comparison(model_dir: Path, name: str, challenger: str, result: dict[st
 def load_comparison(model_dir: Path, name: str, challenger: str) -> dict[str, Any] | None:
     path = Path(model_dir) / safe(name) / COMPARISONS / f"{safe(challenger)}.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
+    return data if isinstance(data, dict) else None

@@ -35,7 +35,8 @@ from engine import ENGINE_VERSION
 from engine.pd import features as F
 from engine.pd import registry
 from engine.pd.artifact import model_card
-from engine.pd.model import APPLICANT_FORMAT, ApplicantPDModel
+from engine.pd.model import ApplicantPDModel
+from engine.pd.registry import APPLICANT_FORMAT
 from engine.pd.scaling import book_bad_rate, score_from_pd
 from engine.policy import Policy
 from engine.policy.models import PDTraining
