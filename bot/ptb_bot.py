@@ -21,9 +21,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bot.app import WEBHOOK_PATH, TelegramBot, accepts_secret
+from bot.ptb_request import AiohttpRequest
 from bot.telegram import Inbound
 from dialogs.ui import Keyboard
 
@@ -46,14 +46,16 @@ def make_application(token: str, api_url: str | None = None) -> Application:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     base = (api_url or "https://api.telegram.org").rstrip("/")
-    # a pool as large as aiogram's Redis one; PTB's 1 s pool timeout would fail a turn under a burst
-    request = HTTPXRequest(connection_pool_size=256, pool_timeout=10.0)
+    # aiohttp rather than PTB's httpx (bot/ptb_request.py: a third of the CPU per update); a pool as large as
+    # aiogram's Redis one, since PTB's 1 s pool timeout would fail a turn under a burst; getUpdates' long poll
+    # gets its own transport, as PTB's default has
     return (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
-        .request(request)
+        .request(AiohttpRequest(connection_pool_size=256, pool_timeout=10.0))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(True)
         .build()
