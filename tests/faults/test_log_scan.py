@@ -33,9 +33,9 @@ from sqlalchemy import select
 
 from bot.app import WEBHOOK_PATH
 from dialogs import texts
-from engine.assess import default_model_dir, get_assessor
 from storage.db import make_engine
 from storage.models import User
+from tests.models import default_model_dir, get_assessor
 from tests.private_services import free_port
 from tests.processes import ASESOR, PASSWORD, REPO, ApiProcess, KeepAlive, create_staff, service_env
 
