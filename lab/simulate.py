@@ -38,7 +38,8 @@ def simulate_report(policy: Policy, progress: Callable[[int, int], None] | None 
         raise RuntimeError("asesor policy simulate is not available in this build")
     from core.config import get_settings
 
-    result = fn(policy, model_dir=get_settings().resolved_model_dir)  # the engine is handed its model directory
+    # the engine is handed its model directory; `progress` is the API job's heartbeat
+    result = fn(policy, model_dir=get_settings().resolved_model_dir, progress=progress)
     report = result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
     report.setdefault("kind", "simulate")
     invariants = report.get("invariants") or []
