@@ -186,8 +186,8 @@ def compare(
 def promote(
     version: Annotated[str, typer.Argument(help=copy.TRAIN_PROMOTE_VERSION)],
     name: NameOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in promotions.jsonl); required.")] = "",
-    by: Annotated[str | None, typer.Option("--by", help="Who promotes (default: the system user).")] = None,
+    reason: Annotated[str, typer.Option("--reason", help=copy.TRAIN_PROMOTE_REASON)] = "",
+    by: Annotated[str | None, typer.Option("--by", help=copy.TRAIN_PROMOTE_BY)] = None,
     model_dir: ModelDirOption = None,
     policy_file: PolicyOption = None,
 ) -> None:

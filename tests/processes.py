@@ -39,6 +39,9 @@ def service_env(db_url: str, redis_url: str, data_dir: Path, **extra: str) -> di
         ASESOR_PSEUDONYM_KEY="fault-suite-pseudonym-key-0123456789abcdef",
         ASESOR_FERNET_KEY=Fernet.generate_key().decode(),
         API_PUBLIC_URL="http://127.0.0.1:8000",
+        # every test process logs in from 127.0.0.1 and the limiter counts in the shared Redis: the suite's
+        # logins of one minute must not add up to one test's 429 (tests of the limit set their own)
+        ASESOR_LOGIN_RATE_LIMIT="1000/minute",
         PYTHONUNBUFFERED="1",
     )
     env.update({**defaults, **extra})  # a test may set any of them itself

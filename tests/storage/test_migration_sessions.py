@@ -14,7 +14,7 @@ from tests.samples import sample_profile
 
 
 def test_upgrade_keeps_every_request_and_links_the_oldest(db_url: str, storage: Any) -> None:
-    from engine.assess import get_assessor
+    from tests.models import get_assessor
 
     user = storage.create_user("vieja", password_hash="x", role="advisor")
     key = storage.upsert_applicant(telegram_id=4242).user_key
