@@ -44,11 +44,13 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[int, Any]]:
         raise RuntimeError(f"cannot handle {token}")
 
     app.add_api_route("/v1/prueba/{token}", boom, methods=["GET"])
-    # uvicorn's access_log=False (`asesor api serve`, run in process by earlier tests) stops this logger's
-    # propagation for the whole process; this test reads the access line, so it turns it back on
+    # earlier tests in the process may have turned this logger off: uvicorn's access_log=False (`asesor api
+    # serve`) stops its propagation, a logging.config file (alembic's) disables it; this test reads the access
+    # line, so it turns it back on
     access = logging.getLogger("uvicorn.access")
-    was = access.propagate
-    access.propagate = True
+    was = (access.propagate, access.disabled, access.level)
+    access.propagate, access.disabled = True, False
+    access.setLevel(logging.NOTSET)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -60,7 +62,8 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[int, Any]]:
     yield port, settings
     server.should_exit = True
     thread.join(30)
-    access.propagate = was
+    access.propagate, access.disabled = was[0], was[1]
+    access.setLevel(was[2])
     storage.dispose()
 
 
