@@ -160,12 +160,18 @@ class KeepAlive:
             raise ConnectionDropped(f"the server announced Connection: close on {method} {path} ({answer.status})")
         return answer
 
-    def login(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+    def login(self, username: str, password: str = PASSWORD, *, wait_503: float = 0.0) -> dict[str, str]:
+        """`wait_503`: seconds a 503 (database down) is waited out, polling every 0.5 s; 0 = none."""
         from urllib.parse import urlencode
 
-        r = self.request(
-            "POST", "/v1/auth/token", form=urlencode({"username": username, "password": password}).encode()
-        )
+        deadline = time.monotonic() + wait_503
+        while True:
+            r = self.request(
+                "POST", "/v1/auth/token", form=urlencode({"username": username, "password": password}).encode()
+            )
+            if r.status != 503 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
         assert r.status == 200, r.body[:300]
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

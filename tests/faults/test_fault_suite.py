@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -33,7 +32,6 @@ from tests.models import default_model_dir, get_assessor
 from tests.private_services import free_port
 from tests.processes import (
     ASESOR,
-    PASSWORD,
     REPO,
     ApiProcess,
     ConnectionDropped,
@@ -111,23 +109,11 @@ async def _applicant(tg: FakeTelegram, user: TestUser, url: str, headers: dict[s
     tally.dialogs_done += 1
 
 
-def _login_when_up(http: KeepAlive, within: float = 120.0) -> dict[str, str]:
-    deadline = time.monotonic() + within
-    while True:
-        r = http.request(
-            "POST", "/v1/auth/token", form=urlencode({"username": "probador", "password": PASSWORD}).encode()
-        )
-        if r.status == 200:
-            return {"Authorization": f"Bearer {r.json()['access_token']}"}
-        assert r.status == 503 and time.monotonic() < deadline, r.body[:300]
-        time.sleep(0.5)
-
-
 def _api_client(port: int, stop: Any, tally: Tally) -> None:
     profile = sample_profile()
     http = KeepAlive(port)
     # on a loaded machine this thread may start after the first fault: a 503 at login is waited out like any other
-    auth = _login_when_up(http)
+    auth = http.login("probador", wait_503=120.0)
     while not stop.is_set():
         try:
             r = http.request("POST", "/v1/assessments", profile, auth)
