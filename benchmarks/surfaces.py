@@ -10,8 +10,8 @@ p50/p95/p99 latency, and the ratio to aiogram:
    that together they offer `--rate` per second (a finished applicant is replaced by a new one), measured after
    `--warmup` seconds: the steady state a deployment lives in (`asesor bot --workers 2 --pin-cpus` in webhook
    mode; the API with two workers), each process pinned to a CPU of its own;
-3. cpu (`--phases cpu`, bots only): CPU time per update of one bot process, which the machine's load does not
-   decide as it decides latency (docs/conversation.md, "CPU per update").
+3. cpu (`--phases cpu`): CPU time per update of one bot process (per chat turn of one API process for the web
+   chat), which the machine's load does not decide as it decides latency (docs/conversation.md, "CPU per update").
 
     .venv/bin/python benchmarks/surfaces.py                              # 200 applicants offering 330/s, 2 processes
     .venv/bin/python benchmarks/surfaces.py --surfaces aiogram --applicants 40 --rate 60 --duration 10
@@ -500,7 +500,16 @@ def web_script(http: Any, url: str) -> Script:
     return script
 
 
-def run_web(workers: int, rate: float, args: Any, db_url: str, data_dir: Path) -> dict[str, Any]:
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process so far (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_web(workers: int, rate: float, args: Any, db_url: str, data_dir: Path, *, cpu: bool = False) -> dict[str, Any]:
+    """The web chat's solo, paced or (`cpu`) CPU phase: `workers` uvicorn processes on one port. The cpu phase
+    runs `--cpu-dialogs` applicants, `--cpu-in-flight` at a time, unpaced, against one server process and
+    reports that process's CPU time per turn (from /proc), as run_cpu does for a bot's process."""
     import aiohttp
 
     ctx = multiprocessing.get_context("spawn")
@@ -514,6 +523,7 @@ def run_web(workers: int, rate: float, args: Any, db_url: str, data_dir: Path) -
         for i in range(workers)
     ]
     url = f"http://127.0.0.1:{port}"
+    used: dict[str, float] = {}
 
     async def client() -> list[tuple[list[Sample], float, float]]:
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
@@ -522,8 +532,20 @@ def run_web(workers: int, rate: float, args: Any, db_url: str, data_dir: Path) -
             for i in range(2 * workers):  # warm-up: every process assesses once
                 await script(random.Random(i), [], None)
             t0 = time.perf_counter()
-            samples = await (paced(script, args.applicants, rate, args.duration, args.seed) if rate
-                             else solo(script, args.seed))  # fmt: skip
+            if cpu:
+                cpu0 = sum(_process_cpu_s(p.pid or 0) for p in procs)
+                samples: list[Sample] = []
+                todo = iter(range(args.cpu_dialogs))
+
+                async def seat() -> None:
+                    for i in todo:
+                        await script(random.Random(args.seed + i), samples, None)
+
+                await asyncio.gather(*(seat() for _ in range(args.cpu_in_flight)))
+                used["cpu_s"] = sum(_process_cpu_s(p.pid or 0) for p in procs) - cpu0
+            else:
+                samples = await (paced(script, args.applicants, rate, args.duration, args.seed) if rate
+                                 else solo(script, args.seed))  # fmt: skip
             return [(samples, t0, time.perf_counter())]
 
     try:
@@ -538,6 +560,12 @@ def run_web(workers: int, rate: float, args: Any, db_url: str, data_dir: Path) -
         for p in procs:
             p.terminate()
             p.join(30)
+    if cpu:
+        samples = parts[0][0]
+        out = summary([lat for _, lat, _ in samples], parts[0][2] - parts[0][1])
+        out["cpu_ms"] = used["cpu_s"] / len(samples) * 1000
+        out["loop_cpu_ms"] = float("nan")  # another process: only its total is read
+        return out
     return _figures(parts, rate, args)
 
 
@@ -553,7 +581,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=8.0, help="first seconds of the paced phase not measured")
     parser.add_argument("--workers", type=int, default=2, help="processes per surface in the paced phase")
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--phases", default="solo,paced", help="solo,paced,cpu (cpu: the bots' CPU per update)")
+    parser.add_argument("--phases", default="solo,paced", help="solo,paced,cpu (cpu: CPU per update or chat turn)")
     parser.add_argument("--cpu-dialogs", type=int, default=50, help="applicants of the cpu phase")
     parser.add_argument("--cpu-in-flight", type=int, default=10, help="of them at a time in the cpu phase")
     parser.add_argument("--profile", default=None, help="cpu phase: write cProfile statistics to FILE.<surface>")
@@ -565,8 +593,13 @@ def main() -> None:
 
     import logging
 
+    from cryptography.fernet import Fernet
+
     logging.basicConfig(level=logging.ERROR)
     from storage.db import migrate
+
+    # a server database keeps personal data only under a key (core/config.py); the spawned processes inherit it
+    os.environ.setdefault("ASESOR_FERNET_KEY", Fernet.generate_key().decode())
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -586,7 +619,9 @@ def main() -> None:
                 results[surface]["solo"] = run(1, 0.0, fresh_db(f"{surface}-solo"))
             if "paced" in phases:
                 results[surface]["paced"] = run(args.workers, args.rate, fresh_db(f"{surface}-paced"))
-            if "cpu" in phases and surface != "web":  # the web chat's server is other processes (uvicorn)
+            if "cpu" in phases and surface == "web":  # the server is another process: its CPU from /proc
+                results[surface]["cpu"] = run_web(1, 0.0, args, fresh_db("web-cpu"), data_dir, cpu=True)
+            elif "cpu" in phases:
                 results[surface]["cpu"] = run_cpu(surface, args, fresh_db(f"{surface}-cpu"), data_dir)
     report(results, args)
 
@@ -615,9 +650,13 @@ def report(results: dict[str, dict[str, Any]], args: Any) -> None:
     for surface, r in results.items():
         if "cpu" in r:
             x = r["cpu"]
+            where = (
+                "per chat turn in the API's process (uvicorn, HTTP parsing included)"
+                if surface == "web"
+                else f"per update in the bot's process, {x['loop_cpu_ms']:.2f} of them in the event loop's thread"
+            )
             print(
-                f"cpu {surface}: {x['cpu_ms']:.2f} ms CPU per update in the bot's process, "
-                f"{x['loop_cpu_ms']:.2f} of them in the event loop's thread ({x['turns']} updates, "
+                f"cpu {surface}: {x['cpu_ms']:.2f} ms CPU {where} ({x['turns']} turns, "
                 f"{args.cpu_in_flight} applicants at a time; p50 {x['p50_ms']:.1f} ms, p95 {x['p95_ms']:.1f} ms)"
             )
     for surface, r in results.items():

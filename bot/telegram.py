@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from core.logging import bound
 from dialogs import texts
 from dialogs.cases import Advisor, CaseDesk, DeskAnswer
 from dialogs.delivery import TELEGRAM, Address, CaseNotice, MessageRef, Outgoing, Say
@@ -182,6 +183,12 @@ class TelegramFrontDesk:
         self.duplicates = 0
 
     async def handle(self, u: Inbound) -> None:
+        # every line logged while this update is handled (and by the tasks it starts) carries its update_id,
+        # Telegram's counter of the bot's updates: it names no person, and ties a turn's lines together
+        with bound(update_id=u.update_id):
+            await self._handle(u)
+
+    async def _handle(self, u: Inbound) -> None:
         try:
             if u.chat_id is not None and u.private and u.user_id is not None:
                 await self._applicant(u)

@@ -131,6 +131,28 @@ async def test_result_actions(harness: BotHarness) -> None:
     assert dialog["answers"] == {} and dialog["name"] == "María López"
 
 
+async def test_a_turns_log_lines_carry_its_update_id(harness: BotHarness) -> None:
+    """#13: the lines one update causes carry its update_id (Telegram's counter, no person's id), so an
+    operator can put a turn's lines together; lines outside any update carry none."""
+    import json
+    import logging
+
+    from core.logging import captured
+
+    h = harness
+    ana = TestUser(h.tg, 7004322)
+    start = ana.text("/start")
+    with captured("INFO", "json") as lines:
+        await h.feed(start)
+        await h.feed(start)  # Telegram delivers it again: "duplicate update … dropped"
+        logging.getLogger("asesor.test").info("between updates")
+    records = [json.loads(line) for line in lines]
+    dropped = [r for r in records if r["event"].startswith("duplicate update")]
+    assert len(dropped) == 1 and dropped[0]["update_id"] == start["update_id"], records
+    between = next(r for r in records if r["event"] == "between updates")
+    assert "update_id" not in between
+
+
 async def test_logs_carry_no_ids_names_or_answers(harness: BotHarness, caplog) -> None:  # type: ignore[no-untyped-def]
     import logging
 
