@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -322,15 +323,11 @@ def _progress_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [agg[k] for k in sorted(agg)]  # a fixed order: concurrent flushers lock rows alike (no deadlock)
 
 
-def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000) -> None:
-    """Idempotent bulk insert: an event id already in the table is skipped, never duplicated. The per-applicant
-    funnel rollup (`funnel_progress`) is updated in the same transaction with MIN/MAX, so re-delivered or
-    late events leave it exactly right."""
-    if not rows:
-        return
-    if engine.dialect.name not in ("postgresql", "sqlite"):
-        raise NotImplementedError(engine.dialect.name)
-    ins = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+@functools.cache
+def _insert_statements(dialect: str) -> tuple[Any, Any]:
+    """The events insert and the funnel_progress upsert, built once per dialect (each flush only binds them:
+    building the upsert's 20-odd merge expressions cost a flush more than executing it)."""
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = ins(Event).on_conflict_do_nothing(index_elements=["id"])
     up = ins(FunnelProgress)
     fp = FunnelProgress.__table__.c
@@ -339,7 +336,18 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000)
     }
     merge["first_seen_at"] = least(fp.first_seen_at, up.excluded.first_seen_at)
     merge["last_seen_at"] = greatest(fp.last_seen_at, up.excluded.last_seen_at)
-    up = up.on_conflict_do_update(index_elements=["user_key"], set_=merge)
+    return stmt, up.on_conflict_do_update(index_elements=["user_key"], set_=merge)
+
+
+def insert_events(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000) -> None:
+    """Idempotent bulk insert: an event id already in the table is skipped, never duplicated. The per-applicant
+    funnel rollup (`funnel_progress`) is updated in the same transaction with MIN/MAX, so re-delivered or
+    late events leave it exactly right."""
+    if not rows:
+        return
+    if engine.dialect.name not in ("postgresql", "sqlite"):
+        raise NotImplementedError(engine.dialect.name)
+    stmt, up = _insert_statements(engine.dialect.name)
     now = utcnow()
     rows = sorted(rows, key=lambda r: r["id"])
     with write_engine(engine).begin() as conn:  # SQLite: the write lock at BEGIN, with short retries

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, literal, or_, select, union_all
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,13 +43,14 @@ def day_of(ts: Any) -> ColumnElement[int]:
     return floor_int(epoch_seconds(ts) / 86400.0)
 
 
-def _gap_rows(user_keys: Sequence[str] | None) -> Any:
-    """SELECT of (user_key, step, first_seen_at, day, seconds, bucket) from funnel_progress, every timed step."""
+def _gap_rows(some: bool) -> Any:
+    """SELECT of (user_key, step, first_seen_at, day, seconds, bucket) from funnel_progress, every timed step;
+    `some`: only the applicants of the expanding parameter `user_keys`."""
     fp = FunnelProgress.__table__
     cols = ["user_key", "first_seen_at", *dict.fromkeys(c for pair in TIMED_STEPS for c in pair)]
     rows: Any = select(*[fp.c[c] for c in cols])
-    if user_keys is not None:
-        rows = rows.where(fp.c.user_key.in_(user_keys))
+    if some:
+        rows = rows.where(fp.c.user_key.in_(bindparam("user_keys", expanding=True)))
     src = rows.cte("touched")  # the applicants' rows read once, then one SELECT per timed step over them
     parts = []
     for before, after in TIMED_STEPS:
@@ -70,27 +72,38 @@ def _gap_rows(user_keys: Sequence[str] | None) -> Any:
 COLUMNS = ("user_key", "step", "first_seen_at", "day", "seconds", "bucket")
 
 
+@cache
+def _refresh_statements(dialect: str) -> tuple[Any, Any, Any]:
+    """The three statements of `refresh`, built once: the gaps' SELECT is a union of a SELECT per timed step,
+    and building and keying it on every flush cost more than running it (SQLAlchemy memoizes a statement
+    object's cache key, so the same objects are compiled once and then only bound)."""
+    s = FunnelStepSeconds
+    key = (s.day, s.step, s.bucket)
+    gone = delete(s).where(s.user_key.in_(bindparam("user_keys", expanding=True))).returning(*key)
+    added = insert(s).from_select(COLUMNS, _gap_rows(True)).returning(*key)
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    h = FunnelStepHistogram.__table__
+    up = ins(FunnelStepHistogram)
+    up = up.on_conflict_do_update(
+        index_elements=["day", "step", "bucket"], set_={"applicants": h.c.applicants + up.excluded.applicants}
+    )
+    return gone, added, up
+
+
 def refresh(conn: Connection, user_keys: Sequence[str]) -> None:
     """Rewrite these applicants' gaps from their funnel_progress rows and move the histogram by the difference.
     Call it in the transaction that upserted those rows (it holds their locks, so flushers do not interleave)."""
     if not user_keys:
         return
-    s = FunnelStepSeconds
-    key = (s.day, s.step, s.bucket)
+    gone, added, up = _refresh_statements(conn.dialect.name)
+    keys = {"user_keys": list(user_keys)}
     delta: Counter[tuple[int, str, int]] = Counter()
-    for d, st, b in conn.execute(delete(s).where(s.user_key.in_(user_keys)).returning(*key)):
+    for d, st, b in conn.execute(gone, keys):
         delta[(int(d), st, int(b))] -= 1
-    added = insert(s).from_select(COLUMNS, _gap_rows(user_keys)).returning(*key)
-    for d, st, b in conn.execute(added):
+    for d, st, b in conn.execute(added, keys):
         delta[(int(d), st, int(b))] += 1
     changes = [{"day": d, "step": st, "bucket": b, "applicants": n} for (d, st, b), n in sorted(delta.items()) if n]
     if changes:
-        ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        h = FunnelStepHistogram.__table__
-        up = ins(FunnelStepHistogram)
-        up = up.on_conflict_do_update(
-            index_elements=["day", "step", "bucket"], set_={"applicants": h.c.applicants + up.excluded.applicants}
-        )
         conn.execute(up, changes)  # sorted: concurrent flushers lock histogram rows in the same order
 
 
@@ -98,7 +111,7 @@ def rebuild(conn: Connection) -> None:
     """Both tables from funnel_progress as a whole (a migration, or a repair)."""
     conn.execute(delete(FunnelStepHistogram))
     conn.execute(delete(FunnelStepSeconds))
-    conn.execute(insert(FunnelStepSeconds).from_select(COLUMNS, _gap_rows(None)))
+    conn.execute(insert(FunnelStepSeconds).from_select(COLUMNS, _gap_rows(False)))
     s = FunnelStepSeconds
     conn.execute(
         insert(FunnelStepHistogram).from_select(
