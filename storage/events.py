@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -31,6 +32,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -394,6 +397,9 @@ class EventSink:
         self._mem_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # the outbox writes of aemit/aemit_many get threads of their own: in asyncio's default pool they queued
+        # behind the storage writes waiting for SQLite's write lock, and every turn waited with them
+        self._emitter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="event-emit")
         self.dropped = 0  # events lost because Redis, the disk and memory were all unavailable
         self.flushed = 0
 
@@ -427,10 +433,15 @@ class EventSink:
     def emit_many(self, events: list[FunnelEvent]) -> None:
         self._put([e.model_dump_json() for e in events])
 
+    async def _off_loop(self, work: Callable[..., None], *args: Any) -> None:
+        """`work` in one of the sink's emit threads, with the caller's context (its log fields), as to_thread."""
+        ctx = contextvars.copy_context()
+        await asyncio.get_running_loop().run_in_executor(self._emitter, functools.partial(ctx.run, work, *args))
+
     async def aemit(self, event: FunnelEvent) -> None:
         """asyncio flavour: the outbox write (a Redis round trip or an fsync) runs in a worker thread."""
         try:
-            await asyncio.to_thread(self.emit, event)
+            await self._off_loop(self.emit, event)
         except Exception:  # pragma: no cover - emit does not raise; to_thread could on shutdown
             log.exception("aemit failed; event dropped")
             self.dropped += 1
@@ -438,7 +449,7 @@ class EventSink:
     async def aemit_many(self, events: list[FunnelEvent]) -> None:
         """Several events in one outbox write (one thread hop, one Redis pipeline or one spool append)."""
         try:
-            await asyncio.to_thread(self.emit_many, events)
+            await self._off_loop(self.emit_many, events)
         except Exception:  # pragma: no cover - emit_many does not raise; to_thread could on shutdown
             log.exception("aemit_many failed; %d events dropped", len(events))
             self.dropped += len(events)
