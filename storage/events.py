@@ -399,7 +399,7 @@ class EventSink:
         self._thread: threading.Thread | None = None
         # the outbox writes of aemit/aemit_many get threads of their own: in asyncio's default pool they queued
         # behind the storage writes waiting for SQLite's write lock, and every turn waited with them
-        self._emitter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="event-emit")
+        self._emitter: tuple[int, ThreadPoolExecutor] | None = None
         self.dropped = 0  # events lost because Redis, the disk and memory were all unavailable
         self.flushed = 0
 
@@ -435,8 +435,10 @@ class EventSink:
 
     async def _off_loop(self, work: Callable[..., None], *args: Any) -> None:
         """`work` in one of the sink's emit threads, with the caller's context (its log fields), as to_thread."""
+        if self._emitter is None or self._emitter[0] != os.getpid():  # a forked child has none of its threads
+            self._emitter = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="event-emit"))
         ctx = contextvars.copy_context()
-        await asyncio.get_running_loop().run_in_executor(self._emitter, functools.partial(ctx.run, work, *args))
+        await asyncio.get_running_loop().run_in_executor(self._emitter[1], functools.partial(ctx.run, work, *args))
 
     async def aemit(self, event: FunnelEvent) -> None:
         """asyncio flavour: the outbox write (a Redis round trip or an fsync) runs in a worker thread."""

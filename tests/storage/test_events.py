@@ -104,6 +104,26 @@ def test_orphan_segment_of_a_dead_process_is_adopted(sqlite_url: str, tmp_path: 
     engine.dispose()
 
 
+def test_async_emits_keep_working_in_a_forked_child(sqlite_url: str, tmp_path: Path) -> None:
+    """aemit's threads are the sink's own: a child forked after the parent used them (a replay pool, a
+    worker) gets threads of its own instead of waiting forever on its parent's, which do not exist there."""
+    import multiprocessing
+
+    engine = make_engine(sqlite_url)
+    sink = EventSink(engine, SpoolOutbox(tmp_path / "spool"))
+    asyncio.run(sink.aemit_many([FunnelEvent(name="BotStarted", user_key="d" * 64)]))
+
+    def child() -> None:
+        asyncio.run(asyncio.wait_for(sink.aemit(FunnelEvent(name="ConsentGiven", user_key="d" * 64)), 10))
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 0
+    assert sink.flush() == 2 and count_events(engine) == (2, 2)
+    engine.dispose()
+
+
 def test_emit_never_raises_when_every_outbox_fails(sqlite_url: str, tmp_path: Path) -> None:
     class Broken:
         def put(self, records: list[str]) -> None:
