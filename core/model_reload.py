@@ -124,8 +124,14 @@ class ServedAssessor:
                 return True
             before = self.version
             self._assessor, self._error, self._seen = new, None, self._stat(path)
-            if before is not None:
-                log.info("model switched without restart: %s -> %s", before, new.pd_model.model_version)
+            # one line per process, with its pid: an operator (and tests/faults/test_model_promotion.py) sees that
+            # every worker of `--workers N` switched, not just the one that answered a probe
+            if before is None:
+                log.info("model in service: %s (pid %d)", new.pd_model.model_version, os.getpid())
+            else:
+                log.info(
+                    "model switched without restart: %s -> %s (pid %d)", before, new.pd_model.model_version, os.getpid()
+                )
             return True
 
     # ------------------------------------------------------------------------------------------- watching

@@ -1,10 +1,11 @@
 """A promoted model stays in service in every process (issue 16 item 1), with real processes throughout:
 
 `asesor etl load … --source german` + `asesor train applicant --from-db` write a new version that serves nowhere
-until `asesor train promote`; then `asesor assess`, two running `asesor api serve` processes and a running
-`asesor bot` webhook worker switch to it without a restart, a restarted API still serves it, promotions.jsonl
-has one line per promotion, and a broken artifact is refused with an error naming it (CLI JSON, API 503
-problem+json, the bot's polite «try again») instead of being replaced.
+until `asesor train promote`; then `asesor assess`, a running `asesor api serve --workers 2` (both workers: each
+logs the switch with its pid, and every assessment over fresh connections carries the new version) and a running
+`asesor bot` webhook worker switch to it without a restart, a restarted API starts both workers on it,
+promotions.jsonl has one line per promotion, and a broken artifact is refused with an error naming it (CLI JSON,
+API 503 problem+json, the bot's polite «try again») instead of being replaced.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -74,6 +76,39 @@ def _wait_versions(apis: list[ApiProcess], want: str, timeout: float = 20.0) -> 
         time.sleep(0.2)
 
 
+# core.model_reload's line per process: which version each worker (its pid) loaded at start or switched to
+_IN_SERVICE = re.compile(r"model in service: (\S+) \(pid (\d+)\)")
+_SWITCHED = re.compile(r"model switched without restart: (\S+) -> (\S+) \(pid (\d+)\)")
+
+
+def _events(log_path: Path) -> list[str]:
+    events = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            events.append(json.loads(line)["event"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line of another shape (a library's print): not the watcher's
+    return events
+
+
+def _wait_pids(log_path: Path, pattern: re.Pattern[str], groups: tuple[str, ...], n: int, timeout: float) -> set[str]:
+    """The pids (last group) of the log lines matching `pattern` with `groups`, once there are `n` distinct."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m.groups() for e in _events(log_path) if (m := pattern.fullmatch(e))]
+        pids = {g[-1] for g in found if g[:-1] == groups}
+        if len(pids) >= n:
+            return pids
+        assert time.monotonic() < deadline, f"{len(pids)} of {n} processes logged {groups}: {found}"
+        time.sleep(0.2)
+
+
+def _every_answer(api: ApiProcess, want: str, connections: int = 20) -> None:
+    """Assessments over fresh connections (the kernel hands each to either worker): all on `want`."""
+    got = [_api_version(api) for _ in range(connections)]
+    assert got == [(201, want)] * connections, got
+
+
 def _dialog() -> list[tuple[str, str]]:
     steps = [("text", "/start"), ("press", "Acepto"), ("text", "María López"), ("text", "1988")]
     steps += [("text", "55 1234 5678")]
@@ -132,6 +167,7 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
         ASESOR_MODEL_DIR=str(models),
         ASESOR_MODEL_WATCH_SECONDS="0.2",
         ASESOR_WEBHOOK_SECRET="promotion-webhook-secret-0123456789abcdef",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),  # as production runs several workers (compose)
     )
     create_staff(db_url, "analista", "analyst", tmp_path)
 
@@ -162,17 +198,19 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
         *ASESOR, "bot", "--host", "127.0.0.1", "--port", str(bot_port), "--log-level", "WARNING",
         cwd=REPO, env=bot_env, stdout=bot_log, stderr=bot_log,
     )  # fmt: skip
-    apis = [ApiProcess(env, tmp_path / f"api{i}.log") for i in range(2)]
+    api = ApiProcess(env, tmp_path / "api.log", workers=2)  # `asesor api serve --workers 2`: one port, two workers
+    apis = [api]
     try:
-        for api in apis:
-            await asyncio.to_thread(api.start)
+        await asyncio.to_thread(api.start)
+        # /healthz answers once one worker is up: wait for both to have loaded the model in service
+        started = await asyncio.to_thread(_wait_pids, api.log_path, _IN_SERVICE, (v0,), 2, 300)
         deadline = time.monotonic() + 120
         while not tg.calls_of("setWebhook"):
             assert bot.returncode is None and time.monotonic() < deadline, (tmp_path / "bot.log").read_text()[-3000:]
             await asyncio.sleep(0.1)
         hook = f"http://127.0.0.1:{bot_port}{WEBHOOK_PATH}"
         headers = {"X-Telegram-Bot-Api-Secret-Token": tg.calls_of("setWebhook")[-1].params["secret_token"]}
-        assert [_api_version(a) for a in apis] == [(201, v0), (201, v0)]
+        await asyncio.to_thread(_every_answer, api, v0, 6)
         before = len(_stored_versions(db_url))
         answer = await _bot_result(tg, TestUser(tg, 770_001), hook, headers)
         assert any("Tu resultado" in (t or "") for t in answer), answer
@@ -184,18 +222,23 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
         )
         assert code == 0, err
         assert (record["from"], record["to"], record["by"], record["reason"]) == (v0, v1, "analista", "datos del banco")
-        switch_seconds = await asyncio.to_thread(_wait_versions, apis, v1)
-        print(f"both API processes serve the promoted {v1} {switch_seconds:.2f} s after the promotion")
+        t0 = time.monotonic()
+        switched = await asyncio.to_thread(_wait_pids, api.log_path, _SWITCHED, (v0, v1), 2, 20)
+        print(f"both API workers serve the promoted {v1} {time.monotonic() - t0:.2f} s after the promotion")
+        assert switched == started  # the same two workers, switched in place (no restart)
+        await asyncio.to_thread(_every_answer, api, v1)
         assert _assess_version(env) == v1
         before = len(_stored_versions(db_url))
         answer = await _bot_result(tg, TestUser(tg, 770_002), hook, headers)
         assert any("Tu resultado" in (t or "") for t in answer), answer
         assert _stored_versions(db_url)[before:] == [v1]  # the bot worker switched too, and stored what it used
 
-        # a restart serves what `current` names (no retraining on the shipped data)
-        apis[0].stop()
-        await asyncio.to_thread(apis[0].start)
-        assert _api_version(apis[0]) == (201, v1)
+        # a restart starts both new workers on what `current` names (no retraining on the shipped data)
+        api.stop()
+        await asyncio.to_thread(api.start)
+        restarted = await asyncio.to_thread(_wait_pids, api.log_path, _IN_SERVICE, (v1,), 2, 300)
+        assert not restarted & started  # new processes, each on the promoted version
+        await asyncio.to_thread(_every_answer, api, v1, 6)
 
         # a broken artifact cannot be promoted: refused before `current` moves
         broken = models / NAME / "applicant-broken"
@@ -212,7 +255,8 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
         error = json.loads(err)["error"]
         assert code == 3 and error["code"] == "model_unavailable" and error["version"] == "applicant-missing", err
         deadline = time.monotonic() + 20
-        while (got := [_api_version(a) for a in apis]) and not all(g[0] == 503 for g in got):
+        # several fresh connections a round: both workers refuse, not just the one that answered first
+        while (got := [_api_version(api) for _ in range(6)]) and not all(g[0] == 503 for g in got):
             assert time.monotonic() < deadline, got
             await asyncio.sleep(0.2)
         for _status, (head, problem) in got:
@@ -222,11 +266,13 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
         assert texts.TEMPORARY_ERROR in answer, answer  # polite, in Spanish, the step kept for a retry
         assert (models / NAME / "current").read_text().strip() == "applicant-missing"  # nothing re-pointed it
         assert bot.returncode is None and all(a.proc is not None and a.proc.poll() is None for a in apis)
-        assert any("applicant-missing" in line for line in apis[1].log_lines())  # logged, naming it
+        assert any("applicant-missing" in line for line in api.log_lines())  # logged, naming it
 
         # set right again: every process serves it, still without a restart
         (models / NAME / "current").write_text(v1 + "\n")
         await asyncio.to_thread(_wait_versions, apis, v1)
+        await asyncio.sleep(1.0)  # a watch interval (0.2 s) several times over: the other worker too
+        await asyncio.to_thread(_every_answer, api, v1)
     finally:
         if bot.returncode is None:
             bot.send_signal(signal.SIGINT)
