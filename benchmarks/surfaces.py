@@ -167,6 +167,17 @@ async def paced(script: Script, n: int, rate: float, duration: float, seed: int)
     return samples
 
 
+async def unpaced(script: Script, dialogs: int, in_flight: int, seed: int, samples: list[Sample]) -> None:
+    """`dialogs` applicants, `in_flight` at a time, each starting as soon as a seat is free (the cpu phases)."""
+    todo = iter(range(dialogs))
+
+    async def seat() -> None:
+        for i in todo:
+            await script(random.Random(seed + i), samples, None)
+
+    await asyncio.gather(*(seat() for _ in range(in_flight)))
+
+
 async def solo(script: Script, seed: int) -> list[Sample]:
     samples: list[Sample] = []
     for i in range(5):
@@ -348,17 +359,11 @@ def run_cpu(surface: str, args: Any, db_url: str, data_dir: Path) -> dict[str, A
         await h.settle()
         freeze_startup_heap()
         samples: list[Sample] = []
-        todo = iter(range(args.cpu_dialogs))
-
-        async def seat() -> None:
-            for i in todo:
-                await script(random.Random(args.seed + i), samples, None)
-
         profile = cProfile.Profile() if args.profile else None
         cpu0, loop0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
         if profile:
             profile.enable()
-        await asyncio.gather(*(seat() for _ in range(args.cpu_in_flight)))
+        await unpaced(script, args.cpu_dialogs, args.cpu_in_flight, args.seed, samples)
         await h.settle()  # the events and cards written after the answers count too
         if profile:
             profile.disable()
@@ -535,13 +540,7 @@ def run_web(workers: int, rate: float, args: Any, db_url: str, data_dir: Path, *
             if cpu:
                 cpu0 = sum(_process_cpu_s(p.pid or 0) for p in procs)
                 samples: list[Sample] = []
-                todo = iter(range(args.cpu_dialogs))
-
-                async def seat() -> None:
-                    for i in todo:
-                        await script(random.Random(args.seed + i), samples, None)
-
-                await asyncio.gather(*(seat() for _ in range(args.cpu_in_flight)))
+                await unpaced(script, args.cpu_dialogs, args.cpu_in_flight, args.seed, samples)
                 used["cpu_s"] = sum(_process_cpu_s(p.pid or 0) for p in procs) - cpu0
             else:
                 samples = await (paced(script, args.applicants, rate, args.duration, args.seed) if rate
