@@ -184,6 +184,7 @@ def create_app(
         policy_lab,
     )
 
+    app.include_router(chat.router)  # first: the chat's turns are the most frequent requests, and routes match in order
     app.include_router(docs.router)
     app.include_router(health.router)
     app.include_router(auth.router)
@@ -194,7 +195,6 @@ def create_app(
     app.include_router(policy_lab.router)
     app.include_router(handoff.make_router(limiter, settings.handoff_rate_limit))
     app.include_router(pages.router)
-    app.include_router(chat.router)
     app.include_router(advisors.router)
     pages.install_static(app)
 

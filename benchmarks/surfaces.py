@@ -85,6 +85,20 @@ def start_fake_server(bot_id: int) -> tuple[multiprocessing.Process, str]:
 
 
 # --------------------------------------------------------------------------------------------- figures
+def host_loop_ms() -> float:
+    """The host's speed now: the best of three runs of a fixed pure-Python loop, in ms. This VM's CPUs are shared
+    with other machines' work, and the same loop has taken from 40 to 70 ms within minutes: a phase that starts or
+    ends with a figure well above the run's lowest ran on a slowed host, whatever the code did."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        s = 0
+        for i in range(500_000):
+            s += i * i
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
@@ -615,9 +629,13 @@ def main() -> None:
             phases = args.phases.split(",")
             results[surface] = {}
             if "solo" in phases:
+                host = host_loop_ms()
                 results[surface]["solo"] = run(1, 0.0, fresh_db(f"{surface}-solo"))
+                results[surface]["solo"]["host_ms"] = (host, host_loop_ms())
             if "paced" in phases:
+                host = host_loop_ms()
                 results[surface]["paced"] = run(args.workers, args.rate, fresh_db(f"{surface}-paced"))
+                results[surface]["paced"]["host_ms"] = (host, host_loop_ms())
             if "cpu" in phases and surface == "web":  # the server is another process: its CPU from /proc
                 results[surface]["cpu"] = run_web(1, 0.0, args, fresh_db("web-cpu"), data_dir, cpu=True)
             elif "cpu" in phases:
@@ -628,7 +646,8 @@ def main() -> None:
 def report(results: dict[str, dict[str, Any]], args: Any) -> None:
     database = (args.database_url or "sqlite").split(":")[0]
     print(f"{TURNS_PER_APPLICANT} turns per applicant; database {database}; cpus {os.cpu_count()}")
-    head = f"{'surface':<8} {'phase':<44} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  vs aiogram"
+    head = (f"{'surface':<8} {'phase':<44} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  {'host ms':>9}"
+            "  vs aiogram")  # fmt: skip
     print(head)
     base = results.get("aiogram")
     phases = {
@@ -644,8 +663,9 @@ def report(results: dict[str, dict[str, Any]], args: Any) -> None:
             if base is not None and surface != "aiogram" and phase in base and base[phase]["per_s"]:
                 b = base[phase]
                 ratio = f"  {x['per_s'] / b['per_s']:.2f}x /s, p95 {x['p95_ms'] / b['p95_ms']:.2f}x"
+            host = "{:.0f}/{:.0f}".format(*x["host_ms"])
             print(f"{surface:<8} {title:<44} {x['per_s']:>7.0f} {x['p50_ms']:>8.1f} {x['p95_ms']:>8.1f} "
-                  f"{x['p99_ms']:>8.1f}{ratio}")  # fmt: skip
+                  f"{x['p99_ms']:>8.1f}  {host:>9}{ratio}")  # fmt: skip
     for surface, r in results.items():
         if "cpu" in r:
             x = r["cpu"]
@@ -666,6 +686,7 @@ def report(results: dict[str, dict[str, Any]], args: Any) -> None:
         if "paced" in r:
             cells = " ".join(f"{n}={ms:.0f}" for n, ms in zip(STEPS, r["paced"]["p95_by_step_ms"], strict=True))
             print(f"paced p95 ms per turn, {surface}: {cells}")
+    print("host ms: the host's speed before/after the phase (host_loop_ms: lower is faster; compare within a run)")
     for surface, r in results.items():
         if "paced" not in r:
             continue
