@@ -8,29 +8,23 @@ covered too: a 422 may echo what was typed.
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from api.middleware import HttpMiddleware, on_response_start
 
 NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
-class NoStore:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def _no_store_unless_chosen(message: Message) -> Message:
+    headers = list(message.get("headers", []))
+    names = {name.lower() for name, _ in headers}
+    if b"cache-control" not in names:
+        headers += NO_STORE
+    elif b"pragma" not in names and (b"cache-control", b"no-store") in headers:
+        headers.append((b"pragma", b"no-cache"))  # HTTP/1.0 caches read only Pragma
+    return {**message, "headers": headers}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                if b"cache-control" not in names:
-                    headers += NO_STORE
-                elif b"pragma" not in names and (b"cache-control", b"no-store") in headers:
-                    headers.append((b"pragma", b"no-cache"))  # HTTP/1.0 caches read only Pragma
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+class NoStore(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, on_response_start(send, _no_store_unless_chosen))

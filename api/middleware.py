@@ -11,7 +11,9 @@
 - `PrometheusMetrics`: request count and latency by method, route *template* (never the raw path: handoff
   tokens and ids would explode the label set and leak into the metrics) and status.
 
-Every problem body comes from api.errors.problem, the one serialiser.
+Every problem body comes from api.errors.problem, the one serialiser. Each is an `HttpMiddleware` (lifespan and
+other scopes pass straight through); those that only look at or add to the response's start use
+`on_response_start`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
@@ -35,6 +38,34 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 
+class HttpMiddleware:
+    """A pure ASGI middleware for HTTP requests; every other scope (lifespan, websocket) passes straight through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+def on_response_start(send: Send, hook: Callable[[Message], Message | None]) -> Send:
+    """`send`, with `hook` called on the response's start message (the status and headers) before it goes out;
+    the hook may return a replacement message."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = hook(message) or message
+        await send(message)
+
+    return wrapped
+
+
 def _client_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
@@ -43,43 +74,27 @@ def _client_request_id(scope: Scope) -> str | None:
     return None
 
 
-class RequestId:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestId(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _client_request_id(scope) or uuid.uuid4().hex
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
+        def answer_id(message: Message) -> None:
+            MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
 
         with bound(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, on_response_start(send, answer_id))
 
 
-class UnhandledErrors:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class UnhandledErrors(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
-        async def tracking_send(message: Message) -> None:
+        def mark_started(_message: Message) -> None:
             nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+            started = True
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, on_response_start(send, mark_started))
         except Exception as exc:
             log.error("unhandled error on %s %s", scope["method"], route_of(scope), exc_info=exc)
             if started:  # half a response is out: nothing sound can follow on this connection
@@ -87,14 +102,12 @@ class UnhandledErrors:
             await problem(scope, 500, unexpected_detail(current_request_id()))(scope, receive, send)
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+        super().__init__(app)
+        self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"El cuerpo de la solicitud supera el máximo de {self.max_bytes} bytes."
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -135,25 +148,17 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, guarded_send)
 
 
-class PrometheusMetrics:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class PrometheusMetrics(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status = 500
 
-        async def send_wrapper(message: Message) -> None:
+        def note_status(message: Message) -> None:
             nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+            status = message["status"]
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, on_response_start(send, note_status))
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "(sin ruta)"
