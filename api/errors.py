@@ -97,18 +97,6 @@ def problem(
     )
 
 
-def problem_response(
-    request: Request,
-    status: int,
-    detail: str | None,
-    *,
-    errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
-    type_: str = "about:blank",
-) -> JSONResponse:
-    return problem(request.scope, status, detail, errors=errors, headers=headers, type_=type_)
-
-
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     # drop the request part FastAPI prefixes ("body", "query", …) so the path reads like the input JSON
     parts = [str(p) for p in loc]
@@ -162,7 +150,7 @@ def unavailable_response(request: Request, dependency: str) -> Response:
         return templates.TemplateResponse(
             request, "handoff_error.html", context, status_code=503, headers={**PAGE_HEADERS, **headers}
         )
-    return problem_response(request, 503, detail, headers=headers, type_=f"urn:asesor:unavailable:{dependency}")
+    return problem(request.scope, 503, detail, headers=headers, type_=f"urn:asesor:unavailable:{dependency}")
 
 
 INVALID_TEXT_MESSAGE = "Un texto contiene caracteres que no se pueden guardar (NUL, de control o Unicode inválido)."
@@ -181,13 +169,13 @@ def _route_of(request: Request) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return problem_response(request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, type_=exc.type)
+        return problem(request.scope, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, type_=exc.type)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = field_errors_from_pydantic(list(exc.errors()))
         fields = ", ".join(dict.fromkeys(e.field for e in errors))
-        return problem_response(request, 422, f"Revisa estos campos: {fields}.", errors=errors)
+        return problem(request.scope, 422, f"Revisa estos campos: {fields}.", errors=errors)
 
     async def _unavailable(request: Request, exc: Exception) -> Response:
         dependency = dependency_down(exc) or "database"
@@ -209,7 +197,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # input that core.text should have refused reached the database: still bad input, never a 500
         log.warning("text refused by the storage guard on %s %s", request.method, _route_of(request))
         error = FieldError(field="(cuerpo)", message=INVALID_TEXT_MESSAGE, type="text_invalid")
-        return problem_response(request, 422, INVALID_TEXT_MESSAGE, errors=[error])
+        return problem(request.scope, 422, INVALID_TEXT_MESSAGE, errors=[error])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -218,7 +206,7 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = "La ruta solicitada no existe."
         elif exc.status_code == 405 and detail in {None, "Method Not Allowed"}:
             detail = "Este método no se admite en esta ruta."
-        return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+        return problem(request.scope, exc.status_code, detail, headers=getattr(exc, "headers", None))
 
     # unexpected exceptions: api.middleware.UnhandledErrors (see the module's docstring)
 

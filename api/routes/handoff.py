@@ -24,7 +24,7 @@ from slowapi.errors import RateLimitExceeded
 
 from api import metrics
 from api.deps import EventsDep, SettingsDep, StorageDep
-from api.errors import PROBLEM_JSON, problem_response
+from api.errors import PROBLEM_JSON, problem
 from api.services import handoff as svc
 from api.templating import PAGE_HEADERS, templates, wants_html
 from core.text import Text
@@ -78,7 +78,7 @@ def error_page(request: Request, kind: str, status: int, *, folio: str | None = 
     title, message, hint = _PAGES[kind]
     metrics.HANDOFF.labels(kind).inc()
     if not wants_html(request):
-        return problem_response(request, status, f"{title}. {message}", type_=f"urn:asesor:handoff:{kind}")
+        return problem(request.scope, status, f"{title}. {message}", type_=f"urn:asesor:handoff:{kind}")
     return templates.TemplateResponse(
         request,
         "handoff_error.html",
@@ -241,7 +241,7 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
             if not wants_html(request):
                 fields = ", ".join(checked.errors)
                 detail = f"Revisa estos campos: {fields}. " + " ".join(checked.errors.values())
-                return problem_response(request, 422, detail)
+                return problem(request.scope, 422, detail)
             return _form_page(request, ctx, token, checked.values, checked.errors, 422)
         _fr, created = svc.submit(storage, events, ctx, checked.clean)
         metrics.HANDOFF.labels("submitted" if created else "duplicate").inc()
