@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -47,24 +46,9 @@ from engine.pd import features as F  # noqa: E402
 from engine.pd.scaling import book_bad_rate, score_from_pd  # noqa: E402
 from engine.policy import default_policy  # noqa: E402
 from engine.types import AssessmentRequest  # noqa: E402
+from tests.samples import random_profiles  # noqa: E402
 
 AS_OF = date(2026, 11, 24)
-
-
-def profiles(n: int, seed: int = 7) -> list[dict]:
-    policy = default_policy()
-    rng = random.Random(seed)
-    return [
-        {
-            "answers": {q: rng.choice(list(codes)) for q, codes in policy.answers.items()},
-            "loan": {
-                "vehicle_price": rng.randint(120_000, 1_200_000),
-                "term_months": rng.choice(policy.limits.term_options),
-            },
-            "applicant": {"birth_year": rng.randint(1955, 2004), "monthly_income": None},
-        }
-        for _ in range(n)
-    ]
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -119,7 +103,7 @@ def time_calls(fn, items: list, calls: int) -> list[float]:
 
 
 def jsonl_rate(n: int, model_dir: Path) -> tuple[float, int]:
-    lines = "".join(json.dumps(p) + "\n" for p in profiles(n, seed=11))
+    lines = "".join(json.dumps(p) + "\n" for p in random_profiles(n, seed=11))
     env = {**os.environ, "ASESOR_MODEL_DIR": str(model_dir)}
     cmd = [str(ROOT / ".venv/bin/asesor"), "assess", "--jsonl", "--as-of", AS_OF.isoformat()]
     t = time.perf_counter()
@@ -134,7 +118,7 @@ def jsonl_rate(n: int, model_dir: Path) -> tuple[float, int]:
 def process_per_profile_rate(calls: int, model_dir: Path) -> float:
     env = {**os.environ, "ASESOR_MODEL_DIR": str(model_dir)}
     cmd = [str(ROOT / ".venv/bin/asesor"), "assess", "--as-of", AS_OF.isoformat()]
-    items = profiles(calls, seed=13)
+    items = random_profiles(calls, seed=13)
     t = time.perf_counter()
     for item in items:
         subprocess.run(cmd, input=json.dumps(item), capture_output=True, text=True, env=env, check=True)
@@ -165,7 +149,7 @@ def main() -> None:
     t = time.perf_counter()
     assessor = get_assessor(default_policy(), model_dir)
     build_s = time.perf_counter() - t
-    items = profiles(2000)
+    items = random_profiles(2000)
     naive = naive_pipeline(model_dir)
 
     # same answers from both sides before timing anything

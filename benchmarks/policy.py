@@ -3,8 +3,8 @@ on the same profiles, in the same run. (The simulate part is the verdict enginee
 
     .venv/bin/python benchmarks/policy.py [--assessments 100000] [--backends sqlite,postgresql] [--json FILE]
 
-1. N random profiles (benchmarks/assess.py's generator) go through `asesor assess --jsonl` (all cores): the
-   baseline throughput, process start included.
+1. N random profiles (tests/samples.py's random_profiles, as benchmarks/assess.py's) go through `asesor assess
+   --jsonl` (all cores): the baseline throughput, process start included.
 2. Its results are stored with their requests, as the bot and the API store them (Storage.assessment_row, bulk
    inserted), in a fresh SQLite file and a fresh PostgreSQL database (created on PG_URL's server, dropped after).
 3. `asesor policy replay --policy <the shipped policy with LGD 0.90> --json` (all cores) re-assesses them all,
@@ -38,11 +38,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks.assess import AS_OF, profiles  # noqa: E402
+from benchmarks.assess import AS_OF  # noqa: E402
 from engine.policy import DEFAULT_POLICY_PATH  # noqa: E402
 from storage.db import make_engine, migrate, normalize_url  # noqa: E402
 from storage.models import Assessment  # noqa: E402
 from storage.repositories import Storage  # noqa: E402
+from tests.samples import random_profiles  # noqa: E402
 
 PG_URL = os.environ.get(
     "PG_URL", os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://asesor:asesor@127.0.0.1:5432/asesor_test")
@@ -194,7 +195,7 @@ def main() -> None:
     policy = tmp / "lgd090.toml"
     policy.write_text(DEFAULT_POLICY_PATH.read_text(encoding="utf-8").replace("lgd = 0.45", "lgd = 0.90"))
 
-    items = profiles(args.assessments, seed=11)
+    items = random_profiles(args.assessments, seed=11)
     batch_rate, results = batch_engine(items, env)
     out: dict[str, object] = {
         "assessments": args.assessments,

@@ -1,4 +1,5 @@
-"""The SPEC §7 sample profile for the tests, read from the file users run (examples/profile.json)."""
+"""The SPEC §7 sample profile for the tests, read from the file users run (examples/profile.json); a strong
+applicant's answers; random profiles (the benchmarks' too); a variant of the shipped policy."""
 
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ def sample_profile() -> dict[str, Any]:
 
 def sample_answers() -> dict[str, str]:
     return dict(_PROFILE["answers"])
+
+
+def strong_answers() -> dict[str, str]:
+    """A strong applicant's answer code to each question, in the dialog's order (the chat tests walk it)."""
+    return {
+        "trabajo_tiempo": "mas_2a",
+        "banco_nomina": "bbva",
+        "historial_crediticio": "excelente",
+        "creditos_vigentes": "1_2",
+        "atrasos_12_meses": "ninguno",
+        "enganche": "35_mas",
+        "prioridad_financiamiento": "pagos_fijos",
+        "ingreso_mensual": "mas_30k",
+    }
 
 
 def random_profiles(n: int, seed: int = 7) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from storage.dialog_state import DIALOG_TTL, DialogKey, DialogStore, redis_clien
 from storage.events import EventSink, SpoolOutbox
 from storage.repositories import Storage
 from tests.models import get_assessor
+from tests.samples import strong_answers
 
 ADVISORS_CHAT = -1001234567890
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"
@@ -221,16 +222,8 @@ async def _ptb(tg, base_url, parts, assessor, settings, bot_id, redis, storage, 
                       polling, stop_polling, webhook)  # fmt: skip
 
 
-GOOD_ANSWERS = {
-    "trabajo_tiempo": "mas_2a",
-    "banco_nomina": "bbva",
-    "historial_crediticio": "excelente",
-    "creditos_vigentes": "1_2",
-    "atrasos_12_meses": "ninguno",
-    "enganche": "35_mas",
-    "prioridad_financiamiento": "pagos_fijos",
-    "ingreso_mensual": "20k_30k",  # holds the incomes the tests type ($23,500, $25,000)
-}
+# a band that holds the incomes the tests type ($23,500, $25,000)
+GOOD_ANSWERS = {**strong_answers(), "ingreso_mensual": "20k_30k"}
 
 
 def label(question: str, code: str) -> str:

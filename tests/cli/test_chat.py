@@ -14,20 +14,12 @@ from dialogs.flow import Flow
 from dialogs.state import DialogState
 from engine.policy import QUESTIONS, default_policy
 from tests.models import default_model_dir, get_assessor
+from tests.samples import strong_answers
 
 ASESOR = str(Path(sys.executable).with_name("asesor"))
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POLICY = default_policy()
-ANSWERS = {
-    "trabajo_tiempo": "mas_2a",
-    "banco_nomina": "bbva",
-    "historial_crediticio": "excelente",
-    "creditos_vigentes": "1_2",
-    "atrasos_12_meses": "ninguno",
-    "enganche": "35_mas",
-    "prioridad_financiamiento": "pagos_fijos",
-    "ingreso_mensual": "mas_30k",
-}
+ANSWERS = strong_answers()
 
 
 def _option(codes: list[str], code: str) -> str:

@@ -10,20 +10,12 @@ import pytest
 
 from engine.bank_fit import fit_banks
 from engine.policy import DEFAULT_POLICY_PATH, QUESTIONS, REJECT, default_policy, parse_policy
+from tests.samples import strong_answers
 
 POLICY = default_policy()
 BANKS = POLICY.bank_codes
 
-GOOD = {
-    "trabajo_tiempo": "mas_2a",
-    "banco_nomina": "otro",
-    "historial_crediticio": "excelente",
-    "creditos_vigentes": "1_2",
-    "atrasos_12_meses": "ninguno",
-    "enganche": "35_mas",
-    "prioridad_financiamiento": "pagos_fijos",
-    "ingreso_mensual": "mas_30k",
-}
+GOOD = {**strong_answers(), "banco_nomina": "otro"}
 
 
 def answers(**changes: str) -> dict[str, str]:
