@@ -1,8 +1,12 @@
 """Fixtures of the API tests: the app on a real database (SQLite and PostgreSQL, from tests/conftest.py),
-users of each role with tokens, and the real engine (built once per test session)."""
+users of each role with tokens, and the real engine (built once per test session); the app served over real
+HTTP by uvicorn in a thread (`served`), and the handoff form's fields as an applicant fills them (`handoff_form`)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from pydantic import SecretStr
 
 from api.main import create_app
@@ -44,6 +49,26 @@ def shared_assessor() -> Any:
     from tests.models import get_assessor
 
     return get_assessor()
+
+
+@contextlib.contextmanager
+def served(app: Any, port: int, **config: Any) -> Iterator[str]:
+    """`app` on uvicorn in a daemon thread on 127.0.0.1:`port` (its lifespan runs; `config`: more of uvicorn's
+    settings), up to 120 s to start; yields its URL and stops it on the way out."""
+    settings: dict[str, Any] = {"log_level": "warning", "lifespan": "on", **config}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **settings))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 120
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +135,23 @@ def staff(storage: Any, api_settings: Settings, password_hash: str) -> Iterator[
             ("advisor2", "asesor2", Role.advisor),
             ("analyst", "analista", Role.analyst),
         )
+    }
+
+
+def handoff_form(**overrides: str) -> dict[str, str]:
+    """The handoff form's fields as an applicant fills them in (each may be overridden)."""
+    return {
+        "full_name": "Ana López Pérez",
+        "phone": "55 1234 5678",
+        "email": "ana@example.com",
+        "vehicle_brand": "Nissan",
+        "vehicle_model": "Versa",
+        "vehicle_year": "2025",
+        "vehicle_price": "350000",
+        "term_months": "48",
+        "bank": "bbva",
+        "contact_consent": "on",
+        **overrides,
     }
 
 

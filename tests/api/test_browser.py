@@ -9,8 +9,6 @@ Screenshots go to test-output/api/ (gitignored).
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from api.main import create_app
 from storage.events import EventSink, SpoolOutbox
 from storage.models import Event, FinancingRequest
 from storage.repositories import Storage
-from tests.api.conftest import PASSWORD, make_handoff, make_settings, seed_analytics, shared_assessor
+from tests.api.conftest import PASSWORD, make_handoff, make_settings, seed_analytics, served, shared_assessor
+from tests.private_services import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,12 +39,6 @@ CHROMIUM_ARGS = [
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "api"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
     def __init__(self, url: str, storage: Storage, settings: Any, events: EventSink) -> None:
         self.url, self.storage, self.settings, self.events = url, storage, settings, events
@@ -59,22 +51,13 @@ def live(sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
     from tests.conftest import TEST_FERNET_KEY, TEST_PSEUDONYM_KEY
 
     storage = Storage(sqlite_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=TEST_FERNET_KEY, data_dir=tmp_path)
-    port = _free_port()
+    port = free_port()
     overrides = {"ASESOR_HANDOFF_REDIRECT_SECONDS": 1, **getattr(request, "param", {})}
     settings = make_settings(sqlite_url, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}", **overrides)
     events = EventSink(storage.engine, SpoolOutbox(tmp_path / "outbox", fsync=False), flush_interval=0.1)
     app = create_app(settings, storage=storage, event_sink=events, assessor_factory=shared_assessor, warm_engine=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 120
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", storage, settings, events)
-    server.should_exit = True
-    thread.join(30)
+    with served(app, port) as url:
+        yield LiveServer(url, storage, settings, events)
     storage.dispose()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from api.main import create_app
@@ -22,21 +20,14 @@ from engine.policy import default_policy
 from storage.events import EventSink, SpoolOutbox
 from storage.models import Escalation, FinancingRequest
 from storage.repositories import Storage
-from tests.api.conftest import make_settings, shared_assessor
-from tests.api.test_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, LiveServer, _free_port, _watch
+from tests.api.conftest import make_settings, served, shared_assessor
+from tests.api.test_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, LiveServer, _watch
+from tests.private_services import free_port
+from tests.samples import strong_answers
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POLICY = default_policy()
-ANSWERS = {
-    "trabajo_tiempo": "mas_2a",
-    "banco_nomina": "bbva",
-    "historial_crediticio": "excelente",
-    "creditos_vigentes": "1_2",
-    "atrasos_12_meses": "ninguno",
-    "enganche": "35_mas",
-    "prioridad_financiamiento": "pagos_fijos",
-    "ingreso_mensual": "mas_30k",
-}
+ANSWERS = strong_answers()  # in the dialog's order
 
 
 @pytest.fixture
@@ -44,7 +35,7 @@ def chat_live(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     from tests.conftest import TEST_FERNET_KEY, TEST_PSEUDONYM_KEY
 
     storage = Storage(sqlite_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=TEST_FERNET_KEY, data_dir=tmp_path)
-    port = _free_port()
+    port = free_port()
     settings = make_settings(
         sqlite_url, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}", REDIS_URL=REDIS_URL,
         ASESOR_HANDOFF_REDIRECT_SECONDS=1,
@@ -54,17 +45,8 @@ def chat_live(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         settings, storage=storage, event_sink=events, assessor_factory=shared_assessor, warm_engine=True,
         chat_namespace=f"asesor-test-{uuid.uuid4().hex[:8]}",
     )  # fmt: skip
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 120
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", storage, settings, events)
-    server.should_exit = True
-    thread.join(30)
+    with served(app, port) as url:
+        yield LiveServer(url, storage, settings, events)
     storage.dispose()
 
 

@@ -14,27 +14,14 @@ from sqlalchemy import select
 from api.main import create_app
 from core.handoff import make_handoff_token
 from storage.models import Event, FinancingRequest
-from tests.api.conftest import make_settings
+from tests.api.conftest import handoff_form, make_settings
 
 pytestmark = pytest.mark.asyncio
 HTML = {"accept": "text/html,application/xhtml+xml"}
 
 
 def _form(**overrides: str) -> dict[str, str]:
-    data = {
-        "full_name": "Ana López Pérez",
-        "phone": "55 1234 5678",
-        "email": "ana@example.com",
-        "vehicle_brand": "Nissan",
-        "vehicle_model": "Versa",
-        "vehicle_year": "2025",
-        "vehicle_price": "350,000",
-        "term_months": "48",
-        "bank": "bbva",
-        "contact_consent": "on",
-    }
-    data.update(overrides)
-    return data
+    return handoff_form(**{"vehicle_price": "350,000", **overrides})  # the price as people type it
 
 
 def _events(storage: Any, sink: Any) -> list[str]:

@@ -5,8 +5,6 @@ and PostgreSQL, two links submitted at the same moment included."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,34 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from api.main import create_app
 from core.handoff import make_handoff_token
 from storage.events import EventSink, SpoolOutbox
 from storage.models import Event, FinancingRequest
-from tests.api.conftest import Handoff, make_handoff, make_settings, shared_assessor
-from tests.api.test_sessions import _free_port
+from tests.api.conftest import Handoff, handoff_form, make_handoff, make_settings, served, shared_assessor
+from tests.private_services import free_port
 
 HTML = {"Accept": "text/html"}
-
-
-def _form(**overrides: str) -> dict[str, str]:
-    values = {
-        "full_name": "Ana López Pérez",
-        "phone": "55 1234 5678",
-        "email": "ana@example.com",
-        "vehicle_brand": "Nissan",
-        "vehicle_model": "Versa",
-        "vehicle_year": "2025",
-        "vehicle_price": "350000",
-        "term_months": "48",
-        "bank": "bbva",
-        "contact_consent": "on",
-    }
-    values.update(overrides)
-    return values
 
 
 class Live:
@@ -51,20 +31,12 @@ class Live:
 
 @pytest.fixture
 def live(storage: Any, db_url: str, tmp_path: Path) -> Iterator[Live]:
-    port = _free_port()
+    port = free_port()
     settings = make_settings(db_url, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}")
     events = EventSink(storage.engine, SpoolOutbox(tmp_path / "outbox", fsync=False), flush_interval=0.1)
     app = create_app(settings, storage=storage, event_sink=events, assessor_factory=shared_assessor)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 120
-    while not server.started:
-        assert time.time() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield Live(f"http://127.0.0.1:{port}", events, settings)
-    server.should_exit = True
-    thread.join(30)
+    with served(app, port) as url:
+        yield Live(url, events, settings)
 
 
 def _links(storage: Any, settings: Any, n: int, telegram_id: int = 5_550_001) -> tuple[Handoff, list[str]]:
@@ -88,7 +60,7 @@ def _stored(storage: Any, events: EventSink) -> tuple[list[FinancingRequest], li
 def test_a_second_link_shows_the_first_request(storage: Any, live: Live) -> None:
     _handoff, (first, second) = _links(storage, live.settings, 2)
     with httpx.Client(base_url=live.url, timeout=60, headers=HTML) as c:
-        r = c.post(f"/solicitud/{first}", data=_form(bank="banorte"))
+        r = c.post(f"/solicitud/{first}", data=handoff_form(bank="banorte"))
         assert r.status_code == 303 and r.headers["location"] == f"/solicitud/{first}/confirmacion"
         (fr,), _ = _stored(storage, live.events)
 
@@ -98,14 +70,14 @@ def test_a_second_link_shows_the_first_request(storage: Any, live: Live) -> None
         assert "Traceback" not in page.text
 
         # and a submission through it (a tab opened earlier) stores nothing, it shows the same folio
-        again = c.post(f"/solicitud/{second}", data=_form(bank="bbva"), follow_redirects=True)
+        again = c.post(f"/solicitud/{second}", data=handoff_form(bank="bbva"), follow_redirects=True)
         assert again.status_code == 200 and fr.folio in again.text
         assert "Ya habíamos recibido esta solicitud" in again.text
 
         # an API client gets problem+json on the form, and the same redirect on a post
         api = c.get(f"/solicitud/{second}", headers={"Accept": "application/json"})
         assert api.status_code == 409 and api.headers["content-type"].startswith("application/problem+json")
-        assert c.post(f"/solicitud/{second}", data=_form(), headers={"Accept": "*/*"}).status_code == 303
+        assert c.post(f"/solicitud/{second}", data=handoff_form(), headers={"Accept": "*/*"}).status_code == 303
 
     requests, submitted = _stored(storage, live.events)
     assert [(r.folio, r.bank) for r in requests] == [(fr.folio, "banorte")] and submitted == [
@@ -118,7 +90,7 @@ def test_two_links_submitted_at_once_store_one_request(storage: Any, live: Live)
         async with httpx.AsyncClient(base_url=live.url, timeout=60, headers=HTML) as c:
             for token in tokens:  # both forms open first, as two tabs would be
                 assert (await c.get(f"/solicitud/{token}")).status_code == 200
-            return await asyncio.gather(*(c.post(f"/solicitud/{t}", data=_form()) for t in tokens))
+            return await asyncio.gather(*(c.post(f"/solicitud/{t}", data=handoff_form()) for t in tokens))
 
     for n in range(1, 4):  # three applicants, each racing two links of one assessment
         handoff, tokens = _links(storage, live.settings, 2, telegram_id=5_560_000 + n)

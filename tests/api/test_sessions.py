@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,12 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from api.main import create_app
 from api.services import users
 from storage.events import EventSink, SpoolOutbox
-from tests.api.conftest import PASSWORD, PROFILE, make_handoff, make_settings, shared_assessor
+from tests.api.conftest import PASSWORD, PROFILE, make_handoff, make_settings, served, shared_assessor
+from tests.private_services import free_port
 from tests.processes import ASESOR, REPO, ApiProcess, service_env
 
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -36,30 +34,9 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 HTML = {"Accept": "text/html"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _serve(app: Any) -> Iterator[str]:
+def _serve(app: Any) -> contextlib.AbstractContextManager[str]:
     """The app on uvicorn in a thread, configured as `asesor api serve` runs it (uvicorn's proxy handling off)."""
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 120
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    return served(app, free_port(), proxy_headers=False)
 
 
 def _app(storage: Any, settings: Any, tmp_path: Path, namespace: str) -> Any:

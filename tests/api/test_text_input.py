@@ -17,7 +17,7 @@ import pytest
 from fastapi import APIRouter
 
 from storage.db import InvalidText
-from tests.api.conftest import PROFILE
+from tests.api.conftest import PROFILE, handoff_form
 
 pytestmark = pytest.mark.asyncio
 
@@ -129,19 +129,7 @@ async def test_login_page(raw_client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("field", ["full_name", "phone", "email", "vehicle_brand", "vehicle_model", "bank"])
 async def test_handoff_form(raw_client: httpx.AsyncClient, handoff: Any, storage: Any, field: str) -> None:
-    form = {
-        "full_name": "Ana López Pérez",
-        "phone": "55 1234 5678",
-        "email": "ana@example.com",
-        "vehicle_brand": "Nissan",
-        "vehicle_model": "Versa",
-        "vehicle_year": "2025",
-        "vehicle_price": "350000",
-        "term_months": "48",
-        "bank": "bbva",
-        "contact_consent": "on",
-        field: NUL,
-    }
+    form = handoff_form(**{field: NUL})
     r = await raw_client.post(handoff.form_url, data=form)
     _assert_field(r, field)
     r = await raw_client.post(handoff.form_url, data={**form, field: "x" * 300})
