@@ -142,29 +142,42 @@ LOANS = ((120000.0, 12), (350000.0, 48), (900000.0, 72))
 AGES = (19, 35, 70)
 
 
+class _AnswerGridPD:
+    """PD of every combination of the PD answers (_answer_grid's order) at one price, term and age."""
+
+    def __init__(self, model: ApplicantPDModel) -> None:
+        m = POLICY.mappings
+        self.model = model
+        self.combos, self.cols = _answer_grid()
+        self.income = np.array([m.income_by_band[c] for c in self.cols["ingreso_mensual"]])
+        self.fraction = np.array([m.down_payment_fraction[c] for c in self.cols["enganche"]])
+        shares = np.array([m.existing_payment_share[c] for c in self.cols["creditos_vigentes"]])
+        self.existing = np.round(self.income * shares, 2)
+
+    def __call__(self, price: float, term: int, age: int) -> np.ndarray:
+        cols, n = self.cols, len(self.combos)
+        X = self.model.mapper.encode_batch(
+            trabajo_tiempo=cols["trabajo_tiempo"],
+            historial_crediticio=cols["historial_crediticio"],
+            creditos_vigentes=cols["creditos_vigentes"],
+            atrasos_12_meses=cols["atrasos_12_meses"],
+            requested_amount=np.round(price * (1 - self.fraction), 2),
+            term_months=np.full(n, term),
+            income_mxn=self.income,
+            existing_payments=self.existing,
+            age=np.full(n, age),
+            clip=self.model.clip,
+        )
+        return self.model.predict_proba_encoded(X)
+
+
 def _grid_pd(model: ApplicantPDModel) -> np.ndarray:
     """PD over every combination of the PD answers × LOANS × AGES, shaped as that grid."""
-    m = POLICY.mappings
-    combos, cols = _answer_grid()
-    income = np.array([m.income_by_band[c] for c in cols["ingreso_mensual"]])
-    fraction = np.array([m.down_payment_fraction[c] for c in cols["enganche"]])
-    existing = income * np.array([m.existing_payment_share[c] for c in cols["creditos_vigentes"]])
-    out = np.empty((len(combos), len(LOANS), len(AGES)))
+    pd_at = _AnswerGridPD(model)
+    out = np.empty((len(pd_at.combos), len(LOANS), len(AGES)))
     for li, (price, term) in enumerate(LOANS):
         for ai, age in enumerate(AGES):
-            X = model.mapper.encode_batch(
-                trabajo_tiempo=cols["trabajo_tiempo"],
-                historial_crediticio=cols["historial_crediticio"],
-                creditos_vigentes=cols["creditos_vigentes"],
-                atrasos_12_meses=cols["atrasos_12_meses"],
-                requested_amount=np.round(price * (1 - fraction), 2),
-                term_months=np.full(len(combos), term),
-                income_mxn=income,
-                existing_payments=np.round(existing, 2),
-                age=np.full(len(combos), age),
-                clip=model.clip,
-            )
-            out[:, li, ai] = model.predict_proba_encoded(X)
+            out[:, li, ai] = pd_at(price, term, age)
     shape = tuple(len(WORSENING[q]) for q in PD_QUESTIONS)
     return out.reshape(*shape, len(LOANS), len(AGES))
 
@@ -183,29 +196,14 @@ def test_pd_never_falls_when_the_amount_or_the_term_grows(model: ApplicantPDMode
     """Over every answer combination: a dearer vehicle (a larger requested amount) or a longer term never lowers
     PD. The bounds make it so: amount and duration coefficients >= 0 and the instalment class measured at the
     reference term (a longer term must not buy a lower class through a smaller payment)."""
-    lim, m = POLICY.limits, POLICY.mappings
-    combos, cols = _answer_grid()
-    income = np.array([m.income_by_band[c] for c in cols["ingreso_mensual"]])
-    fraction = np.array([m.down_payment_fraction[c] for c in cols["enganche"]])
-    existing = np.round(income * np.array([m.existing_payment_share[c] for c in cols["creditos_vigentes"]]), 2)
+    lim = POLICY.limits
+    pd_at = _AnswerGridPD(model)
     prices = np.geomspace(lim.vehicle_price_min, lim.vehicle_price_max, 9)
     terms = np.unique(np.r_[np.arange(lim.term_months_min, lim.term_months_max + 1, 6), lim.term_months_max])
-    grid = np.empty((len(combos), len(prices), len(terms)))
+    grid = np.empty((len(pd_at.combos), len(prices), len(terms)))
     for pi, price in enumerate(prices):
         for ti, term in enumerate(terms):
-            X = model.mapper.encode_batch(
-                trabajo_tiempo=cols["trabajo_tiempo"],
-                historial_crediticio=cols["historial_crediticio"],
-                creditos_vigentes=cols["creditos_vigentes"],
-                atrasos_12_meses=cols["atrasos_12_meses"],
-                requested_amount=np.round(price * (1 - fraction), 2),
-                term_months=np.full(len(combos), term),
-                income_mxn=income,
-                existing_payments=existing,
-                age=np.full(len(combos), 35),
-                clip=model.clip,
-            )
-            grid[:, pi, ti] = model.predict_proba_encoded(X)
+            grid[:, pi, ti] = pd_at(price, term, 35)
     assert np.diff(grid, axis=1).min() >= -1e-12, "PD falls as the amount grows"
     assert np.diff(grid, axis=2).min() >= -1e-12, "PD falls as the term grows"
     assert (grid[:, -1, -1] > grid[:, 0, 0]).all()  # and they matter
