@@ -1,13 +1,15 @@
-"""Real processes of the project for tests: `asesor api serve` (ApiProcess), the environment a deployment gives
-it (service_env), staff users made as `asesor api create-user` makes them, and a keep-alive HTTP client that
-notices a dropped connection (KeepAlive: one socket, requests one after another; a reset or EOF is a failure,
-never a silent reconnect)."""
+"""Real processes of the project for tests: `asesor api serve` (ApiProcess), `asesor bot` in webhook mode against
+the fake Bot API server (BotProcess), the environment a deployment gives them (service_env), staff users made as
+`asesor api create-user` makes them, and a keep-alive HTTP client that notices a dropped connection (KeepAlive:
+one socket, requests one after another; a reset or EOF is a failure, never a silent reconnect)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -91,6 +93,75 @@ class ApiProcess:
 
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()
+
+
+@dataclass
+class BotProcess:
+    """`asesor bot` in webhook mode as a real process, against a fake Bot API server (tests/bot/fake_telegram.py's
+    FakeTelegram, `tg`); its stdout and stderr (the log) go to a file. Async: the tests drive it from their loop."""
+
+    env: dict[str, str]
+    log_path: Path
+    tg: Any
+    log_level: str = "WARNING"
+    workers: int = 1
+    advisors_chat: str = "-1009"
+    port: int = field(default_factory=free_port)
+    proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def webhook_url(self) -> str:
+        from bot.app import WEBHOOK_PATH
+
+        return f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
+
+    async def start(self) -> None:
+        env = {
+            **self.env,
+            "BOT_TOKEN": self.tg.token,
+            "TELEGRAM_API_URL": self.tg.base_url,
+            "BOT_MODE": "webhook",
+            "WEBHOOK_URL": f"http://127.0.0.1:{self.port}",
+            "ADVISORS_CHAT_ID": self.advisors_chat,
+        }
+        args = ["bot", "--workers", str(self.workers), "--host", "127.0.0.1", "--port", str(self.port)]
+        with open(self.log_path, "ab") as log:  # the process holds its own copy
+            self.proc = await asyncio.create_subprocess_exec(
+                *ASESOR, *args, "--log-level", self.log_level, cwd=REPO, env=env, stdout=log, stderr=log
+            )
+
+    async def ready(self, timeout: float = 120.0) -> str:
+        """Waits until the bot has set its webhook and its server listens; returns the webhook's secret token."""
+        deadline = time.monotonic() + timeout
+        while not self.tg.calls_of("setWebhook"):
+            await self._alive_until(deadline)
+        secret = str(self.tg.calls_of("setWebhook")[-1].params["secret_token"])
+        while not _listening(self.port):  # setWebhook comes just before the bot's server listens
+            await self._alive_until(deadline)
+        return secret
+
+    async def _alive_until(self, deadline: float) -> None:
+        assert self.running and time.monotonic() < deadline, self.log_path.read_text(errors="replace")[-3000:]
+        await asyncio.sleep(0.1)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def stop(self) -> None:
+        """SIGINT (a clean stop flushes the event outbox), up to 30 s, then SIGKILL."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,21 +23,11 @@ from bot_harness import GOOD_ANSWERS, label  # tests/bot, on the path (conftest.
 from fake_telegram import FakeTelegram, TestUser
 from sqlalchemy import func, select
 
-from bot.app import WEBHOOK_PATH
 from dialogs import texts
 from storage.db import make_engine
 from storage.models import Assessment, Event
 from tests.models import default_model_dir, get_assessor
-from tests.private_services import free_port
-from tests.processes import (
-    ASESOR,
-    REPO,
-    ApiProcess,
-    ConnectionDropped,
-    KeepAlive,
-    create_staff,
-    service_env,
-)
+from tests.processes import ApiProcess, BotProcess, ConnectionDropped, KeepAlive, create_staff, service_env
 from tests.samples import sample_profile
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(420)]
@@ -157,39 +146,20 @@ async def test_dialogs_and_assessments_survive_database_and_redis_outages(
     create_staff(fault_db, "probador", "analyst", tmp_path)
     tg = FakeTelegram(bot_id=int.from_bytes(os.urandom(3), "big") + 10_000_000)
     await tg.start()
-    port = free_port()
     extra = {"ASESOR_MODEL_DIR": str(default_model_dir()), "ASESOR_WEBHOOK_SECRET": WEBHOOK_SECRET}
     env = service_env(fault_db, private_redis.url, tmp_path, **extra)
-    bot_env = {
-        **env,
-        "BOT_TOKEN": tg.token,
-        "TELEGRAM_API_URL": tg.base_url,
-        "BOT_MODE": "webhook",
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}",
-        "ADVISORS_CHAT_ID": "-1009",
-    }
-    bot_log = open(tmp_path / "bot.log", "wb")  # noqa: SIM115
-    bot = await asyncio.create_subprocess_exec(
-        *ASESOR, "bot", "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING",
-        cwd=REPO, env=bot_env, stdout=bot_log, stderr=bot_log,
-    )  # fmt: skip
+    bot = BotProcess(env, tmp_path / "bot.log", tg)
+    await bot.start()
     api = ApiProcess({**env, "ASESOR_DATA_DIR": str(tmp_path / "api")}, tmp_path / "api.log")
     tally = Tally()
     try:
         await asyncio.to_thread(api.start)
-        deadline = time.monotonic() + 120
-        while not tg.calls_of("setWebhook"):
-            assert bot.returncode is None and time.monotonic() < deadline, (tmp_path / "bot.log").read_text()[-3000:]
-            await asyncio.sleep(0.1)
-        secret = tg.calls_of("setWebhook")[-1].params["secret_token"]
-        headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+        headers = {"X-Telegram-Bot-Api-Secret-Token": await bot.ready()}
         users = [TestUser(tg, 880_000 + i) for i in range(APPLICANTS)]
         done, stop_api = asyncio.Event(), __import__("threading").Event()
         api_task = asyncio.create_task(asyncio.to_thread(_api_client, api.port, stop_api, tally))
         faults = asyncio.create_task(_faults(private_pg, private_redis, tally, done))
-        await asyncio.gather(
-            *(_applicant(tg, u, f"http://127.0.0.1:{port}{WEBHOOK_PATH}", headers, tally) for u in users)
-        )
+        await asyncio.gather(*(_applicant(tg, u, bot.webhook_url, headers, tally) for u in users))
         done.set()
         await faults
         await asyncio.sleep(1.0)  # the API client sees the database back
@@ -198,14 +168,7 @@ async def test_dialogs_and_assessments_survive_database_and_redis_outages(
         # the card replaces the summary's message (an edit), so it is not necessarily the newest message
         results = {u.user_id: any("Tu resultado" in (m.text or "") for m in tg.bot_messages(u.chat_id)) for u in users}
     finally:
-        if bot.returncode is None:
-            bot.send_signal(signal.SIGINT)  # a clean stop flushes the event outbox
-            try:
-                await asyncio.wait_for(bot.wait(), 30)
-            except TimeoutError:
-                bot.kill()
-                await bot.wait()
-        bot_log.close()
+        await bot.stop()  # a clean stop flushes the event outbox
         api.stop()
         await tg.stop()
 

@@ -17,8 +17,6 @@ import asyncio
 import json
 import os
 import re
-import signal
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -31,13 +29,11 @@ from cryptography.fernet import Fernet
 from fake_telegram import FakeTelegram, TestUser
 from sqlalchemy import select
 
-from bot.app import WEBHOOK_PATH
 from dialogs import texts
 from storage.db import make_engine
 from storage.models import User
 from tests.models import default_model_dir, get_assessor
-from tests.private_services import free_port
-from tests.processes import ASESOR, PASSWORD, REPO, ApiProcess, KeepAlive, create_staff, service_env
+from tests.processes import PASSWORD, ApiProcess, BotProcess, KeepAlive, create_staff, service_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(420)]
 
@@ -86,11 +82,6 @@ class Applicant:
 
     async def press(self, http: aiohttp.ClientSession, what: str) -> list[Any]:
         return await self.send(http, self.user.press(what))
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _form() -> bytes:
@@ -162,7 +153,6 @@ async def test_the_logs_of_a_full_run_hold_nothing_personal_or_secret(
     create_staff(fault_db, "asesora", "advisor", tmp_path)
     tg = FakeTelegram(bot_id=int.from_bytes(os.urandom(3), "big") + 10_000_000, forum_chats={ADVISORS})
     await tg.start()
-    port = free_port()
     env = service_env(
         fault_db, private_redis.url, tmp_path,
         ASESOR_MODEL_DIR=str(default_model_dir()), ASESOR_WEBHOOK_SECRET=WEBHOOK_SECRET, ASESOR_LOG_FORMAT="json",
@@ -172,32 +162,14 @@ async def test_the_logs_of_a_full_run_hold_nothing_personal_or_secret(
     )
     env["API_PUBLIC_URL"] = api.base  # the bot's links point at this API
     api.env["API_PUBLIC_URL"] = api.base
-    bot_env = {
-        **env,
-        "BOT_TOKEN": tg.token,
-        "TELEGRAM_API_URL": tg.base_url,
-        "BOT_MODE": "webhook",
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}",
-        "ADVISORS_CHAT_ID": str(ADVISORS),
-    }
-    bot_log = open(tmp_path / "bot.log", "wb")  # noqa: SIM115
-    bot = await asyncio.create_subprocess_exec(
-        *ASESOR, "bot", "--host", "127.0.0.1", "--port", str(port), "--log-level", "DEBUG",
-        cwd=REPO, env=bot_env, stdout=bot_log, stderr=bot_log,
-    )  # fmt: skip
+    bot = BotProcess(env, tmp_path / "bot.log", tg, log_level="DEBUG", advisors_chat=str(ADVISORS))
+    await bot.start()
     secrets: dict[str, str] = {}
     api2: ApiProcess | None = None
     try:
         await asyncio.to_thread(api.start)
-        deadline = time.monotonic() + 120
-        while not tg.calls_of("setWebhook"):
-            assert bot.returncode is None and time.monotonic() < deadline, (tmp_path / "bot.log").read_text()[-3000:]
-            await asyncio.sleep(0.1)
-        secret = tg.calls_of("setWebhook")[-1].params["secret_token"]
-        while not _listening(port):  # setWebhook comes just before the bot's server listens
-            assert bot.returncode is None and time.monotonic() < deadline, (tmp_path / "bot.log").read_text()[-3000:]
-            await asyncio.sleep(0.1)
-        zac = Applicant(tg, TestUser(tg, USER_ID, FIRST), f"http://127.0.0.1:{port}{WEBHOOK_PATH}", secret)
+        secret = await bot.ready()
+        zac = Applicant(tg, TestUser(tg, USER_ID, FIRST), bot.webhook_url, secret)
         async with aiohttp.ClientSession() as http:
             # ---- the dialog, to the result
             await zac.text(http, "/start")
@@ -248,14 +220,7 @@ async def test_the_logs_of_a_full_run_hold_nothing_personal_or_secret(
             assert broken.json()["request_id"] == broken.headers["x-request-id"]
             assert page.request("GET", "/healthz").status == 200  # on the same connection
     finally:
-        if bot.returncode is None:
-            bot.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(bot.wait(), 30)
-            except TimeoutError:
-                bot.kill()
-                await bot.wait()
-        bot_log.close()
+        await bot.stop()
         api.stop()
         if api2 is not None:
             api2.stop()

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -27,13 +26,11 @@ from bot_harness import GOOD_ANSWERS, label  # tests/bot, on the path (tests/fau
 from fake_telegram import FakeTelegram, TestUser
 from sqlalchemy import select
 
-from bot.app import WEBHOOK_PATH
 from dialogs import texts
 from engine.pd.features import GERMAN_CREDIT_CSV
 from storage.db import make_engine, migrate
 from storage.models import Assessment
-from tests.private_services import free_port
-from tests.processes import ASESOR, REPO, ApiProcess, KeepAlive, create_staff, service_env
+from tests.processes import ASESOR, REPO, ApiProcess, BotProcess, KeepAlive, create_staff, service_env
 from tests.samples import sample_profile
 
 pytestmark = pytest.mark.timeout(600)
@@ -186,20 +183,8 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
 
     tg = FakeTelegram(bot_id=int.from_bytes(os.urandom(3), "big") + 10_000_000)
     await tg.start()
-    bot_port = free_port()
-    bot_env = {
-        **env,
-        "BOT_TOKEN": tg.token,
-        "TELEGRAM_API_URL": tg.base_url,
-        "BOT_MODE": "webhook",
-        "WEBHOOK_URL": f"http://127.0.0.1:{bot_port}",
-        "ADVISORS_CHAT_ID": "-1009",
-    }
-    bot_log = open(tmp_path / "bot.log", "wb")  # noqa: SIM115
-    bot = await asyncio.create_subprocess_exec(
-        *ASESOR, "bot", "--workers", "2", "--host", "127.0.0.1", "--port", str(bot_port), "--log-level", "INFO",
-        cwd=REPO, env=bot_env, stdout=bot_log, stderr=bot_log,
-    )  # fmt: skip
+    bot = BotProcess(env, tmp_path / "bot.log", tg, log_level="INFO", workers=2)
+    await bot.start()
     api = ApiProcess(env, tmp_path / "api.log", workers=2)  # `asesor api serve --workers 2`: one port, two workers
     apis = [api]
     try:
@@ -207,12 +192,8 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
         # /healthz answers once one worker is up: wait for both to have loaded the model in service
         started = await asyncio.to_thread(_wait_pids, api.log_path, _IN_SERVICE, (v0,), 2, 300)
         bot_started = await asyncio.to_thread(_wait_pids, tmp_path / "bot.log", _IN_SERVICE, (v0,), 2, 300)
-        deadline = time.monotonic() + 120
-        while not tg.calls_of("setWebhook"):
-            assert bot.returncode is None and time.monotonic() < deadline, (tmp_path / "bot.log").read_text()[-3000:]
-            await asyncio.sleep(0.1)
-        hook = f"http://127.0.0.1:{bot_port}{WEBHOOK_PATH}"
-        headers = {"X-Telegram-Bot-Api-Secret-Token": tg.calls_of("setWebhook")[-1].params["secret_token"]}
+        hook = bot.webhook_url
+        headers = {"X-Telegram-Bot-Api-Secret-Token": await bot.ready()}
         await asyncio.to_thread(_every_answer, api, v0, 6)
         before = len(_stored_versions(db_url))
         answer = await _bot_result(tg, TestUser(tg, 770_001), hook, headers)
@@ -271,7 +252,7 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
         answer = await _bot_result(tg, TestUser(tg, 770_003), hook, headers)
         assert texts.TEMPORARY_ERROR in answer, answer  # polite, in Spanish, the step kept for a retry
         assert (models / NAME / "current").read_text().strip() == "applicant-missing"  # nothing re-pointed it
-        assert bot.returncode is None and all(a.proc is not None and a.proc.poll() is None for a in apis)
+        assert bot.running and all(a.proc is not None and a.proc.poll() is None for a in apis)
         assert any("applicant-missing" in line for line in api.log_lines())  # logged, naming it
 
         # set right again: every process serves it, still without a restart
@@ -280,14 +261,7 @@ async def test_a_promotion_reaches_every_process_and_a_broken_model_is_refused(t
         await asyncio.sleep(1.0)  # a watch interval (0.2 s) several times over: the other worker too
         await asyncio.to_thread(_every_answer, api, v1)
     finally:
-        if bot.returncode is None:
-            bot.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(bot.wait(), 30)
-            except TimeoutError:
-                bot.kill()
-                await bot.wait()
-        bot_log.close()
+        await bot.stop()
         for api in apis:
             api.stop()
         await tg.stop()
