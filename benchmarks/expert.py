@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
-from experta import AS, MATCH, NOT, TEST, KnowledgeEngine, Rule
+from experta import AS, MATCH, NOT, TEST, KnowledgeEngine, P, Rule
 from experta.matchers import ReteMatcher
 from experta.strategies import DepthStrategy
 
@@ -108,7 +108,7 @@ def _test_style_engine_class(policy: Policy) -> type[KnowledgeEngine]:
 
         @Rule(
             PersonaFact(riesgo_impago=MATCH.ri),
-            NOT(ResultadoFact(aprobado=RECHAZADO)),
+            NOT(ResultadoFact(aprobado=P(lambda v: v != APROBADO))),  # as production: a review (P2, K1) holds too
             TEST(lambda ri: ri <= x.approve_risk_at_most),
             salience=s["R9"],
         )
