@@ -94,8 +94,8 @@ async def _main(settings: Any, session: str, stdin: IO[str], out: IO[str]) -> in
         await redis.aclose()
         fail(
             "redis_unavailable",
-            f"No hay Redis en {redis_url} ({type(exc).__name__}). Inícialo con `bash scripts/services.sh start redis` "
-            "o define REDIS_URL.",
+            f"No hay Redis en {redis_url} ({type(exc).__name__}). Desde el repositorio, `bash scripts/run.sh chat` "
+            "usa el Redis de este checkout (lo inicia si hace falta); si no, define REDIS_URL.",
             field="REDIS_URL",
             exit_code=ExitCode.UNAVAILABLE,
         )

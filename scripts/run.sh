@@ -10,6 +10,9 @@
 # when the API or the bot exits, the rest is stopped too and the run ends with that exit code.
 #   bash scripts/run.sh          run in the foreground
 #   bash scripts/run.sh stop     stop a run started in another terminal or in the background (… &)
+#   bash scripts/run.sh chat     the conversation in this terminal (`asesor chat`, arguments passed on) on the same
+#                                defaults: this checkout's Redis (started for the chat when no run is going, and
+#                                stopped after it) and database
 #   ASESOR_RUN_ONCE=1 bash scripts/run.sh   stop after the sample assessment
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +38,23 @@ if [ "${1:-}" = stop ]; then
   # a run that was killed without its clean-up (kill -9) leaves its Redis behind
   if [ -f "$OWNED_REDIS" ]; then bash scripts/services.sh stop redis; rm -f "$OWNED_REDIS"; fi
   exit 0
+elif [ "${1:-}" = chat ]; then
+  shift
+  bash scripts/install.sh >&2
+  own_redis=""
+  if [ -z "${REDIS_URL:-}" ]; then  # the run's Redis, where a run's dialogs and cases are
+    bash scripts/services.sh is-running redis || own_redis=1
+    bash scripts/services.sh start redis >/dev/null
+    REDIS_URL="$(bash scripts/services.sh url redis)/0"
+    export REDIS_URL
+  fi
+  rc=0
+  .venv/bin/asesor chat "$@" || rc=$?
+  # started for this chat, and no run began meanwhile: stop it again (the dialog is kept on disk, AOF)
+  if [ -n "$own_redis" ] && ! running_pid >/dev/null; then bash scripts/services.sh stop redis >/dev/null 2>&1 || true; fi
+  exit "$rc"
 elif [ -n "${1:-}" ]; then
-  echo "run: error: unknown argument '$1' (bash scripts/run.sh, or bash scripts/run.sh stop)" >&2
+  echo "run: error: unknown argument '$1' (bash scripts/run.sh, bash scripts/run.sh stop or bash scripts/run.sh chat)" >&2
   exit 2
 fi
 if pid=$(running_pid); then

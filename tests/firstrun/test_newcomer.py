@@ -282,3 +282,20 @@ def test_5_readme_and_script_lines_work_as_pasted(clone: Path) -> None:
         if m:
             p = _bash(clone, f".venv/bin/python {m.group(1)} --help", 120)
             assert p.returncode == 0, f"{m.group(1)} --help: {p.stderr[-1000:]}"
+
+
+def test_6_the_terminal_chat_as_the_readme_says(clone: Path) -> None:
+    """`bash scripts/run.sh chat` with scripted answers, as pasted from the README: the dialog runs on this
+    checkout's Redis, started for the chat and stopped after it; a second chat resumes where the first stopped
+    (the dialog survived the Redis stop). `asesor chat` alone looked for a Redis on 6379 and failed."""
+    line = next((x for x in _readme_lines(clone) if "| bash scripts/run.sh chat" in x), None)
+    assert line is not None, "the README no longer shows the scripted terminal chat"
+    _services_stopped(clone)
+    first = _bash(clone, line.split("  #")[0], 300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "Pregunta 1 de 8" in first.stdout and "Traceback" not in first.stderr
+    _services_stopped(clone)
+    again = _bash(clone, "bash scripts/run.sh chat", 300)  # standard input is empty: show where it is, and end
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Pregunta 1 de 8" in again.stdout and "¿Aceptas el aviso" not in again.stdout, again.stdout
+    _services_stopped(clone)
