@@ -286,8 +286,9 @@ def test_5_readme_and_script_lines_work_as_pasted(clone: Path) -> None:
 
 def test_6_the_terminal_chat_as_the_readme_says(clone: Path) -> None:
     """`bash scripts/run.sh chat` with scripted answers, as pasted from the README: the dialog runs on this
-    checkout's Redis, started for the chat and stopped after it; a second chat resumes where the first stopped
-    (the dialog survived the Redis stop). `asesor chat` alone looked for a Redis on 6379 and failed."""
+    checkout's Redis, started for the chat and stopped after it (`asesor chat` alone looked for a Redis on 6379
+    and failed). With `--session`, passed on to `asesor chat`, a second chat resumes where the first stopped: the
+    dialog survived the Redis stop."""
     line = next((x for x in _readme_lines(clone) if "| bash scripts/run.sh chat" in x), None)
     assert line is not None, "the README no longer shows the scripted terminal chat"
     _services_stopped(clone)
@@ -295,7 +296,10 @@ def test_6_the_terminal_chat_as_the_readme_says(clone: Path) -> None:
     assert first.returncode == 0, first.stderr[-2000:]
     assert "Pregunta 1 de 8" in first.stdout and "Traceback" not in first.stderr
     _services_stopped(clone)
-    again = _bash(clone, "bash scripts/run.sh chat", 300)  # standard input is empty: show where it is, and end
+    named = _bash(clone, "printf '1\\nAna\\n1990\\n1\\n1\\n' | bash scripts/run.sh chat --session prueba", 300)
+    assert named.returncode == 0 and "Pregunta 2 de 8" in named.stdout, named.stderr[-2000:]
+    _services_stopped(clone)
+    again = _bash(clone, "bash scripts/run.sh chat --session prueba", 300)  # nothing on standard input
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "Pregunta 1 de 8" in again.stdout and "¿Aceptas el aviso" not in again.stdout, again.stdout
+    assert "te quedaste en: pregunta 2 de 8" in again.stdout and "¿Aceptas el aviso" not in again.stdout, again.stdout
     _services_stopped(clone)
