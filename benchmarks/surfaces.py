@@ -87,8 +87,9 @@ def start_fake_server(bot_id: int) -> tuple[multiprocessing.Process, str]:
 # --------------------------------------------------------------------------------------------- figures
 def host_loop_ms() -> float:
     """The host's speed now: the best of three runs of a fixed pure-Python loop, in ms. This VM's CPUs are shared
-    with other machines' work, and the same loop has taken from 40 to 70 ms within minutes: a phase that starts or
-    ends with a figure well above the run's lowest ran on a slowed host, whatever the code did."""
+    with other machines' work, and the same loop has taken ~15 ms in fast spells and 27-33 ms in slow ones, which
+    change within minutes: a phase that starts or ends with a figure well above the run's lowest ran on a slowed
+    host, whatever the code did."""
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
