@@ -68,6 +68,10 @@ def test_invariants_hold_over_the_full_space_on_the_shipped_policy(shipped):
         "worst_profile_never_approved": True,
     }, [inv.model_dump() for inv in rep.invariants if not inv.held]
     assert rep.ok
+    # "for each loan of the grid": every (price, term) is held to the rate invariants, none left unchecked
+    loans = len(rep.space.vehicle_prices) * len(rep.space.terms)
+    rate_invariants = [inv for inv in rep.invariants if inv.name in ("rate_rises_with_pd", "rate_spans_the_range")]
+    assert [(inv.checked, inv.broken) for inv in rate_invariants] == [(loans, 0), (loans, 0)], rate_invariants
     # every decision occurs, the scores span the three fuzzy terms, R5 and R13 are reachable now
     assert all(rep.decisions[d].count > 0 for d in DECISIONS)
     assert all(share > 0 for share in rep.score_terms.values())
