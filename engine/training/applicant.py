@@ -286,7 +286,11 @@ def _run_training(policy: Policy, data_path: Path) -> TrainingRun:
             "file": data_path.name,
             "sha256": data_sha,
             "rows": len(y),
-            "source": "German Credit (Statlog), Hofmann 1994, UCI ML Repository, CC BY 4.0",
+            "source": (
+                "German Credit (Statlog), Hofmann 1994, UCI ML Repository, CC BY 4.0"
+                if data_path.name == DATA_PATH.name
+                else "loan_outcomes (asesor etl load), exported by asesor train applicant --from-db"
+            ),
             "credit_history_reading": cfg.credit_history_reading,
         },
         "training": cfg.model_dump(),

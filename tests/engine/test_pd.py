@@ -400,6 +400,39 @@ def test_artifact_is_json_with_its_provenance(model: ApplicantPDModel, model_dir
     assert f"{a['metrics']['holdout_auc']:.4f}" in card
 
 
+def test_the_artifact_card_heads_with_cv_and_states_the_prior_shift_and_its_use(run: training.TrainingRun) -> None:
+    """#16 item 2: the card beside every version heads with CV (the hold-out beside it), labels no step the
+    model did not take, states the prior shift as an assumption, says what the model may and may not be used
+    for, and does not call a model trained on the bank's outcomes a German Credit proxy."""
+    from engine.pd.artifact import SHIPPED_DATA_FILE, model_card
+
+    a, m = run.artifact, run.artifact["metrics"]
+    assert training.DATA_PATH.name == SHIPPED_DATA_FILE
+    assert a["training"]["resampler"] == "none" and a["calibration"]["method"] == "none"
+    card = model_card(a)
+    metrics = card[card.index("## Metrics") : card.index("## Prior shift")]
+    headline = next(line for line in metrics.splitlines() if line.startswith("| ROC-AUC"))
+    cv, holdout = f"{m['cv_auc_mean']:.4f} ± {m['cv_auc_std']:.4f}", f"{m['holdout_auc']:.4f}"
+    assert headline.index(cv) < headline.index(holdout)  # CV first, the hold-out beside it
+    assert "resampled" not in metrics and "before calibration" not in metrics  # neither step was taken
+    shift = card[card.index("## Prior shift") : card.index("## Intended use")]
+    assert f"portfolio_bad_rate` = {POLICY.pd.mapping.portfolio_bad_rate:g}" in shift and "assumption" in shift
+    assert "May be used for" in card and "May not be used for" in card
+    assert "German Credit data (1,000 loans, 30% bad" in card and "PROXY" in card
+    # a version trained on the ETL's outcomes (asesor train applicant --from-db)
+    from_db = json.loads(json.dumps(a))
+    from_db["data"] = {**a["data"], "file": "loan_outcomes-bank.csv", "rows": 4200}
+    from_db["metrics"] = {**m, "rows": 4200, "bad_rate": 0.11}
+    other = model_card(from_db)
+    assert "PROXY" not in other and "public German Credit" not in other
+    assert "`loan_outcomes-bank.csv` (4,200 loans, 11% bad)" in other
+    # a resampled, recalibrated fit shows the step before calibration under its name
+    resampled = json.loads(json.dumps(a))
+    resampled["training"]["resampler"] = "over"
+    resampled["calibration"] = {"method": "platt", "slope": 0.9, "intercept": -0.1}
+    assert "| Brier, resampled model before calibration |" in model_card(resampled)
+
+
 def test_artifact_round_trip_gives_identical_pd(model: ApplicantPDModel, model_dir: Path) -> None:
     path = _current_path(model_dir)
     from_snapshot = ApplicantPDModel.from_artifact(path)  # mapping from the artifact's snapshot
