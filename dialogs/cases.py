@@ -410,8 +410,11 @@ class CaseDesk:
         *,
         copy_of: MessageRef | None = None,
         key: str | None = None,
+        echo: bool = True,
     ) -> DeskAnswer:
-        """An advisor writes to the applicant (only the case's holder). `key` makes a retry one message."""
+        """An advisor writes to the applicant (only the case's holder). `key` makes a retry one message. Like a
+        note, it is also posted in the case's topic, so the advisors' chat reads the whole conversation
+        (`echo=False` when it was written there)."""
         who = await self._who(actor)
         facts = await self.store.case(case_id)
         if facts is None:
@@ -424,7 +427,8 @@ class CaseDesk:
             name = html.escape(facts.advisor_name or texts.CASE_OTHER_PERSON)
             return DeskAnswer(reply=texts.CASE_HELD_BY.format(advisor=name), result="not_holder",
                               holder=facts.advisor_name)  # fmt: skip
-        to = await self._applicant(case_id, await self.board.get(case_id))
+        route = await self.board.get(case_id)
+        to = await self._applicant(case_id, route)
         body = texts.ADVISOR_SAYS.format(text=html.escape(text)) if text is not None else texts.ADVISOR_SENT_FILE
         say, message_id, created = await self._tell(case_id, to, "advisor", body, author_id=who.id,
                                                     copy_of=None if text is not None else copy_of, key=key)  # fmt: skip
@@ -434,7 +438,13 @@ class CaseDesk:
             return DeskAnswer(result="duplicate", message_id=message_id)
         await self.store.mark_first_answer(case_id)
         await self.board.announce(case_id, "message")
-        return DeskAnswer(texts.CASE_ANSWER_SENT, outgoing=[say] if say else [], message_id=message_id)
+        out: list[Outgoing] = [say] if say else []
+        if echo and route is not None and text is not None:  # after the applicant's: theirs goes first
+            said = texts.CASE_ADVISOR_SAID.format(advisor=html.escape(who.name), case_id=case_id,
+                                                  text=html.escape(text))  # fmt: skip
+            out.append(CaseNotice(case_id, "message", said, thread_id=route.thread_id,
+                                  card_message_id=route.card_message_id))  # fmt: skip
+        return DeskAnswer(texts.CASE_ANSWER_SENT, outgoing=out, message_id=message_id)
 
     async def note(self, case_id: int, actor: Advisor | Staff, body: str, *, echo: bool = True) -> DeskAnswer:
         """An internal note (never sent to the applicant); posted in the case's topic so the Telegram chat
@@ -544,7 +554,7 @@ class CaseDesk:
         """A message in a case's topic (or a reply to one of its messages): to the applicant, if it is theirs."""
         if route is None or route.status == "resolved":
             return DeskAnswer()  # advisors talking among themselves
-        answer = await self.answer(route.case_id, advisor, text, copy_of=copy_of, key=key)
+        answer = await self.answer(route.case_id, advisor, text, copy_of=copy_of, key=key, echo=False)
         if answer.result in ("ok", "duplicate"):
             answer.toast = None  # on Telegram the message itself is the confirmation
         return answer

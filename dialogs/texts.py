@@ -203,6 +203,7 @@ OUTCOME_LABELS = {
 CASE_AN_ADVISOR = "un asesor"
 CASE_ERASED = "🗑️ Caso #{case_id}: el cliente borró sus datos; el caso se cerró."
 CASE_APPLICANT_SAYS = "💬 <b>Cliente (caso #{case_id}):</b> {text}"
+CASE_ADVISOR_SAID = "💬 <b>{advisor} al cliente (caso #{case_id}):</b> {text}"
 CASE_APPLICANT_FILE = "📎 <b>Cliente (caso #{case_id}):</b> envió un archivo ({kind}) desde un canal que no lo reenvía."
 BTN_TAKE = "🙋 Tomar"
 BTN_RESOLVE = "✅ Resolver"
