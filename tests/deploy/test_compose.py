@@ -7,7 +7,7 @@
   only service publishing ports, N API and N bot replicas against one PostgreSQL and one Redis, ASESOR_ENV,
   healthchecks, Prometheus multiprocess mode where several workers serve, every required variable documented;
 - the Caddyfile forwards the API and only the bot's webhook path; the Dockerfile runs as a non-root user with a
-  healthcheck.
+  healthcheck; `.env` (the secrets) stays out of the image and of git.
 """
 
 from __future__ import annotations
@@ -141,6 +141,23 @@ def test_dockerfile_runs_as_a_non_root_user_with_a_healthcheck() -> None:
     assert lines.index(next(ln for ln in lines if ln.startswith("USER "))) > max(
         i for i, ln in enumerate(lines) if ln.startswith("RUN ")
     )  # nothing runs as root after the switch
+
+
+def test_the_env_file_with_the_secrets_stays_out_of_the_image_and_of_git(tmp_path: Path) -> None:
+    """docs/deploy.md keeps the deployment's secrets in `.env` beside docker-compose.yml; `COPY . .` would bake
+    it into an image layer (and the settings object would read /app/.env in every container of it), and nothing
+    stopped a `git add .` from committing it (#13)."""
+    import fnmatch
+    import subprocess
+
+    patterns = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln.strip() and ln[0] != "#"]
+    for path in (".env", ".env.production", "deploy/.env"):
+        assert any(fnmatch.fnmatch(path, p) for p in patterns), f".dockerignore lets {path} into the image"
+    for path in (".env", ".env.production"):
+        check = subprocess.run(
+            ["git", "check-ignore", "--no-index", "-q", path], cwd=ROOT, capture_output=True, check=False
+        )
+        assert check.returncode == 0, f".gitignore does not ignore {path}"
 
 
 def test_every_required_variable_is_documented() -> None:
