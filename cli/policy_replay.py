@@ -71,7 +71,8 @@ def replay_command(
         if not no_progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, unit="eval", file=sys.stderr, desc="replay")
+            # disable=None: a bar only on a terminal, never `\r`-joined lines in a log file
+            bar = tqdm(total=total, unit="eval", file=sys.stderr, desc="replay", disable=None)
 
     try:
         outcome = run_replay(

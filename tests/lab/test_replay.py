@@ -126,6 +126,21 @@ def test_replay_cli_writes_json_csv_and_html_for_a_period(
     assert "90.0 %" in page and "Supuesto, no medido" in page  # the new LGD, shown with its source
 
 
+def test_replay_cli_draws_no_progress_bar_off_a_terminal(storage: Storage, db_url: str, tmp_path: Path) -> None:
+    """Without --no-progress, stderr a pipe (a log file, cron): no tqdm bar, whose `\r`-joined lines #17 found in
+    log files; the option's help says so ("fuera de una terminal nunca la hay")."""
+    store_book(storage, n=5)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "policy", "replay", "--policy", str(ROOT / "engine/policy/default.toml"),
+         "--json"],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url}, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["assessments"] == 5
+    assert "\r" not in proc.stderr and "replay:" not in proc.stderr, proc.stderr
+
+
 def test_replay_counts_what_it_cannot_reassess(storage: Storage, db_url: str, tmp_path: Path) -> None:
     from tests.samples import policy_variant
 
