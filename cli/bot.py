@@ -372,3 +372,5 @@ class _Ptb:
     async def close(self) -> None:
         if self.ready:
             await self.application.shutdown()
+        else:  # getMe failed (a refused token, no Bot API): initialize() had opened the bot's HTTP sessions
+            await self.application.bot.shutdown()

@@ -73,6 +73,8 @@ async def test_refused_token_is_exit_3_and_unreachable_api_exit_4_without_traceb
             assert "Traceback" not in text and token not in text
             errors = [json.loads(x)["error"] for x in text.splitlines() if x.startswith('{"error"')]
             assert len(errors) == 1 and errors[0]["field"] == field
+            # and nothing else: python-telegram-bot left its aiohttp sessions open ("Unclosed client session")
+            assert text.strip().splitlines() == [text.strip()], text
     finally:
         await tg.stop()
 
