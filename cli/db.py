@@ -16,10 +16,14 @@ app = typer.Typer(help=copy.DB, no_args_is_help=True)
 
 def _check_url(url: str | None) -> None:
     """A URL SQLAlchemy cannot parse or has no driver for: bad input (--url) or configuration (DATABASE_URL)."""
+    from pydantic import ValidationError
+
     from storage.db import check_url
 
     try:
         check_url(url)
+    except ValidationError:  # another setting is invalid (reading DATABASE_URL reads them all): cli.errors says which
+        raise
     except ValueError as exc:
         if url:
             fail("invalid_database_url", f"URL de base de datos inválida: {exc}", field="--url")

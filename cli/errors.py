@@ -174,15 +174,12 @@ def classify(exc: BaseException) -> CliError | None:
             model_dir=str(getattr(exc, "model_dir", "")),
         )
     if _subclass_of(exc, "pydantic", ("ValidationError",)) and "Settings" in str(getattr(exc, "title", "")):
-        errors = cast(Any, exc).errors()  # a pydantic ValidationError, told by name above
-        fields = [".".join(str(p) for p in e.get("loc", ())) for e in errors]
-        return CliError(
-            "invalid_setting",
-            f"Configuración inválida en el entorno: {', '.join(fields)}.",
-            field=fields[0] if fields else None,
-            exit_code=ExitCode.CONFIG,
-            problems=[{"key": f, "message": e.get("msg", "")} for f, e in zip(fields, errors, strict=False)],
-        )
+        # the error of core.config.load_settings (`asesor api serve`, `asesor bot`), for every command alike
+        from core.config import settings_error_json  # loaded already: Settings raised this
+
+        body = dict(settings_error_json(cast(Any, exc))["error"])
+        code, message, field = body.pop("code"), body.pop("message"), body.pop("field", None)
+        return CliError(code, message, field=field, exit_code=ExitCode.CONFIG, **body)
     return None
 
 

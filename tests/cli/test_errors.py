@@ -88,6 +88,27 @@ def test_bad_setting_in_the_environment_is_exit_3(tmp_path: Path) -> None:
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["api", "serve"], ["bot"], ["db", "upgrade"], ["assess"], ["api", "handoff-url", "k", "a"]]
+)
+def test_an_invalid_setting_is_the_same_error_from_every_command(tmp_path: Path, args: list[str]) -> None:
+    """One shape (#17): `db upgrade` blamed DATABASE_URL with pydantic's raw text, and the commands that let the
+    error reach cli.errors said `problems: [{key, …}]` where `api serve` and `bot` say `[{field, …}]`."""
+    env = {"PATH": "/usr/bin:/bin", "BOT_MODE": "websocket", "BOT_TOKEN": "123456:" + "A" * 35}
+    p = subprocess.run(
+        [ASESOR, *args], env={**env, "ASESOR_DATA_DIR": str(tmp_path)}, input="", capture_output=True, text=True,
+        timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert p.returncode == ExitCode.CONFIG, p.stderr
+    assert _error(p.stderr) == {
+        "code": "invalid_setting",
+        "message": "Configuración inválida: revisa BOT_MODE.",
+        "field": "BOT_MODE",
+        "problems": [{"field": "BOT_MODE", "message": "Input should be 'polling' or 'webhook'"}],
+    }
+    assert "Traceback" not in p.stderr
+
+
 def _toy_app() -> typer.Typer:
     toy = typer.Typer(cls=AsesorGroup)
 
