@@ -200,6 +200,7 @@ FIELD_MESSAGES: dict[str, str] = {
     "missing": "Este campo es obligatorio.",
     "extra_forbidden": "Este campo no se admite.",
     "json_invalid": "El cuerpo no es JSON válido.",
+    "text_unicode": "El texto contiene caracteres Unicode inválidos (sustitutos sueltos).",
     "model_attributes_type": "Se esperaba un objeto JSON.",
     "model_type": "Se esperaba un objeto JSON.",
     "dict_type": "Se esperaba un objeto JSON.",
@@ -224,6 +225,11 @@ FIELD_MESSAGES: dict[str, str] = {
     "list_type": "Se esperaba una lista.",
 }
 FIELD_INVALID = "Valor inválido."
+# a JSON body the json module could not read for a reason other than its syntax (FastAPI answered 400 in English)
+BODY_NOT_UTF8 = "El cuerpo no es UTF-8 válido (byte {start})."
+BODY_TOO_DEEP = "El JSON anida demasiados niveles."
+BODY_NUMBER_TOO_LONG = "Un número del JSON tiene demasiados dígitos."
+BODY_UNREADABLE = "No se pudo leer el cuerpo de la solicitud."
 LIMIT_SUFFIX = "{message} (límite: {limit})"
 
 UNAVAILABLE: dict[str, str] = {

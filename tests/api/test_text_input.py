@@ -112,6 +112,36 @@ async def test_assessment_applicant_name(raw_client: httpx.AsyncClient, staff: d
     _assert_field(r, "applicant.name")
 
 
+async def test_a_lone_surrogate_is_named_in_spanish(raw_client: httpx.AsyncClient, staff: dict) -> None:
+    """pydantic's own str check meets a JSON `\\ud800` before core.text does: the same type and Spanish message."""
+    template = {"username": "nueva.persona", "password": "una-contraseña-larga", "role": "analyst"}
+    headers = {**staff["admin"].headers, "content-type": "application/json"}
+    r = await raw_client.post("/v1/users", content=_raw_json(template, "username", SURROGATE), headers=headers)
+    _assert_field(r, "username")
+    (error,) = r.json()["errors"]
+    assert error["type"] == "text_unicode" and "Unicode" in error["message"], error
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"answers": {"enganche": "20_30\xff\xfe"}}', "UTF-8"),  # bytes that are not UTF-8
+        (b"[" * 5_000 + b"]" * 5_000, "anida"),  # deeper than the json module's recursion, under the 64 KiB cap
+        (b'{"loan": {"vehicle_price": ' + b"9" * 5000 + b"}}", "dígitos"),  # over Python's 4,300 digits
+    ],
+    ids=["not-utf8", "too-deep", "huge-int"],
+)
+async def test_a_body_json_cannot_read_is_a_422_on_the_body(
+    raw_client: httpx.AsyncClient, staff: dict, body: bytes, words: str
+) -> None:
+    """FastAPI answered these 400 "There was an error parsing the body", in English and naming nothing."""
+    headers = {**staff["analyst"].headers, "content-type": "application/json"}
+    r = await raw_client.post("/v1/assessments", content=body, headers=headers)
+    _assert_field(r, "(cuerpo)")
+    (error,) = r.json()["errors"]
+    assert error["type"] == "json_invalid" and words in error["message"], error
+
+
 # ------------------------------------------------------------------------------------ routes without login
 async def test_token_login(raw_client: httpx.AsyncClient) -> None:
     r = await raw_client.post("/v1/auth/token", data={"username": NUL, "password": "lo-que-sea-123"})
