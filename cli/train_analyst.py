@@ -229,7 +229,15 @@ def run_card(
             "comparison": str(cited),
             "headline": card["headline"],
             "holdout": card["holdout"],
-            "candidates": {c: {k: s[k] for k in ("auc", "brier")} for c, s in card["candidates"]["candidates"].items()},
+            "candidates": {
+                c: {
+                    "auc": s["auc"],
+                    "brier": s["brier"],
+                    **{k: rec["verdicts"][c][k] for k in ("within_noise", "auc_sd_ratio", "stable", "as_good")},
+                }
+                for c, s in card["candidates"]["candidates"].items()
+            },
+            "stability_reference": rec["stability_reference"],
             "recommended": rec["recommended"],
             "total_seconds": round(time.perf_counter() - started, 2),
         }

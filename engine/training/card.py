@@ -248,19 +248,24 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"## 5. Candidatos en los mismos pliegues ({cand['folds']['n_repeats']} × {cand['folds']['n_splits']})",
         "",
-        "| candidato | ROC-AUC | Brier | log-loss | AUC: diferencia con el mejor (EE) | dentro del ruido | s |",
-        "|---|---|---|---|---|---|---|",
+        "| candidato | ROC-AUC | Brier | log-loss | AUC: diferencia con el mejor (EE) | dentro del ruido | "
+        "sd del AUC ÷ la del más estable | estable | tan bueno como el mejor | s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in cand["candidates"].items():
         v = rec["verdicts"][name]
+        ratio = "—" if v["auc_sd_ratio"] is None else f"{v['auc_sd_ratio']:.2f}×"
+        stable = "sin juzgar" if v["stable"] is None else ("sí" if v["stable"] else "no")
         lines.append(
             f"| `{name}`: {s['label']} | {_ms(s['auc'])} | {_ms(s['brier'])} | {_ms(s['log_loss'])} | "
             f"{-v['auc_gap_to_best']:+.4f} ({v['auc_gap_se']:.4f}) | {'sí' if v['within_noise'] else 'no'} | "
-            f"{s['seconds']:.1f} |"
+            f"{ratio} | {stable} | {'sí' if v['as_good'] else 'no'} | {s['seconds']:.1f} |"
         )
+    reference = rec["stability_reference"]
     lines += [
         "",
-        f"Regla: {rec['rule']}. Mejor AUC: `{rec['best_auc']}`; mejor Brier: `{rec['best_brier']}`. "
+        f"Regla: {rec['rule']}. Mejor AUC: `{rec['best_auc']}`; mejor Brier: `{rec['best_brier']}`; el más estable "
+        f"dentro del ruido: {f'`{reference}`' if reference else 'ninguno'}. "
         f"**Recomendado: `{rec['recommended']}`** ({LABELS[rec['recommended']]}). La sd entre pliegues es la "
         "estabilidad. `asesor train promote` cita esta comparación.",
         "",

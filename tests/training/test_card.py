@@ -14,7 +14,14 @@ from cli.main import app
 from engine.pd import features as F
 from engine.policy import default_policy
 from engine.training.applicant import load_german
-from engine.training.candidates import CANDIDATES, CandidateScores, Comparison, Folds, compare_candidates
+from engine.training.candidates import (
+    CANDIDATES,
+    STABILITY_FACTOR,
+    CandidateScores,
+    Comparison,
+    Folds,
+    compare_candidates,
+)
 from engine.training.card import build_card, render_markdown
 
 POLICY = default_policy()
@@ -71,6 +78,30 @@ def test_the_simpler_model_is_recommended_when_the_better_one_is_within_noise() 
     assert rec["recommended"] == "gbm" and not rec["verdicts"]["served"]["within_noise"]
 
 
+def test_a_simpler_model_within_noise_but_unsteady_across_folds_is_not_recommended() -> None:
+    rng = np.random.default_rng(1)
+    shared = rng.normal(0, 0.02, 50)  # the test folds' own noise, common to both candidates
+    steady = 0.71 + shared
+    # the same mean AUC, but a swing of its own with the training rows: its sd is about 3 times the steady one's
+    swinging = 0.71 + shared + rng.normal(0, 0.055, 50)
+    swinging += steady.mean() - swinging.mean()
+    brier = rng.normal(0.19, 0.01, 50)
+    scores = {"served": _scores("served", swinging, brier), "gbm": _scores("gbm", steady + 0.001, brier)}
+    rec = Comparison(Folds(5, 10), 1000, 0.2, scores).recommend()
+    served, gbm = rec["verdicts"]["served"], rec["verdicts"]["gbm"]
+    assert rec["best_auc"] == "gbm" and served["within_noise"] and gbm["within_noise"]  # as good on AUC and Brier
+    assert rec["stability_reference"] == "gbm" and rec["stability_judged"]
+    assert served["auc_sd_ratio"] > STABILITY_FACTOR and served["stable"] is False and not served["as_good"]
+    assert gbm["auc_sd_ratio"] == 1.0 and gbm["stable"] and gbm["as_good"]
+    assert rec["recommended"] == "gbm"  # the simplest is not chosen: it is not stable
+    assert f"{STABILITY_FACTOR:g} veces" in rec["rule"]
+    # with a handful of folds the sd is not judged: the simplest within noise is chosen again
+    few = {n: _scores(n, s.auc[:3], s.brier[:3]) for n, s in scores.items()}
+    rec = Comparison(Folds(3, 1), 1000, 1 / 3, few).recommend()
+    assert not rec["stability_judged"] and rec["verdicts"]["served"]["stable"] is None
+    assert rec["verdicts"]["served"]["within_noise"] and rec["recommended"] == "served"
+
+
 def test_the_card_heads_with_cv_mean_and_sd_and_keeps_the_holdout_beside(card: dict) -> None:
     h = card["headline"]
     assert h["n_repeats"] == 1 and h["n_splits"] == 3
@@ -83,6 +114,9 @@ def test_the_card_heads_with_cv_mean_and_sd_and_keeps_the_holdout_beside(card: d
     assert len(oof["reliability"]) == 10 and sum(r["rows"] for r in oof["reliability"]) == 1000
     assert f"pendiente de calibración {oof['calibration_slope']:.3f}" in md
     assert "Uso previsto" in md and "No previsto" in md
+    rec = card["candidates"]["recommendation"]
+    assert "sd del AUC ÷ la del más estable" in md and not rec["stability_judged"]  # 3 folds: shown, not judged
+    assert all(v["stable"] is None and v["auc_sd"] > 0 for v in rec["verdicts"].values())
     json.dumps(card)  # the JSON beside the Markdown
 
 
