@@ -157,6 +157,9 @@ TEMPORARY_ERROR = (
     "Por favor inténtalo de nuevo en unos segundos."
 )
 START_HINT = "Escribe /start para comenzar."
+CHAT_BAD_FORM = (
+    "No pude leer ese mensaje. Recarga la página e inténtalo de nuevo; tus respuestas guardadas siguen aquí."
+)
 CHAT_UNAVAILABLE = (
     "El chat no está disponible en este momento. Inténtalo de nuevo en unos minutos; tus respuestas guardadas "
     "no se pierden."

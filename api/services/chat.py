@@ -21,6 +21,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -43,6 +44,8 @@ COOKIE = "asesor_chat"
 COOKIE_SALT = "web-chat-session"
 COOKIE_MAX_AGE = 60 * 60 * 24 * 14  # as long as the dialog (storage/dialog_state.py)
 MAX_TEXT = 500  # a typed answer; the longest sensible one (a name, an amount) is far shorter
+# control characters a keyboard does not type (a NUL, an escape): a form can carry them, Telegram never does
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # what the dialog's texts use of Telegram's HTML: bold, italics, and the entities of escaped user values
 _KEEP = re.compile(r"(</?[bi]>|&(?:amp|lt|gt|quot|#39|#x27);)")
@@ -90,11 +93,15 @@ class WebChat:
         self.settings, self.parts, self.service = settings, parts, service
         # ASESOR_CHAT_SECRET, used for nothing else; itsdangerous signs with the last key and accepts any (rotation)
         self.cookies = URLSafeSerializer(list(reversed(settings.signing_keys("chat"))), salt=COOKIE_SALT)
+        # every turn checks its cookie's signature (~2 % of a turn's CPU): the answers for recent cookies are
+        # kept, bounded; the keys only change with a restart
+        self._verified = lru_cache(maxsize=4096)(self._verify)
 
     # -------------------------------------------------------------------------------------- sessions
     def session_of(self, cookie: str | None) -> str | None:
-        if not cookie:
-            return None
+        return self._verified(cookie) if cookie and len(cookie) <= 256 else None
+
+    def _verify(self, cookie: str) -> str | None:
         try:
             value = self.cookies.loads(cookie)
         except BadSignature:
@@ -116,7 +123,7 @@ class WebChat:
         if press:
             return Press(press[:64])
         if text is not None:
-            text = text.strip()[:MAX_TEXT]
+            text = _CONTROL.sub("", text).strip()[:MAX_TEXT]
             if text.startswith("/") and len(text) > 1:
                 return Command(text[1:].split(maxsplit=1)[0].lower())
             return Text(text)

@@ -60,7 +60,8 @@
     if (busy) return;
     busy = true;
     status.textContent = "";
-    var body = new FormData(form, ev.submitter || undefined);
+    // URL-encoded, as the plain form posts it (the server reads that form without a multipart parser)
+    var body = new URLSearchParams(new FormData(form, ev.submitter || undefined));
     fetch(form.action, {
       method: "POST",
       body: body,

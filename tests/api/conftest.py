@@ -5,8 +5,10 @@ HTTP by uvicorn in a thread (`served`), and the handoff form's fields as an appl
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,8 @@ from api.security import Role, create_access_token
 from core.config import Settings
 from storage.events import EventSink, SpoolOutbox
 from tests.samples import sample_profile
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 TEST_SECRET = "test-secret-key-for-api-tests"
 PASSWORD = "contraseña-segura-123"
@@ -69,6 +73,36 @@ def served(app: Any, port: int, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+class LiveServer:
+    """An app served by uvicorn (`served`) with what the tests read besides HTTP."""
+
+    def __init__(self, url: str, storage: Any, settings: Any, events: EventSink) -> None:
+        self.url, self.storage, self.settings, self.events = url, storage, settings, events
+
+
+@pytest.fixture
+def chat_live(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The API with the web chat on the test Redis (a namespace of its own), the real engine and SQLite."""
+    from storage.repositories import Storage
+    from tests.conftest import TEST_FERNET_KEY, TEST_PSEUDONYM_KEY
+    from tests.private_services import free_port
+
+    storage = Storage(sqlite_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=TEST_FERNET_KEY, data_dir=tmp_path)
+    port = free_port()
+    settings = make_settings(
+        sqlite_url, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}", REDIS_URL=REDIS_URL,
+        ASESOR_HANDOFF_REDIRECT_SECONDS=1,
+    )  # fmt: skip
+    events = EventSink(storage.engine, SpoolOutbox(tmp_path / "outbox", fsync=False), flush_interval=0.1)
+    app = create_app(
+        settings, storage=storage, event_sink=events, assessor_factory=shared_assessor, warm_engine=True,
+        chat_namespace=f"asesor-test-{uuid.uuid4().hex[:8]}",
+    )  # fmt: skip
+    with served(app, port) as url:
+        yield LiveServer(url, storage, settings, events)
+    storage.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.api import test_browser
-from tests.api.conftest import PASSWORD, make_handoff, seed_analytics, shared_assessor
-from tests.api.test_browser import OUTPUT, LiveServer
+from tests.api.conftest import PASSWORD, LiveServer, make_handoff, seed_analytics, shared_assessor
+from tests.api.test_browser import OUTPUT
 
 # the live server and Chromium of the browser tests, as fixtures of this module too
 live = test_browser.live

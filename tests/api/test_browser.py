@@ -22,7 +22,15 @@ from api.main import create_app
 from storage.events import EventSink, SpoolOutbox
 from storage.models import Event, FinancingRequest
 from storage.repositories import Storage
-from tests.api.conftest import PASSWORD, make_handoff, make_settings, seed_analytics, served, shared_assessor
+from tests.api.conftest import (
+    PASSWORD,
+    LiveServer,
+    make_handoff,
+    make_settings,
+    seed_analytics,
+    served,
+    shared_assessor,
+)
 from tests.private_services import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,11 +45,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "api"
-
-
-class LiveServer:
-    def __init__(self, url: str, storage: Storage, settings: Any, events: EventSink) -> None:
-        self.url, self.storage, self.settings, self.events = url, storage, settings, events
 
 
 @pytest.fixture

@@ -4,50 +4,22 @@ real engine, SQLite and Redis: the whole dialog to the financing form, a bad ans
 
 from __future__ import annotations
 
-import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from api.main import create_app
 from engine.policy import default_policy
-from storage.events import EventSink, SpoolOutbox
 from storage.models import Escalation, FinancingRequest
-from storage.repositories import Storage
-from tests.api.conftest import make_settings, served, shared_assessor
-from tests.api.test_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, LiveServer, _watch
-from tests.private_services import free_port
+from tests.api.conftest import LiveServer
+from tests.api.test_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, _watch
 from tests.samples import strong_answers
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POLICY = default_policy()
 ANSWERS = strong_answers()  # in the dialog's order
-
-
-@pytest.fixture
-def chat_live(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    from tests.conftest import TEST_FERNET_KEY, TEST_PSEUDONYM_KEY
-
-    storage = Storage(sqlite_url, pseudonym_key=TEST_PSEUDONYM_KEY, fernet_keys=TEST_FERNET_KEY, data_dir=tmp_path)
-    port = free_port()
-    settings = make_settings(
-        sqlite_url, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}", REDIS_URL=REDIS_URL,
-        ASESOR_HANDOFF_REDIRECT_SECONDS=1,
-    )  # fmt: skip
-    events = EventSink(storage.engine, SpoolOutbox(tmp_path / "outbox", fsync=False), flush_interval=0.1)
-    app = create_app(
-        settings, storage=storage, event_sink=events, assessor_factory=shared_assessor, warm_engine=True,
-        chat_namespace=f"asesor-test-{uuid.uuid4().hex[:8]}",
-    )  # fmt: skip
-    with served(app, port) as url:
-        yield LiveServer(url, storage, settings, events)
-    storage.dispose()
 
 
 @pytest.fixture

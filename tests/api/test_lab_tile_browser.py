@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from tests.api import test_browser
-from tests.api.conftest import PASSWORD
+from tests.api.conftest import PASSWORD, LiveServer
 from tests.api.test_accessibility import _axe, _fits, _login, _page
-from tests.api.test_browser import LiveServer, _num
+from tests.api.test_browser import _num
 from tests.lab.conftest import BOOK_SIZE, store_book
 from tests.models import default_model_dir
 from tests.samples import policy_variant
