@@ -8,6 +8,11 @@ with its TTL and deletes the lock in another script (RELEASE), both only if the 
 expired under a stuck turn is not overwritten: its data is dropped and LockNotOwnedError raised, as redis-py's
 Lock does. A turn that fails releases the lock without writing, so the applicant retries the same step.
 
+A turn may send other scripts' calls in its last round trip (`HeldDialog.send_with_release`): they run just
+before the release, the lock still held, in one pipeline (the web chat appends its transcript there, which
+saves a round trip per turn). They go as EVAL, not EVALSHA: Redis keeps the compiled script by its hash either
+way, and a Redis restarted meanwhile (its script cache empty) cannot fail the pipeline with NOSCRIPT.
+
 A Telegram turn shows the next screen before it ends (it edits the pressed message), so it writes first
 (`HeldDialog.commit`, the same script without the unlock: a third round trip): Redis dying between the screen and
 the unlock then loses no step, and the lock it could not delete expires on its own. If showing the screen fails
@@ -139,10 +144,21 @@ def _decode(raw: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None  # written by something else: start clean, never crash
 
 
+@dataclass(slots=True)
+class ScriptCall:
+    """A Lua script's call to send in a turn's last round trip (`HeldDialog.send_with_release`); `result` is
+    its reply once the turn ended."""
+
+    source: str
+    keys: list[str]
+    args: list[Any]
+    result: Any = None
+
+
 class HeldDialog:
     """The stored dialog of the conversation whose lock this turn holds (dialogs.service's `StateSlot`)."""
 
-    __slots__ = ("_commit", "_parsed", "_raw", "_value", "committed", "first_time", "mode")
+    __slots__ = ("_commit", "_parsed", "_raw", "_value", "along", "committed", "first_time", "mode")
 
     def __init__(self, raw: bytes | str | None, first_time: bool | None) -> None:
         self._raw, self._parsed = raw, False
@@ -151,6 +167,12 @@ class HeldDialog:
         self.first_time = first_time  # None: the turn did not ask (no idempotency key)
         self.committed = False  # written by `commit` while the turn still holds the lock
         self._commit: Callable[[], Awaitable[None]] | None = None
+        self.along: list[ScriptCall] = []
+
+    def send_with_release(self, call: ScriptCall) -> None:
+        """Run `call` when the turn ends without error, just before the release and in its round trip (the
+        lock still held, so turns of one conversation stay in order); not at all if the turn fails."""
+        self.along.append(call)
 
     async def commit(self) -> None:
         """Write the turn's dialog now, keeping the lock. A surface that shows the next screen before the turn
@@ -241,7 +263,10 @@ class DialogStore:
                 mode, data = ("set", original) if original else ("del", b"")
             release: list[str | bytes | int] = [token, mode, data, self.ttl_s]
             try:
-                owned = await self._release(keys=[key.lock, key.data], args=release)
+                if ok and held.along:
+                    owned = await self._release_along(key, release, held.along)
+                else:
+                    owned = await self._release(keys=[key.lock, key.data], args=release)
             except RedisError:
                 if not (ok and held.committed and mode == "keep"):
                     raise
@@ -250,6 +275,16 @@ class DialogStore:
                 owned = True
             if not owned and ok:
                 raise LockNotOwnedError("the chat's lock expired before the turn ended; its data was not written")
+
+    async def _release_along(self, key: DialogKey, release: list[Any], along: list[ScriptCall]) -> Any:
+        pipe = self.redis.pipeline(transaction=False)
+        for call in along:
+            pipe.eval(call.source, len(call.keys), *call.keys, *call.args)
+        pipe.eval(RELEASE, 2, key.lock, key.data, *release)
+        *results, owned = await pipe.execute()
+        for call, result in zip(along, results, strict=True):
+            call.result = result
+        return owned
 
     async def first_time(self, seen: str) -> bool:
         """The idempotency guard alone, for a turn that holds no conversation (an advisors' chat update)."""

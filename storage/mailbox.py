@@ -29,6 +29,7 @@ from dialogs.delivery import TELEGRAM, WEB, Outgoing, Say, from_wire, to_wire
 from dialogs.outbox import Receipts, deliver_tracked
 from dialogs.ports import Sealer
 from dialogs.ui import Button, Keyboard, Reply
+from storage.dialog_state import ScriptCall
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +79,31 @@ return {last, tonumber(redis.call('GET', KEYS[3]) or 0)}
 """
 
 
+@dataclass(frozen=True, slots=True)
+class PendingAppend:
+    """A transcript append on its way (`ChatLog.appending`); `stored()` once its call has its result."""
+
+    call: ScriptCall
+    entries: list[tuple[str, Reply]]
+    at: float
+
+    def stored(self) -> tuple[list[LogEntry], int, int]:
+        """The entries as stored, the last sequence number and the base."""
+        last, base = (int(v) for v in self.call.result)
+        first = last - len(self.entries) + 1
+        return (
+            [LogEntry(first + i, who, r.text, r.keyboard, self.at) for i, (who, r) in enumerate(self.entries)],
+            last,
+            base,
+        )
+
+
 class ChatLog:
     """Per session: the entries (a capped Redis list of sealed entries), their last sequence number, and the
     `base` up to which entries were cleared (a page that shows those must start over)."""
 
     def __init__(self, redis: Redis, sealer: Sealer, prefix: str = "asesor:chat") -> None:
         self.redis, self.sealer, self.prefix = redis, sealer, prefix
-        self._append = redis.register_script(APPEND)
 
     def _k(self, session: str, part: str) -> str:
         return f"{self.prefix}:{session}:{part}"
@@ -94,13 +113,20 @@ class ChatLog:
     ) -> tuple[list[LogEntry], int, int]:
         """Append (who, reply) entries, after forgetting the transcript when `clear` (the dialog ended), in one
         round trip. Returns the entries as stored, the last sequence number and the base."""
+        pending = self.appending(session, entries, clear=clear)
+        call = pending.call
+        pending.call.result = await self.redis.eval(call.source, len(call.keys), *call.keys, *call.args)
+        return pending.stored()
+
+    def appending(self, session: str, entries: list[tuple[str, Reply]], *, clear: bool = False) -> PendingAppend:
+        """The same append as a script call for a dialog turn to send with its release
+        (storage.dialog_state.HeldDialog.send_with_release): the turn's transcript costs no round trip of
+        its own."""
         now = time.time()
         sealed = [self.sealer.seal(orjson.dumps([who, r.text, _kb(r.keyboard), now]).decode()) for who, r in entries]
         keys = [self._k(session, "log"), self._k(session, "seq"), self._k(session, "base")]
-        last, base = await self._append(keys=keys, args=[int(clear), LOG_MAX_ENTRIES, LOG_TTL_SECONDS, *sealed])
-        first = int(last) - len(entries) + 1
-        stored = [LogEntry(first + i, who, r.text, r.keyboard, now) for i, (who, r) in enumerate(entries)]
-        return stored, int(last), int(base)
+        args: list[Any] = [int(clear), LOG_MAX_ENTRIES, LOG_TTL_SECONDS, *sealed]
+        return PendingAppend(ScriptCall(APPEND, keys, args), entries, now)
 
     async def marks(self, session: str) -> tuple[int, int]:
         """(last sequence number, base): one round trip, for a page asking whether anything changed."""

@@ -37,7 +37,7 @@ from dialogs.state import load_state
 from dialogs.ui import Keyboard, Reply, parse_payload
 from storage.dialog_state import DialogKey, redis_client, seen_key
 from storage.events import EventSink
-from storage.mailbox import LogEntry
+from storage.mailbox import LogEntry, PendingAppend
 from storage.repositories import Storage
 
 COOKIE = "asesor_chat"
@@ -132,22 +132,24 @@ class WebChat:
     async def turn(self, session: str, event: Event, turn_id: str | None, seen: int, *, echo: bool = True) -> ChatView:
         """Run one turn of the session (or, for a turn id seen before, nothing) and return what the page
         lacks since `seen`: the new transcript entries and the current buttons. `echo`: show what the applicant
-        said (not for the first visit's automatic start). Three Redis round trips when the page is up to date:
-        the lock with the dialog, the transcript's append, the dialog with the lock's release."""
+        said (not for the first visit's automatic start). Two Redis round trips when the page is up to date:
+        the lock with the dialog, then the transcript's append with the dialog and the lock's release."""
         conv = Conversation(Address(WEB, session), self.service.user_key(WEB, session))
         turn_key = seen_key(f"web:{session}", turn_id) if turn_id else None
-        added: list[LogEntry] | None = None
+        pending: PendingAppend | None = None
         async with self.parts.dialogs.turn(DialogKey.web(session), seen=turn_key) as held:
             if held.first_time is not False:
                 before = held.get()
                 result = await self.service.handle(conv, event, held)
                 said = self._said(event, before) if echo else None
-                entries = self._entries(said, result)
-                added, last, base = await self.parts.chat_log.append(session, entries, clear=held.mode == "del")
+                pending = self.parts.chat_log.appending(session, self._entries(said, result), clear=held.mode == "del")
+                held.send_with_release(pending.call)
             stored = held.get()
         rev = stored.get("rev") if stored else None
         rev = rev if isinstance(rev, int) else None
-        if added is not None and seen == last - len(added) and not 0 < seen <= base:
+        if pending is not None:
+            added, last, base = pending.stored()
+        if pending is not None and seen == last - len(added) and not 0 < seen <= base:
             return ChatView(last, rev, [self._shown(e, rev) for e in added], uuid.uuid4().hex)
         return await self.view(session, seen, rev)  # something else was added meanwhile (an advisor, a tab)
 

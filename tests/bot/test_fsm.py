@@ -12,7 +12,7 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, LockNotOwnedError
 
-from storage.dialog_state import DialogKey, DialogStore, redis_client, seen_key
+from storage.dialog_state import DialogKey, DialogStore, ScriptCall, redis_client, seen_key
 
 
 @pytest.fixture
@@ -189,3 +189,32 @@ async def test_without_a_commit_a_failed_unlock_is_an_error(store: DialogStore) 
         async with flaky.turn(key) as held:
             held.set({"step": "q2"})
     assert await store.read(key) is None
+
+
+# KEYS: the lock, a key of its own. -> whether the lock was held when it ran, and what it found under its key
+PROBE = "redis.call('INCR', KEYS[2]); return {redis.call('EXISTS', KEYS[1]), redis.call('GET', KEYS[2])}"
+
+
+async def test_a_call_sent_with_the_release_runs_under_the_lock_in_its_round_trip(store: DialogStore) -> None:
+    key = _key()
+    counter = f"{key.part('probe')}"
+    await store.redis.script_flush()  # as after a Redis restart: the pipeline must not fail with NOSCRIPT
+    calls = [ScriptCall(PROBE, [key.lock, counter], []), ScriptCall(PROBE, [key.lock, counter], [])]
+    async with store.turn(key) as held:
+        held.set({"step": "q2"})
+        for call in calls:
+            held.send_with_release(call)
+        assert not await store.redis.exists(counter)  # not before the turn ends
+    assert [c.result for c in calls] == [[1, b"1"], [1, b"2"]]  # in order, the lock still held
+    assert await store.read(key) == {"step": "q2"} and not await store.redis.exists(key.lock)
+
+
+async def test_a_failed_turn_sends_nothing_with_its_release(store: DialogStore) -> None:
+    key = _key()
+    call = ScriptCall(PROBE, [key.lock, key.part("probe")], [])
+    with pytest.raises(RuntimeError):
+        async with store.turn(key) as held:
+            held.send_with_release(call)
+            raise RuntimeError("the turn failed")
+    assert call.result is None and not await store.redis.exists(key.part("probe"))
+    assert not await store.redis.exists(key.lock)
