@@ -255,6 +255,36 @@ async def test_async_emit_and_flusher_task(db_url: str, tmp_path: Path) -> None:
     engine.dispose()
 
 
+class CountingSpool(SpoolOutbox):
+    """A spool that counts its writes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, fsync=False)
+        self.writes: list[int] = []
+
+    def put(self, records: list[str]) -> None:
+        self.writes.append(len(records))
+        super().put(records)
+
+
+async def test_emits_within_the_window_share_one_outbox_write(sqlite_url: str, tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url)
+    spool = CountingSpool(tmp_path / "spool")
+    sink = EventSink(engine, spool, emit_window=0.05)
+    events = [e for i in range(8) for e in dialog_events(f"{i + 200:064x}")]
+    # eight turns emitting at once, and one whose caller is cancelled before the write: its events still land
+    cancelled = asyncio.create_task(sink.aemit_many(dialog_events(f"{300:064x}")))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.gather(*(sink.aemit_many(events[i : i + 4]) for i in range(0, len(events), 4)))
+    assert spool.writes == [len(events) + len(dialog_events("0" * 64))]  # one write for all of them
+    await asyncio.sleep(0.1)  # a later emit opens a window of its own
+    await sink.aemit(FunnelEvent(name="BotStarted", user_key="e" * 64))
+    assert spool.writes[1:] == [1]
+    assert sink.flush() == sum(spool.writes) and sink.dropped == 0
+    engine.dispose()
+
+
 # ---------------------------------------------------------------------------------------- outage test
 @pytest.fixture(scope="module")
 def private_pg() -> Iterator[PrivatePostgres]:
