@@ -25,7 +25,7 @@ def _day(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        fail("invalid_input", f"{option} must be a date YYYY-MM-DD", field=option)
+        fail("invalid_input", copy.ERR_DATE.format(option=option), field=option)
 
 
 def replay_command(
@@ -44,13 +44,13 @@ def replay_command(
     """Re-evalúa las evaluaciones guardadas con otra política, sin tocarlas, y compara lado a lado."""
     day_from, day_to = _day(since, "--since"), _day(until, "--until")
     if day_from and day_to and day_from > day_to:
-        fail("invalid_input", "--since must not be after --until", field="--since")
+        fail("invalid_input", copy.ERR_SINCE_AFTER_UNTIL, field="--since")
     if scheduler is not None and not scheduler.startswith("tcp://"):
-        fail("invalid_input", "--scheduler must look like tcp://HOST:PORT", field="--scheduler")
+        fail("invalid_input", copy.ERR_SCHEDULER_URL, field="--scheduler")
     try:
         raw = policy.read_bytes()
     except OSError as exc:
-        fail("invalid_policy", f"cannot read {policy}: {exc.strerror or exc}", field="--policy")
+        fail("invalid_policy", copy.ERR_CANNOT_READ.format(path=policy, reason=exc.strerror or exc), field="--policy")
 
     from lab.replay import ReplaySpec, run_replay
     from lab.report import changes_csv, render_html, text_summary
@@ -87,7 +87,7 @@ def replay_command(
     except OSError as exc:  # a Dask scheduler that cannot be reached (a database failure is classified by the root)
         fail(
             "scheduler_unavailable",
-            f"cannot reach {scheduler}: {exc}",
+            copy.ERR_SCHEDULER_UNREACHABLE.format(scheduler=scheduler, reason=exc),
             field="--scheduler",
             exit_code=ExitCode.UNAVAILABLE,
         )

@@ -54,14 +54,14 @@ def applicant(
         from cli.train_from_db import OutcomesError, export_outcomes_csv
 
         if data is not None:
-            _fail("invalid_options", "--data and --from-db exclude each other")
+            _fail("invalid_options", copy.ERR_EXCLUSIVE.format(first="--data", second="--from-db"))
         try:
             data = export_outcomes_csv(outcomes_source, get_settings().data_dir / "training_data", database_url)
         except OutcomesError as exc:
             _fail("no_outcomes", str(exc))
     source = data or DATA_PATH
     if not source.is_file():
-        _fail("data_not_found", f"no such file: {source}")
+        _fail("data_not_found", copy.ERR_NO_SUCH_FILE.format(path=source))
     path, artifact = train_applicant(directory, policy, source)
     out = {
         "model_version": artifact["model_version"],

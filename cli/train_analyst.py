@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from cli import errors
+from core import copy_es as copy
 
 
 def fail(error: str, message: str, **extra: Any) -> NoReturn:
@@ -95,9 +96,14 @@ def run_report(
     chosen_strategies = tuple(s.strip() for s in strategies.split(",") if s.strip())
     unknown = [s for s in chosen_strategies if s not in STRATEGIES]
     if unknown or not chosen_strategies:
-        fail("invalid_strategies", f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}")
+        fail(
+            "invalid_strategies",
+            copy.ERR_UNKNOWN_NAMES.format(
+                what=copy.ERR_STRATEGIES, unknown=", ".join(unknown), known=", ".join(STRATEGIES)
+            ),
+        )
     if not 0 < valid_share < 1:
-        fail("invalid_valid_share", "valid share must be between 0 and 1")
+        fail("invalid_valid_share", copy.ERR_VALID_SHARE, field="--valid-share")
     started = time.perf_counter()
     policy = _policy(policy_file)
     defn = _definition(dataset, dataset_file)
@@ -193,15 +199,20 @@ def run_card(
     names = tuple(c.strip() for c in candidates.split(",") if c.strip())
     unknown = [c for c in names if c not in CANDIDATES]
     if unknown or not names:
-        fail("invalid_candidates", f"unknown candidates {unknown}; known: {', '.join(CANDIDATES)}")
+        fail(
+            "invalid_candidates",
+            copy.ERR_UNKNOWN_NAMES.format(
+                what=copy.ERR_CANDIDATES, unknown=", ".join(unknown), known=", ".join(CANDIDATES)
+            ),
+        )
     try:
         shown = tuple(float(r) for r in rates.split(",") if r.strip())
     except ValueError:
-        fail("invalid_rates", f"--rates must be a comma list of numbers, got {rates!r}")
+        fail("invalid_rates", copy.ERR_RATES_NOT_NUMBERS.format(rates=rates), field="--rates")
     if any(not 0 < r < 1 for r in shown):
-        fail("invalid_rates", "every rate must be between 0 and 1")
+        fail("invalid_rates", copy.ERR_RATES_RANGE, field="--rates")
     if data is not None and not data.is_file():
-        fail("data_not_found", f"no such file: {data}")
+        fail("data_not_found", copy.ERR_NO_SUCH_FILE.format(path=data), field="--data")
     policy = _policy(policy_file)
     started = time.perf_counter()
     card, _comparison = build_card(
@@ -263,7 +274,7 @@ def _cohort(
             try:
                 frame = pd.read_csv(cohort)
             except (OSError, ValueError) as exc:
-                fail("invalid_cohort", f"cannot read {cohort}: {exc}")
+                fail("invalid_cohort", copy.ERR_CANNOT_READ.format(path=cohort, reason=exc))
             if defn.target not in frame.columns:
                 X = frame.rename(columns=defn.rename).drop(columns=[c for c in defn.drop if c in frame.columns])
                 return X, None, f"{cohort} ({len(X)} filas, sin resultado)"
@@ -284,7 +295,7 @@ def _cohort(
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        fail("invalid_cohort", f"cannot read {path}: {exc}")
+        fail("invalid_cohort", copy.ERR_CANNOT_READ.format(path=path, reason=exc))
     outcome = (frame[TARGET] == BAD).to_numpy().astype(int) if TARGET in frame.columns else None
     return frame, outcome, f"{path} ({len(frame)} filas)"
 
@@ -336,7 +347,7 @@ def run_compare(
             review_pd_below=policy.pd.review_pd_below,
         )
     except (KeyError, ValueError) as exc:
-        fail("cohort_mismatch", f"the cohort does not fit the models: {exc}")
+        fail("cohort_mismatch", copy.ERR_COHORT_MISMATCH_MODELS.format(reason=exc))
     from engine.pd.registry import save_comparison
 
     body = {
@@ -419,16 +430,16 @@ def run_psi(
     artifact = _read_artifact(directory, name, version)
     scorer = scorer_for(artifact, _scaling(policy))
     if from_db and cohort is not None:
-        fail("invalid_options", "--cohort and --from-db exclude each other")
+        fail("invalid_options", copy.ERR_EXCLUSIVE.format(first="--cohort", second="--from-db"))
     try:
         if from_db:
             # the applicants the model assessed in a period, binned where they are stored against the training
             # population the artifact keeps: the same figures as the dashboard and /metrics
             if not isinstance(scorer, ApplicantScorer):
-                fail("unsupported_model", "--from-db monitors the applicant model: the dialog has no seed-001 features")
+                fail("unsupported_model", copy.ERR_FROM_DB_APPLICANT_ONLY)
             reference = artifact.get("reference")
             if not reference:
-                fail("no_reference", f"{artifact['model_version']} keeps no training population: retrain it")
+                fail("no_reference", copy.ERR_NO_REFERENCE.format(version=artifact["model_version"]))
             from cli.train_from_db import OutcomesError, population_counts
 
             try:
@@ -436,7 +447,7 @@ def run_psi(
             except OutcomesError as exc:
                 fail("database_unavailable", str(exc))
             if not counts["assessments"]:
-                fail("empty_cohort", "no assessments of this model with recorded inputs in that period")
+                fail("empty_cohort", copy.ERR_EMPTY_COHORT)
             rows = [
                 {"variable": r["variable"], "psi": r["psi"], "band": r["label"], "band_code": r["band"]}
                 for r in psi_rows(reference, counts["counts"])
@@ -462,7 +473,7 @@ def run_psi(
                 for r in table.to_dict("records")
             ]
     except (KeyError, ValueError) as exc:
-        fail("cohort_mismatch", f"the cohort does not fit the model: {exc}")
+        fail("cohort_mismatch", copy.ERR_COHORT_MISMATCH.format(reason=exc))
     emit(
         {
             "name": name,
@@ -499,12 +510,12 @@ def run_score(
     if not isinstance(scorer, Seed001Scorer):
         fail(
             "unsupported_model",
-            "reason codes come from a seed-001 model's scorecard; use `asesor assess` for applicants",
+            copy.ERR_REASON_CODES_SEED001,
         )
     X, _y, _desc = _cohort(artifact, dataset, dataset_file, cohort, whole=False)
     try:
         rows = scorer.explain(X, top=top)
     except (KeyError, ValueError) as exc:
-        fail("cohort_mismatch", f"the cohort does not fit the model: {exc}")
+        fail("cohort_mismatch", copy.ERR_COHORT_MISMATCH.format(reason=exc))
     for i, row in enumerate(rows, start=1):
         sys.stdout.write(json.dumps({"line": i, "model_version": scorer.version, **row}, ensure_ascii=False) + "\n")

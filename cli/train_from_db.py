@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core import copy_es as copy
+
 # an outcome row keeps its validated source row in `features`; `defaulted` is the normalised outcome and is
 # written back as German Credit's target
 TARGET = "creditability"
@@ -30,9 +32,7 @@ def outcome_rows(source: str, database_url: str | None = None) -> list[dict[str,
     try:
         rows = training_reads.loan_outcomes(source, database_url)
     except training_reads.ReadError as exc:
-        raise OutcomesError(
-            f"cannot read loan_outcomes ({exc}); run `asesor db upgrade` and `asesor etl load`"
-        ) from exc
+        raise OutcomesError(copy.ERR_OUTCOMES_UNREADABLE.format(reason=exc)) from exc
     return [{**features, TARGET: "bad" if defaulted else "good"} for features, defaulted in rows]
 
 
@@ -40,7 +40,7 @@ def export_outcomes_csv(source: str, directory: Path, database_url: str | None =
     """Write the outcomes of `source` as a CSV the applicant training reads; returns its path."""
     rows = outcome_rows(source, database_url)
     if not rows:
-        raise OutcomesError(f"no loan_outcomes rows for source {source!r}: load them first with `asesor etl load`")
+        raise OutcomesError(copy.ERR_NO_OUTCOMES.format(source=source))
     columns = [c for c in rows[0] if c != TARGET] + [TARGET]
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"loan_outcomes-{source}.csv"
@@ -67,4 +67,4 @@ def population_counts(
     try:
         return training_reads.population_counts(reference, model_version, since, until, database_url)
     except training_reads.ReadError as exc:
-        raise OutcomesError(f"cannot read assessments ({exc}); run `asesor db upgrade`") from exc
+        raise OutcomesError(copy.ERR_ASSESSMENTS_UNREADABLE.format(reason=exc)) from exc

@@ -178,6 +178,39 @@ USAGE_GENERIC = "Uso incorrecto: {reason}"
 USAGE_NOT_ONE_OF = "{value} no es un valor admitido; usa uno de {choices}."
 ROOT_LOG_LEVEL_CHOICES = "usa uno de {choices}"
 
+# ------------------------------------------------------------------------ CLI errors (the analysts' commands')
+ERR_NO_SUCH_FILE = "No existe el archivo {path}."
+ERR_CANNOT_READ = "No se pudo leer {path}: {reason}"
+ERR_EXCLUSIVE = "{first} y {second} se excluyen: usa solo una."
+ERR_UNKNOWN_NAMES = "{what} desconocidas: {unknown}; las conocidas son: {known}."
+ERR_STRATEGIES = "Estrategias"
+ERR_CANDIDATES = "Opciones de modelo"
+ERR_VALID_SHARE = "--valid-share debe estar entre 0 y 1 (sin incluirlos)."
+ERR_RATES_NOT_NUMBERS = "--rates debe ser una lista de números separados por comas, no {rates!r}."
+ERR_RATES_RANGE = "Cada tasa de --rates debe estar entre 0 y 1 (sin incluirlos)."
+ERR_COHORT_MISMATCH = "La cohorte no corresponde al modelo: {reason}"
+ERR_COHORT_MISMATCH_MODELS = "La cohorte no corresponde a los modelos: {reason}"
+ERR_FROM_DB_APPLICANT_ONLY = (
+    "--from-db monitorea el modelo de solicitantes (--name applicant): el diálogo no recoge las variables de un "
+    "modelo de la semilla 001."
+)
+ERR_NO_REFERENCE = "{version} no guarda su población de entrenamiento: reentrénalo con `asesor train applicant`."
+ERR_EMPTY_COHORT = "No hay evaluaciones de este modelo con sus variables registradas en ese periodo."
+ERR_REASON_CODES_SEED001 = (
+    "Los códigos de razón salen de la tarjeta de puntuación de un modelo de la semilla 001; para solicitantes usa "
+    "`asesor assess`."
+)
+ERR_OUTCOMES_UNREADABLE = (
+    "No se pudo leer loan_outcomes ({reason}); ejecuta `asesor db upgrade` y carga los resultados con "
+    "`asesor etl load`."
+)
+ERR_NO_OUTCOMES = "No hay filas de loan_outcomes de la fuente {source!r}: cárgalas antes con `asesor etl load`."
+ERR_ASSESSMENTS_UNREADABLE = "No se pudieron leer las evaluaciones ({reason}); ejecuta `asesor db upgrade`."
+ERR_DATE = "{option} debe ser una fecha AAAA-MM-DD."
+ERR_SINCE_AFTER_UNTIL = "--since no puede ser posterior a --until."
+ERR_SCHEDULER_URL = "--scheduler debe tener la forma tcp://HOST:PUERTO."
+ERR_SCHEDULER_UNREACHABLE = "No se pudo contactar el planificador de Dask {scheduler}: {reason}"
+
 # --------------------------------------------------------------------------------------- API problem details
 PROBLEM_TITLES: dict[int, str] = {
     400: "Solicitud incorrecta",

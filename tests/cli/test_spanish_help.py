@@ -99,3 +99,56 @@ def test_assess_errors_are_spanish() -> None:
     assert {e["message"] for e in err["errors"]} == {copy.FIELD_MESSAGES["missing"]}
     r = runner.invoke(app, ["assess"], input='{"answers": ')
     assert _error(r.stderr)["message"] == "No es JSON válido: se esperaba un valor (línea 1, columna 13)"
+
+
+_MISSING_CSV = "/no/existe/cohorte.csv"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (["train", "report", "--strategies", "none,nada"], "invalid_strategies", None),
+        (["train", "report", "--valid-share", "1.5"], "invalid_valid_share", copy.ERR_VALID_SHARE),
+        (["train", "card", "--candidates", "served,nada"], "invalid_candidates", None),
+        (["train", "card", "--rates", "x,y"], "invalid_rates", copy.ERR_RATES_NOT_NUMBERS.format(rates="x,y")),
+        (["train", "card", "--rates", "0.05,2"], "invalid_rates", copy.ERR_RATES_RANGE),
+        (["train", "card", "--data", _MISSING_CSV], "data_not_found", copy.ERR_NO_SUCH_FILE.format(path=_MISSING_CSV)),
+        (
+            ["train", "applicant", "--from-db", "--data", _MISSING_CSV],
+            "invalid_options",
+            copy.ERR_EXCLUSIVE.format(first="--data", second="--from-db"),
+        ),
+        (
+            ["train", "psi", "--name", "applicant", "--from-db", "--cohort", _MISSING_CSV],
+            "invalid_options",
+            copy.ERR_EXCLUSIVE.format(first="--cohort", second="--from-db"),
+        ),
+        (
+            ["policy", "replay", "--policy", "p.toml", "--since", "2026-13-01"],
+            "invalid_input",
+            copy.ERR_DATE.format(option="--since"),
+        ),
+        (
+            ["policy", "replay", "--policy", "p.toml", "--since", "2026-12-02", "--until", "2026-12-01"],
+            "invalid_input",
+            copy.ERR_SINCE_AFTER_UNTIL,
+        ),
+        (
+            ["policy", "replay", "--policy", "p.toml", "--scheduler", "localhost:8786"],
+            "invalid_input",
+            copy.ERR_SCHEDULER_URL,
+        ),
+    ],
+)
+def test_analyst_command_errors_are_spanish(args: list[str], code: str, expected: str | None) -> None:
+    """The analysts' commands (`train`, `policy replay`) refuse their own options in Spanish, with the words of
+    core/copy_es.py, before loading anything."""
+    r = runner.invoke(app, args)
+    err = _error(r.stderr)
+    assert r.exit_code == 2 and err["code"] == code, r.stderr
+    if expected is None:  # a list of unknown names: the template's words around them
+        what = copy.ERR_STRATEGIES if code == "invalid_strategies" else copy.ERR_CANDIDATES
+        assert str(err["message"]).startswith(f"{what} desconocidas: nada; las conocidas son: ")
+    else:
+        assert err["message"] == expected
+    assert not ENGLISH.search(str(err["message"]).replace("--from-db", "").replace("--cohort", "")), err["message"]
