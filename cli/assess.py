@@ -226,6 +226,12 @@ def assess_command(
     except ValueError:
         sys.stderr.write(_error(copy.ASSESS_BAD_AS_OF, field="--as-of") + "\n")
         raise typer.Exit(2) from None
+    if sys.stdin.isatty():  # a person at a terminal, not a pipe: say what is awaited instead of waiting silently
+        sys.stderr.write(  # at once, not after the seconds the engine takes to load (they overlap the typing)
+            "asesor assess: pega un perfil JSON (SPEC §7) y termina con Ctrl-D, o redirige un archivo: "
+            "asesor assess < examples/profile.json\n"
+        )
+        sys.stderr.flush()
     from core.config import get_settings
     from engine.assess import get_assessor
 
@@ -235,11 +241,6 @@ def assess_command(
     except PolicyError as exc:
         policy_failure(exc, "--policy" if policy else None)
 
-    if sys.stdin.isatty():  # a person at a terminal, not a pipe: say what is awaited instead of waiting silently
-        sys.stderr.write(
-            "asesor assess: pega un perfil JSON (SPEC §7) y termina con Ctrl-D, o redirige un archivo: "
-            "asesor assess < examples/profile.json\n"
-        )
     if jsonl:
         n_workers = workers or os.cpu_count() or 1
         bad = run_jsonl(assessor, sys.stdin.buffer, n_workers, day, sys.stdout, sys.stderr)

@@ -164,3 +164,39 @@ def test_invalid_utf8_spoils_only_its_line(env):
     assert [json.loads(x)["line"] for x in p.stdout.splitlines()] == [1, 3]
     err = json.loads(p.stderr.decode().strip().splitlines()[-1])
     assert err["line"] == 2 and err["error"]["code"] == "invalid_encoding"
+
+
+def test_on_a_terminal_it_says_what_it_expects_before_the_engine_loads(env, tmp_path):
+    """#17: `asesor assess` on a terminal waited silently. The hint comes at once: with a model directory that
+    cannot be used (a file), it is still written, before the JSON error of the model."""
+    import pty
+    import select
+    import time
+
+    def typed(env_: dict[str, str], profile: str | None) -> tuple[str, str, int]:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "assess", "--as-of", "2026-11-24"], stdin=slave,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_, cwd=ROOT,
+        )  # fmt: skip
+        os.close(slave)
+        err = b""
+        end = time.monotonic() + 120
+        while b"Ctrl-D" not in err and proc.poll() is None and time.monotonic() < end:
+            if select.select([proc.stderr], [], [], 0.5)[0]:
+                err += os.read(proc.stderr.fileno(), 4096)  # type: ignore[union-attr]
+        if profile is not None:
+            os.write(master, profile.encode() + b"\n\x04")  # the paste, then Ctrl-D
+        out, rest = proc.communicate(timeout=300)
+        os.close(master)
+        return out.decode(), (err + rest).decode(), proc.returncode
+
+    out, err, code = typed(env, json.dumps(SAMPLE))
+    assert code == 0 and err.startswith("asesor assess: pega un perfil JSON"), err
+    assert json.loads(out)["bank_fit"]["recommended"] == "bbva"
+
+    not_a_dir = tmp_path / "models"
+    not_a_dir.write_text("")
+    out, err, code = typed({**env, "ASESOR_MODEL_DIR": str(not_a_dir)}, None)
+    assert code != 0 and out == "", err
+    assert err.startswith("asesor assess: pega un perfil JSON") and '{"error"' in err, err
