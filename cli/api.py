@@ -52,6 +52,10 @@ def serve(
         # prometheus_client reads the variable itself when the workers import it: a value from .env must reach it
         settings.prometheus_multiproc_dir.mkdir(parents=True, exist_ok=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.prometheus_multiproc_dir)
+    # a data or model directory that cannot be made is configuration (cli.errors: exit 3 naming the variable),
+    # said here: in uvicorn's lifespan it was a traceback in the log and "Application startup failed"
+    for directory in (settings.data_dir, settings.resolved_model_dir):
+        directory.mkdir(parents=True, exist_ok=True)
     _check_port(host, port)
     if migrate:
         from storage.db import migrate as run_migrations

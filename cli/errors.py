@@ -173,6 +173,15 @@ def classify(exc: BaseException) -> CliError | None:
             version=getattr(exc, "version", None),
             model_dir=str(getattr(exc, "model_dir", "")),
         )
+    if isinstance(exc, OSError) and getattr(exc, "filename", None) and (variable := _directory_setting(exc)):
+        where, path = variable
+        return CliError(
+            "unusable_directory",
+            f"{where} ({path}) no se puede usar: {exc.strerror or type(exc).__name__} ({exc.filename}). Indica un "
+            "directorio que exista o se pueda crear, con permiso de escritura.",
+            field=where,
+            exit_code=ExitCode.CONFIG,
+        )
     if _subclass_of(exc, "pydantic", ("ValidationError",)) and "Settings" in str(getattr(exc, "title", "")):
         # the error of core.config.load_settings (`asesor api serve`, `asesor bot`), for every command alike
         from core.config import settings_error_json  # loaded already: Settings raised this
@@ -180,6 +189,28 @@ def classify(exc: BaseException) -> CliError | None:
         body = dict(settings_error_json(cast(Any, exc))["error"])
         code, message, field = body.pop("code"), body.pop("message"), body.pop("field", None)
         return CliError(code, message, field=field, exit_code=ExitCode.CONFIG, **body)
+    return None
+
+
+def _directory_setting(exc: OSError) -> tuple[str, str] | None:
+    """(variable, its directory) when the file `exc` names is the data or model directory of the settings, or
+    inside it: a setting that points somewhere unusable (a file, a place that cannot be created or written) is
+    configuration (exit 3), not a bug (it was exit 70, NotADirectoryError / FileNotFoundError)."""
+    from pathlib import Path
+
+    try:
+        from core.config import get_settings
+
+        settings = get_settings()
+    except Exception:  # the settings themselves are what failed: not this error's business
+        return None
+    path = Path(str(exc.filename)).absolute()
+    candidates = [("ASESOR_MODEL_DIR", settings.model_dir), ("ASESOR_DATA_DIR", settings.data_dir)]
+    for variable, directory in candidates:
+        if directory is not None:
+            base = Path(directory).expanduser().absolute()
+            if path == base or base in path.parents:
+                return variable, str(directory)
     return None
 
 

@@ -109,6 +109,23 @@ def test_an_invalid_setting_is_the_same_error_from_every_command(tmp_path: Path,
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.parametrize("variable", ["ASESOR_DATA_DIR", "ASESOR_MODEL_DIR"])
+@pytest.mark.parametrize("args", [["assess"], ["api", "serve", "--port", "1"]])
+def test_a_data_or_model_directory_that_cannot_be_used_is_configuration(
+    tmp_path: Path, variable: str, args: list[str]
+) -> None:
+    """A setting pointing at a file (or somewhere that cannot be created) was exit 70 "Error inesperado
+    (NotADirectoryError …)", the class of a bug; it is exit 3 naming the variable (#17)."""
+    not_a_dir = tmp_path / "un-archivo"
+    not_a_dir.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "ASESOR_DATA_DIR": str(tmp_path / "datos"), variable: str(not_a_dir)}
+    p = subprocess.run([ASESOR, *args], env=env, input="{}", capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == ExitCode.CONFIG, p.stderr
+    err = _error(p.stderr)
+    assert err["code"] == "unusable_directory" and err["field"] == variable, err
+    assert "Traceback" not in p.stderr
+
+
 def _toy_app() -> typer.Typer:
     toy = typer.Typer(cls=AsesorGroup)
 
