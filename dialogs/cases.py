@@ -500,6 +500,12 @@ class CaseDesk:
         route = await self.board.get(case_id)
         to = await self._applicant(case_id, route)
         out: list[Outgoing] = []
+        if note and route is not None:  # the closing note, in the topic before it closes (the page shows it too)
+            text = texts.CASE_CLOSING_NOTE.format(
+                advisor=html.escape(who.name), case_id=case_id, text=html.escape(note)
+            )
+            out.append(CaseNotice(case_id, "message", text, thread_id=route.thread_id,
+                                  card_message_id=route.card_message_id))  # fmt: skip
         if route is not None:
             route.advisor_name = facts.advisor_name if facts.status == "claimed" else who.name
             route.advisor_name = route.advisor_name or who.name

@@ -76,9 +76,14 @@ async def test_api_actions_reach_the_card_and_the_applicant(s: Surfaces) -> None
         ("system", "delivered"), ("advisor", "delivered"), ("applicant", "received")
     ]  # fmt: skip
 
-    r = await s.api.post(f"/v1/escalations/{case_id}/resolve", json={"outcome": "no_interesado"}, headers=uno.headers)
+    closing_note = {"outcome": "no_interesado", "resolution": "Prefiere esperar"}
+    r = await s.api.post(f"/v1/escalations/{case_id}/resolve", json=closing_note, headers=uno.headers)
     assert r.status_code == 200
     await s.until(lambda: "resuelto</b> por Asesora Uno — no interesado" in _card_text(s, card))
+    # the closing note is in the case's topic, as on the page
+    closing = f"📝 <b>Nota de cierre de Asesora Uno (caso #{case_id}):</b> Prefiere esperar"
+    await s.until(lambda: [m.thread_id for m in s.h.tg.bot_messages(ADVISORS_CHAT) if m.text == closing]
+                  == [card.thread_id])  # type: ignore[attr-defined]  # fmt: skip
     await s.until(lambda: "cerró la conversación" in s.h.tg.last_bot_message(ana.chat_id).text)
     assert s.h.tg.messages[ADVISORS_CHAT][card.message_id].buttons() == []  # type: ignore[attr-defined]
     # a second resolve from Telegram changes nothing and counts nothing
