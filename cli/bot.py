@@ -134,7 +134,9 @@ def _supervise(
     from core.config import get_settings
     from storage.db import is_sqlite, migrate
 
-    db_url = get_settings().resolved_database_url
+    settings = get_settings()
+    uvloop.run(_preflight(settings, framework))  # one error, with its exit code, before any worker starts
+    db_url = settings.resolved_database_url
     if is_sqlite(db_url):  # once here, not in two workers racing to create the same tables
         migrate(db_url)
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: no event loop or pool is inherited
@@ -147,6 +149,7 @@ def _supervise(
         for i in range(workers)
     ]
     stopping = False
+    failed: list[int] = []  # the first worker's own exit code (3 configuration, 4 unavailable …) is the set's
 
     def stop(*_: Any) -> None:
         nonlocal stopping
@@ -164,15 +167,16 @@ def _supervise(
             p.join(0.5)
             if p.exitcode not in (None, 0) and not stopping:
                 logging.getLogger("asesor.bot").error("worker %s exited with %s; stopping the rest", p.name, p.exitcode)
+                failed.append(p.exitcode)
                 stop()
+    if failed and failed[0] > 0:
+        return failed[0]
     return 0 if stopping and all(p.exitcode in (0, -signal.SIGINT) for p in procs) else 1
 
 
 async def _main(
     settings: Any, mode: str, host: str, port: int, *, reuse_port: bool = False, framework: str = "aiogram"
 ) -> None:
-    from redis.exceptions import RedisError
-
     from bot.app import bot_id_of, telegram_bot, webhook_secrets
     from core.config import ensure_safe
     from core.conversation import conversation_parts
@@ -180,49 +184,13 @@ async def _main(
     from core.model_reload import ModelUnavailable, ServedAssessor
     from dialogs.delivery import TELEGRAM, WEB
     from storage.db import is_sqlite, migrate
-    from storage.dialog_state import redis_client
     from storage.events import EventSink
     from storage.repositories import Storage
 
     ensure_safe(settings, "bot", webhook=mode == "webhook")  # also when started without `run` (tests, workers)
     log = logging.getLogger("asesor.bot")
-    token = settings.bot_token.get_secret_value().strip()
-    try:
-        bot_id = bot_id_of(token)
-        runner = (
-            _Aiogram(token, settings.telegram_api_url)
-            if framework == "aiogram"
-            else _Ptb(token, settings.telegram_api_url)
-        )
-    except ValueError:
-        _fail(
-            "invalid_setting",
-            "BOT_TOKEN no tiene el formato de un token de Telegram (123456:ABC…).",
-            setting="BOT_TOKEN",
-        )
-    redis_url = settings.redis_url or LOCAL_REDIS_URL
-    redis = redis_client(redis_url)
-    try:
-        await redis.ping()
-    except (RedisError, OSError) as exc:
-        _fail(
-            "redis_unavailable",
-            f"No hay Redis en {redis_url} ({type(exc).__name__}). Define REDIS_URL, p. ej. con el Redis propio del "
-            'repositorio: bash scripts/services.sh start redis && export REDIS_URL="$(bash scripts/services.sh url '
-            'redis)/0"',
-            setting="REDIS_URL",
-            exit_code=ExitCode.UNAVAILABLE,
-        )
-    if not settings.redis_url:
-        log.info("REDIS_URL is not set: using the local Redis at %s", LOCAL_REDIS_URL)
-    # before the engine and storage load: a refused token (exit 3) or an unreachable Bot API (exit 4) fails in
-    # a second, as one JSON line (cli.errors.classify), instead of after the start-up work
-    try:
-        await runner.check()
-    except BaseException:
-        await runner.close()
-        await redis.aclose()
-        raise
+    runner, redis, redis_url = await _connect(settings, framework)
+    bot_id = bot_id_of(settings.bot_token.get_secret_value().strip())
 
     db_url = settings.resolved_database_url
     if is_sqlite(db_url):  # the embedded local run: create or upgrade the schema itself
@@ -280,6 +248,62 @@ async def _main(
         await runner.close()
         await redis.aclose()
         storage.dispose()
+
+
+async def _connect(settings: Any, framework: str) -> tuple[Any, Any, str]:
+    """The token's shape, Redis and Telegram's getMe, before the engine and storage load: a refused token (exit 3)
+    or an unreachable Bot API or Redis (exit 4) fails in a second, as one JSON line (cli.errors.classify), instead
+    of after the start-up work. Returns the framework's runner, the Redis client and its URL."""
+    from redis.exceptions import RedisError
+
+    from bot.app import bot_id_of
+    from storage.dialog_state import redis_client
+
+    token = settings.bot_token.get_secret_value().strip()
+    try:
+        bot_id_of(token)
+        runner: _Aiogram | _Ptb = (
+            _Aiogram(token, settings.telegram_api_url)
+            if framework == "aiogram"
+            else _Ptb(token, settings.telegram_api_url)
+        )
+    except ValueError:
+        _fail(
+            "invalid_setting",
+            "BOT_TOKEN no tiene el formato de un token de Telegram (123456:ABC…).",
+            setting="BOT_TOKEN",
+        )
+    redis_url = settings.redis_url or LOCAL_REDIS_URL
+    redis = redis_client(redis_url)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        await runner.close()
+        _fail(
+            "redis_unavailable",
+            f"No hay Redis en {redis_url} ({type(exc).__name__}). Define REDIS_URL, p. ej. con el Redis propio del "
+            'repositorio: bash scripts/services.sh start redis && export REDIS_URL="$(bash scripts/services.sh url '
+            'redis)/0"',
+            setting="REDIS_URL",
+            exit_code=ExitCode.UNAVAILABLE,
+        )
+    if not settings.redis_url:
+        logging.getLogger("asesor.bot").info("REDIS_URL is not set: using the local Redis at %s", LOCAL_REDIS_URL)
+    try:
+        await runner.check()
+    except BaseException:
+        await runner.close()
+        await redis.aclose()
+        raise
+    return runner, redis, redis_url
+
+
+async def _preflight(settings: Any, framework: str) -> None:
+    """`_connect` once in the supervisor, so a refused token or a service down is one error and its exit code,
+    not one per worker and exit 1."""
+    runner, redis, _ = await _connect(settings, framework)
+    await runner.close()
+    await redis.aclose()
 
 
 class _Aiogram:

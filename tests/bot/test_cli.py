@@ -79,6 +79,31 @@ async def test_refused_token_is_exit_3_and_unreachable_api_exit_4_without_traceb
         await tg.stop()
 
 
+async def test_workers_report_a_refused_token_once_with_its_exit_code(
+    tmp_path: Path, redis_url: str, framework: str
+) -> None:
+    """`asesor bot --workers 2` in webhook mode: each worker used to fail on its own (the JSON error twice, a log
+    line) and the set exited 1; the supervisor checks the token once, exit 3 and one line."""
+    tg = FakeTelegram()
+    await tg.start()
+    try:
+        token = "123456:" + "W" * 35
+        env = _env(
+            BOT_TOKEN=token, TELEGRAM_API_URL=tg.base_url, REDIS_URL=redis_url, ASESOR_DATA_DIR=str(tmp_path),
+            BOT_MODE="webhook", WEBHOOK_URL="https://bot.example",
+        )  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            ASESOR, "bot", "--framework", framework, "--workers", "2", "--port", str(_free_port()), cwd=tmp_path,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _out, err = await asyncio.wait_for(proc.communicate(), 120)
+        text = err.decode().strip()
+        assert proc.returncode == 3, text
+        assert len(text.splitlines()) == 1 and json.loads(text)["error"]["field"] == "BOT_TOKEN", text
+    finally:
+        await tg.stop()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
