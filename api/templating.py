@@ -7,15 +7,14 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from dialogs.parsing import NAME_MAX, money
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-
-def _money(value: float | int | None) -> str:
-    return "" if value is None else f"${value:,.0f}"
-
-
-templates.env.filters["money"] = _money
+# the bot's format (dialogs/parsing.py): `x|money` as the applicant typed it, `x|money(whole=True)` for estimates
+templates.env.filters["money"] = money
+templates.env.globals["NAME_MAX"] = NAME_MAX  # the handoff form's maxlength: the longest name the parser takes
 
 
 def wants_html(request: Request) -> bool:

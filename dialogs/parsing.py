@@ -4,10 +4,12 @@ The one place for it: the dialog (bot and web chat) and the web form (api/servic
 functions, so they accept the same forms ("350 mil", "$350,000", "+52 55 1234 5678") and store the same value
 (pesos as a float, phones as +52XXXXXXXXXX). Each parser returns the value or raises InputError with the
 Spanish message to show; bounds come from the policy's [limits] and are passed in, never written here.
+`money` is the other way round, the one display of pesos for every surface (bot, cards, pages, charts, lab).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -110,18 +112,36 @@ def parse_phone(text: str) -> str:
     return "+52" + digits
 
 
-_NAME = re.compile(r"^[^\W\d_]+(?:[ '.\-][^\W\d_]+)*\.?$")
+NAME_MAX = 80  # the bot's and the web form's limit (the form's maxlength comes from here)
+_LETTERS = r"[^\W\d_]+"
+# words of letters, joined by a space, a hyphen or an apostrophe (spaces around them allowed) or by an
+# abbreviating dot ("Ma. Guadalupe", "Ma.Guadalupe"); a final dot too ("Pérez Jr.")
+_NAME = re.compile(rf"^{_LETTERS}(?:(?:\. ?| ?[-'] ?| ){_LETTERS})*\.?$")
 
 
-def parse_name(text: str, max_length: int = 80) -> str:
-    name = re.sub(r"\s+", " ", text).strip()
-    if len(name) < 2 or len(name) > max_length or not _NAME.match(name):
+def parse_name(text: str, max_length: int = NAME_MAX) -> str:
+    """A person's name as the bot and the web form accept it, normalised the same way: Unicode NFC (a pasted
+    "María" in decomposed form is the same name), the typographic apostrophe of phone keyboards (’) as ',
+    runs of spaces as one, no leading or trailing space. Letters of any script, no digits or symbols."""
+    name = unicodedata.normalize("NFC", text).replace("\u2019", "'")
+    name = re.sub(r"\s+", " ", name).strip()
+    if len(name) < 2:
+        raise InputError("Escribe tu nombre, por ejemplo «María López».")
+    if len(name) > max_length:
+        raise InputError(f"Escribe tu nombre con {max_length} caracteres como máximo, por ejemplo «María López».")
+    if not _NAME.match(name):
         raise InputError("Escribe tu nombre solo con letras, por ejemplo «María López».")
     return name
 
 
-def money(value: float) -> str:
-    """$350,000 (no cents when whole)."""
-    if abs(value - round(value)) < 0.005:
-        return f"${round(value):,}"
-    return f"${value:,.2f}"
+def money(value: float | None, *, whole: bool = False) -> str:
+    """Pesos as every surface shows them: the bot, the web chat and its cards, the pages, the charts' labels
+    and tables, the policy lab's report. "$350,000", with cents only when there are some ("$350,000.50"),
+    "-$1,200" below zero, "—" for no value (None, NaN). `whole=True` rounds to the peso ("$12,346") for
+    estimates such as expected loss, where cents would be noise. parse_amount reads back what this writes.
+    """
+    if value is None or not math.isfinite(v := float(value)):
+        return "—"
+    rounded: float = round(v) if whole or abs(v - round(v)) < 0.005 else round(v, 2)
+    digits = f"{abs(rounded):,}" if isinstance(rounded, int) else f"{abs(rounded):,.2f}"
+    return ("-" if rounded < 0 else "") + "$" + digits

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from dialogs.parsing import money
 from lab.tally import CHANGE_COLUMNS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,8 +36,7 @@ def _pp(x: float | str | None) -> str:
 
 
 def _money(x: float | str | None) -> str:
-    v = _num(x)
-    return "—" if v is None else f"${v:,.0f}"
+    return money(_num(x), whole=True)  # the format of every surface (dialogs/parsing.py), to the peso
 
 
 _env.filters.update(pct=_pct, pp=_pp, money=_money)

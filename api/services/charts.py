@@ -16,7 +16,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
+
+from dialogs import parsing
 
 Fmt = Callable[[Any], str]
 MONTHS = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic")
@@ -37,8 +40,8 @@ def percent(digits: int = 1) -> Fmt:
     return lambda v: "—" if v is None else f"{v * 100:,.{digits}f} %"
 
 
-def money(v: Any) -> str:
-    return "—" if v is None else f"${v:,.0f}"
+# pesos in the format of every other surface (dialogs/parsing.py), whole: the charts show estimates and totals
+money: Fmt = partial(parsing.money, whole=True)
 
 
 def seconds(v: Any) -> str:

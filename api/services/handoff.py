@@ -23,7 +23,6 @@ from dialogs import parsing
 from storage.events import EventSink
 from storage.repositories import Storage
 
-NAME_MIN, NAME_MAX = 3, 120
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,24}$")
 VEHICLE_AGE_MAX = 12  # model years accepted back from the current one (and one ahead)
 
@@ -146,10 +145,12 @@ class FormResult:
 def validate_form(ctx: HandoffContext, raw: dict[str, str], *, now: datetime | None = None) -> FormResult:
     values = {k: (v or "").strip() for k, v in raw.items()}
     errors: dict[str, str] = {}
-    name = re.sub(r"\s+", " ", values.get("full_name", ""))
-    if not NAME_MIN <= len(name) <= NAME_MAX:
-        errors["full_name"] = "Escribe tu nombre completo."
-    # phone, price and year parse as in the chat (dialogs/parsing.py): same forms accepted, same value stored
+    # name, phone, price and year parse as in the chat (dialogs/parsing.py): same forms accepted, same value stored
+    name = ""
+    try:
+        name = parsing.parse_name(values.get("full_name", ""))
+    except parsing.InputError as exc:
+        errors["full_name"] = str(exc)
     phone = ""
     try:
         phone = parsing.parse_phone(values.get("phone", ""))

@@ -118,3 +118,18 @@ async def test_the_loser_is_told_who_has_it(
     r = await client.get("/asesores", params={"vista": "otros"})
     assert f"Caso #{case_id}" in r.text and "lo atiende asesor2" in r.text
     assert (await client.get("/asesores/version")).json()["v"] >= 0
+
+
+async def test_the_case_page_shows_pesos_as_the_case_topic_does(
+    client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any
+) -> None:
+    """Income and price in the one format of dialogs/parsing.money, the advisors' Telegram topic's
+    (dialogs/cases.py): cents when the applicant typed some (the page rounded $23,500.50 to $23,500)."""
+    from dialogs.parsing import money
+
+    case_id = _case(storage, assessor)
+    storage.save_profile(storage.get_escalation(case_id).user_key, monthly_income=23_500.5)
+    await _login(client, "asesora")
+    page = (await client.get(f"/asesores/casos/{case_id}")).text
+    assert f"<dd>{money(23_500.5)} al mes</dd>" in page and "$23,500.50 al mes" in page
+    assert f"<dd>{money(PROFILE['loan']['vehicle_price'])} a " in page
