@@ -11,9 +11,9 @@ import typer
 import uvloop
 
 from cli.errors import ExitCode, fail, report
+from cli.local_redis import LOCAL_REDIS_URL, reachable_redis
 from core import copy_es as copy
 
-LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 FRAMEWORKS = ("aiogram", "ptb")
 
 
@@ -254,10 +254,8 @@ async def _connect(settings: Any, framework: str) -> tuple[Any, Any, str]:
     """The token's shape, Redis and Telegram's getMe, before the engine and storage load: a refused token (exit 3)
     or an unreachable Bot API or Redis (exit 4) fails in a second, as one JSON line (cli.errors.classify), instead
     of after the start-up work. Returns the framework's runner, the Redis client and its URL."""
-    from redis.exceptions import RedisError
 
     from bot.app import bot_id_of
-    from storage.dialog_state import redis_client
 
     token = settings.bot_token.get_secret_value().strip()
     try:
@@ -273,20 +271,15 @@ async def _connect(settings: Any, framework: str) -> tuple[Any, Any, str]:
             "BOT_TOKEN no tiene el formato de un token de Telegram (123456:ABC…).",
             setting="BOT_TOKEN",
         )
-    redis_url = settings.redis_url or LOCAL_REDIS_URL
-    redis = redis_client(redis_url)
     try:
-        await redis.ping()
-    except (RedisError, OSError) as exc:
-        await runner.close()
-        _fail(
-            "redis_unavailable",
-            f"No hay Redis en {redis_url} ({type(exc).__name__}). Define REDIS_URL, p. ej. con el Redis propio del "
-            'repositorio: bash scripts/services.sh start redis && export REDIS_URL="$(bash scripts/services.sh url '
-            'redis)/0"',
-            setting="REDIS_URL",
-            exit_code=ExitCode.UNAVAILABLE,
+        redis, redis_url = await reachable_redis(
+            settings,
+            "Define REDIS_URL, p. ej. con el Redis propio del repositorio: bash scripts/services.sh start redis && "
+            'export REDIS_URL="$(bash scripts/services.sh url redis)/0"',
         )
+    except typer.Exit:
+        await runner.close()
+        raise
     if not settings.redis_url:
         logging.getLogger("asesor.bot").info("REDIS_URL is not set: using the local Redis at %s", LOCAL_REDIS_URL)
     try:

@@ -22,10 +22,8 @@ from typing import IO, Any
 
 import typer
 
-from cli.errors import ExitCode, fail
 from core import copy_es as copy
 
-LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 QUIT = ("/salir", "/exit", "/quit")
 _TAG = re.compile(r"</?[bi]>")
 
@@ -73,8 +71,8 @@ def run(
 
 
 async def _main(settings: Any, session: str, stdin: IO[str], out: IO[str]) -> int:
-    from redis.exceptions import RedisError
 
+    from cli.local_redis import reachable_redis
     from core.conversation import conversation_parts, conversation_service
     from dialogs.delivery import TERMINAL, Address
     from dialogs.flow import Command
@@ -82,23 +80,15 @@ async def _main(settings: Any, session: str, stdin: IO[str], out: IO[str]) -> in
     from dialogs.ui import Reply
     from engine.assess import get_assessor
     from storage.db import is_sqlite, migrate
-    from storage.dialog_state import DialogKey, redis_client
+    from storage.dialog_state import DialogKey
     from storage.events import EventSink
     from storage.repositories import Storage
 
-    redis_url = settings.redis_url or LOCAL_REDIS_URL
-    redis = redis_client(redis_url)
-    try:
-        await redis.ping()
-    except (RedisError, OSError) as exc:
-        await redis.aclose()
-        fail(
-            "redis_unavailable",
-            f"No hay Redis en {redis_url} ({type(exc).__name__}). Desde el repositorio, `bash scripts/run.sh chat` "
-            "usa el Redis de este checkout (lo inicia si hace falta); si no, define REDIS_URL.",
-            field="REDIS_URL",
-            exit_code=ExitCode.UNAVAILABLE,
-        )
+    redis, redis_url = await reachable_redis(
+        settings,
+        "Desde el repositorio, `bash scripts/run.sh chat` usa el Redis de este checkout (lo inicia si hace falta); "
+        "si no, define REDIS_URL.",
+    )
     db_url = settings.resolved_database_url
     if is_sqlite(db_url):
         await asyncio.to_thread(migrate, db_url)
