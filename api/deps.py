@@ -73,10 +73,13 @@ async def get_assessor(request: Request) -> Any:
 
 def model_unavailable(exc: Any) -> ApiError:
     """503 problem naming the model that cannot serve (never replaced by another)."""
+    from core.copy_es import model_reason
+
     what = " ".join(p for p in (exc.name, exc.version) if p)
+    reason = model_reason(str(getattr(exc, "kind", "")), dict(getattr(exc, "ctx", None) or {}))
     return ApiError(
         503,
-        f"El modelo en servicio ({what}) no puede usarse: {exc.reason}. Las evaluaciones vuelven cuando se "
+        f"El modelo en servicio ({what}) no puede usarse: {reason}. Las evaluaciones vuelven cuando se "
         "promueva una versión válida (asesor train promote).",
         headers={"Retry-After": "30"},
         type_="urn:asesor:unavailable:model",

@@ -103,13 +103,61 @@ def fail(
     raise typer.Exit(exit_code)
 
 
+def policy_error(exc: BaseException, field: str, exit_code: int) -> CliError:
+    """engine.policy.PolicyError in Spanish (core.copy_es.policy_message): its `code` as `kind`, each problem's
+    key, Spanish message and type in `problems`. The engine's English (str(exc)) is for logs, not the operator."""
+    from core import copy_es as copy
+
+    code = str(getattr(exc, "code", "invalid_values"))
+    issues = list(getattr(exc, "issues", None) or [])
+    path = getattr(exc, "path", "")
+    return CliError(
+        "invalid_policy",
+        copy.policy_message(code, path, issues),
+        field=field,
+        exit_code=exit_code,
+        kind=code,
+        file=str(path),
+        problems=copy.policy_problems(issues),
+    )
+
+
 def policy_failure(exc: Exception, option: str | None) -> NoReturn:
     """An invalid policy file: bad input when the caller passed it (`option`), configuration when ASESOR_POLICY
     (or the shipped file) named it."""
-    problems = [{"key": k, "message": m} for k, m in getattr(exc, "problems", [])]
-    if option:
-        fail("invalid_policy", str(exc), field=option, problems=problems)
-    fail("invalid_policy", str(exc), field="ASESOR_POLICY", exit_code=ExitCode.CONFIG, problems=problems)
+    err = (
+        policy_error(exc, option, ExitCode.BAD_INPUT) if option else policy_error(exc, "ASESOR_POLICY", ExitCode.CONFIG)
+    )
+    emit(err)
+    raise typer.Exit(err.exit_code)
+
+
+def model_unavailable_error(exc: BaseException) -> CliError:
+    """engine.pd.registry.ModelUnavailable in Spanish: the model, its version and why (core.copy_es)."""
+    from core import copy_es as copy
+
+    name = getattr(exc, "name", "applicant")
+    what = " ".join(str(p) for p in (getattr(exc, "name", ""), getattr(exc, "version", None)) if p)
+    reason = copy.model_reason(str(getattr(exc, "kind", "")), dict(getattr(exc, "ctx", None) or {}))
+    return CliError(
+        "model_unavailable",
+        copy.MODEL_UNAVAILABLE.format(what=what, reason=reason, name=name),
+        field="ASESOR_MODEL_DIR",
+        exit_code=ExitCode.CONFIG,
+        model=name,
+        version=getattr(exc, "version", None),
+        model_dir=str(getattr(exc, "model_dir", "")),
+        kind=getattr(exc, "kind", None),
+    )
+
+
+def registry_failure(exc: BaseException, *, field: str | None = None) -> NoReturn:
+    """engine.pd.registry.RegistryError (an unknown model name or version, an unreadable artifact) in Spanish."""
+    from core import copy_es as copy
+
+    code = str(getattr(exc, "code", ""))
+    ctx = dict(getattr(exc, "ctx", None) or {})
+    fail("model_not_found", copy.registry_message(code, ctx), field=field, kind=code, **ctx)
 
 
 # ------------------------------------------------------------------------------------------ classification
@@ -158,21 +206,9 @@ def classify(exc: BaseException) -> CliError | None:
             exit_code=ExitCode.UNAVAILABLE,
         )
     if _subclass_of(exc, "engine.policy", ("PolicyError",)):
-        problems = [{"key": k, "message": m} for k, m in getattr(exc, "problems", [])]
-        return CliError("invalid_policy", str(exc), field="ASESOR_POLICY", exit_code=ExitCode.CONFIG, problems=problems)
+        return policy_error(exc, "ASESOR_POLICY", ExitCode.CONFIG)
     if _subclass_of(exc, "engine.pd", ("ModelUnavailable",)):
-        what = " ".join(str(p) for p in (getattr(exc, "name", ""), getattr(exc, "version", None)) if p)
-        return CliError(
-            "model_unavailable",
-            f"El modelo en servicio {what} no puede usarse ({getattr(exc, 'reason', exc)}); no se reemplaza solo: "
-            "promueve una versión válida con `asesor train promote <versión> --name "
-            f"{getattr(exc, 'name', 'applicant')} --reason …`.",
-            field="ASESOR_MODEL_DIR",
-            exit_code=ExitCode.CONFIG,
-            model=getattr(exc, "name", None),
-            version=getattr(exc, "version", None),
-            model_dir=str(getattr(exc, "model_dir", "")),
-        )
+        return model_unavailable_error(exc)
     if isinstance(exc, OSError) and getattr(exc, "filename", None) and (variable := _directory_setting(exc)):
         where, path = variable
         return CliError(

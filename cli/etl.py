@@ -41,8 +41,12 @@ def load(
         finally:
             engine.dispose()
     except EtlError as exc:
-        details = {k: v for k, v in exc.payload.items() if k != "error"}
-        fail("invalid_etl_input", str(exc), field="file" if "file" in details else None, **details)
+        details = {k: v for k, v in exc.payload.items() if k not in ("error", "detail")}  # detail: pydantic's English
+        message = copy.etl_message(exc.code, details)
+        field = (
+            "file" if "file" in details else "--source" if exc.code in ("unknown_source", "invalid_mapping") else None
+        )
+        fail("invalid_etl_input", message, field=field, kind=exc.code, **details)
     # a database that cannot be reached: cli.errors classifies it (exit 4), never a traceback
     text = json.dumps(result, ensure_ascii=False, indent=2, default=str)
     if report:

@@ -306,7 +306,7 @@ def _read_artifact(model_dir: Path, name: str, version: str | None) -> dict[str,
     try:
         return read(model_dir, name, version)
     except RegistryError as exc:
-        fail("model_not_found", str(exc))
+        errors.registry_failure(exc, field="--version" if version else "--name")
 
 
 def _scaling(policy: Any) -> Any:
@@ -397,9 +397,10 @@ def run_promote(
             check=check,
         )
     except RegistryError as exc:
-        fail("model_not_found", str(exc))
+        errors.registry_failure(exc)
     except ModelUnavailable as exc:
-        fail("model_unavailable", f"La versión {version} de {name} no puede servir con esta política: {exc.reason}")
+        reason = copy.model_reason(exc.kind, exc.ctx)
+        fail("model_unavailable", copy.MODEL_CANNOT_SERVE.format(version=version, name=name, reason=reason))
     emit(record)
 
 

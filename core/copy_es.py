@@ -211,6 +211,281 @@ ERR_SINCE_AFTER_UNTIL = "--since no puede ser posterior a --until."
 ERR_SCHEDULER_URL = "--scheduler debe tener la forma tcp://HOST:PUERTO."
 ERR_SCHEDULER_UNREACHABLE = "No se pudo contactar el planificador de Dask {scheduler}: {reason}"
 
+# the operating system's reasons a file could not be read, by errno (strerror is English)
+OS_REASONS: dict[int, str] = {
+    1: "no hay permiso para leerlo",
+    2: "no existe",
+    13: "no hay permiso para leerlo",
+    20: "una parte de la ruta no es un directorio",
+    21: "es un directorio",
+    36: "el nombre es demasiado largo",
+    40: "demasiados enlaces simbólicos",
+}
+OS_REASON_OTHER = "error del sistema (errno {errno})"
+NONE_LISTED = "ninguno"
+
+
+def os_reason(errno: object) -> str:
+    """Why the operating system refused a file, in Spanish (`errno` of an OSError)."""
+    return OS_REASONS.get(errno, OS_REASON_OTHER.format(errno=errno)) if isinstance(errno, int) else "error del sistema"
+
+
+class _Values(dict):
+    """A template's values: lists as "a, b" ("ninguno" when empty), a missing value as "?" (never a KeyError)."""
+
+    def __init__(self, ctx: dict[str, Any]) -> None:
+        super().__init__({k: _listed(v) for k, v in ctx.items()})
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _listed(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) if value else NONE_LISTED
+    return value
+
+
+def _fill(template: str, ctx: dict[str, Any]) -> str:
+    try:
+        return template.format_map(_Values(ctx))
+    except (ValueError, TypeError, IndexError):  # a value of an unexpected kind for its format spec
+        return template.format_map(_Values({k: str(v) for k, v in ctx.items()}))
+
+
+# ------------------------------------------------------------------ policy files (engine.policy.PolicyError)
+POLICY_UNREADABLE = "No se pudo leer el archivo de política {path}: {reason}."
+POLICY_NOT_TOML = "El archivo de política {path} no es TOML válido ({where})."
+POLICY_NOT_TOML_WHERE = "línea {line}, columna {column}"
+POLICY_NOT_TOML_END = "al final del archivo"
+POLICY_NOT_TOML_SOMEWHERE = "revisa su sintaxis"
+POLICY_NOT_UTF8 = "El archivo de política {path} no es UTF-8 válido (byte {start})."
+POLICY_INVALID = "El archivo de política {path} no es válido. {problems}"
+POLICY_PROBLEM = "{key}: {message}"
+POLICY_EXPECTED = "{message} Se espera {expected}."
+# one template per cross-check of engine/policy/models.py (PolicyCheck kind), with its values
+POLICY_CHECKS: dict[str, str] = {
+    "bands_order": "Las bandas van de la 'min' más alta a la más baja, sin repetir.",
+    "bands_last_zero": "La última banda debe empezar en 0, para que todo total tenga banda.",
+    "stability_range": "{code}: la estabilidad debe estar entre 0 y 10 (es {value}).",
+    "income_range": "income_band_range.{code}: [{low}, {high}] debe contener income_by_band.{code} = {value}.",
+    "fraction_range": "{code}: una fracción debe estar en [0, 1) (es {value}).",
+    "price_order": "vehicle_price_min debe ser menor que vehicle_price_max.",
+    "term_order": "term_months_min no puede pasar de term_months_max.",
+    "age_order": "age_min debe ser menor que age_max.",
+    "term_options_outside": "Los plazos {terms} de term_options quedan fuera de term_months_min..term_months_max.",
+    "min_below_max": "min debe ser menor que max.",
+    "step_divides": "El paso {step} no divide max − min = {span}.",
+    "break_points_order": "terms.{term}: los puntos de quiebre deben ir de menor a mayor (son {points}).",
+    "hedge_unknown_term": "hedged.{hedge}: '{of}' no es un término de esta variable.",
+    "hedge_is_term": "hedged.{hedge}: el nombre ya es un término simple.",
+    "variables_missing": "Faltan las variables {missing}.",
+    "rule_ids_repeated": "Hay ids de regla repetidos: {ids}.",
+    "rule_output_unknown": "rules[{index}] ({rule}): el término de salida '{term}' no está definido.",
+    "rule_syntax": "rules[{index}] ({rule}): {detail}",
+    "rate_order": "rate_min no puede pasar de rate_max.",
+    "expert_age_order": "min_age debe ser menor que max_age.",
+    "credit_count_range": "{code}: German Credit cuenta los créditos vigentes de 1 a 4 (es {value}).",
+    "thresholds_increasing": "Los umbrales deben ser positivos y estrictamente crecientes (son {values}).",
+    "resampler_renamed": '"random_over" ahora se llama "over" (el mismo nombre que en asesor train report).',
+    "resampled_needs_recalibration": (
+        'Un ajuste remuestreado debe recalibrarse (recalibration = "platt"): su PD está inflada.'
+    ),
+    "loss_inputs_moved": "{keys}: ahora van en [products.{product}] (con un `source`).",
+    "labels_order": "Las etiquetas van de la 'min' más alta a la más baja, sin repetir.",
+    "labels_last_zero": "La última etiqueta debe empezar en 0, para que toda estabilidad tenga etiqueta.",
+    "dimensions_distinct": "Indica una o más dimensiones, cada una una sola vez.",
+    "product_required": "Falta [products.{product}]: el motor evalúa créditos {product}.",
+    "better_rows_question": "lab.better_rows.{question}: no es una pregunta.",
+    "better_rows_order": (
+        "lab.better_rows.{question}: debe listar cada código de answers.{question} una vez, el mejor primero."
+    ),
+    "no_term_offered": "limits.term_options: ningún plazo es menor o igual que expert.reject_term_above = {limit}.",
+    "codes_mismatch": "{where}: los códigos deben ser los de answers.{question}; faltan {missing}; sobran {unknown}.",
+    "strategy_unknown_bank": "{where}.bank: banco desconocido {bank!r}; usa uno de {known}.",
+    "strategy_bank_not_promote": "{where}.bank: solo una regla 'promote' nombra un banco.",
+    "strategy_unknown_codes": "{where}: códigos desconocidos {codes}; usa algunos de {known}.",
+    "questions_order": "{where}: las preguntas deben ser exactamente {questions}, en ese orden.",
+    "bank_fit_codes": "bank_fit.table.{question}: los códigos {codes} no son los de answers.{question} ({expected}).",
+    "bank_fit_cells": "bank_fit.table.{question}.{code}: {cells} celdas para {banks} bancos.",
+    "bank_fit_negative": "bank_fit.table.{question}.{code}: los puntos no pueden ser negativos.",
+}
+# a fuzzy rule that does not parse (engine.fuzzy.rules.RuleSyntaxError kind)
+RULE_SYNTAX: dict[str, str] = {
+    "unexpected_character": "carácter inesperado {found!r} en la posición {position}.",
+    "expected": "la condición no se entiende a partir de la posición {position}.",
+    "unknown_variable": "variable desconocida '{variable}' en la posición {position} (conocidas: {known}).",
+    "unknown_term": "'{term}' en la posición {position} no es un término de '{variable}' (términos: {known}).",
+}
+RULE_SYNTAX_OTHER = "la condición no se entiende."
+
+
+def policy_problem(issue: dict[str, Any]) -> str:
+    """The Spanish message of one issue of engine.policy.PolicyError (a cross-check or a pydantic error)."""
+    kind, ctx = str(issue.get("type", "")), dict(issue.get("ctx") or {})
+    if kind == "rule_syntax":
+        ctx["detail"] = _fill(RULE_SYNTAX.get(str(ctx.get("syntax")), RULE_SYNTAX_OTHER), ctx)
+    if kind in POLICY_CHECKS:
+        return _fill(POLICY_CHECKS[kind], ctx)
+    return _pydantic_message(kind, ctx)
+
+
+def _pydantic_message(kind: str, ctx: dict[str, Any]) -> str:
+    """field_message, with the values a choice admits (pydantic's "'a', 'b' or 'c'")."""
+    message = field_message(kind, None, ctx)
+    if kind in ("literal_error", "enum") and ctx.get("expected"):
+        expected = str(ctx["expected"]).replace(" or ", " o ")
+        return POLICY_EXPECTED.format(message=message, expected=expected)
+    return message
+
+
+def policy_problems(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `problems` of the CLI's invalid_policy error: each key with its Spanish message and type."""
+    return [
+        {"key": i.get("key") or "", "message": policy_problem(i), "type": i.get("type")}
+        for i in issues
+        if i.get("type") not in ("unreadable", "invalid_toml", "not_utf8")
+    ]
+
+
+def policy_message(code: str, path: object, issues: list[dict[str, Any]]) -> str:
+    """The Spanish message of an engine.policy.PolicyError (`code`, `path`, `issues`)."""
+    first = issues[0] if issues else {}
+    ctx = first.get("ctx") or {}
+    if code == "unreadable":
+        return POLICY_UNREADABLE.format(path=path, reason=os_reason(ctx.get("errno")))
+    if code == "invalid_toml" and first.get("type") == "not_utf8":
+        return POLICY_NOT_UTF8.format(path=path, start=ctx.get("start", "?"))
+    if code == "invalid_toml":
+        if "line" in ctx:
+            where = POLICY_NOT_TOML_WHERE.format(line=ctx["line"], column=ctx.get("column", "?"))
+        else:
+            where = POLICY_NOT_TOML_END if ctx.get("at_end") else POLICY_NOT_TOML_SOMEWHERE
+        return POLICY_NOT_TOML.format(path=path, where=where)
+    problems = " ".join(
+        POLICY_PROBLEM.format(key=p["key"], message=p["message"]) if p["key"] else p["message"]
+        for p in policy_problems(issues)
+    )
+    return POLICY_INVALID.format(path=path, problems=problems)
+
+
+# -------------------------------------------------------------------- the model registry (engine.pd.registry)
+REGISTRY_ERRORS: dict[str, str] = {
+    "not_in_service": (
+        "No hay ningún modelo {name!r} en servicio en {model_dir}: revisa --name, o entrena y promueve una versión."
+    ),
+    "unknown_version": "No existe la versión {version!r} de {name!r} en {model_dir} (hay: {known}).",
+    "unreadable_artifact": "No se pudo leer el artefacto {file}: {reason}.",
+    "not_an_artifact": "{file} no es un artefacto de modelo.",
+}
+REGISTRY_ERROR_OTHER = "El registro de modelos rechazó la operación ({code})."
+ARTIFACT_NOT_JSON = "no es JSON válido (línea {line}, columna {column})"
+ARTIFACT_NOT_UTF8 = "no es UTF-8 válido"
+# why the model `current` names cannot serve (engine.pd.registry.ModelUnavailable kind)
+MODEL_REASONS: dict[str, str] = {
+    "wrong_format": "no es un artefacto del modelo de PD del solicitante (formato {format})",
+    "wrong_name": "el artefacto es del modelo {artifact!r} y la política sirve {served!r}",
+    "incompatible": (
+        "no es compatible con el mapeo de variables de este código o con la política en servicio ({error})"
+    ),
+    "unreadable": "falta su artefacto o no se puede leer: {detail}",
+    "version_mismatch": "su model.json guarda la versión {holds!r}",
+    "none_in_service": "no hay ninguna versión en servicio (falta `current`)",
+    "not_loaded": "aún no se ha cargado",
+}
+MODEL_REASON_OTHER = "no puede servir"
+MODEL_UNAVAILABLE = (
+    "El modelo en servicio {what} no puede usarse ({reason}); no se reemplaza solo: promueve una versión válida "
+    "con `asesor train promote <versión> --name {name} --reason …`."
+)
+MODEL_CANNOT_SERVE = "La versión {version} de {name} no puede servir con esta política: {reason}."
+
+
+def registry_message(code: str, ctx: dict[str, Any]) -> str:
+    """The Spanish message of an engine.pd.registry.RegistryError (`code`, `ctx`)."""
+    values = dict(ctx)
+    if code == "unreadable_artifact":
+        if values.get("cause") == "json":
+            values["reason"] = ARTIFACT_NOT_JSON.format(line=values.get("line"), column=values.get("column"))
+        elif values.get("cause") == "utf8":
+            values["reason"] = ARTIFACT_NOT_UTF8
+        else:
+            values["reason"] = os_reason(values.get("errno"))
+    template = REGISTRY_ERRORS.get(code)
+    return _fill(template, values) if template else REGISTRY_ERROR_OTHER.format(code=code)
+
+
+def model_reason(kind: str, ctx: dict[str, Any]) -> str:
+    """Why a model cannot serve, in Spanish (engine.pd.registry.ModelUnavailable `kind` and `ctx`)."""
+    values = dict(ctx)
+    if kind == "unreadable":
+        detail = registry_message(str(values.get("code", "")), values).rstrip(".")
+        values["detail"] = detail[:1].lower() + detail[1:]  # mid-sentence
+    template = MODEL_REASONS.get(kind)
+    return _fill(template, values) if template else MODEL_REASON_OTHER
+
+
+# --------------------------------------------------------------------------- `asesor etl load` (storage.etl)
+ETL_ERRORS: dict[str, str] = {
+    "unknown_source": "Fuente desconocida {source!r}: usa una de {known} o la ruta de un archivo MAPEO.toml.",
+    "invalid_mapping": "El mapeo {path} no es válido: {detail}",
+    "file_not_found": "No existe el archivo {file}.",
+    "unreadable": "No se pudo leer el archivo {file}: {reason}.",
+    "file_empty": "El archivo {file} está vacío (no tiene encabezado).",
+    "not_text": "El archivo {file} no es texto {encoding}.",
+    "malformed_csv": "El CSV {file} está mal formado en la línea {line}.",
+    "columns_mismatch": (
+        "Las columnas del archivo {file} no corresponden a la fuente {source!r}: faltan {missing_columns}; "
+        "sobran {unexpected_columns}."
+    ),
+}
+ETL_REPEATED_COLUMNS = " Columnas repetidas: {repeated_columns}."
+ETL_ERROR_OTHER = "No se pudo cargar el archivo ({code})."
+ETL_MAPPING_NOT_TOML = "no es TOML válido ({where})."
+# the checks of a mapping file (storage.etl MappingCheck kind)
+ETL_MAPPING_CHECKS: dict[str, str] = {
+    "category_values": "una columna de categorías necesita `values`.",
+    "bins_labels": "`bins` y `labels` van juntos.",
+    "labels_count": "`labels` debe tener un elemento más que `bins`.",
+    "column_undeclared": "la columna {column!r} se usa pero no está declarada en [columns].",
+    "unknown_normalized": "columnas normalizadas desconocidas {unknown}; se admiten {allowed}.",
+}
+
+
+def etl_message(code: str, details: dict[str, Any]) -> str:
+    """The Spanish message of a storage.etl.EtlError (`code` and its details)."""
+    values = dict(details)
+    if code == "unreadable":
+        values["reason"] = os_reason(values.get("errno"))
+    if code == "invalid_mapping":
+        values["detail"] = " ".join(etl_mapping_problem(i) for i in values.get("issues") or []) or "?"
+    template = ETL_ERRORS.get(code)
+    if template is None:
+        return ETL_ERROR_OTHER.format(code=code)
+    message = _fill(template, values)
+    if code == "columns_mismatch" and values.get("repeated_columns"):
+        message += _fill(ETL_REPEATED_COLUMNS, values)
+    return message
+
+
+def etl_mapping_problem(issue: dict[str, Any]) -> str:
+    kind, ctx, key = str(issue.get("type", "")), issue.get("ctx") or {}, issue.get("key") or ""
+    if kind == "invalid_toml":
+        where = (
+            POLICY_NOT_TOML_WHERE.format(line=ctx["line"], column=ctx.get("column", "?"))
+            if "line" in ctx
+            else POLICY_NOT_TOML_END
+            if ctx.get("at_end")
+            else POLICY_NOT_TOML_SOMEWHERE
+        )
+        message = ETL_MAPPING_NOT_TOML.format(where=where)
+    elif kind in ETL_MAPPING_CHECKS:
+        message = _fill(ETL_MAPPING_CHECKS[kind], ctx)
+    else:
+        message = _pydantic_message(kind, ctx)
+    return POLICY_PROBLEM.format(key=key, message=message) if key else message
+
+
 # --------------------------------------------------------------------------------------- API problem details
 PROBLEM_TITLES: dict[int, str] = {
     400: "Solicitud incorrecta",
@@ -256,6 +531,9 @@ FIELD_MESSAGES: dict[str, str] = {
     "literal_error": "Valor no permitido.",
     "enum": "Valor no permitido.",
     "list_type": "Se esperaba una lista.",
+    "tuple_type": "Se esperaba una lista.",
+    "too_short": "Tiene menos elementos de los necesarios.",
+    "too_long": "Tiene más elementos de los permitidos.",
 }
 FIELD_INVALID = "Valor inválido."
 # a JSON body the json module could not read for a reason other than its syntax (FastAPI answered 400 in English)

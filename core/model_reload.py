@@ -67,7 +67,7 @@ class ServedAssessor:
             self.refresh()
         assessor, error = self._assessor, self._error
         if assessor is None:
-            raise error or ModelUnavailable("applicant", None, self._model_dir or Path("."), "not loaded")
+            raise error or ModelUnavailable("applicant", None, self._model_dir or Path("."), "not loaded", "not_loaded")
         return assessor
 
     def assess(self, data: Any, as_of: date | None = None) -> AssessmentResult:

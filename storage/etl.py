@@ -28,6 +28,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 import sys
 import tomllib
 from collections import Counter
@@ -84,11 +85,44 @@ FROM_ASSESSMENT = {
 
 
 class EtlError(Exception):
-    """The file cannot be loaded at all (unknown source, unreadable file, wrong columns)."""
+    """The file cannot be loaded at all (unknown source, unreadable file, wrong columns). str() is plain English
+    (logs, developers); `code` (unknown_source, invalid_mapping, file_not_found, unreadable, file_empty, not_text,
+    malformed_csv, columns_mismatch) and the details (the payload's values) let an adapter say it in its own
+    words (core.copy_es.etl_message)."""
 
-    def __init__(self, message: str, **details: Any):
+    def __init__(self, message: str, *, code: str = "etl_error", **details: Any):
         super().__init__(message)
+        self.code = code
         self.payload = {"error": message, **details}
+
+
+class MappingCheck(ValueError):
+    """A check of a mapping file that failed: `kind` and `ctx` as engine.policy.PolicyCheck's."""
+
+    def __init__(self, kind: str, message: str, **ctx: Any) -> None:
+        super().__init__(message)
+        self.kind, self.ctx = kind, ctx
+
+
+def _mapping_issues(exc: tomllib.TOMLDecodeError | ValidationError) -> list[dict[str, Any]]:
+    """What is wrong with a mapping file, as {"key", "type", "ctx"} (core.copy_es.etl_mapping_problem)."""
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        ctx: dict[str, Any] = {"line": int(where[1]), "column": int(where[2])} if where else {}
+        if not where and "at end of document" in str(exc):
+            ctx = {"at_end": True}
+        return [{"key": "", "type": "invalid_toml", "ctx": ctx}]
+    issues = []
+    for err in exc.errors(include_url=False):
+        ctx = dict(err.get("ctx") or {})
+        check = ctx.pop("error", None)
+        key = ".".join(str(p) for p in err["loc"])
+        if isinstance(check, MappingCheck):
+            issues.append({"key": key, "type": check.kind, "ctx": check.ctx})
+        else:
+            plain = {k: v if isinstance(v, int | float | str | bool | None) else str(v) for k, v in ctx.items()}
+            issues.append({"key": key, "type": err["type"], "ctx": plain})
+    return issues
 
 
 # ------------------------------------------------------------------------------------------------ mapping
@@ -106,7 +140,7 @@ class ColumnSpec(_Strict):
     @model_validator(mode="after")
     def _check(self) -> ColumnSpec:
         if self.type == "category" and not self.values:
-            raise ValueError("a category column needs `values`")
+            raise MappingCheck("category_values", "a category column needs `values`")
         return self
 
 
@@ -119,9 +153,9 @@ class NormalizeSpec(_Strict):
     @model_validator(mode="after")
     def _check(self) -> NormalizeSpec:
         if (self.bins is None) != (self.labels is None):
-            raise ValueError("`bins` and `labels` go together")
+            raise MappingCheck("bins_labels", "`bins` and `labels` go together")
         if self.bins is not None and self.labels is not None and len(self.labels) != len(self.bins) + 1:
-            raise ValueError("`labels` must have one more entry than `bins`")
+            raise MappingCheck("labels_count", "`labels` must have one more entry than `bins`")
         return self
 
 
@@ -152,10 +186,17 @@ class Mapping(_Strict):
             n if isinstance(n, str) else n.column for n in self.normalize.values()
         ]:
             if col and col not in self.columns:
-                raise ValueError(f"column {col!r} is used but not declared in [columns]")
+                raise MappingCheck(
+                    "column_undeclared", f"column {col!r} is used but not declared in [columns]", column=col
+                )
         unknown = set(self.normalize) - set(NORMALIZED)
         if unknown:
-            raise ValueError(f"unknown normalised columns {sorted(unknown)}; allowed: {sorted(NORMALIZED)}")
+            raise MappingCheck(
+                "unknown_normalized",
+                f"unknown normalised columns {sorted(unknown)}; allowed: {sorted(NORMALIZED)}",
+                unknown=sorted(unknown),
+                allowed=sorted(NORMALIZED),
+            )
         return self
 
 
@@ -165,12 +206,20 @@ def load_mapping(source: str) -> Mapping:
     if not path.is_file():
         raise EtlError(
             f"unknown source {source!r}: use one of {', '.join(BUILTIN_SOURCES)} or a MAPPING.toml path",
+            code="unknown_source",
             source=source,
+            known=list(BUILTIN_SOURCES),
         )
     try:
         return Mapping.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise EtlError(f"invalid mapping {path}", detail=str(exc)) from None
+        raise EtlError(
+            f"invalid mapping {path}",
+            code="invalid_mapping",
+            detail=str(exc),
+            path=str(path),
+            issues=_mapping_issues(exc),
+        ) from None
 
 
 def _field_type(spec: ColumnSpec) -> Any:
@@ -304,9 +353,14 @@ def _read_rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, list[str] | 
         try:
             header = next(reader)
         except StopIteration:
-            raise EtlError("the file is empty (no header)", file=str(path)) from None
+            raise EtlError("the file is empty (no header)", code="file_empty", file=str(path)) from None
         except UnicodeDecodeError as exc:
-            raise EtlError(f"the file is not {mapping.source.encoding} text: {exc}", file=str(path)) from None
+            encoding = mapping.source.encoding
+            message = f"the file is not {encoding} text: {exc}"
+            raise EtlError(message, code="not_text", file=str(path), encoding=encoding) from None
+        except csv.Error as exc:  # e.g. a header field over csv's field limit: was exit 70, "Error inesperado"
+            message = f"malformed CSV at line {reader.line_num}: {exc}"
+            raise EtlError(message, code="malformed_csv", file=str(path), line=reader.line_num) from None
         header = [h.strip() for h in header]
         expected = list(mapping.columns)
         missing = [c for c in expected if c not in header]
@@ -317,6 +371,7 @@ def _read_rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, list[str] | 
                 "the file's columns do not match the source "
                 f"{mapping.source.name!r}: missing {missing}, unexpected {unexpected}"
                 + (f", repeated {dupes}" if dupes else ""),
+                code="columns_mismatch",
                 file=str(path),
                 source=mapping.source.name,
                 missing_columns=missing,
@@ -333,9 +388,12 @@ def _read_rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, list[str] | 
                     continue
                 yield reader.line_num, None, dict(zip(header, fields, strict=True))
         except csv.Error as exc:
-            raise EtlError(f"malformed CSV at line {reader.line_num}: {exc}", file=str(path)) from None
+            message = f"malformed CSV at line {reader.line_num}: {exc}"
+            raise EtlError(message, code="malformed_csv", file=str(path), line=reader.line_num) from None
         except UnicodeDecodeError as exc:
-            raise EtlError(f"the file is not {mapping.source.encoding} text: {exc}", file=str(path)) from None
+            encoding = mapping.source.encoding
+            message = f"the file is not {encoding} text: {exc}"
+            raise EtlError(message, code="not_text", file=str(path), encoding=encoding) from None
 
 
 def _count_lines(path: Path) -> int:
@@ -356,11 +414,15 @@ def load_file(
     path = Path(path)
     mapping = source if isinstance(source, Mapping) else load_mapping(source)
     if not path.is_file():
-        raise EtlError(f"file not found: {path}", file=str(path))
+        raise EtlError(f"file not found: {path}", code="file_not_found", file=str(path))
     model = row_model(mapping)
     aliases = {f"c{i}": name for i, name in enumerate(mapping.columns)}
     rows = _read_rows(path, mapping)
-    next(rows)  # header checked before anything is written
+    try:
+        next(rows)  # header checked before anything is written
+    except OSError as exc:  # there, but not readable (permissions): the same JSON error, not a bug
+        message = f"cannot read {path}: {exc.strerror or exc}"
+        raise EtlError(message, code="unreadable", file=str(path), errno=exc.errno) from None
     started = utcnow()
     sha = _sha256_file(path)
     with engine.begin() as conn:

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AnalystDep, SettingsDep, StorageDep
 from api.errors import ApiError, FieldError, problem_responses
+from core import copy_es as copy
 from engine.policy import PolicyError, parse_policy
 from storage import policy_lab as runs
 
@@ -109,7 +110,17 @@ async def _policy_text(request: Request) -> tuple[str, Any]:
     try:
         policy = parse_policy(raw, Path("policy.toml"))
     except PolicyError as exc:
-        errors = [FieldError(field=k or "(archivo)", message=m, type="policy") for k, m in exc.problems]
+        file_level = exc.code != "invalid_values"  # unreadable or not TOML: one message for the whole file
+        errors = [
+            FieldError(
+                field=i.get("key") or "(archivo)",
+                message=copy.policy_message(exc.code, "policy.toml", exc.issues)
+                if file_level
+                else copy.policy_problem(i),
+                type="policy",
+            )
+            for i in exc.issues
+        ]
         keys = ", ".join(dict.fromkeys(e.field for e in errors))
         raise ApiError(422, f"La política no es válida; revisa: {keys}.", errors=errors) from None
     return raw.decode("utf-8"), policy

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, Union
+from typing import Any, TypeVar, Union
 
 __all__ = [
     "And",
@@ -39,7 +39,13 @@ _TOKEN = re.compile(r"\s*(?:(?P<paren>[()])|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P
 
 
 class RuleSyntaxError(ValueError):
-    """A rule that does not parse or names an unknown variable or term; says what and where."""
+    """A rule that does not parse or names an unknown variable or term; says what and where. `kind`
+    (unexpected_character, expected, unknown_variable, unknown_term) and `ctx` (position, names) let an adapter
+    say it in its own words (core.copy_es)."""
+
+    def __init__(self, message: str, kind: str = "syntax", **ctx: Any) -> None:
+        super().__init__(message)
+        self.kind, self.ctx = kind, ctx
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +101,12 @@ def _tokenize(text: str) -> list[_Tok]:
         if m is None:  # only trailing whitespace is left
             break
         if m.group("bad") is not None:
-            raise RuleSyntaxError(f"unexpected character {m.group('bad')!r} at position {m.start('bad')}")
+            raise RuleSyntaxError(
+                f"unexpected character {m.group('bad')!r} at position {m.start('bad')}",
+                "unexpected_character",
+                found=m.group("bad"),
+                position=m.start("bad"),
+            )
         if m.group("paren") is not None:
             toks.append(_Tok(m.group("paren"), m.group("paren"), m.start("paren")))
         else:
@@ -127,7 +138,12 @@ class _Parser:
 
     def _fail(self, expected: str, tok: _Tok) -> RuleSyntaxError:
         found = "end of rule" if tok.kind == "end" else repr(tok.text)
-        return RuleSyntaxError(f"expected {expected} at position {tok.pos}, found {found}")
+        return RuleSyntaxError(
+            f"expected {expected} at position {tok.pos}, found {found}",
+            "expected",
+            position=tok.pos,
+            found=None if tok.kind == "end" else tok.text,
+        )
 
     # -- grammar
     def parse(self) -> Node:
@@ -188,11 +204,22 @@ class _Parser:
             return
         if var.text not in self.variables:
             known = ", ".join(sorted(self.variables))
-            raise RuleSyntaxError(f"unknown variable '{var.text}' at position {var.pos} (known: {known})")
+            raise RuleSyntaxError(
+                f"unknown variable '{var.text}' at position {var.pos} (known: {known})",
+                "unknown_variable",
+                variable=var.text,
+                position=var.pos,
+                known=sorted(self.variables),
+            )
         terms = self.variables[var.text]
         if term.text not in terms:
             raise RuleSyntaxError(
-                f"'{term.text}' at position {term.pos} is not a term of '{var.text}' (terms: {', '.join(terms)})"
+                f"'{term.text}' at position {term.pos} is not a term of '{var.text}' (terms: {', '.join(terms)})",
+                "unknown_term",
+                term=term.text,
+                variable=var.text,
+                position=term.pos,
+                known=list(terms),
             )
 
 

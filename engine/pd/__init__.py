@@ -38,15 +38,20 @@ def _model(artifact: dict[str, Any], policy: Policy, model_dir: Path, version: s
 
     name = policy.pd.applicant_model
     if artifact.get("format") != APPLICANT_FORMAT:
-        raise ModelUnavailable(name, version, model_dir, f"not an applicant PD artifact ({artifact.get('format')})")
+        reason = f"not an applicant PD artifact ({artifact.get('format')})"
+        raise ModelUnavailable(
+            name, version, model_dir, reason, "wrong_format", {"format": str(artifact.get("format"))}
+        )
     if artifact.get("name") != name:
         reason = f"the artifact is model {artifact.get('name')!r}, the policy serves {name!r}"
-        raise ModelUnavailable(name, version, model_dir, reason)
+        raise ModelUnavailable(
+            name, version, model_dir, reason, "wrong_name", {"artifact": str(artifact.get("name")), "served": name}
+        )
     try:
         return ApplicantPDModel(artifact, policy.pd.mapping, policy.capacity.reference_rate_annual)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         reason = f"incompatible with this code's feature mapping or the policy in service ({type(exc).__name__}: {exc})"
-        raise ModelUnavailable(name, version, model_dir, reason) from exc
+        raise ModelUnavailable(name, version, model_dir, reason, "incompatible", {"error": type(exc).__name__}) from exc
 
 
 def check_servable(artifact: dict[str, Any], policy: Policy, model_dir: Path) -> None:
@@ -61,10 +66,12 @@ def load_version(model_dir: str | Path, policy: Policy, version: str) -> Applica
     try:
         artifact = registry.read(model_dir, name, version)
     except registry.RegistryError as exc:
-        raise ModelUnavailable(name, version, model_dir, f"missing or unreadable artifact ({exc})") from exc
+        reason = f"missing or unreadable artifact ({exc})"
+        raise ModelUnavailable(name, version, model_dir, reason, "unreadable", {"code": exc.code, **exc.ctx}) from exc
     if artifact.get("model_version") != version:
         reason = f"its model.json holds version {artifact.get('model_version')!r}"
-        raise ModelUnavailable(name, version, model_dir, reason)
+        holds = str(artifact.get("model_version"))
+        raise ModelUnavailable(name, version, model_dir, reason, "version_mismatch", {"holds": holds})
     return _model(artifact, policy, model_dir, version)
 
 
@@ -85,7 +92,7 @@ def load_served(model_dir: str | Path, policy: Policy) -> ApplicantPDModel:
         if registry.versions(model_dir, name):
             # versions but none in service: someone must choose; training a new one would hide that
             reason = "no version is in service (no `current`); run `asesor train promote <version> --name " + name + "`"
-            raise ModelUnavailable(name, None, model_dir, reason)
+            raise ModelUnavailable(name, None, model_dir, reason, "none_in_service")
         who = f"bootstrap ({socket.gethostname()}, pid {os.getpid()})"
         version = registry.bootstrap(model_dir, name, lambda: _bootstrap_artifact(policy), by=who)
     return load_version(model_dir, policy, version)

@@ -39,15 +39,32 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class RegistryError(ValueError):
-    """A name or version that is not in the model directory, or a file that is not an artifact."""
+    """A name or version that is not in the model directory, or a file that is not an artifact. `code`
+    (not_in_service, unknown_version, unreadable_artifact, not_an_artifact) and `ctx` (its values) let an adapter
+    say it in its own words (core.copy_es.registry_message); str() is the plain English message."""
+
+    def __init__(self, message: str, code: str = "registry_error", **ctx: Any) -> None:
+        super().__init__(message)
+        self.code, self.ctx = code, ctx
 
 
 class ModelUnavailable(RuntimeError):
     """The model `current` names cannot serve (missing or unreadable file, incompatible feature mapping or
-    policy). It is refused, never replaced: the message names the model, the version and the directory."""
+    policy). It is refused, never replaced: the message names the model, the version and the directory.
+    `reason` is plain English; `kind` (wrong_format, wrong_name, incompatible, unreadable, version_mismatch,
+    none_in_service, not_loaded) and `ctx` let an adapter say it in its own words (core.copy_es.model_reason)."""
 
-    def __init__(self, name: str, version: str | None, model_dir: Path, reason: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        version: str | None,
+        model_dir: Path,
+        reason: str,
+        kind: str = "other",
+        ctx: dict[str, Any] | None = None,
+    ) -> None:
         self.name, self.version, self.model_dir, self.reason = name, version, Path(model_dir), reason
+        self.kind, self.ctx = kind, dict(ctx or {})
         what = f"{name} {version}" if version else name
         super().__init__(f"model {what} under {model_dir} cannot serve: {reason}")
 
@@ -99,7 +116,9 @@ def read(model_dir: Path, name: str, version: str | None = None) -> dict[str, An
     """The artifact `version` of `name` (default: the one in service)."""
     version = version or current_version(model_dir, name)
     if version is None:
-        raise RegistryError(f"no model {name!r} in service under {model_dir}")
+        raise RegistryError(
+            f"no model {name!r} in service under {model_dir}", "not_in_service", name=name, model_dir=str(model_dir)
+        )
     return read_path(version_dir(model_dir, name, version) / MODEL_FILE)
 
 
@@ -109,10 +128,19 @@ def read_path(path: Path) -> dict[str, Any]:
     file = path / MODEL_FILE if path.is_dir() else path
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"cannot read artifact {file}: {exc}") from exc
+    except OSError as exc:
+        raise RegistryError(
+            f"cannot read artifact {file}: {exc}", "unreadable_artifact", file=str(file), cause="os", errno=exc.errno
+        ) from exc
+    except json.JSONDecodeError as exc:
+        message = f"cannot read artifact {file}: {exc}"
+        where = {"line": exc.lineno, "column": exc.colno}
+        raise RegistryError(message, "unreadable_artifact", file=str(file), cause="json", **where) from exc
+    except UnicodeDecodeError as exc:
+        message = f"cannot read artifact {file}: {exc}"
+        raise RegistryError(message, "unreadable_artifact", file=str(file), cause="utf8") from exc
     if not isinstance(data, dict) or "format" not in data or "model_version" not in data:
-        raise RegistryError(f"{file}: not a model artifact")
+        raise RegistryError(f"{file}: not a model artifact", "not_an_artifact", file=str(file))
     return data
 
 
@@ -189,7 +217,14 @@ def promote(
     )
     if artifact is None:
         known = ", ".join(versions(model_dir, name)) or "none"
-        raise RegistryError(f"no version {version!r} of {name!r} under {model_dir} (known: {known})")
+        raise RegistryError(
+            f"no version {version!r} of {name!r} under {model_dir} (known: {known})",
+            "unknown_version",
+            name=name,
+            version=version,
+            model_dir=str(model_dir),
+            known=versions(model_dir, name),
+        )
     if check is not None:
         check(artifact)
     with _locked(model_dir, name):

@@ -1,11 +1,13 @@
 """Pydantic models of the policy file, with the cross-checks a single field cannot express.
 
-A bad file fails at load with PolicyError, whose message names the key (dotted path) and the problem.
+A bad file fails at load with PolicyError, whose message names the key (dotted path) and the problem. Each
+cross-check raises PolicyCheck: its `kind` and values (`ctx`) let an adapter say it in its own words
+(core.copy_es), as engine.validation's input checks do; the message is the engine's plain English.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,6 +26,15 @@ REJECT = "R"
 # the product the engine assesses (car loans); its [products.<code>] table holds the expected-loss inputs
 ASSESSED_PRODUCT = "auto"
 Cell = int | Literal["R"]
+
+
+class PolicyCheck(ValueError):
+    """A cross-check of the policy file that failed: `kind` is a stable snake_case name, `ctx` its values (JSON
+    values); str() is the plain English message (logs, developers)."""
+
+    def __init__(self, kind: str, message: str, **ctx: Any) -> None:
+        super().__init__(message)
+        self.kind, self.ctx = kind, ctx
 
 
 class _Strict(BaseModel):
@@ -52,9 +63,9 @@ class BankFitPolicy(_Strict):
     def _bands_descending(cls, bands: tuple[Band, ...]) -> tuple[Band, ...]:
         mins = [b.min for b in bands]
         if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
-            raise ValueError("bands must be listed from the highest 'min' down, without repeats")
+            raise PolicyCheck("bands_order", "bands must be listed from the highest 'min' down, without repeats")
         if not bands or bands[-1].min != 0:
-            raise ValueError("the last band must start at 0 so that every total has a band")
+            raise PolicyCheck("bands_last_zero", "the last band must start at 0 so that every total has a band")
         return bands
 
     def band_for(self, total: int) -> str:
@@ -79,7 +90,9 @@ class Mappings(_Strict):
     def _stability_range(cls, v: dict[str, float]) -> dict[str, float]:
         for code, x in v.items():
             if not 0 <= x <= 10:
-                raise ValueError(f"{code}: stability must be within 0–10, got {x}")
+                raise PolicyCheck(
+                    "stability_range", f"{code}: stability must be within 0–10, got {x}", code=code, value=x
+                )
         return v
 
     @model_validator(mode="after")
@@ -87,7 +100,14 @@ class Mappings(_Strict):
         for code, (lo, hi) in self.income_band_range.items():
             rep = self.income_by_band.get(code)
             if not 0 <= lo <= hi or (rep is not None and not lo <= rep <= hi):
-                raise ValueError(f"income_band_range.{code}: [{lo}, {hi}] must hold income_by_band.{code} = {rep}")
+                raise PolicyCheck(
+                    "income_range",
+                    f"income_band_range.{code}: [{lo}, {hi}] must hold income_by_band.{code} = {rep}",
+                    code=code,
+                    low=lo,
+                    high=hi,
+                    value=rep,
+                )
         return self
 
     def band_for_income(self, income: float) -> str | None:
@@ -104,7 +124,9 @@ class Mappings(_Strict):
     def _fractions(cls, v: dict[str, float]) -> dict[str, float]:
         for code, x in v.items():
             if not 0 <= x < 1:
-                raise ValueError(f"{code}: a fraction must be within [0, 1), got {x}")
+                raise PolicyCheck(
+                    "fraction_range", f"{code}: a fraction must be within [0, 1), got {x}", code=code, value=x
+                )
         return v
 
 
@@ -136,14 +158,16 @@ class Limits(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Limits:
         if self.vehicle_price_min >= self.vehicle_price_max:
-            raise ValueError("vehicle_price_min must be below vehicle_price_max")
+            raise PolicyCheck("price_order", "vehicle_price_min must be below vehicle_price_max")
         if self.term_months_min > self.term_months_max:
-            raise ValueError("term_months_min must not exceed term_months_max")
+            raise PolicyCheck("term_order", "term_months_min must not exceed term_months_max")
         if self.age_min >= self.age_max:
-            raise ValueError("age_min must be below age_max")
+            raise PolicyCheck("age_order", "age_min must be below age_max")
         bad = [t for t in self.term_options if not self.term_months_min <= t <= self.term_months_max]
         if bad:
-            raise ValueError(f"term_options {bad} fall outside term_months_min..term_months_max")
+            raise PolicyCheck(
+                "term_options_outside", f"term_options {bad} fall outside term_months_min..term_months_max", terms=bad
+            )
         return self
 
 
@@ -183,20 +207,30 @@ class FuzzyVariable(_Strict):
     @model_validator(mode="after")
     def _check(self) -> FuzzyVariable:
         if self.min >= self.max:
-            raise ValueError("min must be below max")
+            raise PolicyCheck("min_below_max", "min must be below max")
         intervals = (self.max - self.min) / self.step
         if abs(intervals - round(intervals)) > 1e-9 * max(1.0, intervals):
             # the universe is sampled min..max inclusive: the step must land on max
-            raise ValueError(f"step {self.step} does not divide max − min = {self.max - self.min}")
+            span = self.max - self.min
+            raise PolicyCheck(
+                "step_divides", f"step {self.step} does not divide max − min = {span}", step=self.step, span=span
+            )
         for name, mf in self.terms.items():
             pts = mf.trap if isinstance(mf, Trap) else mf.tri if isinstance(mf, Tri) else None
             if pts is not None and list(pts) != sorted(pts):
-                raise ValueError(f"terms.{name}: break points must be non-decreasing, got {list(pts)}")
+                raise PolicyCheck(
+                    "break_points_order",
+                    f"terms.{name}: break points must be non-decreasing, got {list(pts)}",
+                    term=name,
+                    points=list(pts),
+                )
         for name, h in self.hedged.items():
             if h.of not in self.terms:
-                raise ValueError(f"hedged.{name}: '{h.of}' is not a term of this variable")
+                raise PolicyCheck(
+                    "hedge_unknown_term", f"hedged.{name}: '{h.of}' is not a term of this variable", hedge=name, of=h.of
+                )
             if name in self.terms:
-                raise ValueError(f"hedged.{name}: the name is already a plain term")
+                raise PolicyCheck("hedge_is_term", f"hedged.{name}: the name is already a plain term", hedge=name)
         return self
 
     @property
@@ -228,13 +262,19 @@ class FuzzyPolicy(_Strict):
     def _check(self) -> FuzzyPolicy:
         needed = {"ingreso", "estabilidad", "puntaje"}
         if missing := needed - set(self.variables):
-            raise ValueError(f"variables: missing {sorted(missing)}")
+            raise PolicyCheck("variables_missing", f"variables: missing {sorted(missing)}", missing=sorted(missing))
         ids = [rule.id for rule in self.rules]
         if dupes := sorted({x for x in ids if ids.count(x) > 1}):
-            raise ValueError(f"rules: duplicate ids {dupes}")
+            raise PolicyCheck("rule_ids_repeated", f"rules: duplicate ids {dupes}", ids=dupes)
         for i, rule in enumerate(self.rules):
             if rule.then not in self.output.term_names:
-                raise ValueError(f"rules[{i}] ({rule.id}): output term '{rule.then}' is not defined")
+                raise PolicyCheck(
+                    "rule_output_unknown",
+                    f"rules[{i}] ({rule.id}): output term '{rule.then}' is not defined",
+                    index=i,
+                    rule=rule.id,
+                    term=rule.then,
+                )
             _check_antecedent(rule, i, self.variables)
         return self
 
@@ -246,7 +286,9 @@ def _check_antecedent(rule: FuzzyRule, i: int, variables: dict[str, FuzzyVariabl
     try:
         parse_rule(rule.if_, {name: var.term_names for name, var in variables.items()})
     except RuleSyntaxError as exc:
-        raise ValueError(f"rules[{i}] ({rule.id}): {exc}") from None
+        raise PolicyCheck(
+            "rule_syntax", f"rules[{i}] ({rule.id}): {exc}", index=i, rule=rule.id, syntax=exc.kind, **exc.ctx
+        ) from None
 
 
 class ExpertPolicy(_Strict):
@@ -286,9 +328,9 @@ class ExpertPolicy(_Strict):
     @model_validator(mode="after")
     def _check(self) -> ExpertPolicy:
         if self.rate_min > self.rate_max:
-            raise ValueError("rate_min must not exceed rate_max")
+            raise PolicyCheck("rate_order", "rate_min must not exceed rate_max")
         if self.min_age >= self.max_age:
-            raise ValueError("min_age must be below max_age")
+            raise PolicyCheck("expert_age_order", "min_age must be below max_age")
         return self
 
 
@@ -319,14 +361,23 @@ class PDMapping(_Strict):
     def _credit_counts(cls, v: dict[str, int]) -> dict[str, int]:
         for code, n in v.items():
             if not 1 <= n <= 4:
-                raise ValueError(f"{code}: German Credit counts existing credits as 1–4, got {n}")
+                raise PolicyCheck(
+                    "credit_count_range",
+                    f"{code}: German Credit counts existing credits as 1–4, got {n}",
+                    code=code,
+                    value=n,
+                )
         return v
 
     @field_validator("installment_rate_thresholds")
     @classmethod
     def _increasing(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
         if not 0 < v[0] < v[1] < v[2]:
-            raise ValueError(f"thresholds must be positive and strictly increasing, got {list(v)}")
+            raise PolicyCheck(
+                "thresholds_increasing",
+                f"thresholds must be positive and strictly increasing, got {list(v)}",
+                values=list(v),
+            )
         return v
 
 
@@ -346,13 +397,18 @@ class PDTraining(_Strict):
     @classmethod
     def _renamed_resampler(cls, v: object) -> object:
         if v == "random_over":
-            raise ValueError('"random_over" is now called "over" (the same name as in asesor train report)')
+            raise PolicyCheck(
+                "resampler_renamed", '"random_over" is now called "over" (the same name as in asesor train report)'
+            )
         return v
 
     @model_validator(mode="after")
     def _resampled_needs_recalibration(self) -> PDTraining:
         if self.resampler != "none" and self.recalibration == "none":
-            raise ValueError('a resampled fit must be recalibrated (recalibration = "platt"): its PD is inflated')
+            raise PolicyCheck(
+                "resampled_needs_recalibration",
+                'a resampled fit must be recalibrated (recalibration = "platt"): its PD is inflated',
+            )
         return self
 
 
@@ -372,7 +428,12 @@ class PDPolicy(_Strict):
         # an analyst's older copy of the file: say where the keys went instead of "extra inputs"
         moved = [k for k in ("lgd", "ead_factor") if isinstance(data, dict) and k in data]
         if moved:
-            raise ValueError(f"{', '.join(moved)} moved to [products.{ASSESSED_PRODUCT}] (with a `source`)")
+            raise PolicyCheck(
+                "loss_inputs_moved",
+                f"{', '.join(moved)} moved to [products.{ASSESSED_PRODUCT}] (with a `source`)",
+                keys=moved,
+                product=ASSESSED_PRODUCT,
+            )
         return data
 
 
@@ -435,9 +496,9 @@ class OntologyPolicy(_Strict):
     def _labels_descending(cls, labels: tuple[StabilityLabel, ...]) -> tuple[StabilityLabel, ...]:
         mins = [x.min for x in labels]
         if not labels or mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
-            raise ValueError("list the labels from the highest 'min' down, without repeats")
+            raise PolicyCheck("labels_order", "list the labels from the highest 'min' down, without repeats")
         if mins[-1] != 0:
-            raise ValueError("the last label must start at 0 so that every stability has a label")
+            raise PolicyCheck("labels_last_zero", "the last label must start at 0 so that every stability has a label")
         return labels
 
     def stability_label(self, stability: float) -> str:
@@ -501,7 +562,7 @@ class StrategiesPolicy(_Strict):
     @classmethod
     def _distinct(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if not v or len(set(v)) != len(v):
-            raise ValueError("list one or more dimensions, each once")
+            raise PolicyCheck("dimensions_distinct", "list one or more dimensions, each once")
         return v
 
 
@@ -543,7 +604,11 @@ class Policy(_Strict):
     @classmethod
     def _assessed_product(cls, v: dict[str, ProductPolicy]) -> dict[str, ProductPolicy]:
         if ASSESSED_PRODUCT not in v:
-            raise ValueError(f"[products.{ASSESSED_PRODUCT}] is required: the engine assesses {ASSESSED_PRODUCT} loans")
+            raise PolicyCheck(
+                "product_required",
+                f"[products.{ASSESSED_PRODUCT}] is required: the engine assesses {ASSESSED_PRODUCT} loans",
+                product=ASSESSED_PRODUCT,
+            )
         return v
 
     @property
@@ -555,16 +620,22 @@ class Policy(_Strict):
     def _better_rows_are_orders(self) -> Policy:
         for q, order in self.lab.better_rows.items():
             if q not in self.answers:
-                raise ValueError(f"lab.better_rows.{q}: not a question")
+                raise PolicyCheck("better_rows_question", f"lab.better_rows.{q}: not a question", question=q)
             if sorted(order) != sorted(self.answers[q]):
-                raise ValueError(f"lab.better_rows.{q}: must list every code of answers.{q} once, best first")
+                raise PolicyCheck(
+                    "better_rows_order",
+                    f"lab.better_rows.{q}: must list every code of answers.{q} once, best first",
+                    question=q,
+                )
         return self
 
     @model_validator(mode="after")
     def _some_term_is_offered(self) -> Policy:
         if not self.offered_terms:
-            raise ValueError(
-                f"limits.term_options: none is at most expert.reject_term_above = {self.expert.reject_term_above}"
+            raise PolicyCheck(
+                "no_term_offered",
+                f"limits.term_options: none is at most expert.reject_term_above = {self.expert.reject_term_above}",
+                limit=self.expert.reject_term_above,
             )
         return self
 
@@ -581,9 +652,14 @@ class Policy(_Strict):
         ):
             got, want = set(getattr(m, field)), set(self.answers.get(question, {}))
             if got != want:
-                raise ValueError(
+                raise PolicyCheck(
+                    "codes_mismatch",
                     f"pd.mapping.{field}: codes must be those of answers.{question}; "
-                    f"missing {sorted(want - got)}, unknown {sorted(got - want)}"
+                    f"missing {sorted(want - got)}, unknown {sorted(got - want)}",
+                    where=f"pd.mapping.{field}",
+                    question=question,
+                    missing=sorted(want - got),
+                    unknown=sorted(got - want),
                 )
         return self
 
@@ -592,9 +668,17 @@ class Policy(_Strict):
         for i, rule in enumerate(self.strategies.rules, 1):
             where = f"strategies.rules[{i}]"
             if rule.bank is not None and rule.bank not in self.banks:
-                raise ValueError(f"{where}.bank: unknown bank {rule.bank!r}; use one of {list(self.banks)}")
+                raise PolicyCheck(
+                    "strategy_unknown_bank",
+                    f"{where}.bank: unknown bank {rule.bank!r}; use one of {list(self.banks)}",
+                    where=where,
+                    bank=rule.bank,
+                    known=list(self.banks),
+                )
             if rule.bank is not None and rule.action != "promote":
-                raise ValueError(f"{where}.bank: only a 'promote' rule names a bank")
+                raise PolicyCheck(
+                    "strategy_bank_not_promote", f"{where}.bank: only a 'promote' rule names a bank", where=where
+                )
             for dim in (*STRATEGY_DIMENSION_QUESTIONS, "recommended_bank"):
                 codes = getattr(rule.when, dim)
                 if codes is None:
@@ -602,7 +686,13 @@ class Policy(_Strict):
                 known = self.banks if dim == "recommended_bank" else self.answers[STRATEGY_DIMENSION_QUESTIONS[dim]]
                 unknown = [c for c in codes if c not in known]
                 if unknown:
-                    raise ValueError(f"{where}.when.{dim}: unknown codes {unknown}; use some of {list(known)}")
+                    raise PolicyCheck(
+                        "strategy_unknown_codes",
+                        f"{where}.when.{dim}: unknown codes {unknown}; use some of {list(known)}",
+                        where=f"{where}.when.{dim}",
+                        codes=unknown,
+                        known=list(known),
+                    )
         return self
 
     @model_validator(mode="after")
@@ -610,29 +700,60 @@ class Policy(_Strict):
         got = set(self.ontology.income_class_by_band)
         want = set(self.answers["ingreso_mensual"]) if "ingreso_mensual" in self.answers else got
         if got != want:
-            raise ValueError(
+            raise PolicyCheck(
+                "codes_mismatch",
                 "ontology.income_class_by_band: codes must be those of answers.ingreso_mensual; "
-                f"missing {sorted(want - got)}, unknown {sorted(got - want)}"
+                f"missing {sorted(want - got)}, unknown {sorted(got - want)}",
+                where="ontology.income_class_by_band",
+                question="ingreso_mensual",
+                missing=sorted(want - got),
+                unknown=sorted(got - want),
             )
         return self
 
     @model_validator(mode="after")
     def _cross_check(self) -> Policy:
         if tuple(self.answers) != QUESTIONS:
-            raise ValueError(f"answers: the questions must be exactly {list(QUESTIONS)} in that order")
+            raise PolicyCheck(
+                "questions_order",
+                f"answers: the questions must be exactly {list(QUESTIONS)} in that order",
+                where="answers",
+                questions=list(QUESTIONS),
+            )
         n_banks = len(self.banks)
         if tuple(self.bank_fit.table) != QUESTIONS:
-            raise ValueError(f"bank_fit.table: the questions must be exactly {list(QUESTIONS)} in that order")
+            raise PolicyCheck(
+                "questions_order",
+                f"bank_fit.table: the questions must be exactly {list(QUESTIONS)} in that order",
+                where="bank_fit.table",
+                questions=list(QUESTIONS),
+            )
         for q, rows in self.bank_fit.table.items():
             if tuple(rows) != tuple(self.answers[q]):
-                raise ValueError(
-                    f"bank_fit.table.{q}: answer codes {list(rows)} differ from answers.{q} {list(self.answers[q])}"
+                raise PolicyCheck(
+                    "bank_fit_codes",
+                    f"bank_fit.table.{q}: answer codes {list(rows)} differ from answers.{q} {list(self.answers[q])}",
+                    question=q,
+                    codes=list(rows),
+                    expected=list(self.answers[q]),
                 )
             for code, cells in rows.items():
                 if len(cells) != n_banks:
-                    raise ValueError(f"bank_fit.table.{q}.{code}: {len(cells)} cells for {n_banks} banks")
+                    raise PolicyCheck(
+                        "bank_fit_cells",
+                        f"bank_fit.table.{q}.{code}: {len(cells)} cells for {n_banks} banks",
+                        question=q,
+                        code=code,
+                        cells=len(cells),
+                        banks=n_banks,
+                    )
                 if any(isinstance(c, int) and c < 0 for c in cells):
-                    raise ValueError(f"bank_fit.table.{q}.{code}: points must not be negative")
+                    raise PolicyCheck(
+                        "bank_fit_negative",
+                        f"bank_fit.table.{q}.{code}: points must not be negative",
+                        question=q,
+                        code=code,
+                    )
         for field, question in (
             ("income_by_band", "ingreso_mensual"),
             ("income_band_range", "ingreso_mensual"),
@@ -643,8 +764,13 @@ class Policy(_Strict):
             got = set(getattr(self.mappings, field))
             want = set(self.answers[question])
             if got != want:
-                raise ValueError(
+                raise PolicyCheck(
+                    "codes_mismatch",
                     f"mappings.{field}: codes must be those of answers.{question}; "
-                    f"missing {sorted(want - got)}, unknown {sorted(got - want)}"
+                    f"missing {sorted(want - got)}, unknown {sorted(got - want)}",
+                    where=f"mappings.{field}",
+                    question=question,
+                    missing=sorted(want - got),
+                    unknown=sorted(got - want),
                 )
         return self

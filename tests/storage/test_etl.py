@@ -149,7 +149,8 @@ def test_cli_prints_report_and_json_errors(sqlite_url: str, tmp_path: Path) -> N
     assert err["code"] == "invalid_etl_input"
     assert "creditability" in err["unexpected_columns"] and "Y" in err["missing_columns"]
     unknown = runner.invoke(app, ["etl", "load", str(GERMAN), "--source", "nope", "--url", sqlite_url])
-    assert unknown.exit_code == 2 and "unknown source" in json.loads(unknown.stderr)["error"]["message"]
+    err = json.loads(unknown.stderr)["error"]  # Spanish (tests/cli/test_operator_errors_es.py), with its kind
+    assert unknown.exit_code == 2 and err["kind"] == "unknown_source" and "Fuente desconocida 'nope'" in err["message"]
 
 
 def test_builtin_mappings_match_the_shipped_data_headers() -> None:
