@@ -50,7 +50,7 @@ def replay_command(
     try:
         raw = policy.read_bytes()
     except OSError as exc:
-        fail("invalid_policy", copy.ERR_CANNOT_READ.format(path=policy, reason=exc.strerror or exc), field="--policy")
+        fail("invalid_policy", copy.ERR_CANNOT_READ.format(path=policy, reason=copy.read_reason(exc)), field="--policy")
 
     from lab.replay import ReplaySpec, run_replay
     from lab.report import changes_csv, render_html, text_summary

@@ -53,7 +53,8 @@ def _definition(dataset: str | None, dataset_file: Path | None) -> Any:
             else load_definition(path=dataset_file)
         )
     except DatasetError as exc:
-        fail("invalid_dataset", str(exc))
+        option = "--dataset-file" if dataset_file is not None else "--dataset"
+        fail("invalid_dataset", copy.dataset_message(exc.code, exc.ctx), field=option, kind=exc.code)
 
 
 def _load(defn: Any, data: Path | None) -> Any:
@@ -63,7 +64,7 @@ def _load(defn: Any, data: Path | None) -> Any:
     try:
         return load_dataset(defn, data, get_settings().resolved_shared_data_dir)
     except DatasetError as exc:
-        fail("invalid_dataset", str(exc))
+        fail("invalid_dataset", copy.dataset_message(exc.code, exc.ctx), kind=exc.code)
 
 
 def default_name(dataset_name: str) -> str:
@@ -274,14 +275,14 @@ def _cohort(
             try:
                 frame = pd.read_csv(cohort)
             except (OSError, ValueError) as exc:
-                fail("invalid_cohort", copy.ERR_CANNOT_READ.format(path=cohort, reason=exc))
+                fail("invalid_cohort", copy.ERR_CANNOT_READ.format(path=cohort, reason=copy.read_reason(exc)))
             if defn.target not in frame.columns:
                 X = frame.rename(columns=defn.rename).drop(columns=[c for c in defn.drop if c in frame.columns])
                 return X, None, f"{cohort} ({len(X)} filas, sin resultado)"
             try:
                 X, y = prepare(frame, defn)
             except DatasetError as exc:
-                fail("invalid_cohort", str(exc))
+                fail("invalid_cohort", copy.dataset_message(exc.code, exc.ctx), kind=exc.code)
             return X, y.to_numpy(), f"{cohort} ({len(X)} filas)"
         ds = _load(defn, None)
         if whole:
@@ -295,7 +296,7 @@ def _cohort(
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        fail("invalid_cohort", copy.ERR_CANNOT_READ.format(path=path, reason=exc))
+        fail("invalid_cohort", copy.ERR_CANNOT_READ.format(path=path, reason=copy.read_reason(exc)))
     outcome = (frame[TARGET] == BAD).to_numpy().astype(int) if TARGET in frame.columns else None
     return frame, outcome, f"{path} ({len(frame)} filas)"
 

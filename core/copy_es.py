@@ -253,6 +253,50 @@ def _fill(template: str, ctx: dict[str, Any]) -> str:
         return template.format_map(_Values({k: str(v) for k, v in ctx.items()}))
 
 
+def read_reason(exc: BaseException) -> str:
+    """Why a file could not be read (ERR_CANNOT_READ's reason): the OS's, or that pandas found no CSV in it."""
+    return os_reason(exc.errno) if isinstance(exc, OSError) else NOT_A_CSV
+
+
+NOT_A_CSV = "no es un CSV legible"
+
+# --------------------------------------------------- dataset definitions of `asesor train` (engine.training)
+DATASET_ERRORS: dict[str, str] = {
+    "definition_lacks": "A la definición de datos le faltan {missing}.",
+    "definition_unknown_keys": "La definición de datos tiene claves desconocidas: {unknown}.",
+    "name_or_file": "Indica un conjunto de datos (--dataset) o un archivo de definición (--dataset-file), uno solo.",
+    "unknown_dataset": "Conjunto de datos desconocido {name!r}; los incluidos son: {known}.",
+    "definition_unreadable": "No se pudo leer la definición de datos {path}: {reason}.",
+    "data_not_found": "No se encontró el archivo de datos de {dataset!r} (se buscó en {tried}; define {variable}).",
+    "columns_absent": "{dataset}: faltan en los datos las columnas {columns}.",
+    "positive_absent": "{dataset}: la clase positiva {positive!r} no está entre los valores del objetivo ({values}).",
+    "target_missing": "{dataset}: al objetivo le faltan valores.",
+    "not_numeric": "{dataset}: la columna {column!r} no es numérica; ponla en `categorical`.",
+    "missing_values": "{dataset}: faltan valores en {columns} (imputarlos antes de entrenar).",
+    "data_unreadable": "No se pudo leer {path}: {reason}.",
+}
+DATASET_ERROR_OTHER = "La definición o el archivo de datos no se puede usar ({code})."
+
+
+def dataset_message(code: str, ctx: dict[str, Any]) -> str:
+    """The Spanish message of an engine.training.datasets.DatasetError (`code`, `ctx`)."""
+    values = dict(ctx)
+    cause = values.get("cause")
+    if cause == "os":
+        values["reason"] = os_reason(values.get("errno"))
+    elif cause == "toml":
+        where = (
+            POLICY_NOT_TOML_WHERE.format(line=values["line"], column=values.get("column", "?"))
+            if "line" in values
+            else POLICY_NOT_TOML_SOMEWHERE
+        )
+        values["reason"] = f"no es TOML válido ({where})"
+    elif cause == "csv":
+        values["reason"] = NOT_A_CSV
+    template = DATASET_ERRORS.get(code)
+    return _fill(template, values) if template else DATASET_ERROR_OTHER.format(code=code)
+
+
 # ------------------------------------------------------------------ policy files (engine.policy.PolicyError)
 POLICY_UNREADABLE = "No se pudo leer el archivo de política {path}: {reason}."
 POLICY_NOT_TOML = "El archivo de política {path} no es TOML válido ({where})."

@@ -9,6 +9,7 @@ not be redistributed, so the repository ships definitions only, never the data.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,22 @@ SHARED_DATA_ENV = "ASESOR_SHARED_DATA"
 
 
 class DatasetError(ValueError):
-    """A definition or data file that cannot be used; the message says which and why."""
+    """A definition or data file that cannot be used; the message (plain English) says which and why. `code` and
+    `ctx` (its values) let an adapter say it in its own words (core.copy_es.dataset_message)."""
+
+    def __init__(self, message: str, code: str = "dataset_error", **ctx: Any) -> None:
+        super().__init__(message)
+        self.code, self.ctx = code, ctx
+
+
+def _cause(exc: Exception) -> dict[str, Any]:
+    """Why a file could not be read, as values: the OS's errno, or where TOML stopped, or that it is no CSV."""
+    if isinstance(exc, OSError):
+        return {"cause": "os", "errno": exc.errno}
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        return {"cause": "toml", **({"line": int(where[1]), "column": int(where[2])} if where else {})}
+    return {"cause": "csv"}
 
 
 @dataclass(frozen=True)
@@ -47,11 +63,13 @@ class DatasetDefinition:
     def from_mapping(cls, raw: dict[str, Any], base_dir: Path | None = None) -> DatasetDefinition:
         missing = [k for k in ("name", "file", "target", "positive") if k not in raw]
         if missing:
-            raise DatasetError(f"dataset definition lacks {', '.join(missing)}")
+            raise DatasetError(f"dataset definition lacks {', '.join(missing)}", "definition_lacks", missing=missing)
         known = {f for f in cls.__dataclass_fields__ if f != "base_dir"}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise DatasetError(f"dataset definition has unknown keys: {', '.join(unknown)}")
+            raise DatasetError(
+                f"dataset definition has unknown keys: {', '.join(unknown)}", "definition_unknown_keys", unknown=unknown
+            )
         return cls(
             name=str(raw["name"]),
             file=str(raw["file"]),
@@ -101,16 +119,23 @@ def shared_data_root(root: Path | None = None) -> Path:
 def load_definition(name: str | None = None, path: Path | None = None) -> DatasetDefinition:
     """A shipped definition by name, or one read from `path` (exactly one of the two)."""
     if (name is None) == (path is None):
-        raise DatasetError("give a dataset name or a definition file, not both and not neither")
+        raise DatasetError("give a dataset name or a definition file, not both and not neither", "name_or_file")
     if name is not None:
         path = DEFS_DIR / f"{name}.toml"
         if not path.is_file():
-            raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(builtin_names())}")
+            raise DatasetError(
+                f"unknown dataset {name!r}; known: {', '.join(builtin_names())}",
+                "unknown_dataset",
+                name=name,
+                known=builtin_names(),
+            )
     assert path is not None
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DatasetError(f"cannot read dataset definition {path}: {exc}") from exc
+        raise DatasetError(
+            f"cannot read dataset definition {path}: {exc}", "definition_unreadable", path=str(path), **_cause(exc)
+        ) from exc
     # the shipped definitions name files under the shared root, not beside themselves
     base = None if name is not None else Path(path).resolve().parent
     return DatasetDefinition.from_mapping(raw, base_dir=base)
@@ -129,7 +154,13 @@ def resolve_data_path(defn: DatasetDefinition, data_file: Path | None = None, sh
         if c.is_file():
             return c
     tried = ", ".join(str(c) for c in candidates)
-    raise DatasetError(f"data file for {defn.name!r} not found (tried {tried}; set {SHARED_DATA_ENV})")
+    raise DatasetError(
+        f"data file for {defn.name!r} not found (tried {tried}; set {SHARED_DATA_ENV})",
+        "data_not_found",
+        dataset=defn.name,
+        tried=[str(c) for c in candidates],
+        variable=SHARED_DATA_ENV,
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -146,25 +177,44 @@ def prepare(frame: pd.DataFrame, defn: DatasetDefinition) -> tuple[pd.DataFrame,
     needed = [defn.target, *defn.drop, *defn.categorical] + ([defn.ead_column] if defn.ead_column else [])
     absent = [c for c in needed if c not in df.columns]
     if absent:
-        raise DatasetError(f"{defn.name}: columns not in the data: {', '.join(absent)}")
+        raise DatasetError(
+            f"{defn.name}: columns not in the data: {', '.join(absent)}",
+            "columns_absent",
+            dataset=defn.name,
+            columns=absent,
+        )
     raw_target = df[defn.target]
     values = set(raw_target.dropna().unique().tolist())
     if defn.positive not in values:
         raise DatasetError(
-            f"{defn.name}: positive class {defn.positive!r} not among target values {sorted(map(str, values))}"
+            f"{defn.name}: positive class {defn.positive!r} not among target values {sorted(map(str, values))}",
+            "positive_absent",
+            dataset=defn.name,
+            positive=str(defn.positive),
+            values=sorted(map(str, values)),
         )
     if raw_target.isna().any():
-        raise DatasetError(f"{defn.name}: the target has missing values")
+        raise DatasetError(f"{defn.name}: the target has missing values", "target_missing", dataset=defn.name)
     y = (raw_target == defn.positive).astype(np.int8).rename("target")
     X = df.drop(columns=[defn.target, *defn.drop])
     for c in X.columns:
         if c in defn.categorical:
             X[c] = X[c].astype(str)
         elif not pd.api.types.is_numeric_dtype(X[c]):
-            raise DatasetError(f"{defn.name}: column {c!r} is not numeric; list it under `categorical`")
+            raise DatasetError(
+                f"{defn.name}: column {c!r} is not numeric; list it under `categorical`",
+                "not_numeric",
+                dataset=defn.name,
+                column=c,
+            )
     if X.isna().any().any():
         bad = [c for c in X.columns if X[c].isna().any()]
-        raise DatasetError(f"{defn.name}: missing values in {', '.join(bad)} (impute them before training)")
+        raise DatasetError(
+            f"{defn.name}: missing values in {', '.join(bad)} (impute them before training)",
+            "missing_values",
+            dataset=defn.name,
+            columns=bad,
+        )
     return X.reset_index(drop=True), y.reset_index(drop=True)
 
 
@@ -173,6 +223,6 @@ def load_dataset(defn: DatasetDefinition, data_file: Path | None = None, shared_
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
+        raise DatasetError(f"cannot read {path}: {exc}", "data_unreadable", path=str(path), **_cause(exc)) from exc
     X, y = prepare(frame, defn)
     return Dataset(definition=defn, X=X, y=y, path=path, sha256=file_sha256(path))

@@ -1,6 +1,7 @@
 """The operators' commands say the engine's and storage's refusals in Spanish (issue #18): a policy file that
 cannot be read, is not TOML or fails a check (`asesor policy check`), the model registry's unknown names and
-unreadable artifacts (`asesor train psi|promote`, `asesor assess`), and the files `asesor etl load` refuses.
+unreadable artifacts (`asesor train psi|promote`, `asesor assess`), the dataset definitions of `asesor train` and
+the files `asesor etl load` refuses.
 
 The engine and storage keep their plain English str() (logs, developers) and carry a stable code and the values;
 cli/errors.py and core/copy_es.py render the Spanish, in the JSON error shape of every command."""
@@ -350,3 +351,42 @@ def test_an_invalid_mapping_file_is_spanish(tmp_path: Path) -> None:
     mapping.write_text("[source\n", encoding="utf-8")
     code, err = _etl(tmp_path, data, source=str(mapping))
     assert err["message"] == f"El mapeo {mapping} no es válido: no es TOML válido (línea 1, columna 8)."
+
+
+# ------------------------------------------------------------------------------- `asesor train`'s datasets
+def test_dataset_definitions_are_refused_in_spanish(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["train", "report", "--dataset", "nada"])
+    err = _error(r.stderr)
+    assert r.exit_code == 2 and err["code"] == "invalid_dataset" and err["kind"] == "unknown_dataset", r.stderr
+    assert err["field"] == "--dataset"
+    assert (
+        err["message"] == "Conjunto de datos desconocido 'nada'; los incluidos son: german, scoring_bancario, taiwan."
+    )
+    _no_english(err["message"])
+
+    missing = tmp_path / "no-existe.toml"
+    err = _error(runner.invoke(app, ["train", "report", "--dataset-file", str(missing)]).stderr)
+    assert err["field"] == "--dataset-file" and err["kind"] == "definition_unreadable", err
+    assert err["message"] == f"No se pudo leer la definición de datos {missing}: no existe."
+
+    broken = tmp_path / "rota.toml"
+    broken.write_text("[x\n", encoding="utf-8")
+    err = _error(runner.invoke(app, ["train", "report", "--dataset-file", str(broken)]).stderr)
+    assert err["message"] == f"No se pudo leer la definición de datos {broken}: no es TOML válido (línea 1, columna 3)."
+
+    nowhere = tmp_path / "sin-datos.toml"
+    nowhere.write_text('name = "d"\nfile = "/no/existe.csv"\ntarget = "y"\npositive = 1\n', encoding="utf-8")
+    err = _error(runner.invoke(app, ["train", "report", "--dataset-file", str(nowhere)]).stderr)
+    assert err["kind"] == "data_not_found", err
+    assert err["message"] == (
+        "No se encontró el archivo de datos de 'd' (se buscó en /no/existe.csv; define ASESOR_SHARED_DATA)."
+    )
+    _no_english(err["message"])
+
+
+def test_policy_replay_names_why_it_cannot_read_the_policy(tmp_path: Path) -> None:
+    missing = tmp_path / "no-existe.toml"
+    r = runner.invoke(app, ["policy", "replay", "--policy", str(missing)])
+    err = _error(r.stderr)
+    assert r.exit_code == 2 and err["code"] == "invalid_policy" and err["field"] == "--policy", r.stderr
+    assert err["message"] == copy.ERR_CANNOT_READ.format(path=missing, reason="no existe")  # not "[Errno 2] No such…"

@@ -150,4 +150,5 @@ def test_errors_are_json_with_exit_2(tmp_path: Path, definition_file: Path) -> N
     code, _, err = _run(
         "train", "report", "--dataset-file", definition_file, "--data", tmp_path / "bad.csv", "--out", tmp_path / "x"
     )
-    assert code == 2 and "columns not in the data" in json.loads(err)["error"]["message"]
+    error = json.loads(err)["error"]  # in Spanish (core.copy_es.DATASET_ERRORS), with the engine's code as kind
+    assert code == 2 and error["kind"] == "columns_absent" and "faltan en los datos las columnas" in error["message"]
