@@ -141,7 +141,9 @@ async def test_borrar_mis_datos_deletes(harness: BotHarness) -> None:
     await h.feed(u.press("Ver mi resultado"))
     key = h.storage.user_key(u.user_id)
     assert h.storage.get_applicant(key) is not None
+    assert h.parts.store._opened.cache_info().currsize > 0  # the sealed name, opened on every turn, is memoised
     await h.feed(u.text("/borrar_mis_datos"))
+    assert h.parts.store._opened.cache_info().currsize == 0  # and nothing opened outlives the erasure
     reply = h.tg.last_bot_message(u.chat_id).text
     # the reply says what is deleted and what is kept, anonymised, as storage's erasure does it
     assert reply == texts.DELETED
