@@ -262,10 +262,16 @@ def render_card(evaluation: Evaluation, policy: Policy) -> str:
     r = evaluation.result
     fit = r.bank_fit
     lines = ["<b>Tu resultado</b>", ""]
-    lines.append(f"🏦 Banco recomendado: <b>{_bank(policy, fit.recommended)}</b>")
-    lines.append(f"🥈 Segunda opción: {_bank(policy, fit.second)}")
     total = fit.scores.get(fit.recommended, 0)
-    lines.append(f"📊 Afinidad: {total} de {max_total(policy)} puntos — <b>{html.escape(fit.band)}</b>")
+    if fit.no_eligible_bank:
+        # seed 002's case 1: the closest bank's total counts the cells of the answers it rejects too, so its
+        # band («Excelente») would contradict the warning below it; the bank is named as the closest, not as a fit
+        lines.append(f"🏦 Banco más cercano: <b>{_bank(policy, fit.recommended)}</b> (ninguno es elegible por ahora)")
+        lines.append(f"📊 Afinidad con ese banco: {total} de {max_total(policy)} puntos")
+    else:
+        lines.append(f"🏦 Banco recomendado: <b>{_bank(policy, fit.recommended)}</b>")
+        lines.append(f"🥈 Segunda opción: {_bank(policy, fit.second)}")
+        lines.append(f"📊 Afinidad: {total} de {max_total(policy)} puntos — <b>{html.escape(fit.band)}</b>")
     if fit.low_score:
         if fit.no_eligible_bank:
             lines.append(

@@ -112,9 +112,14 @@ def _assessment_lines(policy: Policy, evaluation: Evaluation | None, row: Assess
     alt = policy.banks.get(second or "", second or "ninguna")
     points = f" {total}/{max_total(policy)}" if total is not None else ""
     rate_txt = f" · tasa {rate:.1f} %" if decision == "aprobado" and rate else ""
+    if result is not None and result.bank_fit.no_eligible_bank:  # the closest bank, not a fit (dialogs/card.py)
+        headline = texts.CASE_RESULT_NO_BANK.format(bank=html.escape(bank), points=points)
+    else:
+        headline = texts.CASE_RESULT.format(
+            bank=html.escape(bank), second=html.escape(alt), band=html.escape(band or ""), points=points
+        )
     return [
-        texts.CASE_RESULT.format(bank=html.escape(bank), second=html.escape(alt), band=html.escape(band or ""),
-                                 points=points),
+        headline,
         texts.CASE_DECISION.format(decision=DECISION_LABELS.get(decision, decision), rate=rate_txt, pd=pd * 100,
                                    score=score),
         *short_lines(result, policy),

@@ -174,7 +174,8 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
             ctx = svc.open_handoff(storage, settings, None, token)
         except svc.HandoffPageError as exc:
             return error_page(request, exc.kind, exc.status)
-        band = (ctx.assessment.result or {}).get("bank_fit", {}).get("band")
+        fit = (ctx.assessment.result or {}).get("bank_fit", {})
+        no_eligible_bank = bool(fit.get("no_eligible_bank"))
         return templates.TemplateResponse(
             request,
             "handoff_result.html",
@@ -183,7 +184,8 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
                 "recommended": ctx.recommended,
                 "second": ctx.second,
                 "low_score": ctx.low_score,
-                "band": band,
+                "band": None if no_eligible_bank else fit.get("band"),  # as on the card (dialogs/card.py)
+                "no_eligible_bank": no_eligible_bank,
                 "redirect_seconds": settings.handoff_redirect_seconds,
                 "form_url": f"/solicitud/{token}",
             },

@@ -64,6 +64,7 @@ async def test_work_a_case_from_the_page(client: httpx.AsyncClient, staff: dict,
     page = r.text
     assert "Ana Torres" in page and "5598765432" in page
     assert "<tr><td>K1</td>" in page  # the fired-rule trace
+    assert "ningún banco elegible · el más cercano:" in page and "Banco recomendado" not in page
     assert "historial crediticio «Malo»" in page and "la rechazan" in page  # the knock-outs
     assert 'id="que-pasaria"' in page  # the what-if line
     assert 'id="tomar"' in page and 'id="enviar"' not in page

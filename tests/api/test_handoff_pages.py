@@ -14,7 +14,7 @@ from sqlalchemy import select
 from api.main import create_app
 from core.handoff import make_handoff_token
 from storage.models import Event, FinancingRequest
-from tests.api.conftest import handoff_form, make_settings
+from tests.api.conftest import PROFILE, handoff_form, make_handoff, make_settings
 
 pytestmark = pytest.mark.asyncio
 HTML = {"accept": "text/html,application/xhtml+xml"}
@@ -136,6 +136,21 @@ async def test_result_page_moves_on_to_the_form(client: httpx.AsyncClient, hando
     assert f'data-seconds="7" data-url="/solicitud/{handoff.token}"' in r.text and 'id="pausar"' in r.text
     assert '<script src="/static/redirect.js" defer></script>' in r.text and "http-equiv" not in r.text
     assert "no es una aprobación" in r.text
+
+
+async def test_result_page_with_no_eligible_bank_says_so(
+    client: httpx.AsyncClient, storage: Any, api_settings: Any, assessor: Any
+) -> None:
+    """Seed 002's case 1: the page names the closest bank as such, not as a recommendation with a band."""
+    answers = {**PROFILE["answers"], "historial_crediticio": "malo", "atrasos_12_meses": "varios_sin_regularizar"}
+    h = make_handoff(storage, api_settings, assessor, telegram_id=5_550_777, answers=answers)
+    band = h.result.bank_fit.band
+    assert h.result.bank_fit.no_eligible_bank and band
+    r = await client.get(f"/resultado/{h.token}", headers=HTML)
+    assert r.status_code == 200
+    assert "Ningún banco es elegible por ahora" in r.text and "El más cercano a tu perfil" in r.text
+    assert "Banco recomendado" not in r.text and band not in r.text
+    assert "ningún banco de la lista acepta tu perfil" in r.text
 
 
 async def test_rate_limit_on_public_routes(storage: Any, handoff: Any, db_url: str, tmp_path: Any) -> None:

@@ -36,6 +36,8 @@ async def test_low_score_escalates_and_relays_both_ways(harness: BotHarness) -> 
     assert "Ana Torres" in card.text and "+525598765432" in card.text and "puntaje bajo" in card.text
     # the same explanation as the page, in short: the top fired rules and the knock-out answers
     assert "Reglas: K1 " in card.text and "Eliminatorias: historial crediticio «Malo»" in card.text
+    # no bank is eligible: the closest is named as such, without a band beside the knock-outs
+    assert "Resultado: ningún banco elegible · el más cercano <b>" in card.text and "Excelente" not in card.text
     assert "abierto" in card.text
     assert card.thread_id is not None  # one forum topic per case
     assert [b["text"] for b in card.buttons()] == ["🙋 Tomar", "✅ Resolver"]

@@ -96,6 +96,9 @@ def test_the_issue_example_gets_a_coherent_card() -> None:
     card = render_card(ev, POLICY)
     assert DECISION_LABELS["aprobado"] not in card and "tasa estimada" not in card
     assert "Ningún banco es elegible" in card and DECISION_LABELS["revisar"] in card
+    # the closest bank is named as such, without the band of a total that counts the answers it rejects
+    assert "Banco más cercano: <b>" in card and "Banco recomendado" not in card and "Segunda opción" not in card
+    assert "Afinidad con ese banco:" in card and r.bank_fit.band not in card
     # the card names the eliminatory answers, and only those
     assert (
         "• Ningún banco acepta por ahora tu perfil por antigüedad en el empleo «Menos de 6 meses», historial "
