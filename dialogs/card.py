@@ -170,8 +170,13 @@ def _pd_reason(result: AssessmentResult, policy: Policy) -> str | None:
     question, _, code = first.partition("=")
     if question in texts.FIELD_NAMES and code in policy.answers.get(question, {}):
         label = f"{texts.FIELD_NAMES[question].lower()} («{policy.answers[question][code]}»)"
+    # the engine's contributions are against the training population's mean (engine/pd/model.py): said so, or a
+    # «Bueno» history that is a little worse than the typical applicant's would read as raising the risk per se
     direction = "lo sube" if f.contribution > 0 else "lo baja"
-    return f"En tu riesgo estimado de incumplimiento, lo que más pesa es {html.escape(label)}: {direction}."
+    return (
+        f"En tu riesgo estimado de incumplimiento, lo que más pesa es {html.escape(label)}: {direction} "
+        "frente al solicitante promedio."
+    )
 
 
 def rule_descriptions(policy: Policy) -> dict[str, str]:

@@ -99,6 +99,8 @@ def test_the_issue_example_gets_a_coherent_card() -> None:
     # the closest bank is named as such, without the band of a total that counts the answers it rejects
     assert "Banco más cercano: <b>" in card and "Banco recomendado" not in card and "Segunda opción" not in card
     assert "Afinidad con ese banco:" in card and r.bank_fit.band not in card
+    # the PD's top reason says against what it weighs (the training population's mean), not "raises" alone
+    assert "lo sube frente al solicitante promedio." in card or "lo baja frente al solicitante promedio." in card
     # the card names the eliminatory answers, and only those
     assert (
         "• Ningún banco acepta por ahora tu perfil por antigüedad en el empleo «Menos de 6 meses», historial "
