@@ -254,7 +254,6 @@ async def _connect(settings: Any, framework: str) -> tuple[Any, Any, str]:
     """The token's shape, Redis and Telegram's getMe, before the engine and storage load: a refused token (exit 3)
     or an unreachable Bot API or Redis (exit 4) fails in a second, as one JSON line (cli.errors.classify), instead
     of after the start-up work. Returns the framework's runner, the Redis client and its URL."""
-
     from bot.app import bot_id_of
 
     token = settings.bot_token.get_secret_value().strip()

@@ -71,7 +71,6 @@ def run(
 
 
 async def _main(settings: Any, session: str, stdin: IO[str], out: IO[str]) -> int:
-
     from cli.local_redis import reachable_redis
     from core.conversation import conversation_parts, conversation_service
     from dialogs.delivery import TERMINAL, Address

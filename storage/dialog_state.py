@@ -154,6 +154,10 @@ class ScriptCall:
     args: list[Any]
     result: Any = None
 
+    def send(self, client: Any) -> Any:
+        """EVAL on `client`: a pipeline queues it, a client returns the awaitable reply."""
+        return client.eval(self.source, len(self.keys), *self.keys, *self.args)
+
 
 class HeldDialog:
     """The stored dialog of the conversation whose lock this turn holds (dialogs.service's `StateSlot`)."""
@@ -279,7 +283,7 @@ class DialogStore:
     async def _release_along(self, key: DialogKey, release: list[Any], along: list[ScriptCall]) -> Any:
         pipe = self.redis.pipeline(transaction=False)
         for call in along:
-            pipe.eval(call.source, len(call.keys), *call.keys, *call.args)
+            call.send(pipe)
         pipe.eval(RELEASE, 2, key.lock, key.data, *release)
         *results, owned = await pipe.execute()
         for call, result in zip(along, results, strict=True):

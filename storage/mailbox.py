@@ -114,8 +114,7 @@ class ChatLog:
         """Append (who, reply) entries, after forgetting the transcript when `clear` (the dialog ended), in one
         round trip. Returns the entries as stored, the last sequence number and the base."""
         pending = self.appending(session, entries, clear=clear)
-        call = pending.call
-        pending.call.result = await self.redis.eval(call.source, len(call.keys), *call.keys, *call.args)
+        pending.call.result = await pending.call.send(self.redis)
         return pending.stored()
 
     def appending(self, session: str, entries: list[tuple[str, Reply]], *, clear: bool = False) -> PendingAppend:

@@ -165,8 +165,8 @@ async def chat_turn(request: Request) -> Response:
         return RedirectResponse("/chat", status_code=303, headers=CHAT_HEADERS)
     event = chat.event_of(form.press, form.text, form.command)
     try:
-        turn, seen = form.turn or None, form.seen
-        view = await (chat.turn(session, event, turn, seen) if event else chat.view(session, seen))
+        seen = form.seen
+        view = await (chat.turn(session, event, form.turn or None, seen) if event else chat.view(session, seen))
     except Exception as exc:  # Redis down while taking the lock: nothing was applied; the applicant retries
         log.error("chat turn failed: %s", type(exc).__name__)
         if script:

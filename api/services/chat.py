@@ -149,8 +149,8 @@ class WebChat:
         rev = rev if isinstance(rev, int) else None
         if pending is not None:
             added, last, base = pending.stored()
-        if pending is not None and seen == last - len(added) and not 0 < seen <= base:
-            return ChatView(last, rev, [self._shown(e, rev) for e in added], uuid.uuid4().hex)
+            if seen == last - len(added) and not 0 < seen <= base:
+                return ChatView(last, rev, [self._shown(e, rev) for e in added], uuid.uuid4().hex)
         return await self.view(session, seen, rev)  # something else was added meanwhile (an advisor, a tab)
 
     def _said(self, event: Event, before: dict[str, Any] | None) -> str | None:
