@@ -8,16 +8,24 @@ checkout (benchmarks/surfaces.py's `_web_server`, each started by its own checko
 SQLite file and Redis namespace) runs at once, and the client gives them batches of `--dialogs` applicants (10 at
 a time, unpaced, as the cpu phase does) in turn, swapping the order every round: both see the same host. Prints
 each server's CPU per turn (from /proc) after every round and the ratio head / base.
+
+With `--paced RATE` it compares latency instead: both servers at once, each pinned to a CPU of its own (swapped
+every round), each offered RATE turns/s by `--applicants` paced applicants for `--seconds` (the first quarter
+not measured), as benchmarks/surfaces.py's paced phase does; prints p50/p95 per server per round and, at the
+end, the median over rounds of each and the ratio head / base of the p95s.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,19 +49,28 @@ _web_server(0, int(port), redis_url, db, data_dir, namespace, Ready())
 """
 
 
+def pin_process(pid: int, cpu: int) -> None:
+    """Every thread of another process onto one CPU (sched_setaffinity on a pid moves its main thread only)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), {cpu})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", required=True, type=Path, help="the other checkout (with its .venv)")
     parser.add_argument("--head", default=HERE.parent, type=Path, help="default: this checkout")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--dialogs", type=int, default=30, help="applicants per server per round")
+    parser.add_argument("--paced", type=float, default=0.0, help="turns/s per server: compare latency, not CPU")
+    parser.add_argument("--applicants", type=int, default=60, help="paced applicants per server")
+    parser.add_argument("--seconds", type=float, default=16.0, help="paced seconds per round")
     parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
 
     import aiohttp
     import uvloop
     from cryptography.fernet import Fernet
-    from surfaces import _process_cpu_s, unpaced, web_script
+    from surfaces import _process_cpu_s, paced, percentile, unpaced, web_script
 
     from tests.private_services import free_port
 
@@ -61,6 +78,7 @@ def main() -> None:
     trees = {"base": args.base.resolve(), "head": args.head.resolve()}
     cpu = dict.fromkeys(trees, 0.0)
     turns = dict.fromkeys(trees, 0)
+    p95s: dict[str, list[float]] = {n: [] for n in trees}
     with tempfile.TemporaryDirectory() as tmp:
         servers: dict[str, tuple[subprocess.Popen[str], str]] = {}
         try:
@@ -78,6 +96,22 @@ def main() -> None:
                 if line != "READY":
                     raise SystemExit(f"the {name} server did not start: {line}")
 
+            async def paced_rounds(scripts: dict[str, Any]) -> None:
+                for r in range(args.rounds):
+                    cpus = sorted(os.sched_getaffinity(0))
+                    for i, n in enumerate(servers if r % 2 == 0 else list(servers)[::-1]):
+                        pin_process(servers[n][0].pid, cpus[i % len(cpus)])
+                    t0 = time.perf_counter()
+                    got = await asyncio.gather(
+                        *(paced(scripts[n], args.applicants, args.paced, args.seconds, r) for n in servers)
+                    )
+                    line = []
+                    for n, samples in zip(servers, got, strict=True):
+                        steady = [lat for at, lat, _ in samples if at >= t0 + args.seconds / 4]
+                        p95s[n].append(percentile(steady, 95) * 1000)
+                        line.append(f"{n} p50 {percentile(steady, 50) * 1000:.1f} p95 {p95s[n][-1]:.1f} ms")
+                    print(f"round {r + 1}: " + "  ".join(line), flush=True)
+
             async def client() -> None:
                 connector = aiohttp.TCPConnector(limit=0)
                 async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
@@ -85,6 +119,9 @@ def main() -> None:
                     for n in servers:  # warm-up: each server assesses a few times
                         for i in range(4):
                             await scripts[n](random.Random(i), [], None)
+                    if args.paced:
+                        await paced_rounds(scripts)
+                        return
                     for r in range(args.rounds):
                         for n in list(servers) if r % 2 == 0 else list(servers)[::-1]:
                             pid = servers[n][0].pid
@@ -100,6 +137,12 @@ def main() -> None:
             for proc, _ in servers.values():
                 proc.terminate()
                 proc.wait(30)
+    if args.paced:
+        median = {n: statistics.median(p95s[n]) for n in trees}
+        print(f"p95 at {args.paced:.0f} turns/s each, median over {args.rounds} rounds: "
+              + ", ".join(f"{n} {median[n]:.1f} ms" for n in trees))  # fmt: skip
+        print(f"head / base: {median['head'] / median['base']:.3f}")
+        return
     per_turn = {n: 1000 * cpu[n] / turns[n] for n in trees}
     print("server CPU per chat turn: " + ", ".join(f"{n} {per_turn[n]:.3f} ms ({turns[n]} turns)" for n in trees))
     print(f"head / base: {per_turn['head'] / per_turn['base']:.3f}")
