@@ -70,7 +70,7 @@ def main() -> None:
     import aiohttp
     import uvloop
     from cryptography.fernet import Fernet
-    from surfaces import _process_cpu_s, paced, percentile, unpaced, web_script
+    from surfaces import _process_cpu_s, paced, paced_summary, unpaced, web_script
 
     from tests.private_services import free_port
 
@@ -96,10 +96,13 @@ def main() -> None:
                 if line != "READY":
                     raise SystemExit(f"the {name} server did not start: {line}")
 
+            def in_turn(r: int) -> list[str]:  # the order swaps every round: neither server always goes first
+                return list(servers)[:: 1 if r % 2 == 0 else -1]
+
             async def paced_rounds(scripts: dict[str, Any]) -> None:
+                cpus = sorted(os.sched_getaffinity(0))
                 for r in range(args.rounds):
-                    cpus = sorted(os.sched_getaffinity(0))
-                    for i, n in enumerate(servers if r % 2 == 0 else list(servers)[::-1]):
+                    for i, n in enumerate(in_turn(r)):
                         pin_process(servers[n][0].pid, cpus[i % len(cpus)])
                     t0 = time.perf_counter()
                     got = await asyncio.gather(
@@ -107,9 +110,9 @@ def main() -> None:
                     )
                     line = []
                     for n, samples in zip(servers, got, strict=True):
-                        steady = [lat for at, lat, _ in samples if at >= t0 + args.seconds / 4]
-                        p95s[n].append(percentile(steady, 95) * 1000)
-                        line.append(f"{n} p50 {percentile(steady, 50) * 1000:.1f} p95 {p95s[n][-1]:.1f} ms")
+                        fig = paced_summary(samples, t0, args.seconds / 4, args.seconds)
+                        p95s[n].append(fig["p95_ms"])
+                        line.append(f"{n} p50 {fig['p50_ms']:.1f} p95 {fig['p95_ms']:.1f} ms")
                     print(f"round {r + 1}: " + "  ".join(line), flush=True)
 
             async def client() -> None:
@@ -123,7 +126,7 @@ def main() -> None:
                         await paced_rounds(scripts)
                         return
                     for r in range(args.rounds):
-                        for n in list(servers) if r % 2 == 0 else list(servers)[::-1]:
+                        for n in in_turn(r):
                             pid = servers[n][0].pid
                             before = _process_cpu_s(pid)
                             samples: list[Any] = []
