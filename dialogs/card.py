@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dialogs import texts
 from engine.policy import REJECT, Policy
-from engine.types import AssessmentRequest, AssessmentResult, CriterionScore
+from engine.types import AssessmentRequest, AssessmentResult, BankFitResult, CriterionScore
 
 Assess = Callable[[AssessmentRequest], AssessmentResult]
 
@@ -108,6 +108,13 @@ def max_total(policy: Policy) -> int:
         max((c for row in rows.values() for c in row if isinstance(c, int)), default=0)  # REJECT cells hold "R"
         for rows in policy.bank_fit.table.values()
     )
+
+
+def shown_band(fit: BankFitResult) -> str | None:
+    """The band every surface shows, or None when no bank is eligible: seed 002's case 1, where the closest
+    bank's total counts the cells of the answers it rejects too, so its band («Excelente») would contradict the
+    warning beside it. The bank is then named as the closest, not as a fit (card, case card, case page, handoff)."""
+    return None if fit.no_eligible_bank else fit.band
 
 
 def _bank(policy: Policy, code: str | None) -> str:
@@ -268,15 +275,14 @@ def render_card(evaluation: Evaluation, policy: Policy) -> str:
     fit = r.bank_fit
     lines = ["<b>Tu resultado</b>", ""]
     total = fit.scores.get(fit.recommended, 0)
-    if fit.no_eligible_bank:
-        # seed 002's case 1: the closest bank's total counts the cells of the answers it rejects too, so its
-        # band («Excelente») would contradict the warning below it; the bank is named as the closest, not as a fit
+    band = shown_band(fit)
+    if band is None:
         lines.append(f"🏦 Banco más cercano: <b>{_bank(policy, fit.recommended)}</b> (ninguno es elegible por ahora)")
         lines.append(f"📊 Afinidad con ese banco: {total} de {max_total(policy)} puntos")
     else:
         lines.append(f"🏦 Banco recomendado: <b>{_bank(policy, fit.recommended)}</b>")
         lines.append(f"🥈 Segunda opción: {_bank(policy, fit.second)}")
-        lines.append(f"📊 Afinidad: {total} de {max_total(policy)} puntos — <b>{html.escape(fit.band)}</b>")
+        lines.append(f"📊 Afinidad: {total} de {max_total(policy)} puntos — <b>{html.escape(band)}</b>")
     if fit.low_score:
         if fit.no_eligible_bank:
             lines.append(

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogs import texts
-from dialogs.card import DECISION_LABELS, DECISIVE_RULES, knockout_answers, max_total, reasons, rule_descriptions
+from dialogs.card import (
+    DECISION_LABELS,
+    DECISIVE_RULES,
+    knockout_answers,
+    max_total,
+    reasons,
+    rule_descriptions,
+    shown_band,
+)
 from engine.policy import Policy
 from engine.types import AssessmentResult
 
@@ -43,7 +51,7 @@ class CaseExplanation:
     score: int
     recommended: str
     second: str | None
-    band: str
+    band: str | None  # None with no eligible bank (dialogs/card.py shown_band)
     total: int
     max_total: int
     low_score: bool
@@ -93,7 +101,7 @@ def explain(result: AssessmentResult, policy: Policy) -> CaseExplanation:
         score=result.credit_score,
         recommended=policy.banks.get(fit.recommended, fit.recommended),
         second=policy.banks.get(fit.second, fit.second) if fit.second else None,
-        band=fit.band,
+        band=shown_band(fit),
         total=fit.scores.get(fit.recommended, 0),
         max_total=max_total(policy),
         low_score=fit.low_score,

@@ -29,7 +29,7 @@ from datetime import date
 
 from dialogs import texts
 from dialogs.background import Background
-from dialogs.card import DECISION_LABELS, Evaluation, max_total
+from dialogs.card import DECISION_LABELS, Evaluation, max_total, shown_band
 from dialogs.case_view import as_result, short_lines
 from dialogs.delivery import Address, CaseNotice, MessageRef, Outgoing, Say
 from dialogs.parsing import money
@@ -96,7 +96,8 @@ def _assessment_lines(policy: Policy, evaluation: Evaluation | None, row: Assess
     result: AssessmentResult | None
     if evaluation is not None:
         r = evaluation.result
-        rec, second, band, decision = r.bank_fit.recommended, r.bank_fit.second, r.bank_fit.band, r.expert.decision
+        rec, second, decision = r.bank_fit.recommended, r.bank_fit.second, r.expert.decision
+        band = shown_band(r.bank_fit)
         rate, pd, score = r.expert.rate, r.pd.probability, r.credit_score
         total: int | None = r.bank_fit.scores.get(rec)
         result = r
@@ -106,13 +107,14 @@ def _assessment_lines(policy: Policy, evaluation: Evaluation | None, row: Assess
         result = as_result(getattr(row, "result", None))
         if result is not None:
             total = result.bank_fit.scores.get(rec or "")
+            band = shown_band(result.bank_fit)
     else:
         return [texts.CASE_NO_RESULT]
     bank = policy.banks.get(rec or "", rec or "—")
     alt = policy.banks.get(second or "", second or "ninguna")
     points = f" {total}/{max_total(policy)}" if total is not None else ""
     rate_txt = f" · tasa {rate:.1f} %" if decision == "aprobado" and rate else ""
-    if result is not None and result.bank_fit.no_eligible_bank:  # the closest bank, not a fit (dialogs/card.py)
+    if result is not None and band is None:  # the closest bank, not a fit (dialogs/card.py shown_band)
         headline = texts.CASE_RESULT_NO_BANK.format(bank=html.escape(bank), points=points)
     else:
         headline = texts.CASE_RESULT.format(

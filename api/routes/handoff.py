@@ -28,6 +28,8 @@ from api.errors import PROBLEM_JSON, problem
 from api.services import handoff as svc
 from api.templating import PAGE_HEADERS, templates, wants_html
 from core.text import Text
+from dialogs.card import shown_band
+from dialogs.case_view import as_result
 
 HandoffToken = Annotated[str, Text(512, min_length=1), Path(description="Token firmado del enlace que envía el bot")]
 
@@ -174,8 +176,8 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
             ctx = svc.open_handoff(storage, settings, None, token)
         except svc.HandoffPageError as exc:
             return error_page(request, exc.kind, exc.status)
-        fit = (ctx.assessment.result or {}).get("bank_fit", {})
-        no_eligible_bank = bool(fit.get("no_eligible_bank"))
+        result = as_result(ctx.assessment.result)
+        no_eligible_bank = result is not None and result.bank_fit.no_eligible_bank
         return templates.TemplateResponse(
             request,
             "handoff_result.html",
@@ -184,7 +186,7 @@ def make_router(limiter: Limiter, limit: str) -> APIRouter:
                 "recommended": ctx.recommended,
                 "second": ctx.second,
                 "low_score": ctx.low_score,
-                "band": None if no_eligible_bank else fit.get("band"),  # as on the card (dialogs/card.py)
+                "band": shown_band(result.bank_fit) if result is not None else None,
                 "no_eligible_bank": no_eligible_bank,
                 "redirect_seconds": settings.handoff_redirect_seconds,
                 "form_url": f"/solicitud/{token}",

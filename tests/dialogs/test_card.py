@@ -13,11 +13,13 @@ from dialogs.card import (
     max_total,
     reasons,
     render_card,
+    shown_band,
     what_if_line,
 )
 from engine.policy import default_policy
 from engine.types import AssessmentRequest
 from tests.models import get_assessor
+from tests.samples import sample_profile
 
 POLICY = default_policy()
 
@@ -99,6 +101,9 @@ def test_the_issue_example_gets_a_coherent_card() -> None:
     # the closest bank is named as such, without the band of a total that counts the answers it rejects
     assert "Banco más cercano: <b>" in card and "Banco recomendado" not in card and "Segunda opción" not in card
     assert "Afinidad con ese banco:" in card and r.bank_fit.band not in card
+    assert shown_band(r.bank_fit) is None  # the one rule every surface follows (case card, case page, handoff)
+    good = evaluate(assessor.assess, AssessmentRequest.model_validate(sample_profile()), POLICY).result.bank_fit
+    assert not good.no_eligible_bank and shown_band(good) == good.band
     # the PD's top reason says against what it weighs (the training population's mean), not "raises" alone
     assert "lo sube frente al solicitante promedio." in card or "lo baja frente al solicitante promedio." in card
     # the card names the eliminatory answers, and only those
