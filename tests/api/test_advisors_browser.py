@@ -117,6 +117,7 @@ class World:
 async def world(sqlite_url: str, tmp_path: Path) -> AsyncIterator[World]:
     from cryptography.fernet import Fernet
 
+    from storage.case_store import CaseDeskStore
     from storage.repositories import Storage
     from tests.api.conftest import shared_assessor
 
@@ -126,7 +127,9 @@ async def world(sqlite_url: str, tmp_path: Path) -> AsyncIterator[World]:
                       data_dir=tmp_path)  # fmt: skip
     h = await build_harness(redis_url=REDIS, db_url=sqlite_url, data_dir=tmp_path, bot_id=bot_id, namespace=namespace,
                             storage=storage)  # fmt: skip
-    h.parts.desk.store.log.backoff = FAST_BACKOFF  # type: ignore[attr-defined]
+    store = h.parts.desk.store
+    assert isinstance(store, CaseDeskStore)
+    store.log.backoff = FAST_BACKOFF
     port = _free_port()
     settings = api_settings(sqlite_url, REDIS, tmp_path, API_PUBLIC_URL=f"http://127.0.0.1:{port}")
     app = create_app(settings, storage=storage, event_sink=h.sink, assessor_factory=shared_assessor,
@@ -223,7 +226,7 @@ async def test_one_case_from_each_surface(world: World, browser: Any) -> None:
     assert "Caso tomado" in await page.inner_text("#aviso")
     assert await page.evaluate("document.activeElement.id") == "aviso"  # the notice takes the focus
     card_a = w.card(case_a)
-    await w.until(lambda: "atendido por Asesora Web" in tg.messages[ADVISORS_CHAT][card_a.message_id].text)
+    await w.until(lambda: "atendido por Asesora Web" in tg.messages[ADVISORS_CHAT][card_a.message_id].body)
     await w.until(lambda: "tomó tu caso" in (tg.last_bot_message(ana.chat_id).text or ""))
 
     await page.fill("#texto", "Hola Ana, soy tu asesora. ¿Tienes un aval?")
@@ -248,7 +251,7 @@ async def test_one_case_from_each_surface(world: World, browser: Any) -> None:
     assert "resuelto" in await page.inner_text("#estado")
     await w.until(lambda: "cerró la conversación" in (tg.last_bot_message(ana.chat_id).text or ""))
     card = tg.messages[ADVISORS_CHAT][w.card(case_a).message_id]
-    assert "resuelto</b> por Asesora Web — solicitud enviada" in card.text and card.buttons() == []
+    assert "resuelto</b> por Asesora Web — solicitud enviada" in card.body and card.buttons() == []
     await w.until(lambda: w.all_sent(case_a))
     await page.reload()
     await page.screenshot(path=str(OUTPUT / "caso-pagina.png"), full_page=True)

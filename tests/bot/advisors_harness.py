@@ -20,6 +20,7 @@ from api.main import create_app
 from api.security import create_access_token, hash_password
 from core.config import Settings
 from dialogs.delivery import TELEGRAM, WEB
+from storage.case_store import CaseDeskStore
 
 PASSWORD = "contraseña-segura-123"
 FAST_BACKOFF = (0.05, 0.05, 0.05, 0.05, 0.05)
@@ -97,7 +98,9 @@ async def surfaces(
     settings = api_settings(db_url, redis_url, data_dir)
     app = create_app(settings, storage=h.storage, event_sink=h.sink, chat_namespace=namespace)
     transport = httpx.ASGITransport(app=app)
-    h.parts.desk.store.log.backoff = FAST_BACKOFF  # type: ignore[attr-defined]
+    store = h.parts.desk.store
+    assert isinstance(store, CaseDeskStore)
+    store.log.backoff = FAST_BACKOFF
     mail = asyncio.create_task(h.parts.mailbox.serve(TELEGRAM, h.app.courier.deliver))
     sweep = asyncio.create_task(h.parts.desk.serve_outbox(h.app.courier, (TELEGRAM, WEB), interval=0.05))
     try:

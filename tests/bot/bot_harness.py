@@ -157,7 +157,17 @@ def _app(api: Any, parts: ConversationParts, assessor: Any, settings: Settings, 
     )
 
 
-async def _aiogram(tg, base_url, parts, assessor, settings, bot_id, redis, storage, sink) -> BotHarness:  # type: ignore[no-untyped-def]
+async def _aiogram(
+    tg: FakeTelegram,
+    base_url: str,
+    parts: ConversationParts,
+    assessor: Any,
+    settings: Settings,
+    bot_id: int,
+    redis: Redis,
+    storage: Storage,
+    sink: EventSink,
+) -> BotHarness:
     import asyncio
 
     from aiogram.types import Update
@@ -190,7 +200,17 @@ async def _aiogram(tg, base_url, parts, assessor, settings, bot_id, redis, stora
                       polling, dp.stop_polling, webhook)  # fmt: skip
 
 
-async def _ptb(tg, base_url, parts, assessor, settings, bot_id, redis, storage, sink) -> BotHarness:  # type: ignore[no-untyped-def]
+async def _ptb(
+    tg: FakeTelegram,
+    base_url: str,
+    parts: ConversationParts,
+    assessor: Any,
+    settings: Settings,
+    bot_id: int,
+    redis: Redis,
+    storage: Storage,
+    sink: EventSink,
+) -> BotHarness:
     from telegram import Update
 
     from bot.app import WEBHOOK_PATH

@@ -46,6 +46,12 @@ class StoredMessage:
     deleted: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def body(self) -> str:
+        """The text, for a message that has one (what the bot sends and edits); fails on a photo or sticker."""
+        assert self.text is not None, f"message {self.message_id} in chat {self.chat_id} has no text: a {self.kind}"
+        return self.text
+
     def buttons(self) -> list[dict[str, Any]]:
         if not self.reply_markup:
             return []
@@ -93,7 +99,7 @@ class FakeTelegram:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = self._runner.addresses[0][1]
         self.base_url = f"http://127.0.0.1:{port}"
         return self.base_url
 

@@ -5,12 +5,13 @@ while the Bot API fails is retried until it arrives, once. Both frameworks, the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from advisors_harness import Surfaces, surfaces
 from bot_harness import ADVISORS_CHAT, GOOD_ANSWERS, run_to_summary
-from fake_telegram import TestUser
+from fake_telegram import StoredMessage, TestUser
 
 from dialogs.ports import occurrence_id
 from storage.case_log import CaseLog
@@ -19,12 +20,12 @@ LOW = {**GOOD_ANSWERS, "historial_crediticio": "malo", "atrasos_12_meses": "vari
 
 
 @pytest.fixture
-async def s(redis_url: str, sqlite_url: str, tmp_path: Path, framework: str):  # type: ignore[no-untyped-def]
+async def s(redis_url: str, sqlite_url: str, tmp_path: Path, framework: str) -> AsyncIterator[Surfaces]:
     async with surfaces(redis_url=redis_url, db_url=sqlite_url, data_dir=tmp_path, framework=framework) as got:
         yield got
 
 
-async def _case(s: Surfaces, user: TestUser) -> tuple[int, object]:
+async def _case(s: Surfaces, user: TestUser) -> tuple[int, StoredMessage]:
     await run_to_summary(s.h, user, LOW, name="Ana Torres", phone="5598765432")
     await s.h.feed(user.press("Ver mi resultado"))
     esc = s.h.storage.list_escalations(status="open")[-1]
@@ -32,8 +33,8 @@ async def _case(s: Surfaces, user: TestUser) -> tuple[int, object]:
     return esc.id, card
 
 
-def _card_text(s: Surfaces, card: object) -> str:
-    return s.h.tg.messages[ADVISORS_CHAT][card.message_id].text  # type: ignore[attr-defined]
+def _card_text(s: Surfaces, card: StoredMessage) -> str:
+    return s.h.tg.messages[ADVISORS_CHAT][card.message_id].body
 
 
 async def test_api_actions_reach_the_card_and_the_applicant(s: Surfaces) -> None:
@@ -45,20 +46,22 @@ async def test_api_actions_reach_the_card_and_the_applicant(s: Surfaces) -> None
     assert r.status_code == 200, r.text
     # the bot's process gets the card's update and the applicant's notice through the mailbox
     await s.until(lambda: "atendido por Asesora Uno" in _card_text(s, card))
-    await s.until(lambda: "tomó tu caso" in s.h.tg.last_bot_message(ana.chat_id).text)
+    await s.until(lambda: "tomó tu caso" in s.h.tg.last_bot_message(ana.chat_id).body)
 
     # a Telegram advisor tapping *Tomar* now is told who has it
     beto = TestUser(s.h.tg, 9101, "Beto", chat_id=ADVISORS_CHAT)
-    await s.h.feed(beto.press_data(card, f"esc:take:{case_id}"))  # type: ignore[arg-type]
+    await s.h.feed(beto.press_data(card, f"esc:take:{case_id}"))
     assert s.h.tg.calls_of("answerCallbackQuery")[-1].params["text"] == "Este caso ya lo tomó Asesora Uno."
 
     # notes: one from the API is posted in the case's topic; `/nota` in the topic stores one
     r = await s.api.post(f"/v1/escalations/{case_id}/notes", json={"body": "Llamar a las 5"}, headers=uno.headers)
     assert r.status_code == 201
     await s.until(lambda: "Nota de Asesora Uno (caso #" in (s.h.tg.bot_messages(ADVISORS_CHAT)[-1].text or ""))
-    await s.h.feed(beto.text("/nota Tiene aval", thread_id=card.thread_id))  # type: ignore[attr-defined]
+    await s.h.feed(beto.text("/nota Tiene aval", thread_id=card.thread_id))
     assert s.h.tg.last_bot_message(ADVISORS_CHAT).text == "Nota guardada."
-    assert [n.body for n in s.h.storage.get_escalation(case_id).notes] == ["Llamar a las 5", "Tiene aval"]
+    esc = s.h.storage.get_escalation(case_id)
+    assert esc is not None
+    assert [n.body for n in esc.notes] == ["Llamar a las 5", "Tiene aval"]
 
     r = await s.api.post(f"/v1/escalations/{case_id}/messages", json={"text": "Hola Ana"}, headers=uno.headers)
     assert r.status_code == 201
@@ -67,7 +70,7 @@ async def test_api_actions_reach_the_card_and_the_applicant(s: Surfaces) -> None
     # ... and the advisors' chat reads it in the case's topic, as it reads the applicant's answers
     said = f"💬 <b>Asesora Uno al cliente (caso #{case_id}):</b> Hola Ana"
     await s.until(lambda: [m.thread_id for m in s.h.tg.bot_messages(ADVISORS_CHAT) if m.text == said]
-                  == [card.thread_id])  # type: ignore[attr-defined]  # fmt: skip
+                  == [card.thread_id])  # fmt: skip
 
     # the applicant answers on Telegram: the message is in the case's conversation for the page and the API
     await s.h.feed(ana.text("Gracias, ¿qué necesito?"))
@@ -83,13 +86,15 @@ async def test_api_actions_reach_the_card_and_the_applicant(s: Surfaces) -> None
     # the closing note is in the case's topic, as on the page
     closing = f"📝 <b>Nota de cierre de Asesora Uno (caso #{case_id}):</b> Prefiere esperar"
     await s.until(lambda: [m.thread_id for m in s.h.tg.bot_messages(ADVISORS_CHAT) if m.text == closing]
-                  == [card.thread_id])  # type: ignore[attr-defined]  # fmt: skip
-    await s.until(lambda: "cerró la conversación" in s.h.tg.last_bot_message(ana.chat_id).text)
-    assert s.h.tg.messages[ADVISORS_CHAT][card.message_id].buttons() == []  # type: ignore[attr-defined]
+                  == [card.thread_id])  # fmt: skip
+    await s.until(lambda: "cerró la conversación" in s.h.tg.last_bot_message(ana.chat_id).body)
+    assert s.h.tg.messages[ADVISORS_CHAT][card.message_id].buttons() == []
     # a second resolve from Telegram changes nothing and counts nothing
-    await s.h.feed(beto.press_data(card, f"esc:out:{case_id}:contactado"))  # type: ignore[arg-type]
+    await s.h.feed(beto.press_data(card, f"esc:out:{case_id}:contactado"))
     resolved = [e for e in s.h.events() if e[0] == "EscalationResolved"]
-    reason = s.h.storage.get_escalation(case_id).reason
+    esc = s.h.storage.get_escalation(case_id)
+    assert esc is not None
+    reason = esc.reason
     assert resolved == [("EscalationResolved", None, {"escalation_id": case_id, "reason": reason,
                                                       "outcome": "no_interesado"})]  # fmt: skip
     from storage.models import Event
@@ -105,7 +110,7 @@ async def test_a_reply_while_telegram_fails_is_retried_once(s: Surfaces) -> None
     case_id, card = await _case(s, ana)
     uno = s.staff("asesora1", "Asesora Uno")
     await s.api.post(f"/v1/escalations/{case_id}/claim", headers=uno.headers)
-    await s.until(lambda: "tomó tu caso" in s.h.tg.last_bot_message(ana.chat_id).text)
+    await s.until(lambda: "tomó tu caso" in s.h.tg.last_bot_message(ana.chat_id).body)
 
     s.h.tg.fail("sendMessage", 3)  # the next three sends fail (502), as a Bot API outage would (one of them the
     # copy of the reply posted in the case's topic, sent after the applicant's first try: the mailbox retries it)
@@ -140,7 +145,7 @@ async def test_a_reply_while_telegram_fails_is_retried_once(s: Surfaces) -> None
     await s.until(lambda: "atendido por Beto" in _card_text(s, card))
     s.h.storage.update_user(r.json()["advisor_id"], telegram_user_id=beto.user_id)  # Beto's Telegram account
     s.h.tg.fail("sendMessage", 1)
-    await s.h.feed(beto.text("Te escribo por aquí", thread_id=card.thread_id))  # type: ignore[attr-defined]
+    await s.h.feed(beto.text("Te escribo por aquí", thread_id=card.thread_id))
     await s.until(lambda: s.h.tg.last_bot_message(ana.chat_id).text == "💬 <b>Tu asesor:</b> Te escribo por aquí")
     assert len([m for m in s.h.tg.bot_messages(ana.chat_id) if "Te escribo por aquí" in (m.text or "")]) == 1
     # written in the topic itself: not posted there a second time
@@ -152,7 +157,7 @@ async def test_a_message_that_keeps_failing_is_marked_failed(s: Surfaces) -> Non
     case_id, _card = await _case(s, ana)
     uno = s.staff("asesora1", "Asesora Uno")
     await s.api.post(f"/v1/escalations/{case_id}/claim", headers=uno.headers)
-    await s.until(lambda: "tomó tu caso" in s.h.tg.last_bot_message(ana.chat_id).text)
+    await s.until(lambda: "tomó tu caso" in s.h.tg.last_bot_message(ana.chat_id).body)
     s.h.tg.fail("sendMessage", 100, code=403, description="Forbidden: bot was blocked by the user")
     r = await s.api.post(f"/v1/escalations/{case_id}/messages", json={"text": "Hola"}, headers=uno.headers)
     log = CaseLog(s.h.storage)
@@ -174,18 +179,19 @@ async def test_two_advisors_claim_at_once_on_two_surfaces(
         for i in range(4):
             ana = TestUser(s.h.tg, 7700 + i, f"Ana{i}")
             case_id, card = await _case(s, ana)
-            tap = beto.press_data(card, f"esc:take:{case_id}")  # type: ignore[arg-type]
+            tap = beto.press_data(card, f"esc:take:{case_id}")
             api, _ = await asyncio.gather(
                 s.api.post(f"/v1/escalations/{case_id}/claim", headers=uno.headers), s.h.feed(tap)
             )
             toast = s.h.tg.calls_of("answerCallbackQuery")[-1].params.get("text")
             esc = s.h.storage.get_escalation(case_id)
+            assert esc is not None
             if api.status_code == 200:
                 assert esc.advisor_id == uno.id and toast == "Este caso ya lo tomó Asesora Uno."
                 holder = "Asesora Uno"
             else:
                 assert api.status_code == 409 and api.json()["detail"] == "Este caso ya lo tomó Beto."
-                assert esc.advisor_id != uno.id and toast.startswith("Caso tomado")
+                assert esc.advisor_id != uno.id and isinstance(toast, str) and toast.startswith("Caso tomado")
                 holder = "Beto"
             await s.until(lambda holder=holder, card=card: f"atendido por {holder}" in _card_text(s, card))
 

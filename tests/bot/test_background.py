@@ -24,7 +24,7 @@ async def test_events_land_after_the_answer(harness: BotHarness) -> None:
     u = TestUser(h.tg, 7601)
     await h.feed(u.text("/start"), settle=False)
     await h.feed(u.press("Acepto"), settle=False)
-    assert "nombre" in h.tg.last_bot_message(u.chat_id).text.lower()  # answered already
+    assert "nombre" in h.tg.last_bot_message(u.chat_id).body.lower()  # answered already
     await h.settle()
     assert [n for n, _, _ in h.events()][:2] == ["BotStarted", "ConsentGiven"]
 
@@ -60,7 +60,7 @@ async def test_events_still_on_their_way_land_before_an_erasure(harness: BotHarn
     await h.feed(u.press("Ver mi resultado"), settle=False)  # its events are not written yet
     await h.feed(u.text("/borrar_mis_datos"), settle=False)
     await h.settle()
-    assert "Borramos tus datos" in h.tg.last_bot_message(u.chat_id).text
+    assert "Borramos tus datos" in h.tg.last_bot_message(u.chat_id).body
     assert _events_of(h, key) == 0  # nothing left under the person's key, and nothing written after
     names = [n for n, _, _ in h.events()]
     assert "PerfilacionBancariaComplete" in names  # the funnel still counts the step, unlinked

@@ -4,6 +4,7 @@ getUpdates with a redelivery, and the webhook endpoint receiving one update twic
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient, TestServer
 from bot_harness import BotHarness, label, step_of
@@ -81,16 +82,18 @@ async def test_two_taps_5ms_apart_leave_a_consistent_state(harness: BotHarness) 
     t2 = asyncio.create_task(h.feed(second))
     await asyncio.gather(t1, t2)
     dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
     assert dialog["answers"] == {"trabajo_tiempo": "mas_2a"}  # the first tap wins, the second is stale
     assert dialog["step"] == "q:banco_nomina"
     msg = h.tg.last_bot_message(u.chat_id)
-    assert "Pregunta 2 de 8" in msg.text
+    assert "Pregunta 2 de 8" in msg.body
     toasts = [c.params.get("text") for c in h.tg.calls_of("answerCallbackQuery")[-2:]]
     assert any(t and "anterior" in t for t in toasts)
     # a burst of taps on one keyboard: still exactly one answer recorded
     q2 = [u.press(label("banco_nomina", code)) for code in h.policy.answers["banco_nomina"]]
     await asyncio.gather(*(h.feed(x) for x in q2))
     dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
     assert dialog["step"] == "q:historial_crediticio" and len(dialog["answers"]) == 2
 
 
@@ -99,7 +102,7 @@ async def test_long_polling_through_get_updates(harness: BotHarness) -> None:
     u = TestUser(h.tg, 7303)
     polling = await h.start_polling()
 
-    async def until(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async def until(cond: Callable[[], Awaitable[object]], timeout: float = 10.0) -> None:
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while not await cond():
@@ -118,6 +121,7 @@ async def test_long_polling_through_get_updates(harness: BotHarness) -> None:
         h.tg.push(u.text("1991"))
         await until(lambda: _step(h, u, "phone"))
         dialog = await h.dialog(u.chat_id)
+        assert dialog is not None
         assert dialog["name"] == "Iris Vega" and dialog["birth_year"] == 1991
         assert len(h.tg.calls_of("getUpdates")) >= 3
     finally:

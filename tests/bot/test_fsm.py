@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, LockNotOwnedError
+from redis.typing import EncodableT
 
 from storage.dialog_state import DialogKey, DialogStore, ScriptCall, redis_client, seen_key
 
@@ -159,19 +161,19 @@ class _UnlockFails:
     """Redis going away between the commit and the unlock (the fault suite kills a real one; here only that
     call fails, so the test says which call it is)."""
 
-    def __init__(self, script: object) -> None:
+    def __init__(self, script: AsyncScript) -> None:
         self.script = script
 
-    async def __call__(self, keys: list[str], args: list[object]) -> object:
+    async def __call__(self, keys: list[str], args: list[EncodableT]) -> object:
         if len(args) == 4:  # the unlock (a commit passes a fifth argument)
             raise RedisConnectionError("Connection refused")
-        return await self.script(keys=keys, args=args)  # type: ignore[operator]
+        return await self.script(keys=keys, args=args)
 
 
 async def test_redis_failing_after_the_commit_loses_no_step(store: DialogStore) -> None:
     key = _key()
     flaky = DialogStore(store.redis, lock_timeout=5, poll=0.005, wait=5)
-    flaky._release = _UnlockFails(flaky._release)  # type: ignore[assignment]
+    flaky._release = _UnlockFails(flaky._release)  # type: ignore[assignment]  # a stand-in for the private script object
     async with flaky.turn(key) as held:
         held.set({"step": "q2"})
         await held.commit()
@@ -184,7 +186,7 @@ async def test_without_a_commit_a_failed_unlock_is_an_error(store: DialogStore) 
     written, so it can say so rather than show a step that is not stored."""
     key = _key()
     flaky = DialogStore(store.redis, lock_timeout=5, poll=0.005, wait=5)
-    flaky._release = _UnlockFails(flaky._release)  # type: ignore[assignment]
+    flaky._release = _UnlockFails(flaky._release)  # type: ignore[assignment]  # a stand-in for the private script object
     with pytest.raises(RedisConnectionError):
         async with flaky.turn(key) as held:
             held.set({"step": "q2"})

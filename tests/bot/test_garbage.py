@@ -48,13 +48,14 @@ async def test_garbage_at_every_step_reprompts_the_same_step(harness: BotHarness
             assert await step_of(h, u.chat_id) == step, (step, update)
             # an explanation, then the same question again
             assert len(sent) == 2, (step, [m.text for m in sent])
-            assert marker in sent[1].text, (step, sent[1].text)
+            assert marker in sent[1].body, (step, sent[1].body)
             assert sent[0].text and not sent[0].text.startswith("Traceback")
         if kind == "press":
             await h.feed(u.press(value))
         elif kind == "text":
             await h.feed(u.text(value))
     dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
     assert dialog["phone"] == "+528112345678" and dialog["income_exact"] == 25000
     assert dialog["vehicle_price"] == 350000 and dialog["birth_year"] == 1990
 
@@ -66,24 +67,26 @@ async def test_specific_explanations(harness: BotHarness) -> None:
     await h.feed(u.press("Acepto"))
     await h.feed(u.text("Ana"))
     await h.feed(u.text(str(YEAR - 12)))
-    assert "tendrías 12 años" in h.tg.bot_messages(u.chat_id)[-2].text
+    assert "tendrías 12 años" in h.tg.bot_messages(u.chat_id)[-2].body
     await h.feed(u.text(str(YEAR - 110)))
-    assert "tendrías 110 años" in h.tg.bot_messages(u.chat_id)[-2].text
+    assert "tendrías 110 años" in h.tg.bot_messages(u.chat_id)[-2].body
     await h.feed(u.text("1990"))
     await h.feed(u.sticker())
-    assert "no puedo procesar fotos, stickers" in h.tg.bot_messages(u.chat_id)[-2].text
+    assert "no puedo procesar fotos, stickers" in h.tg.bot_messages(u.chat_id)[-2].body
     await h.feed(u.press("Prefiero no darlo"))
     await h.feed(u.text("muy bien"))
-    assert "elige una de las opciones" in h.tg.bot_messages(u.chat_id)[-2].text
+    assert "elige una de las opciones" in h.tg.bot_messages(u.chat_id)[-2].body
     # typing an option's exact label is understood
     await h.feed(u.text(label("trabajo_tiempo", "1a_2a").upper()))
-    assert (await h.dialog(u.chat_id))["answers"]["trabajo_tiempo"] == "1a_2a"
+    dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
+    assert dialog["answers"]["trabajo_tiempo"] == "1a_2a"
     for q, code in list(GOOD_ANSWERS.items())[1:]:
         await h.feed(u.press(label(q, code)))
     await h.feed(u.press("Prefiero no decir"))
     await h.feed(u.text("abc"))
-    assert "No entendí la cantidad" in h.tg.bot_messages(u.chat_id)[-2].text
+    assert "No entendí la cantidad" in h.tg.bot_messages(u.chat_id)[-2].body
     await h.feed(u.text("5"))
     limits = h.policy.limits
     bounds = f"entre {money(limits.vehicle_price_min)} y {money(limits.vehicle_price_max)}"
-    assert bounds in h.tg.bot_messages(u.chat_id)[-2].text
+    assert bounds in h.tg.bot_messages(u.chat_id)[-2].body

@@ -3,6 +3,7 @@ real storage and the real engine; the bot talks HTTP to the fake Bot API server.
 
 from __future__ import annotations
 
+import pytest
 from bot_harness import ADVISORS_CHAT, GOOD_ANSWERS, SECRET, BotHarness, label, run_to_summary, step_of
 from fake_telegram import TestUser
 
@@ -16,16 +17,16 @@ async def test_start_to_result_card(harness: BotHarness) -> None:
     h = harness
     ana = TestUser(h.tg, 7001)
     await h.feed(ana.text("/start"))
-    assert "Aviso de privacidad" in h.tg.last_bot_message(ana.chat_id).text
+    assert "Aviso de privacidad" in h.tg.last_bot_message(ana.chat_id).body
     await run_to_summary(h, ana, income="23,500", price="350 mil", term=48)
-    summary = h.tg.last_bot_message(ana.chat_id).text
+    summary = h.tg.last_bot_message(ana.chat_id).body
     assert "Revisa tus respuestas" in summary
     assert "María López" in summary and "$350,000" in summary and "$23,500" in summary and "48 meses" in summary
     for q, code in GOOD_ANSWERS.items():
         assert label(q, code) in summary
 
     await h.feed(ana.press("Ver mi resultado"))
-    card = h.tg.last_bot_message(ana.chat_id).text
+    card = h.tg.last_bot_message(ana.chat_id).body
     # the card shows what the engine says for exactly these answers
     request = AssessmentRequest.model_validate(
         {
@@ -50,10 +51,14 @@ async def test_start_to_result_card(harness: BotHarness) -> None:
 
     # in flight, Redis holds the name and the phone sealed with the database's keys, never readable
     raw = await h.redis.get(h.state_key(ana.chat_id))
+    assert isinstance(raw, bytes)
     assert b"Mar" not in raw and b"L\xc3\xb3pez" not in raw and b"1234" not in raw and b"5678" not in raw
     stored_dialog = await h.stored(ana.chat_id)
+    assert stored_dialog is not None
     assert stored_dialog["name"].startswith("enc:") and stored_dialog["phone"].startswith("enc:")
-    assert (await h.dialog(ana.chat_id))["name"] == "María López"
+    dialog = await h.dialog(ana.chat_id)
+    assert dialog is not None
+    assert dialog["name"] == "María López"
 
     # stored: consent, encrypted profile, the assessment and the seed-002 bank profile
     key = h.storage.user_key(ana.user_id)
@@ -91,7 +96,7 @@ async def test_question_counter_and_keyboards(harness: BotHarness) -> None:
     await h.feed(ana.press("Prefiero no darlo"))
     for k, (q, code) in enumerate(GOOD_ANSWERS.items(), start=1):
         msg = h.tg.last_bot_message(ana.chat_id)
-        assert f"Pregunta {k} de 8" in msg.text
+        assert f"Pregunta {k} de 8" in msg.body
         labels = [b["text"] for b in msg.buttons()]
         assert labels[:-1] == list(h.policy.answers[q].values()) and labels[-1] == "⬅️ Atrás"
         await h.feed(ana.press(label(q, code)))
@@ -112,7 +117,9 @@ async def test_result_actions(harness: BotHarness) -> None:
     assert url.startswith("https://asesor.example.mx/solicitud/")
     claims = verify_handoff_token(url.rsplit("/", 1)[1], settings=Settings(ASESOR_HANDOFF_SECRET=SECRET))
     assert claims.applicant_key == key
-    assert claims.assessment_id == h.storage.latest_assessment(key).id
+    latest = h.storage.latest_assessment(key)
+    assert latest is not None
+    assert claims.assessment_id == latest.id
 
     # Hablar con un asesor: the case reaches the advisors' chat
     await h.feed(ana.press("Hablar con un asesor"))
@@ -120,14 +127,15 @@ async def test_result_actions(harness: BotHarness) -> None:
 
     # Editar respuestas: back to the summary
     await h.feed(ana.press("Editar respuestas"))
-    assert "Revisa tus respuestas" in h.tg.last_bot_message(ana.chat_id).text
+    assert "Revisa tus respuestas" in h.tg.last_bot_message(ana.chat_id).body
     assert await step_of(h, ana.chat_id) == "summary"
 
     # Empezar de nuevo (from a fresh card): the questions again, the profile kept
     await h.feed(ana.press("Ver mi resultado"))
     await h.feed(ana.press("Empezar de nuevo"))
-    assert "Pregunta 1 de 8" in h.tg.last_bot_message(ana.chat_id).text
+    assert "Pregunta 1 de 8" in h.tg.last_bot_message(ana.chat_id).body
     dialog = await h.dialog(ana.chat_id)
+    assert dialog is not None
     assert dialog["answers"] == {} and dialog["name"] == "María López"
 
 
@@ -153,7 +161,7 @@ async def test_a_turns_log_lines_carry_its_update_id(harness: BotHarness) -> Non
     assert "update_id" not in between
 
 
-async def test_logs_carry_no_ids_names_or_answers(harness: BotHarness, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_logs_carry_no_ids_names_or_answers(harness: BotHarness, caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
     h = harness

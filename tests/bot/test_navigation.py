@@ -35,10 +35,11 @@ async def test_back_walks_every_step_in_reverse(harness: BotHarness) -> None:
         assert await step_of(h, u.chat_id) == want
     await h.feed(u.press("Atrás"))  # from the name back to the privacy notice
     assert await step_of(h, u.chat_id) == "consent"
-    assert "Aviso de privacidad" in h.tg.last_bot_message(u.chat_id).text
+    assert "Aviso de privacidad" in h.tg.last_bot_message(u.chat_id).body
     await h.feed(u.press("Acepto"))
     assert await step_of(h, u.chat_id) == "name"
     dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
     assert dialog["answers"] == GOOD_ANSWERS  # going back loses nothing
 
 
@@ -48,22 +49,24 @@ async def test_edit_from_summary_returns_to_summary(harness: BotHarness) -> None
     await run_to_summary(h, u)
     await h.feed(u.press("Enganche"))
     msg = h.tg.last_bot_message(u.chat_id)
-    assert "Cambiar: Enganche" in msg.text and "Tu respuesta actual" in msg.text
+    assert "Cambiar: Enganche" in msg.body and "Tu respuesta actual" in msg.body
     await h.feed(u.press(label("enganche", "menos_15")))
-    summary = h.tg.last_bot_message(u.chat_id).text
+    summary = h.tg.last_bot_message(u.chat_id).body
     assert "Revisa tus respuestas" in summary and label("enganche", "menos_15") in summary
     await h.feed(u.press("Precio del auto"))
     await h.feed(u.text("abc"))  # garbage while editing: re-prompt, still editing
     assert await step_of(h, u.chat_id) == "vehicle_price"
     await h.feed(u.text("420,000"))
-    assert "$420,000" in h.tg.last_bot_message(u.chat_id).text
+    assert "$420,000" in h.tg.last_bot_message(u.chat_id).body
     # back while editing: to the summary, the value untouched
     await h.feed(u.press("Nombre"))
     await h.feed(u.press("Atrás"))
     assert await step_of(h, u.chat_id) == "summary"
-    assert (await h.dialog(u.chat_id))["name"] == "María López"
+    dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
+    assert dialog["name"] == "María López"
     await h.feed(u.press("Ver mi resultado"))
-    assert "Tu resultado" in h.tg.last_bot_message(u.chat_id).text
+    assert "Tu resultado" in h.tg.last_bot_message(u.chat_id).body
 
 
 async def test_restart_cancel_help_privacy(harness: BotHarness) -> None:
@@ -73,15 +76,17 @@ async def test_restart_cancel_help_privacy(harness: BotHarness) -> None:
     assert await step_of(h, u.chat_id) == "q:creditos_vigentes"
     for cmd, marker in (("/ayuda", "Comandos"), ("/privacidad", "ARCO")):
         await h.feed(u.text(cmd))
-        texts = [m.text for m in h.tg.bot_messages(u.chat_id)[-2:]]
+        texts = [m.body for m in h.tg.bot_messages(u.chat_id)[-2:]]
         assert marker in texts[0] and "Pregunta 4 de 8" in texts[1]
         assert await step_of(h, u.chat_id) == "q:creditos_vigentes"
     await h.feed(u.text("/reiniciar"))
-    assert "Pregunta 1 de 8" in h.tg.last_bot_message(u.chat_id).text
-    assert (await h.dialog(u.chat_id))["answers"] == {}
+    assert "Pregunta 1 de 8" in h.tg.last_bot_message(u.chat_id).body
+    dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
+    assert dialog["answers"] == {}
     await h.feed(u.text("/cancelar"))
     assert await h.dialog(u.chat_id) is None
-    assert "terminé la conversación" in h.tg.last_bot_message(u.chat_id).text
+    assert "terminé la conversación" in h.tg.last_bot_message(u.chat_id).body
     await h.feed(u.text("/start"))
     assert await step_of(h, u.chat_id) == "consent"
 
@@ -91,15 +96,15 @@ async def test_start_mid_dialog_offers_resume_or_restart(harness: BotHarness) ->
     u = TestUser(h.tg, 7104)
     await _to_question(h, u, 6)
     await h.feed(u.text("/start"))
-    offer = h.tg.last_bot_message(u.chat_id).text
+    offer = h.tg.last_bot_message(u.chat_id).body
     assert "pregunta 6 de 8" in offer
     await h.feed(u.text("hola"))  # text instead of a choice: asked again
-    assert "continuar" in h.tg.last_bot_message(u.chat_id).text.lower()
+    assert "continuar" in h.tg.last_bot_message(u.chat_id).body.lower()
     await h.feed(u.press("Continuar"))
-    assert "Pregunta 6 de 8" in h.tg.last_bot_message(u.chat_id).text
+    assert "Pregunta 6 de 8" in h.tg.last_bot_message(u.chat_id).body
     await h.feed(u.text("/start"))
     await h.feed(u.press("Empezar de nuevo"))
-    assert "Pregunta 1 de 8" in h.tg.last_bot_message(u.chat_id).text
+    assert "Pregunta 1 de 8" in h.tg.last_bot_message(u.chat_id).body
 
 
 async def test_stale_buttons_are_answered_not_applied(harness: BotHarness) -> None:
@@ -120,7 +125,7 @@ async def test_stale_buttons_are_answered_not_applied(harness: BotHarness) -> No
     # a button from a conversation that no longer exists: a sensible answer, never an error
     await h.feed(u.text("/cancelar"))
     await h.feed(u.press_data(q1, old_button["callback_data"]))
-    assert "/start" in h.tg.last_bot_message(u.chat_id).text
+    assert "/start" in h.tg.last_bot_message(u.chat_id).body
 
 
 async def test_no_consent_no_data(harness: BotHarness) -> None:
@@ -128,7 +133,7 @@ async def test_no_consent_no_data(harness: BotHarness) -> None:
     u = TestUser(h.tg, 7106)
     await h.feed(u.text("/start"))
     await h.feed(u.press("No acepto"))
-    assert "no guardamos ningún dato" in h.tg.last_bot_message(u.chat_id).text
+    assert "no guardamos ningún dato" in h.tg.last_bot_message(u.chat_id).body
     assert await h.dialog(u.chat_id) is None
     assert h.storage.get_applicant(h.storage.user_key(u.user_id)) is None
     assert [n for n, _, _ in h.events()] == ["BotStarted"]
@@ -177,7 +182,7 @@ async def test_resume_after_a_day_and_expiry_by_ttl(harness: BotHarness) -> None
     await h.redis.pexpire(key, ttl - 86_400_000)
     await h.feed(u.text("/start"))
     await h.feed(u.press("Continuar"))
-    assert "Pregunta 3 de 8" in h.tg.last_bot_message(u.chat_id).text
+    assert "Pregunta 3 de 8" in h.tg.last_bot_message(u.chat_id).body
     assert await h.redis.pttl(key) > ttl - 60_000  # activity renews the TTL
     # past the TTL the dialog is gone and /start begins afresh
     await h.redis.pexpire(key, 1)
@@ -190,15 +195,18 @@ async def test_state_of_another_version_is_repaired_not_stranded(harness: BotHar
     h = harness
     u = TestUser(h.tg, 7109)
     await _to_question(h, u, 5)
-    old = dict(await h.stored(u.chat_id))
+    stored = await h.stored(u.chat_id)
+    assert stored is not None
+    old = dict(stored)
     # as a previous deploy might have left it: another version, a renamed step, an answer code since removed
     old.update(v=DIALOG_VERSION + 7, step="q:old_step_name")
     old["answers"] = {**old["answers"], "banco_nomina": "banco_desaparecido"}
     await h.set_dialog(u.chat_id, old)
     await h.feed(u.text("hola"))
-    texts = [m.text for m in h.tg.bot_messages(u.chat_id)[-2:]]
+    texts = [m.body for m in h.tg.bot_messages(u.chat_id)[-2:]]
     assert "Actualizamos el asistente" in texts[0]
     assert "Pregunta 2 de 8" in texts[1]  # banco_nomina became the first missing answer
     dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
     assert dialog["v"] == DIALOG_VERSION and dialog["name"] == "Luis Pérez"
     assert dialog["answers"]["trabajo_tiempo"] == GOOD_ANSWERS["trabajo_tiempo"]

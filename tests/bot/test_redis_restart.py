@@ -52,6 +52,7 @@ async def test_redis_killed_and_restarted_mid_dialog(h: BotHarness, own_redis: P
     own_redis.start()  # same port, same directory: replays the AOF
     await asyncio.sleep(0)
     dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
     assert dialog["step"] == "q:creditos_vigentes" and len(dialog["answers"]) == 3
     await h.feed(u.press(label(*items[3])))  # the retry works on the restored state
     assert await step_of(h, u.chat_id) == "q:atrasos_12_meses"
@@ -61,4 +62,4 @@ async def test_redis_killed_and_restarted_mid_dialog(h: BotHarness, own_redis: P
     await h.feed(u.text("300000"))
     await h.feed(u.press("36 meses"))
     await h.feed(u.press("Ver mi resultado"))
-    assert "Tu resultado" in h.tg.last_bot_message(u.chat_id).text
+    assert "Tu resultado" in h.tg.last_bot_message(u.chat_id).body

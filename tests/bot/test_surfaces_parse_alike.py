@@ -12,13 +12,13 @@ from bot_harness import GOOD_ANSWERS, TEST_PSEUDONYM_KEY, label
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import select
+from web_applicant import WebApplicant
 
 from api.main import create_app
 from core.config import Settings
 from storage.events import EventSink, SpoolOutbox
 from storage.models import Applicant, Assessment
 from storage.repositories import Storage
-from tests.bot.test_web_escalation import WebApplicant
 from tests.models import get_assessor
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bot_harness import GOOD_ANSWERS, BotHarness, build_harness, label
@@ -39,14 +40,16 @@ async def test_redis_lost_before_the_write_leaves_the_button_to_press_again(h: B
     store = h.parts.dialogs
     release = store._release
 
-    async def lost(*args, **kwargs):  # type: ignore[no-untyped-def]  # the turn's first write: Redis gone
+    async def lost(*args: Any, **kwargs: Any) -> Any:  # the turn's first write: Redis gone
         store._release = release
         raise RedisConnectionError("Connection closed by server.")
 
-    store._release = lost
+    store._release = lost  # type: ignore[assignment]  # a stand-in for the private Lua script object
     await h.feed(u.press(label(q, code)))
     assert h.tg.last_bot_message(u.chat_id).text == texts.TEMPORARY_ERROR
-    assert (await h.dialog(u.chat_id))["step"] == f"q:{q}"  # not stored
+    dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
+    assert dialog["step"] == f"q:{q}"  # not stored
     u.find_button(label(q, code))  # ... so the same answer can be given again: raises if the screen moved on
 
 
@@ -57,15 +60,17 @@ async def test_redis_lost_at_the_unlock_keeps_the_step_shown(h: BotHarness) -> N
     store = h.parts.dialogs
     release = store._release
 
-    async def unlock_lost(*args, **kwargs):  # type: ignore[no-untyped-def]  # the write passes, the unlock fails
+    async def unlock_lost(*args: Any, **kwargs: Any) -> Any:  # the write passes, the unlock fails
         if len(kwargs.get("args", ())) == 4:
             store._release = release
             raise RedisConnectionError("Connection closed by server.")
         return await release(*args, **kwargs)
 
-    store._release = unlock_lost
+    store._release = unlock_lost  # type: ignore[assignment]  # a stand-in for the private Lua script object
     await h.feed(u.press(label(q, code)))
     assert h.tg.last_bot_message(u.chat_id).text != texts.TEMPORARY_ERROR
-    assert (await h.dialog(u.chat_id))["step"] != f"q:{q}"  # the answer is stored: the next step
+    dialog = await h.dialog(u.chat_id)
+    assert dialog is not None
+    assert dialog["step"] != f"q:{q}"  # the answer is stored: the next step
     with pytest.raises(AssertionError):
         u.find_button(label(q, code))  # and the screen moved on with it

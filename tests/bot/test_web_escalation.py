@@ -6,8 +6,6 @@ applicant's messages reach the topic; resolving ends the relay. One Redis, one d
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from bot_harness import ADVISORS_CHAT, GOOD_ANSWERS, TEST_PSEUDONYM_KEY, build_h
 from cryptography.fernet import Fernet
 from fake_telegram import TestUser
 from pydantic import SecretStr
+from web_applicant import WebApplicant
 
 from api.main import create_app
 from core.config import Settings
@@ -26,45 +25,12 @@ from storage.repositories import Storage
 from tests.models import get_assessor
 
 
-class WebApplicant:
-    """A browser without JavaScript's reloads: posts the chat's forms as its script does (JSON back)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client, self.seq, self.turn, self.html = client, 0, "", ""
-
-    async def open(self) -> None:
-        r = await self.client.get("/chat")
-        assert r.status_code == 200, r.text
-        self.seq = int(re.search(r'data-seq="(\d+)"', r.text).group(1))  # type: ignore[union-attr]
-        self.turn = re.search(r'name="turn" value="(\w+)"', r.text).group(1)  # type: ignore[union-attr]
-        self.html = r.text
-
-    async def _post(self, **fields: str) -> str:
-        r = await self.client.post(
-            "/chat", data={"turn": self.turn, "seen": str(self.seq), **fields}, headers={"X-Asesor-Chat": "1"}
-        )
-        assert r.status_code == 200, r.text
-        data = r.json()
-        self.seq, self.turn = data["seq"], data["turn"]
-        self.html += data["html"]
-        return html.unescape(data["html"])
-
-    async def press(self, text: str) -> str:
-        buttons = re.findall(r'name="press" value="([^"]+)">([^<]+)</button>', self.html)
-        payload = next(p for p, lab in reversed(buttons) if text in html.unescape(lab))
-        return await self._post(press=html.unescape(payload))
-
-    async def say(self, text: str) -> str:
-        return await self._post(text=text)
-
-    async def new_messages(self) -> str:
-        r = await self.client.get("/chat/log", params={"after": self.seq})
-        if r.status_code == 204:
-            return ""
-        data = r.json()
-        self.seq = data["seq"]
-        self.html += data["html"]
-        return html.unescape(data["html"])
+def _opened(storage: Storage, token: bytes | str) -> str:
+    """What a Fernet token under the database's key holds; raises if the value is not sealed."""
+    assert isinstance(token, bytes), token
+    text = storage.cipher.decrypt(token)
+    assert text is not None
+    return text
 
 
 async def _until(cond: Any, timeout: float = 20.0) -> Any:
@@ -126,7 +92,7 @@ async def test_a_web_case_is_worked_from_the_advisors_telegram_chat(
 
             beto = TestUser(h.tg, 9101, "Beto", chat_id=ADVISORS_CHAT)
             await h.feed(beto.press("Tomar", message_id=posted.message_id))
-            assert "atendido por Beto" in h.tg.messages[ADVISORS_CHAT][posted.message_id].text
+            assert "atendido por Beto" in h.tg.messages[ADVISORS_CHAT][posted.message_id].body
             assert "tomó tu caso" in await _until(ana.new_messages)
             await h.feed(beto.text("Hola Ana, ¿tienes un aval?", thread_id=posted.thread_id))
             assert "Tu asesor:</b> Hola Ana, ¿tienes un aval?" in await _until(ana.new_messages)
@@ -154,12 +120,16 @@ async def test_a_web_case_is_worked_from_the_advisors_telegram_chat(
             kind = await h.redis.type(key)
             if kind == b"list":
                 for item in await h.redis.lrange(key, 0, -1):
+                    assert isinstance(item, bytes)
                     seq, _, token = item.partition(b":")
                     assert seq.isdigit()
-                    opened.append(storage.cipher.decrypt(token))  # type: ignore[arg-type]  # raises if not sealed
+                    opened.append(_opened(storage, token))
             elif kind == b"stream":
-                for _, fields in await h.redis.xrange(key):
-                    opened.append(storage.cipher.decrypt(fields[b"m"]))  # type: ignore[arg-type]
+                entries = await h.redis.xrange(key)
+                assert entries is not None
+                for _, fields in entries:
+                    assert fields is not None
+                    opened.append(_opened(storage, fields[b"m"]))
         assert any("Ana Torres" in t for t in opened) and any("5598765432" in t for t in opened)
     finally:
         mail.cancel()

@@ -12,7 +12,9 @@ without restarting the API.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -22,9 +24,10 @@ from tests.samples import sample_profile
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
 
 OUTAGE_REQUESTS = 60
+T = TypeVar("T")
 
 
-def _until(check, timeout: float = 30.0, step: float = 0.2):  # type: ignore[no-untyped-def]
+def _until(check: Callable[[], T], timeout: float = 30.0, step: float = 0.2) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -69,8 +72,8 @@ def test_database_and_redis_outages_answer_503_on_the_same_connection(
 
             # ---- PostgreSQL back: served again without restarting the API
             private_pg.start()
-            r = _until(lambda: (a := http.request("POST", "/v1/assessments", profile, auth)).status == 201 and a)
-            assert r and r.status == 201
+            served = _until(lambda: (a := http.request("POST", "/v1/assessments", profile, auth)).status == 201 and a)
+            assert served and served.status == 201
             assert http.request("GET", "/readyz").status == 200
 
             # ---- Redis killed: readiness names it; assessments do not need it

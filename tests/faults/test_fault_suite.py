@@ -27,6 +27,7 @@ from dialogs import texts
 from storage.db import make_engine
 from storage.models import Assessment, Event
 from tests.models import default_model_dir, get_assessor
+from tests.private_services import PrivatePostgres, PrivateRedis
 from tests.processes import ApiProcess, BotProcess, ConnectionDropped, KeepAlive, create_staff, service_env
 from tests.samples import sample_profile
 
@@ -79,7 +80,7 @@ async def _applicant(tg: FakeTelegram, user: TestUser, url: str, headers: dict[s
                 async with http.post(url, json=update, headers=headers) as r:
                     assert r.status == 200
                 deadline = time.monotonic() + 20
-                answer = []
+                answer: list[Any] = []
                 while not answer and time.monotonic() < deadline:
                     await asyncio.sleep(0.05)
                     answer = _bot_calls_for(tg, user.chat_id, start)
@@ -120,7 +121,7 @@ def _api_client(port: int, stop: Any, tally: Tally) -> None:
     http.sock.close()
 
 
-async def _faults(private_pg, private_redis, tally: Tally, done: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
+async def _faults(private_pg: PrivatePostgres, private_redis: PrivateRedis, tally: Tally, done: asyncio.Event) -> None:
     await asyncio.sleep(2.0)
     private_pg.stop()
     tally.injected.append("PostgreSQL stopped (immediate) for 4 s")

@@ -228,7 +228,9 @@ async def test_the_logs_of_a_full_run_hold_nothing_personal_or_secret(
 
     engine = make_engine(fault_db)
     with engine.connect() as conn:
-        secrets["argon2 hash"] = conn.scalar(select(User.password_hash).where(User.username == "asesora"))
+        password_hash = conn.scalar(select(User.password_hash).where(User.username == "asesora"))
+        assert password_hash is not None
+        secrets["argon2 hash"] = password_hash
     engine.dispose()
     secrets.update(
         {
