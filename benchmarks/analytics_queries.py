@@ -82,7 +82,7 @@ def gen_events(n_events: int, rng: random.Random) -> tuple[list[dict[str, Any]],
         user += 1
         key = user_key(user)
         t = NOW - timedelta(days=rng.uniform(0, DAYS))
-        steps = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
+        steps: list[tuple[str, str | None]] = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
         steps += [("QuestionAnswered", q) for q in QUESTIONS]
         steps += [
             ("PerfilacionBancariaComplete", None),

@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from engine.derive import derive
 from engine.pd import features as F
 from engine.pd import load_served
 from engine.policy import default_policy
-from engine.types import AssessmentRequest
+from engine.types import AssessmentRequest, Derived
 
 
 def _requests(n: int, seed: int = 1) -> list[AssessmentRequest]:
@@ -82,7 +83,7 @@ def main() -> None:
     lr.coef_, lr.intercept_ = model.coef[None, :].copy(), np.array([model.intercept])
     a, b = model.cal_a, model.cal_b
 
-    def baseline(r: AssessmentRequest, d: object) -> float:
+    def baseline(r: AssessmentRequest, d: Derived) -> float:
         row = pd.DataFrame(model.encode(r, d), columns=list(F.COLUMNS))
         p = pipe.predict_proba(row.to_numpy())[0, 1]
         return float(1.0 / (1.0 + np.exp(-(a * np.log(p / (1 - p)) + b))))
@@ -90,13 +91,13 @@ def main() -> None:
     for r, d in zip(reqs[:50], derived[:50], strict=True):  # same answers from both
         assert abs(baseline(r, d) - model.predict(r, d).probability) < 1e-9
 
-    def timed(fn: object, calls: int) -> list[int]:
+    def timed(fn: Callable[[AssessmentRequest, Derived], object], calls: int) -> list[int]:
         samples = []
         n = len(reqs)
         for i in range(calls):
             r, d = reqs[i % n], derived[i % n]
             t0 = time.perf_counter_ns()
-            fn(r, d)  # type: ignore[operator]
+            fn(r, d)
             samples.append(time.perf_counter_ns() - t0)
         return samples
 

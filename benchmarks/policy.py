@@ -35,10 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from assess import AS_OF  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
-from benchmarks.assess import AS_OF  # noqa: E402
 from engine.policy import DEFAULT_POLICY_PATH  # noqa: E402
 from storage.db import make_engine, migrate, normalize_url  # noqa: E402
 from storage.models import Assessment  # noqa: E402
@@ -105,7 +105,7 @@ def replay(url: str, policy: Path, env: dict[str, str], n: int) -> tuple[float, 
     return n / elapsed, report
 
 
-def _pg_database() -> tuple[str, object]:
+def _pg_database() -> tuple[str, tuple[Engine, str]]:
     base = make_url(normalize_url(PG_URL))
     name = f"asesor_bench_policy_{os.getpid()}"
     admin = make_engine(
@@ -117,8 +117,8 @@ def _pg_database() -> tuple[str, object]:
     return base.set(database=name).render_as_string(hide_password=False), (admin, name)
 
 
-def _drop_pg(handle: object) -> None:
-    admin, name = handle  # type: ignore[misc]
+def _drop_pg(handle: tuple[Engine, str]) -> None:
+    admin, name = handle
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

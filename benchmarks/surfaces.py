@@ -44,6 +44,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def _serve(bot_id: int, port_queue: Any) -> None:
     uvloop.run(main())
 
 
-def start_fake_server(bot_id: int) -> tuple[multiprocessing.Process, str]:
+def start_fake_server(bot_id: int) -> tuple[BaseProcess, str]:
     ctx = multiprocessing.get_context("spawn")
     q = ctx.Queue()
     proc = ctx.Process(target=_serve, args=(bot_id, q), daemon=True)
@@ -449,6 +450,14 @@ _REV = re.compile(r'data-rev="(\d*)"')
 _TURN = re.compile(r'name="turn" value="(\w+)"')
 
 
+def _found(pattern: re.Pattern[str], page: str) -> str:
+    """The first group of a field of the chat page."""
+    found = pattern.search(page)
+    if found is None:
+        raise RuntimeError(f"GET /chat: no {pattern.pattern!r} in the page")
+    return found.group(1)
+
+
 def web_script(http: Any, url: str) -> Script:
     """One applicant in the web chat, as the page's script drives it: the first visit, then 17 posts."""
     import orjson
@@ -479,9 +488,9 @@ def web_script(http: Any, url: str) -> Script:
                 if r.status != 200:
                     raise RuntimeError(f"GET /chat: {r.status}")
                 cookie["asesor_chat"] = r.cookies["asesor_chat"].value
-            state["seq"] = int(_SEQ.search(body).group(1))  # type: ignore[union-attr]
-            state["rev"] = int(_REV.search(body).group(1) or 0)  # type: ignore[union-attr]
-            state["turn"] = _TURN.search(body).group(1)  # type: ignore[union-attr]
+            state["seq"] = int(_found(_SEQ, body))
+            state["rev"] = int(_found(_REV, body) or 0)
+            state["turn"] = _found(_TURN, body)
 
         async def post(**fields: str) -> None:
             data = {"turn": state["turn"], "seen": str(state["seq"]), **fields}
@@ -625,8 +634,12 @@ def main() -> None:
             return db_url
 
         for surface in surfaces:
-            run = (lambda w, r, db: run_web(w, r, args, db, data_dir)) if surface == "web" else (
-                lambda w, r, db, s=surface: run_bots(s, w, r, args, db, data_dir))  # fmt: skip
+
+            def run(workers: int, rate: float, db: str, surface: str = surface) -> dict[str, Any]:
+                if surface == "web":
+                    return run_web(workers, rate, args, db, data_dir)
+                return run_bots(surface, workers, rate, args, db, data_dir)
+
             phases = args.phases.split(",")
             results[surface] = {}
             if "solo" in phases:
