@@ -54,7 +54,8 @@ def _local_names() -> set[str]:
 
 def _imports(dirs: list[str]) -> dict[str, str]:
     """Third-party top-level module -> one file importing it."""
-    local, found = _local_names(), {}
+    local = _local_names()
+    found: dict[str, str] = {}
     for d in dirs:
         for path in sorted((ROOT / d).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

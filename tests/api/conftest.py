@@ -284,7 +284,7 @@ def seed_analytics(storage: Any, assessor: Any, tmp_path: Path, applicants: int 
         key = storage.upsert_applicant(telegram_id=8_000 + i).user_key
         t = start + timedelta(minutes=7 * i)
         slow = 2 if i % 5 == 0 else 1
-        steps = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
+        steps: list[tuple[str, str | None]] = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
         steps += [("QuestionAnswered", q) for q in QUESTIONS]
         steps += [("PerfilacionBancariaComplete", None), ("ResultShown", None)]
         if i % 2 == 0:

@@ -33,8 +33,14 @@ def _case(storage: Any, assessor: Any, telegram_id: int = 930_001, **answers: st
     return int(esc.id)
 
 
+def _field(pattern: str, html: str) -> str:
+    found = re.search(pattern, html)
+    assert found, f"{pattern!r} not in the page"
+    return found.group(1)
+
+
 def _csrf(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)  # type: ignore[union-attr]
+    return _field(r'name="csrf" value="([0-9a-f]+)"', html)
 
 
 async def test_who_sees_the_page(client: httpx.AsyncClient, staff: dict) -> None:
@@ -51,8 +57,7 @@ async def test_who_sees_the_page(client: httpx.AsyncClient, staff: dict) -> None
 
 
 async def test_work_a_case_from_the_page(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:
-    low = {"historial_crediticio": "malo", "atrasos_12_meses": "varios_sin_regularizar"}
-    case_id = _case(storage, assessor, **low)
+    case_id = _case(storage, assessor, historial_crediticio="malo", atrasos_12_meses="varios_sin_regularizar")  # low
     await _login(client, "asesora")
     r = await client.get("/asesores")
     assert r.status_code == 200 and f"Caso #{case_id}" in r.text
@@ -85,7 +90,7 @@ async def test_work_a_case_from_the_page(client: httpx.AsyncClient, staff: dict,
     page = (await client.get(r.headers["location"])).text
     assert "Caso tomado" in page and 'id="enviar"' in page and storage.get_escalation(case_id).status == "claimed"
 
-    key = re.search(r'name="clave" value="(\w+)"', page).group(1)  # type: ignore[union-attr]
+    key = _field(r'name="clave" value="(\w+)"', page)
     form = {"csrf": token, "clave": key, "texto": "Hola Ana, ¿te llamo?"}
     r = await client.post(f"/asesores/casos/{case_id}/responder", data=form)
     again = await client.post(f"/asesores/casos/{case_id}/responder", data=form)  # a double submit

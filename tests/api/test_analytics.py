@@ -71,7 +71,7 @@ async def test_portfolio_reports(client: httpx.AsyncClient, staff: dict, storage
 async def test_filters_and_periods(client: httpx.AsyncClient, staff: dict, storage: Any, assessor: Any) -> None:
     seed_funnel(storage, assessor)
     h = staff["analyst"].headers
-    old = (datetime.now(UTC) - timedelta(days=400)).date()
+    old = (datetime.now(UTC) - timedelta(days=400)).date().isoformat()
     r = await client.get("/v1/analytics/decisions", params={"desde": old, "hasta": old}, headers=h)
     assert r.json()["total"] == 0
     r = await client.get("/v1/analytics/decisions", params={"income_band": "menos_15k_comprobado"}, headers=h)
@@ -118,7 +118,7 @@ async def test_delinquency_json_and_csv(
     assert body["total"]["expected_defaults"] == pytest.approx(expected, abs=1e-3)
     assert [row["segment"] for row in body["rows"]] == ["2026-01-01", "2026-02-01", "2026-03-01"]
     by_bank = (await client.get("/v1/analytics/delinquency", params={"by": "recommended_bank"}, headers=h)).json()
-    banks = {}
+    banks: dict[str, int] = {}
     for o in loans:
         bank = seeded.results[seeded.assessment_ids.index(o["assessment_id"])].bank_fit.recommended
         banks[bank] = banks.get(bank, 0) + 1

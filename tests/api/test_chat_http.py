@@ -25,13 +25,19 @@ def client(chat_live: LiveServer) -> Iterator[httpx.Client]:
         yield c
 
 
+def _group(pattern: str, html: str) -> str:
+    found = re.search(pattern, html)
+    assert found, f"{pattern!r} not in the page"
+    return found.group(1)
+
+
 def page(c: httpx.Client) -> dict[str, Any]:
     """GET /chat: what the page's forms carry (last entry, revision, turn id) and its text."""
     r = c.get("/chat")
     assert r.status_code == 200
-    seq = int(re.search(r'data-seq="(\d+)"', r.text).group(1))  # type: ignore[union-attr]
-    rev = int(re.search(r'data-rev="(\d*)"', r.text).group(1) or 0)  # type: ignore[union-attr]
-    turn = re.search(r'name="turn" value="(\w+)"', r.text).group(1)  # type: ignore[union-attr]
+    seq = int(_group(r'data-seq="(\d+)"', r.text))
+    rev = int(_group(r'data-rev="(\d*)"', r.text) or 0)
+    turn = _group(r'name="turn" value="(\w+)"', r.text)
     return {"seq": seq, "rev": rev, "turn": turn, "html": r.text}
 
 

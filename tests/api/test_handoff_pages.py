@@ -218,8 +218,12 @@ def _the_bot_reads_name(typed: str) -> str | None:
     from engine.policy import default_policy
 
     flow = Flow(default_policy())
-    raw = flow.handle(None, Command("start")).state.dump()  # type: ignore[union-attr]
-    raw = flow.handle(raw, Press(f"{raw['rev']}:ok")).state.dump()  # type: ignore[union-attr]
+    started = flow.handle(None, Command("start")).state
+    assert started is not None
+    raw = started.dump()
+    consented = flow.handle(raw, Press(f"{raw['rev']}:ok")).state
+    assert consented is not None
+    raw = consented.dump()
     assert raw["step"] == NAME
     state = flow.handle(raw, Text(typed)).state
     assert state is not None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script():  # type: ignore[no-untyped-def]
+def _script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("config_table", ROOT / "scripts" / "config_table.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

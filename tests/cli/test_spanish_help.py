@@ -58,6 +58,7 @@ def test_every_option_and_command_has_help() -> None:
     for path in COMMANDS:
         command = root
         for name in path:
+            assert isinstance(command, TyperGroup), path
             command = command.commands[name]
         if not command.help:
             missing.append(" ".join(path))
@@ -96,6 +97,7 @@ def test_assess_errors_are_spanish() -> None:
     r = runner.invoke(app, ["assess"], input='{"answers": {}}')
     err = _error(r.stderr)
     assert r.exit_code == 2 and err["code"] == "invalid_input" and str(err["message"]).startswith("Revisa estos campos")
+    assert isinstance(err["errors"], list)
     assert {e["message"] for e in err["errors"]} == {copy.FIELD_MESSAGES["missing"]}
     r = runner.invoke(app, ["assess"], input='{"answers": ')
     assert _error(r.stderr)["message"] == "No es JSON válido: se esperaba un valor (línea 1, columna 13)"

@@ -14,6 +14,7 @@ from core.config import (
     DEV_HANDOFF_SECRET,
     DEV_JWT_SECRET,
     EXIT_CONFIG,
+    Component,
     Settings,
     UnsafeSettings,
     require_safe,
@@ -43,14 +44,14 @@ def production(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in values.items() if v is not None})
 
 
-def _named(settings: Settings, component: str = "api", **kwargs: Any) -> set[str]:
-    return {p.setting for p in unsafe_settings(settings, component, **kwargs)}  # type: ignore[arg-type]
+def _named(settings: Settings, component: Component = "api", **kwargs: Any) -> set[str]:
+    return {p.setting for p in unsafe_settings(settings, component, **kwargs)}
 
 
 def test_a_complete_production_configuration_may_start() -> None:
     s = production()
     for component in ("api", "bot", "handoff"):
-        require_safe(s, component, webhook=True)  # type: ignore[arg-type]
+        require_safe(s, component, webhook=True)
 
 
 def test_development_starts_with_the_public_defaults() -> None:

@@ -16,10 +16,10 @@ def test_startup_objects_are_frozen_and_later_garbage_is_still_collected() -> No
         assert not any(id(o) in collectable for o in startup)  # in no generation the collector walks
 
         class Cycle:
-            pass
+            other: Cycle
 
         a, b = Cycle(), Cycle()
-        a.other, b.other = b, a  # type: ignore[attr-defined]
+        a.other, b.other = b, a
         del a, b
         assert gc.collect() >= 2  # made after the freeze: collected as usual
     finally:

@@ -7,6 +7,7 @@ import copy
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def models(tmp_path: Path) -> tuple[Path, str, str]:
     return tmp_path, served.pd_model.model_version, other["model_version"]
 
 
-def _wait(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(cond: Callable[[], object], timeout: float = 10.0) -> None:
     end = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < end, "timed out"

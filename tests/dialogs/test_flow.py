@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from dialogs import state as dstate
 from dialogs import texts
-from dialogs.flow import Command, Flow, Press, Text
+from dialogs.flow import Command, Flow, Outcome, Press, Text
 from dialogs.state import DIALOG_VERSION, INPUT_STEPS, DialogState, load_state
 from dialogs.ui import RunAssessment, Track
 from engine.policy import QUESTIONS, default_policy
@@ -16,19 +17,23 @@ from engine.policy import QUESTIONS, default_policy
 POLICY = default_policy()
 
 
-def _press(flow: Flow, raw: dict | None, action: str, arg: str = "") -> dict | None:
+def _state(out: Outcome) -> DialogState:
+    """The state a turn left (the turns these tests take keep a dialog)."""
+    assert out.state is not None, out
+    return out.state
+
+
+def _press(flow: Flow, raw: dict[str, Any] | None, action: str, arg: str = "") -> dict[str, Any]:
     rev = raw["rev"] if raw else 0
-    out = flow.handle(raw, Press(f"{rev}:{action}:{arg}" if arg else f"{rev}:{action}"))
-    return out.state.dump() if out.state else None
+    return _state(flow.handle(raw, Press(f"{rev}:{action}:{arg}" if arg else f"{rev}:{action}"))).dump()
 
 
-def _text(flow: Flow, raw: dict | None, text: str) -> dict | None:
-    out = flow.handle(raw, Text(text))
-    return out.state.dump() if out.state else None
+def _text(flow: Flow, raw: dict[str, Any] | None, text: str) -> dict[str, Any]:
+    return _state(flow.handle(raw, Text(text))).dump()
 
 
-def complete(flow: Flow) -> dict:
-    raw = flow.handle(None, Command("start")).state.dump()
+def complete(flow: Flow) -> dict[str, Any]:
+    raw = _state(flow.handle(None, Command("start"))).dump()
     raw = _press(flow, raw, "ok")
     raw = _text(flow, raw, "Ana")
     raw = _text(flow, raw, "1990")
@@ -48,7 +53,7 @@ def test_state_is_plain_json_and_builds_the_assess_request() -> None:
     assert raw["step"] == "summary"
     out = flow.handle(raw, Press(f"{raw['rev']}:go"))
     assert any(isinstance(e, RunAssessment) for e in out.effects)
-    request = out.state.to_request()
+    request = _state(out).to_request()
     assert request.loan.vehicle_price == 350_000 and request.applicant.monthly_income is None
     assert request.answers.model_dump() == {q: next(iter(POLICY.answers[q])) for q in QUESTIONS}
 
@@ -60,7 +65,7 @@ def test_every_question_emits_question_answered_with_its_step() -> None:
     out = flow.handle(raw, Press(f"{raw['rev']}:a:35_mas"))
     tracks = [e for e in out.effects if isinstance(e, Track)]
     assert tracks == [Track("QuestionAnswered", {"step": 6, "question": "enganche"})]
-    assert out.state.step == "summary"
+    assert _state(out).step == "summary"
 
 
 def test_migration_chain_is_applied(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,7 +108,7 @@ def test_incomplete_state_cannot_build_a_request() -> None:
 
 def test_optional_steps_accept_the_skip_typed() -> None:
     flow = Flow(POLICY)
-    raw = flow.handle(None, Command("start")).state.dump()
+    raw = _state(flow.handle(None, Command("start"))).dump()
     raw = _press(flow, raw, "ok")
     raw = _text(flow, raw, "Ana")
     raw = _text(flow, raw, "1990")
@@ -114,7 +119,7 @@ def test_optional_steps_accept_the_skip_typed() -> None:
 
 # ------------------------------------------------------------------- #12: offer only what can be approved
 def _until_income(flow: Flow, band: str) -> dict:
-    raw = flow.handle(None, Command("start")).state.dump()
+    raw = _state(flow.handle(None, Command("start"))).dump()
     raw = _press(flow, raw, "ok")
     raw = _text(flow, raw, "Ana")
     raw = _text(flow, raw, "1990")
@@ -136,14 +141,14 @@ def test_term_buttons_stop_at_the_policys_maximum_term() -> None:
     # neither a forged 72 button nor a typed "72 meses" is taken
     assert flow.handle(raw, Press(f"{raw['rev']}:a:72")).stale
     out = flow.handle(raw, Text("72 meses"))
-    assert out.state.term_months is None and out.replies[0].text == texts.USE_BUTTONS
+    assert _state(out).term_months is None and out.replies[0].text == texts.USE_BUTTONS
 
 
 def test_an_income_outside_its_band_is_asked_about_and_the_band_re_derived() -> None:
     flow = Flow(POLICY)
     raw = _until_income(flow, "menos_10k_sin_comprobar")
     out = flow.handle(raw, Text("100000"))
-    assert out.state.overlay == "income_check" and out.state.step == "income_exact"
+    assert _state(out).overlay == "income_check" and _state(out).step == "income_exact"
     text = out.replies[0].text
     assert "$100,000" in text and "Menos de $10,000 sin comprobación" in text
     buttons = [b.label for row in out.replies[0].keyboard for b in row]
@@ -151,9 +156,9 @@ def test_an_income_outside_its_band_is_asked_about_and_the_band_re_derived() -> 
         "Gano $100,000 (Más de $30,000 con comprobación)",
         "«Menos de $10,000 sin comprobación»: corregir el monto",
     ]
-    raw = out.state.dump()
+    raw = _state(out).dump()
     # typing does not get past the question
-    assert flow.handle(raw, Text("sí")).state.overlay == "income_check"
+    assert _state(flow.handle(raw, Text("sí"))).overlay == "income_check"
     # the amount is right: the band follows it, and the dialog goes on
     right = _press(flow, raw, "ia")
     assert right["answers"]["ingreso_mensual"] == "mas_30k" and right["income_exact"] == 100_000
@@ -174,9 +179,9 @@ def test_a_band_edited_against_the_given_income_is_asked_about() -> None:
     assert raw["step"] == "summary"
     raw = _press(flow, raw, "e", "q:ingreso_mensual")
     out = flow.handle(raw, Press(f"{raw['rev']}:a:mas_30k"))
-    assert out.state.overlay == "income_check"
+    assert _state(out).overlay == "income_check"
     # "$25,000 is right" re-derives the band from the amount and returns to the summary
-    back = _press(flow, out.state.dump(), "ia")
+    back = _press(flow, _state(out).dump(), "ia")
     assert back["answers"]["ingreso_mensual"] == "20k_30k" and back["step"] == "summary"
     # a band holding the amount (bounds are shared by neighbours) asks nothing
     assert (
@@ -197,7 +202,7 @@ def test_every_listed_command_is_answered_and_others_are_not() -> None:
     from dialogs.flow import COMMANDS
 
     flow = Flow(default_policy())
-    raw = flow.handle(None, Command("start")).state.dump()
+    raw = _state(flow.handle(None, Command("start"))).dump()
     for name, description in COMMANDS.items():
         assert description.strip()
         for state in (None, raw):

@@ -182,9 +182,10 @@ def test_on_a_terminal_it_says_what_it_expects_before_the_engine_loads(env, tmp_
         os.close(slave)
         err = b""
         end = time.monotonic() + 120
+        assert proc.stderr is not None
         while b"Ctrl-D" not in err and proc.poll() is None and time.monotonic() < end:
             if select.select([proc.stderr], [], [], 0.5)[0]:
-                err += os.read(proc.stderr.fileno(), 4096)  # type: ignore[union-attr]
+                err += os.read(proc.stderr.fileno(), 4096)
         if profile is not None:
             os.write(master, profile.encode() + b"\n\x04")  # the paste, then Ctrl-D
         out, rest = proc.communicate(timeout=300)

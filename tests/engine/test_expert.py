@@ -69,7 +69,7 @@ NEUTRAL = {
 APPROVED = {**NEUTRAL, "score": 600.0}
 
 
-def facts(base: dict | None = None, **changes: float) -> ExpertFacts:
+def facts(base: dict | None = None, /, **changes: float | list[str]) -> ExpertFacts:
     return ExpertFacts(**{**(base or NEUTRAL), **changes})
 
 
@@ -346,7 +346,7 @@ def test_a_rule_that_refires_is_stopped():
     """A rule that re-activates itself (no once-only flag) must fail loudly instead of looping for ever."""
     base = _engine_class(POLICY)
 
-    class Looping(base):  # type: ignore[misc, valid-type]
+    class Looping(base):  # type: ignore[misc, valid-type]  # a class built per policy: a dynamic base
         @Rule(AS.r << ResultadoFact(aprobado="si", base_calculada=True), salience=1)
         def again(self, r: ResultadoFact) -> None:
             self._adjust("R99", r, interes=r["interes"] + 0.01)

@@ -319,7 +319,7 @@ def applicants(seed: int):
         else:
             answers = {q: rng.choice(c) for q, c in codes.items()}
         term = rng.choice(POLICY.limits.term_options)
-        extra = {}
+        extra: dict[str, float | str] = {}
         if rng.random() < 0.5:
             extra["monthly_income"] = rng.choice([rng.randint(5_000, 200_000), round(rng.uniform(1, 9e4), 2)])
         if rng.random() < 0.5:

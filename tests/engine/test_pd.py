@@ -274,6 +274,7 @@ def test_artifact_keeps_the_training_population_for_monitoring(run: training.Tra
         ref = BinnedReference.from_dict(spec)
         assert sum(ref.shares) == pytest.approx(1.0)
         if name != "score":
+            assert ref.edges is not None, name
             counts[name] = np.bincount(
                 np.searchsorted(ref.edges, values[name], side="left"), minlength=len(ref.shares)
             ).tolist()
@@ -282,6 +283,7 @@ def test_artifact_keeps_the_training_population_for_monitoring(run: training.Tra
     assert all(r["psi"] == 0.0 for r in rows.values())
     longer = values["duration"] * 2
     dur = BinnedReference.from_dict(reference["duration"])
+    assert dur.edges is not None
     shifted = np.bincount(np.searchsorted(dur.edges, longer, side="left"), minlength=len(dur.shares)).tolist()
     assert psi_rows({"duration": reference["duration"]}, {"duration": shifted})[0]["band"] == "significant"
 

@@ -35,7 +35,16 @@ def _free_port() -> int:
 
 
 # the project's own variables (and the suite's): a newcomer has none of them set
-_PROJECT_VARS = ("ASESOR_", "TEST_", "BOT_", "TELEGRAM_", "WEBHOOK_", "ADVISORS_", "API_PUBLIC_URL", "CORS_")
+_PROJECT_VARS: tuple[str, ...] = (
+    "ASESOR_",
+    "TEST_",
+    "BOT_",
+    "TELEGRAM_",
+    "WEBHOOK_",
+    "ADVISORS_",
+    "API_PUBLIC_URL",
+    "CORS_",
+)
 _PROJECT_VARS += ("HANDOFF_", "DATABASE_URL", "REDIS_URL", "VIRTUAL_ENV", "PYTHONPATH", "PROMETHEUS_MULTIPROC_DIR")
 
 
@@ -172,7 +181,9 @@ def test_3_private_postgres_beside_the_suites(clone: Path) -> None:
     )
     assert check.stdout.strip() == "asesor", check.stderr
     status = _bash(clone, "bash scripts/services.sh status", 60).stdout
-    data_dir = Path(re.search(r"\((\S+)/data\)", status).group(1))  # type: ignore[union-attr]
+    found = re.search(r"\((\S+)/data\)", status)
+    assert found, status
+    data_dir = Path(found.group(1))
     stop = _bash(clone, "bash scripts/services.sh stop postgres", 90)
     assert stop.returncode == 0 and "postgres: stopped" in _bash(clone, "bash scripts/services.sh status", 60).stdout
     if data_dir.is_absolute() and data_dir.name.startswith("asesor-postgres-"):
@@ -274,7 +285,9 @@ def test_5_readme_and_script_lines_work_as_pasted(clone: Path) -> None:
         p = _bash(clone, command, 300)
         assert p.returncode == 0, f"{command}: {p.stderr[-2000:]}"
     hint = (clone / "scripts" / "run.sh").read_text(encoding="utf-8")
-    create = re.search(r"(\.venv/bin/asesor api create-user [^\"]*?)\"", hint).group(1).strip()  # type: ignore[union-attr]
+    hinted = re.search(r"(\.venv/bin/asesor api create-user [^\"]*?)\"", hint)
+    assert hinted, hint
+    create = hinted.group(1).strip()
     p = _bash(clone, create, 120, ASESOR_NEW_USER_PASSWORD="una-clave-bastante-larga")
     assert p.returncode == 0 and '"role": "admin"' in p.stdout, p.stderr
     for line in lines:

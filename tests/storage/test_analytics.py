@@ -25,7 +25,7 @@ def _key(i: int) -> str:
 
 def _dialog(user: int, start: datetime, *, questions: int, until: str | None, seconds_to_complete: float = 600):
     """Events of one applicant: start, consent, profile, `questions` answers, then the tail up to `until`."""
-    rows = []
+    rows: list[dict] = []
     t = start
 
     def ev(name: str, step: str | None = None, at: datetime | None = None) -> None:
@@ -98,7 +98,7 @@ def test_funnel_period_filter_and_series(funnel_data: Analytics) -> None:
     started_w = {r["period"]: r["users"] for r in weekly if r["event"] == "BotStarted"}
     assert started_w == {"2026-11-02": 5, "2026-11-09": 1}  # ISO weeks start on Monday
     with pytest.raises(ValueError):
-        funnel_data.funnel_by_period(unit="month")  # type: ignore[arg-type]
+        funnel_data.funnel_by_period(unit="month")  # type: ignore[arg-type]  # not a unit it takes: refused
 
 
 def test_median_time_to_complete(funnel_data: Analytics) -> None:

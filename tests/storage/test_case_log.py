@@ -68,6 +68,8 @@ def test_erasure_deletes_the_case_conversation(storage: Storage) -> None:
     log = CaseLog(storage)
     case_id = _case(storage)
     log.add(case_id, "applicant", surface="telegram", text="Mi número es 5512345678")
-    key = storage.get_escalation(case_id).user_key
+    esc = storage.get_escalation(case_id)
+    assert esc is not None
+    key = esc.user_key
     report = storage.erase_applicant(key)
     assert report.rows_unlinked["case_messages_deleted"] == 1 and log.entries(case_id) == []

@@ -17,7 +17,7 @@ STEPS = list(FUNNEL_COLUMNS)
 
 
 def _events(rng: random.Random, users: int = 30) -> list[dict]:
-    rows = []
+    rows: list[dict] = []
     for u in range(users):
         for k in range(rng.randint(1, 25)):
             name, step = rng.choice(STEPS)

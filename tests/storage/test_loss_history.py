@@ -46,6 +46,7 @@ def test_assessments_record_their_loss_inputs_and_past_expected_loss_survives_an
     row = storage.get_assessment(aid)
     assert row is not None and (row.product, row.lgd) == ("auto", 0.90)
     assert row.exposure == pytest.approx(new.derived.requested_amount)
+    assert row.exposure is not None
     assert row.expected_loss == pytest.approx(new.pd.probability * 0.90 * row.exposure, abs=0.01)
     mixed = Analytics(storage.engine, doubled).expected_loss()
     added = row.expected_loss if new.expert.decision in ("aprobado", "revisar") else 0.0

@@ -36,7 +36,8 @@ def test_applicant_is_pseudonymous_and_encrypted_at_rest(storage: Storage) -> No
     # the same Telegram id maps to the same applicant; the chat id is refreshed
     again = storage.upsert_applicant(987654321, chat_id=555)
     assert again.id == view.id and storage.telegram_chat_id(view.user_key) == 555
-    assert storage.get_applicant_by_telegram(987654321).name == "José Ñúñez"  # type: ignore[union-attr]
+    by_telegram = storage.get_applicant_by_telegram(987654321)
+    assert by_telegram is not None and by_telegram.name == "José Ñúñez"
 
 
 def test_missing_fernet_key_refused_in_production_and_generated_in_dev(tmp_path) -> None:
@@ -54,9 +55,10 @@ def test_key_rotation_keeps_old_tokens_readable() -> None:
 
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     token = Cipher.from_key_string(old).encrypt("dato")
+    assert token is not None
     rotated = Cipher.from_key_string(f"{new},{old}")
     assert rotated.decrypt(token) == "dato"
-    assert Cipher.from_key_string(new).decrypt(rotated.rotate(token)) == "dato"  # type: ignore[arg-type]
+    assert Cipher.from_key_string(new).decrypt(rotated.rotate(token)) == "dato"
 
 
 def test_save_assessment_keeps_whole_result_without_the_name(storage: Storage, result_factory) -> None:
@@ -74,13 +76,16 @@ def test_save_assessment_keeps_whole_result_without_the_name(storage: Storage, r
     )
     assert a.pd == pytest.approx(0.12) and a.credit_score == res["credit_score"]
     assert a.income_band == req["answers"]["ingreso_mensual"] and a.tenure == req["answers"]["trabajo_tiempo"]
+    assert a.request is not None
     assert a.result["ontology"]["facts"]["name"] == "" and "name" not in a.request["applicant"]
     # the stored JSON is still a valid contract object
     assert AssessmentResult.model_validate(a.result).expert.decision == "revisar"
     # segments recovered from the bank-fit reasons when no request is given
     aid2 = storage.save_assessment(res, user_key=key)
-    assert storage.get_assessment(aid2).payroll_bank == req["answers"]["banco_nomina"]  # type: ignore[union-attr]
-    assert storage.latest_assessment(key).id in {aid, aid2}  # type: ignore[union-attr]
+    second = storage.get_assessment(aid2)
+    assert second is not None and second.payroll_bank == req["answers"]["banco_nomina"]
+    latest = storage.latest_assessment(key)
+    assert latest is not None and latest.id in {aid, aid2}
 
 
 def test_bank_profile_is_one_row_per_user_and_updated(storage: Storage) -> None:
@@ -179,7 +184,8 @@ def test_financing_request_is_idempotent_under_races(storage: Storage) -> None:
     assert sum(created for _, created in results) == 1
     fr = results[0][0]
     assert fr.folio.startswith("AS-") and storage.financing_contact(fr) == {"email": "a@b.mx"}
-    assert storage.get_financing_request(fr.folio).id == fr.id  # type: ignore[union-attr]
+    by_folio = storage.get_financing_request(fr.folio)
+    assert by_folio is not None and by_folio.id == fr.id
     other, created = storage.create_financing_request("idem-2", key)
     assert created and other.folio != fr.folio
 
@@ -208,9 +214,9 @@ def test_erasure_removes_identity_and_unlinks_analytics(storage: Storage, tmp_pa
             assert s.scalar(select(func.count()).select_from(model).where(model.user_key == key)) == 0
         assert s.scalar(select(func.count()).select_from(Event).where(Event.user_key == report.tombstone)) == 1
         fr = s.scalar(select(FinancingRequest))
-        assert fr.contact_enc is None  # type: ignore[union-attr]
+        assert fr.contact_enc is None
         assert s.scalar(text("SELECT count(*) FROM escalation_notes")) == 0
-        assert s.get(Escalation, esc.id).status == "resolved"  # type: ignore[union-attr]
+        assert s.get(Escalation, esc.id).status == "resolved"
         # the other applicant is untouched
         assert s.scalar(select(func.count()).select_from(Assessment).where(Assessment.user_key == other)) == 1
 
@@ -221,8 +227,9 @@ def test_users_crud_and_conflicts(storage: Storage) -> None:
         storage.create_user("admin", password_hash="h", role="analyst")
     with pytest.raises(ValueError):
         storage.create_user("x", password_hash="h", role="root")
-    assert storage.get_user_by_username("admin").id == u.id  # type: ignore[union-attr]
-    assert storage.get_user_by_telegram(77).id == u.id  # type: ignore[union-attr]
+    by_name, by_telegram_id = storage.get_user_by_username("admin"), storage.get_user_by_telegram(77)
+    assert by_name is not None and by_name.id == u.id
+    assert by_telegram_id is not None and by_telegram_id.id == u.id
     storage.create_user("ana", password_hash="h", role="analyst", email="b@x.mx")
     with pytest.raises(Conflict):
         storage.update_user(u.id, email="b@x.mx")
@@ -253,4 +260,5 @@ def test_assessment_keeps_the_down_payment_and_the_pd_models_inputs(storage: Sto
     assert got.down_payment == req["answers"]["enganche"]
     assert got.pd_features == {"credit_history": 2.0, "credit_amount": 7.9}
     _, old = result_factory()  # a result of an engine that did not record them
-    assert storage.get_assessment(storage.save_assessment(old)).pd_features is None
+    got_old = storage.get_assessment(storage.save_assessment(old))
+    assert got_old is not None and got_old.pd_features is None

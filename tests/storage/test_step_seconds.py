@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from engine.policy import default_policy
 from storage import step_seconds
@@ -19,7 +19,7 @@ from storage.models import FunnelStepHistogram, FunnelStepSeconds
 from storage.repositories import Storage
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
-STEPS = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
+STEPS: list[tuple[str, str | None]] = [("BotStarted", None), ("ConsentGiven", None), ("ProfileCompleted", None)]
 STEPS += [("QuestionAnswered", q) for q in default_policy().answers]
 STEPS += [
     (n, None) for n in ("PerfilacionBancariaComplete", "ResultShown", "HandoffOpened", "FinancingRequestSubmitted")
@@ -102,7 +102,7 @@ def test_kept_tables_equal_a_rebuild(storage: Storage) -> None:
         [{**r, "id": r["id"] + "-late", "occurred_at": r["occurred_at"] - timedelta(hours=30)} for r in rows[::9]],
     )
 
-    def snapshot() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    def snapshot() -> tuple[set[Row[str, str, datetime, int, float, int]], set[Row[int, str, int, int]]]:
         s, h = FunnelStepSeconds, FunnelStepHistogram
         with storage.engine.connect() as conn:
             gaps = set(conn.execute(select(s.user_key, s.step, s.first_seen_at, s.day, s.seconds, s.bucket)).all())
@@ -115,7 +115,8 @@ def test_kept_tables_equal_a_rebuild(storage: Storage) -> None:
     assert snapshot() == kept
     assert len(kept[0]) > 500
     with storage.engine.connect() as conn:
-        assert conn.scalar(select(func.min(FunnelStepHistogram.applicants))) >= 0
+        least = conn.scalar(select(func.min(FunnelStepHistogram.applicants)))
+        assert least is not None and least >= 0
 
 
 def test_applicant_filters_still_scan(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,7 +124,12 @@ def test_applicant_filters_still_scan(storage: Storage, monkeypatch: pytest.Monk
     the scan does (and gives nobody here, as no assessment is stored)."""
     insert_events(storage.engine, _events(random.Random(5), 30))
     an = Analytics(storage.engine)
-    called = []
-    monkeypatch.setattr(step_seconds, "quantiles", lambda *a, **k: called.append(a) or {})
+    called: list[tuple[Any, ...]] = []
+
+    def quantiles(*a: Any, **k: Any) -> dict[str, Any]:
+        called.append(a)
+        return {}
+
+    monkeypatch.setattr(step_seconds, "quantiles", quantiles)
     rows = an.step_times(Filters(bank="bbva"))
     assert not called and rows[0]["users"] == 0

@@ -33,7 +33,8 @@ def test_calls_inside_a_transaction_commit_together(storage: Storage, result_fac
         # joined, not committed yet: another connection does not see the row
         with storage.read() as s:
             assert s.get(Assessment, aid) is None
-    assert storage.get_applicant(key).consent_given  # type: ignore[union-attr]
+    applicant = storage.get_applicant(key)
+    assert applicant is not None and applicant.consent_given
     assert storage.get_assessment(aid) is not None
 
 
@@ -117,7 +118,12 @@ def test_sqlite_writer_waits_for_the_lock_and_gets_it_once_free(sqlite_url: str,
     st = Storage(sqlite_url, pseudonym_key="k", data_dir=tmp_path)
     holder, release = _locked_by_another(sqlite_url)
     done = threading.Event()
-    writer = threading.Thread(target=lambda: (st.upsert_applicant(601), done.set()))
+
+    def write() -> None:
+        st.upsert_applicant(601)
+        done.set()
+
+    writer = threading.Thread(target=write)
     writer.start()  # BEGIN IMMEDIATE: busy until the holder commits
     assert retries.waiting.wait(10) and not done.is_set()  # refused, waiting, not failed
     release.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -14,7 +15,8 @@ from tests.training.conftest import make_frame
 runner = CliRunner()
 
 
-def _run(*args: str) -> tuple[int, dict | None, str]:
+def _run(*args: str | Path) -> tuple[int, Any, str]:
+    """Exit code, stdout's JSON (None when it printed none), stderr."""
     result = runner.invoke(app, [str(a) for a in args])
     try:
         body = json.loads(result.stdout) if result.stdout.strip() else None

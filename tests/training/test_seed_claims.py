@@ -13,7 +13,7 @@ from engine.policy import default_policy
 from engine.training.datasets import load_dataset, load_definition
 from engine.training.report import build_tables, render_markdown
 from engine.training.seed_claims import MATCH, claim_table, claims
-from engine.training.study import run_study
+from engine.training.study import StudyResult, run_study
 
 STRATEGIES = ("none", "over", "smote_dmwr")
 REFERENCE = """
@@ -57,7 +57,7 @@ def _frame(n: int = 2000, confianza: float = 0.13, seed: int = 0) -> pd.DataFram
     return f
 
 
-def _study(tmp_path: Path, frame: pd.DataFrame, reference: str = REFERENCE):
+def _study(tmp_path: Path, frame: pd.DataFrame, reference: str = REFERENCE) -> StudyResult:
     frame.to_csv(tmp_path / "sb.csv", index=False)
     (tmp_path / "sb.toml").write_text(
         'name = "sb"\ntitle = "sb"\nfile = "sb.csv"\ntarget = "Incumplimiento"\npositive = 1\ndrop = []\n'
@@ -69,18 +69,20 @@ def _study(tmp_path: Path, frame: pd.DataFrame, reference: str = REFERENCE):
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory):
+def study(tmp_path_factory: pytest.TempPathFactory) -> StudyResult:
     return _study(tmp_path_factory.mktemp("sb"), _frame())
 
 
-def _row(table: pd.DataFrame, start: str) -> pd.Series:
+def _row(table: pd.DataFrame | None, start: str) -> pd.Series:
+    assert table is not None, "no claim table"
     rows = table[table["afirmación de la semilla"].str.startswith(start)]
     assert len(rows) == 1, start
     return rows.iloc[0]
 
 
-def test_our_figures_are_the_run_s_own(study) -> None:
+def test_our_figures_are_the_run_s_own(study: StudyResult) -> None:
     table = claim_table(study)
+    assert table is not None
     by = {r.strategy: r for r in study.strategies}
     none = by["none"]
     flagged = (none.metrics.tp + none.metrics.fp) / len(study.split.y_valid)
@@ -97,14 +99,15 @@ def test_our_figures_are_the_run_s_own(study) -> None:
     assert set(table["¿coincide?"]) <= {MATCH, "no coincide", "no calculable"}
 
 
-def test_the_seed_column_comes_from_the_definition(study) -> None:
+def test_the_seed_column_comes_from_the_definition(study: StudyResult) -> None:
     table = claim_table(study)
+    assert table is not None
     assert _row(table, "el modelo balanceado")["semilla 001"] == "43.2 %"
     assert _row(table, "el modelo sin balanceo")["semilla 001"] == "9.9 %"
     assert _row(table, "el modelo final usa 6 de las 7")["semilla 001"] == "6"
 
 
-def test_a_changed_input_changes_the_figures(tmp_path: Path, study) -> None:
+def test_a_changed_input_changes_the_figures(tmp_path: Path, study: StudyResult) -> None:
     weaker = _study(tmp_path, _frame(confianza=0.02))
     before = _row(claim_table(study), "Confianza")["esta corrida"]
     after = _row(claim_table(weaker), "Confianza")["esta corrida"]
@@ -115,7 +118,7 @@ def test_a_changed_input_changes_the_figures(tmp_path: Path, study) -> None:
     assert _row(claim_table(moved), "el modelo sin balanceo")["semilla 001"] == "50.0 %"
 
 
-def test_f1_at_the_best_threshold_beside_f1_at_one_half(study) -> None:
+def test_f1_at_the_best_threshold_beside_f1_at_one_half(study: StudyResult) -> None:
     for r in study.strategies:
         assert r.f1_best_valid >= r.metrics.f1 - 1e-12  # the best threshold is at least as good as 0.5
         assert 0 < r.threshold_train < 1
