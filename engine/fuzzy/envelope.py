@@ -15,14 +15,18 @@ both axes falls too, so E is monotone everywhere, not only on the grid. A stabil
 values reads the lower one's row (the conservative side). The seed's own output (`FuzzyRiskModel.risk`,
 proven equal to scikit-fuzzy) is still what every result reports as `fuzzy.risk`.
 
-Scalar and array calls run the same NumPy code, so the engine and the policy simulation read identical
-floats. Building costs one `risk_many` over the grid (~80,000 rows, well under a second).
+The engine (one applicant) calls `risk`, the policy simulation `risk_many`; both do the same float operations
+in the same order, so they read identical floats (a test checks equality, not closeness). `risk` is plain
+Python because NumPy's `searchsorted` lets go of the GIL even for one element, and in a server the thread that
+lets go waits up to CPython's switch interval (5 ms) to get it back (docs/engine.md, "The GIL"). Building
+costs one `risk_many` over the grid (~80,000 rows, well under a second).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from bisect import bisect_right
 
 import numpy as np
 
@@ -49,6 +53,11 @@ class MonotoneRisk:
         for axis in range(3):
             grid = np.flip(np.maximum.accumulate(np.flip(grid, axis), axis=axis), axis)
         self.grid = grid
+        # the same arrays as lists, for the scalar path
+        self._stabilities: list[float] = self.stabilities.tolist()
+        self._incomes: list[float] = self.incomes.tolist()
+        self._scores: list[float] = self.scores.tolist()
+        self._grid: list[list[list[float]]] = grid.tolist()
 
     @property
     def max_risk(self) -> float:
@@ -76,7 +85,19 @@ class MonotoneRisk:
         return np.asarray(low * (1.0 - ty) + high * ty)
 
     def risk(self, ingreso: float, estabilidad: float, puntaje: float) -> float:
-        return float(self.risk_many(np.array([ingreso]), np.array([estabilidad]), np.array([puntaje]))[0])
+        """`risk_many` for one point, step by step the same arithmetic (bisect_right = searchsorted "right")."""
+        ks, xs, ys = self._stabilities, self._incomes, self._scores
+        k = min(max(bisect_right(ks, float(estabilidad)) - 1, 0), len(ks) - 1)
+        x = min(max(float(ingreso), xs[0]), xs[-1])
+        y = min(max(float(puntaje), ys[0]), ys[-1])
+        i = min(max(bisect_right(xs, x) - 1, 0), len(xs) - 2)
+        j = min(max(bisect_right(ys, y) - 1, 0), len(ys) - 2)
+        tx = (x - xs[i]) / (xs[i + 1] - xs[i])
+        ty = (y - ys[j]) / (ys[j + 1] - ys[j])
+        g, g1 = self._grid[k][i], self._grid[k][i + 1]
+        low = g[j] * (1.0 - tx) + g1[j] * tx
+        high = g[j + 1] * (1.0 - tx) + g1[j + 1] * tx
+        return low * (1.0 - ty) + high * ty
 
 
 _lock = threading.Lock()

@@ -23,6 +23,7 @@ one boundary, exactly where scikit-fuzzy's `np.diff(mf >= cut)` finds it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
@@ -42,6 +43,10 @@ INPUTS: tuple[str, ...] = ("ingreso", "estabilidad", "puntaje")
 _BLOCK = 128
 # evenly spaced points per input (plus every break point) of the coverage check done at build time
 _COVERAGE_POINTS = 21
+# NumPy lets go of the GIL in a ufunc loop or reduction over more than 500 elements; the one-applicant path keeps
+# its operations at or under that, since a thread that lets go waits up to the switch interval (5 ms) to get the
+# GIL back from a busy event loop (docs/engine.md, "The GIL")
+_KEEP_GIL = 500
 
 
 class FuzzyPolicyError(ValueError):
@@ -151,6 +156,13 @@ class FuzzyRiskModel:
             tuple(i for i, t in enumerate(self._term_of_rule) if t == j) for j in range(len(self.output_terms))
         )
         self._m = np.stack([out_arrays[t] for t in self.output_terms])  # (terms, samples)
+        # per term, (slice, samples) over where it is above zero, in pieces of at most _KEEP_GIL samples
+        self._term_pieces: list[list[tuple[slice, np.ndarray]]] = []
+        for row in self._m:
+            nz = np.flatnonzero(row > 0)
+            lo, hi = (int(nz[0]), int(nz[-1]) + 1) if len(nz) else (0, 0)
+            bounds = np.linspace(lo, hi, -(-(hi - lo) // _KEEP_GIL) + 1).round().astype(int).tolist()
+            self._term_pieces.append([(slice(a, b), row[a:b]) for a, b in itertools.pairwise(bounds)])
         self._ml = [row.tolist() for row in self._m]
         self._has_mass = [bool(row.max() > 0) for row in self._m]
         self._runs = tuple(_monotone_runs(row) for row in self._m)
@@ -210,8 +222,8 @@ class FuzzyRiskModel:
         (the build-time coverage check makes this rare) the output universe's midpoint is returned."""
         firing = self._firing((ingreso, estabilidad, puntaje))
         cuts = [max([firing[i] for i in rules]) for rules in self._rules_of_term]
-        agg = np.minimum(self._m, np.array(cuts)[:, None]).max(axis=0)
-        area, moment = (self._w @ agg).tolist()
+        agg = self._aggregate(cuts)
+        area, moment = (self._w @ agg).tolist()  # a matrix-vector product keeps the GIL
         if area <= 0.0:
             return self.fallback
 
@@ -221,6 +233,17 @@ class FuzzyRiskModel:
             area += da
             moment += dm
         return float(moment / area)
+
+    def _aggregate(self, cuts: list[float]) -> np.ndarray:
+        """max over terms of min(term, cut) on the sampled universe: `np.minimum(m, cuts).max(axis=0)` exactly
+        (min and max round nothing), in operations NumPy runs without letting go of the GIL."""
+        agg = np.zeros(len(self._xs))
+        for c, pieces in zip(cuts, self._term_pieces, strict=True):
+            if c > 0.0:  # min(term, 0) is 0 everywhere: nothing to add
+                for where, samples in pieces:
+                    part = agg[where]
+                    np.maximum(part, np.minimum(samples, c), out=part)
+        return agg
 
     def _crossings(self, cuts: list[float]) -> list[tuple[int, float]]:
         """(segment k, x) where an output term crosses its cut level, as scikit-fuzzy's interp_universe."""

@@ -18,7 +18,9 @@ from engine.fuzzy import (
     reference_risk,
     reference_system,
 )
+from engine.fuzzy.envelope import monotone_risk
 from engine.fuzzy.membership import term_arrays, universe
+from engine.fuzzy.model import _KEEP_GIL
 from engine.fuzzy.rules import And, Is, Not, Or, evaluate
 from engine.policy import DEFAULT_POLICY_PATH, PolicyError, default_policy, load_policy
 from engine.policy.models import FuzzyPolicy, Policy
@@ -266,6 +268,37 @@ def test_batch_matches_scalar_and_keeps_the_shape(model: FuzzyRiskModel) -> None
     acts = model.activations_many(ing[0], est[0], pun[0])
     assert acts.shape == (40, len(model.rule_ids))
     assert list(acts[5]) == pytest.approx(list(model.activations(ing[0, 5], est[0, 5], pun[0, 5]).values()))
+
+
+def test_one_applicants_aggregate_equals_the_array_formula_and_keeps_the_gil(model: FuzzyRiskModel) -> None:
+    """`risk`'s aggregate is `np.minimum(m, cuts).max(axis=0)` to the bit, built from pieces small enough that
+    NumPy does not let go of the GIL (model.py `_KEEP_GIL`; docs/engine.md, "The GIL")."""
+    rng = np.random.default_rng(11)
+    for _ in range(2000):
+        cuts = rng.uniform(0, 1, len(model.output_terms))
+        cuts[rng.random(len(cuts)) < 0.3] = 0.0
+        expected = np.minimum(model._m, cuts[:, None]).max(axis=0)
+        assert np.array_equal(model._aggregate(cuts.tolist()), expected)
+    pieces = [samples for term in model._term_pieces for _, samples in term]
+    assert pieces and all(0 < len(p) <= _KEEP_GIL for p in pieces)
+
+
+def test_envelope_scalar_path_equals_its_array_path_bit_for_bit(policy: Policy, model: FuzzyRiskModel) -> None:
+    """The engine reads `risk` (plain Python), the policy simulation `risk_many` (NumPy): the same floats,
+    on grid points, between them, on the tabled stabilities and between them, and outside every range."""
+    env = monotone_risk(policy, model)
+    rng = np.random.default_rng(12)
+    n = 20_000
+    ing, est, pun = rng.uniform(-0.1, 0.3, n), rng.uniform(-1, 11, n), rng.uniform(-50, 1050, n)
+    ing[:3000], pun[:3000], est[:4000] = (
+        rng.choice(env.incomes, 3000),
+        rng.choice(env.scores, 3000),
+        rng.choice(env.stabilities, 4000),
+    )
+    batch = env.risk_many(ing, est, pun)
+    scalar = np.array([env.risk(a, b, c) for a, b, c in zip(ing.tolist(), est.tolist(), pun.tolist(), strict=True)])
+    assert np.array_equal(batch, scalar)
+    assert env.risk(0.05, 5, 600) == env.risk_many(np.array([0.05]), np.array([5.0]), np.array([600.0]))[0]  # ints
 
 
 def test_nan_is_refused(model: FuzzyRiskModel) -> None:
