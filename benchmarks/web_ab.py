@@ -12,7 +12,8 @@ each server's CPU per turn (from /proc) after every round and the ratio head / b
 With `--paced RATE` it compares latency instead: both servers at once, each pinned to a CPU of its own (swapped
 every round), each offered RATE turns/s by `--applicants` paced applicants for `--seconds` (the first quarter
 not measured), as benchmarks/surfaces.py's paced phase does; prints p50/p95 per server per round and, at the
-end, the median over rounds of each and the ratio head / base of the p95s.
+end, the median over rounds of each and the ratio head / base of the p95s, of all turns and of the result turn
+(the one that assesses) alone.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def main() -> None:
     import aiohttp
     import uvloop
     from cryptography.fernet import Fernet
-    from surfaces import _process_cpu_s, paced, paced_summary, unpaced, web_script
+    from surfaces import STEPS, _process_cpu_s, paced, paced_summary, unpaced, web_script
 
     from tests.private_services import free_port
 
@@ -79,6 +80,8 @@ def main() -> None:
     cpu = dict.fromkeys(trees, 0.0)
     turns = dict.fromkeys(trees, 0)
     p95s: dict[str, list[float]] = {n: [] for n in trees}
+    result_p95s: dict[str, list[float]] = {n: [] for n in trees}  # the turn that assesses, with its what-if runs
+    result_step = STEPS.index("result")
     with tempfile.TemporaryDirectory() as tmp:
         servers: dict[str, tuple[subprocess.Popen[str], str]] = {}
         try:
@@ -112,7 +115,11 @@ def main() -> None:
                     for n, samples in zip(servers, got, strict=True):
                         fig = paced_summary(samples, t0, args.seconds / 4, args.seconds)
                         p95s[n].append(fig["p95_ms"])
-                        line.append(f"{n} p50 {fig['p50_ms']:.1f} p95 {fig['p95_ms']:.1f} ms")
+                        result_p95s[n].append(fig["p95_by_step_ms"][result_step])
+                        line.append(
+                            f"{n} p50 {fig['p50_ms']:.1f} p95 {fig['p95_ms']:.1f} ms"
+                            f" (result turn p95 {result_p95s[n][-1]:.1f})"
+                        )
                     print(f"round {r + 1}: " + "  ".join(line), flush=True)
 
             async def client() -> None:
@@ -141,10 +148,11 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(30)
     if args.paced:
-        median = {n: statistics.median(p95s[n]) for n in trees}
-        print(f"p95 at {args.paced:.0f} turns/s each, median over {args.rounds} rounds: "
-              + ", ".join(f"{n} {median[n]:.1f} ms" for n in trees))  # fmt: skip
-        print(f"head / base: {median['head'] / median['base']:.3f}")
+        for what, figures in (("p95", p95s), ("result turn p95", result_p95s)):
+            median = {n: statistics.median(figures[n]) for n in trees}
+            print(f"{what} at {args.paced:.0f} turns/s each, median over {args.rounds} rounds: "
+                  + ", ".join(f"{n} {median[n]:.1f} ms" for n in trees))  # fmt: skip
+            print(f"head / base: {median['head'] / median['base']:.3f}")
         return
     per_turn = {n: 1000 * cpu[n] / turns[n] for n in trees}
     print("server CPU per chat turn: " + ", ".join(f"{n} {per_turn[n]:.3f} ms ({turns[n]} turns)" for n in trees))

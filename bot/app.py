@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.telegram import TelegramApi, TelegramCourier, TelegramFrontDesk
 from core.config import Settings
 from core.conversation import ConversationParts, conversation_service
-from dialogs.card import Assess
+from dialogs.card import Engine
 from dialogs.service import ConversationService
 
 WEBHOOK_PATH = "/telegram/webhook"
@@ -37,12 +37,12 @@ def telegram_bot(
     parts: ConversationParts,
     *,
     bot_id: int,
-    assess: Assess,
+    engine: Engine,
     settings: Settings,
     advisors_chat_id: int | None,
 ) -> TelegramBot:
     courier = TelegramCourier(api, parts.desk, advisors_chat_id, elsewhere=parts.mail)
-    service = conversation_service(parts, assess=assess, courier=courier, settings=settings)
+    service = conversation_service(parts, engine=engine, courier=courier, settings=settings)
     front = TelegramFrontDesk(
         api, service, parts.desk, courier, parts.dialogs, bot_id=bot_id, advisors_chat_id=advisors_chat_id
     )

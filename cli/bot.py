@@ -214,7 +214,7 @@ async def _main(
         runner.api(),
         parts,
         bot_id=bot_id,
-        assess=served.assess,
+        engine=served,
         settings=settings,
         advisors_chat_id=settings.advisors_chat_id,
     )

@@ -102,7 +102,7 @@ async def _main(settings: Any, session: str, stdin: IO[str], out: IO[str]) -> in
     try:
         assessor = await asyncio.to_thread(get_assessor, settings.policy_file, settings.resolved_model_dir)
         parts = conversation_parts(assessor.policy, storage, sink, redis)
-        service = conversation_service(parts, assess=assessor.assess, courier=parts.mail, settings=settings)
+        service = conversation_service(parts, engine=assessor, courier=parts.mail, settings=settings)
         conv = Conversation(Address(TERMINAL, session), service.user_key(TERMINAL, session))
         key = DialogKey(TERMINAL, session, session)
         if interactive:

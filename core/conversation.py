@@ -4,7 +4,7 @@ dialogs/ defines the service and its ports; storage/ and engine/ satisfy them; t
 other, so that every surface runs the same service with the same stores:
 
     parts = conversation_parts(policy, storage, events, redis)            # the case desk and its stores
-    service = conversation_service(parts, assess=assessor.assess, courier=..., settings=settings)
+    service = conversation_service(parts, engine=assessor, courier=..., settings=settings)
 
 The courier is the surface's own (bot/telegram.py's for a bot, the web chat's transcript for the API); what
 it cannot deliver goes to `parts.mail` (storage/mailbox.py).
@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from core.config import Settings
 from core.handoff import handoff_url
 from dialogs.background import Background
-from dialogs.card import Assess
+from dialogs.card import Engine
 from dialogs.cases import CaseDesk
 from dialogs.flow import Flow
 from dialogs.ports import CaseBoard as CaseBoardPort
@@ -98,11 +98,11 @@ def case_desk(
 
 
 def conversation_service(
-    parts: ConversationParts, *, assess: Assess, courier: Courier, settings: Settings
+    parts: ConversationParts, *, engine: Engine, courier: Courier, settings: Settings
 ) -> ConversationService:
     return ConversationService(
         parts.flow,
-        assess=assess,
+        engine=engine,
         store=parts.store,
         desk=parts.desk,
         funnel=parts.store,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from engine.assess import load_assessor
 from engine.pd.registry import ModelUnavailable, current_version, pointer
 from engine.policy import Policy
-from engine.types import AssessmentResult
+from engine.types import AssessmentResult, ExpertResult
 
 __all__ = ["ModelUnavailable", "ServedAssessor"]
 
@@ -72,6 +72,9 @@ class ServedAssessor:
 
     def assess(self, data: Any, as_of: date | None = None) -> AssessmentResult:
         return self().assess(data, as_of)
+
+    def verdicts(self, requests: Sequence[Any], as_of: date | None = None) -> list[ExpertResult]:
+        return self().verdicts(requests, as_of)
 
     @property
     def policy(self) -> Policy:

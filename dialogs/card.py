@@ -1,24 +1,35 @@
 """The result card: the assessment in a few lines of Spanish, with the reasons that weighed most and a what-if.
 
-`evaluate()` runs the assessment and, for the what-if, re-runs it with one answer improved (a larger down
-payment, then a shorter term) until the recommendation or the decision changes; it is synchronous and
-CPU-bound, so the bot calls it in a worker thread. `render_card()` is pure formatting.
+`evaluate()` runs the assessment and, for the what-if, the verdict of every single change (a larger down
+payment, another offered term), proposing the smallest that improves the decision or the rate; it is
+synchronous and CPU-bound, so the conversation service calls it in a worker thread. `render_card()` is pure
+formatting.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
 
 from dialogs import texts
 from engine.policy import REJECT, Policy
-from engine.types import AssessmentRequest, AssessmentResult, BankFitResult, CriterionScore
+from engine.types import AssessmentRequest, AssessmentResult, BankFitResult, CriterionScore, ExpertResult
 
-Assess = Callable[[AssessmentRequest], AssessmentResult]
 
-# Re-assessments the what-if may spend on one card (each costs a full engine run): enough for every larger
-# down payment and every other offered term, so "no single change would" is a statement about all of them.
+class Engine(Protocol):
+    """What the dialogs ask of the engine: `engine.assess.Assessor`, or `core.model_reload.ServedAssessor` for
+    the model in service."""
+
+    def assess(self, data: Any, as_of: date | None = None) -> AssessmentResult: ...
+
+    def verdicts(self, requests: Sequence[Any], as_of: date | None = None) -> list[ExpertResult]: ...
+
+
+# Changes the what-if may weigh on one card: enough for every larger down payment and every other offered term,
+# so "no single change would" is a statement about all of them.
 MAX_WHAT_IF_RUNS = 10
 
 # decisions from worst to best: the what-if proposes only a move up, or the same approval at a lower rate
@@ -84,21 +95,23 @@ def _variants(request: AssessmentRequest, policy: Policy) -> list[tuple[str, Ass
     return out
 
 
-def improves(base: AssessmentResult, other: AssessmentResult) -> bool:
+def improves(base: ExpertResult, other: ExpertResult) -> bool:
     """A better decision, or the same approval at a lower rate (a new bank alone is no improvement)."""
-    b, o = DECISION_RANK[base.expert.decision], DECISION_RANK[other.expert.decision]
+    b, o = DECISION_RANK[base.decision], DECISION_RANK[other.decision]
     if o != b:
         return o > b
-    return base.expert.decision == "aprobado" and other.expert.rate < base.expert.rate
+    return base.decision == "aprobado" and other.rate < base.rate
 
 
-def evaluate(assess: Assess, request: AssessmentRequest, policy: Policy) -> Evaluation:
-    result = assess(request)
+def evaluate(engine: Engine, request: AssessmentRequest, policy: Policy) -> Evaluation:
+    result = engine.assess(request)
     variants = _variants(request, policy)[:MAX_WHAT_IF_RUNS]
-    for change, variant in variants:  # from the smallest change up: the first that improves is proposed
-        other = assess(variant)
-        if improves(result, other):
-            return Evaluation(request, result, WhatIf(change, other, True))
+    # every change's verdict at once (the rules' plain copy, equal to experta's: Assessor.verdicts), about a tenth
+    # of an assessment each; only the change proposed, the smallest that improves, is assessed in full
+    verdicts = engine.verdicts([variant for _, variant in variants])
+    for (change, variant), verdict in zip(variants, verdicts, strict=True):
+        if improves(result.expert, verdict):
+            return Evaluation(request, result, WhatIf(change, engine.assess(variant), True))
     return Evaluation(request, result, WhatIf(None, None, False) if variants else None)
 
 

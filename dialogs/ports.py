@@ -5,7 +5,7 @@ SQLAlchemy nor Redis nor a Telegram framework:
 
 | port | satisfied by |
 |---|---|
-| `Assess` (dialogs/card.py) | `engine.assess.Assessor.assess` |
+| `Engine` (dialogs/card.py) | `engine.assess.Assessor`, `core.model_reload.ServedAssessor` (the model in service) |
 | `ApplicantStore`, `CaseStore`, `Funnel`, `Sealer` | `storage.conversation.ConversationStore` (facade, outbox, keys) |
 | `CaseBoard` | `storage.case_board.CaseBoard` (Redis) |
 | `StateSlot` | `storage.dialog_state.HeldDialog` (Redis, the turn's locked copy), or a dict in memory (`asesor chat`) |

@@ -23,7 +23,7 @@ from typing import Any
 
 from dialogs import texts
 from dialogs.background import Background
-from dialogs.card import Assess, Evaluation, evaluate, render_card
+from dialogs.card import Engine, Evaluation, evaluate, render_card
 from dialogs.cases import CaseDesk, stored_reason
 from dialogs.delivery import TELEGRAM, Address, MessageRef, Outgoing
 from dialogs.flow import Event, Flow, Media, Outcome, Text
@@ -102,7 +102,7 @@ class ConversationService:
         self,
         flow: Flow,
         *,
-        assess: Assess,
+        engine: Engine,
         store: ApplicantStore,
         desk: CaseDesk,
         funnel: Funnel,
@@ -112,7 +112,7 @@ class ConversationService:
         background: Background | None = None,
     ) -> None:
         self.flow, self.policy = flow, flow.policy
-        self.assess, self.store, self.desk, self.funnel = assess, store, desk, funnel
+        self.engine, self.store, self.desk, self.funnel = engine, store, desk, funnel
         self.sealer, self.courier, self.handoff_link = sealer, courier, handoff_link
         self.background = background or desk.background
 
@@ -212,7 +212,7 @@ class ConversationService:
     async def _assess(self, turn: _Turn, state: DialogState) -> None:
         request = state.to_request()
         try:  # CPU-bound (one assessment and up to three what-if re-runs): off the event loop
-            evaluation = await asyncio.to_thread(evaluate, self.assess, request, self.policy)
+            evaluation = await asyncio.to_thread(evaluate, self.engine, request, self.policy)
         except ModelUnavailable as exc:  # the model in service is refused (logged where it was loaded): retry later
             raise TemporarilyUnavailable("the model in service cannot serve") from exc
         except ValueError as exc:  # the engine refused an input the dialog let through (e.g. policy changed)

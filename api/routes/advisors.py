@@ -135,14 +135,14 @@ async def case_page(
     if isinstance(user, Response):
         return user
     advisors = await request.app.state.advisors.get()
-    assess = None
+    engine = None
     if not parcial:  # the what-if re-runs the engine: on the full page only, not on each live refresh
         from engine.pd.registry import ModelUnavailable
 
         holder = request.app.state.get_assessor
         with contextlib.suppress(ModelUnavailable):  # a refused model (logged): the case without its what-if
-            assess = (holder() if holder.ready else await run_in_threadpool(holder)).assess
-    view = await run_in_threadpool(page.case_view, storage, _policy(settings), case_id, user.id, assess=assess)
+            engine = holder() if holder.ready else await run_in_threadpool(holder)
+    view = await run_in_threadpool(page.case_view, storage, _policy(settings), case_id, user.id, engine=engine)
     if view is None:
         return templates.TemplateResponse(
             request, "handoff_error.html",

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from api.services.chat import to_html
 from dialogs import texts
-from dialogs.card import evaluate, what_if_line
+from dialogs.card import Engine, evaluate, what_if_line
 from dialogs.case_view import CaseExplanation, as_result, explain
 from dialogs.cases import STORED_REASON
 from engine.policy import QUESTIONS, Policy
@@ -192,9 +192,9 @@ def live_parts(storage: Storage, case_id: int) -> tuple[list[MessageView], list[
 
 
 def case_view(
-    storage: Storage, policy: Policy, case_id: int, me: int, *, assess: Any = None, today: date | None = None
+    storage: Storage, policy: Policy, case_id: int, me: int, *, engine: Engine | None = None, today: date | None = None
 ) -> CaseView | None:
-    """One case; `assess` (the engine) re-runs the what-if, None leaves it out (the live refreshes)."""
+    """One case; `engine` re-runs the what-if, None leaves it out (the live refreshes)."""
     esc = storage.get_escalation(case_id)
     if esc is None:
         return None
@@ -237,9 +237,9 @@ def case_view(
         result = as_result(row.result)
         if result is not None:
             view.explanation = explain(result, policy)
-        if assess is not None and request:
+        if engine is not None and request:
             try:
-                evaluation = evaluate(assess, AssessmentRequest.model_validate(request), policy)
+                evaluation = evaluate(engine, AssessmentRequest.model_validate(request), policy)
             except ValueError:  # a stored request the current policy no longer accepts
                 evaluation = None
             line = what_if_line(evaluation, policy) if evaluation is not None else None

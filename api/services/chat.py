@@ -229,11 +229,11 @@ class WebChatHolder:
         return bool(self.settings.redis_url)
 
     def _build(self) -> WebChat:
-        served = self.get_assessor  # core.model_reload.ServedAssessor: each assessment on the model in service
+        served = self.get_assessor  # core.model_reload.ServedAssessor: each call on the model in service
         assert self.settings.redis_url
         self.redis = redis_client(self.settings.redis_url)
         parts = conversation_parts(served.policy, self.storage, self.events, self.redis, namespace=self.namespace)
-        service = conversation_service(parts, assess=served.assess, courier=parts.mail, settings=self.settings)
+        service = conversation_service(parts, engine=served, courier=parts.mail, settings=self.settings)
         return WebChat(self.settings, parts, service)
 
     async def get(self) -> WebChat:

@@ -152,9 +152,7 @@ async def build_harness(
 
 
 def _app(api: Any, parts: ConversationParts, assessor: Any, settings: Settings, bot_id: int) -> TelegramBot:
-    return telegram_bot(
-        api, parts, bot_id=bot_id, assess=assessor.assess, settings=settings, advisors_chat_id=ADVISORS_CHAT
-    )
+    return telegram_bot(api, parts, bot_id=bot_id, engine=assessor, settings=settings, advisors_chat_id=ADVISORS_CHAT)
 
 
 async def _aiogram(

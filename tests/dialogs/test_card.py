@@ -43,7 +43,7 @@ def test_card_and_what_if_agree_with_the_engine() -> None:
     changed = unchanged = 0
     for _ in range(60):
         request = _random_request(rng)
-        ev = evaluate(assessor.assess, request, POLICY)
+        ev = evaluate(assessor, request, POLICY)
         r = ev.result
         assert r == assessor.assess(request)
         card = render_card(ev, POLICY)
@@ -57,7 +57,7 @@ def test_card_and_what_if_agree_with_the_engine() -> None:
             continue
         # every single change the what-if may propose, assessed here independently
         outcomes = [(change, assessor.assess(v)) for change, v in _variants(request, POLICY)]
-        better = [(change, o) for change, o in outcomes if improves(r, o)]
+        better = [(change, o) for change, o in outcomes if improves(r.expert, o.expert)]
         if ev.what_if.improves:
             changed += 1
             change, other = better[0]  # the smallest change that improves is the one proposed
@@ -91,7 +91,7 @@ ISSUE_EXAMPLE = {
 def test_the_issue_example_gets_a_coherent_card() -> None:
     assessor = get_assessor(POLICY)
     request = AssessmentRequest.model_validate(ISSUE_EXAMPLE)
-    ev = evaluate(assessor.assess, request, POLICY)
+    ev = evaluate(assessor, request, POLICY)
     r = ev.result
     assert r.bank_fit.no_eligible_bank and r.expert.decision == "revisar" and "K1" in r.expert.fired_rules
     assert r.escalate and "no_eligible_bank" in r.escalation_reasons
@@ -102,7 +102,7 @@ def test_the_issue_example_gets_a_coherent_card() -> None:
     assert "Banco más cercano: <b>" in card and "Banco recomendado" not in card and "Segunda opción" not in card
     assert "Afinidad con ese banco:" in card and r.bank_fit.band not in card
     assert shown_band(r.bank_fit) is None  # the one rule every surface follows (case card, case page, handoff)
-    good = evaluate(assessor.assess, AssessmentRequest.model_validate(sample_profile()), POLICY).result.bank_fit
+    good = evaluate(assessor, AssessmentRequest.model_validate(sample_profile()), POLICY).result.bank_fit
     assert not good.no_eligible_bank and shown_band(good) == good.band
     # the PD's top reason says against what it weighs (the training population's mean), not "raises" alone
     assert "lo sube frente al solicitante promedio." in card or "lo baja frente al solicitante promedio." in card

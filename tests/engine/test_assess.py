@@ -141,3 +141,21 @@ def test_debt_capacity_is_the_present_value_of_the_free_payment():
     assert d.requested_amount == 350_000 * 0.75
     assert present_value(100, 0.0, 10) == 1000
     assert present_value(-5, 0.14, 10) == 0
+
+
+def test_verdicts_equal_the_full_assessments_expert_results(assessor):
+    """`Assessor.verdicts` (the rules' plain copy, no ontology or experta) gives what `assess` gives, float for
+    float, on random profiles and on every what-if change of each (the card screens its changes with it)."""
+    from dialogs.card import _variants
+    from tests.samples import random_profiles
+
+    requests = [AssessmentRequest.model_validate(p) for p in random_profiles(250, seed=23)]
+    group = [v for r in requests for v in (r, *(variant for _, variant in _variants(r, assessor.policy)))]
+    assert len(group) > 1500
+    quick = assessor.verdicts(group, AS_OF)
+    full = [assessor.assess(r, AS_OF).expert for r in group]
+    assert quick == full
+    assert {e.decision for e in full} == {"aprobado", "revisar", "rechazado"}  # every branch was compared
+    assert assessor.verdicts([]) == []
+    with pytest.raises(AssessmentInputError):
+        assessor.verdicts([{**sample_profile(), "loan": {"vehicle_price": -1, "term_months": 24}}])
