@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine.fuzzy.membership import term_arrays, universe
 from engine.fuzzy.rules import Is, Node, compile_scalar, evaluate, parse_rule, referenced_terms
@@ -321,11 +322,11 @@ class FuzzyRiskModel:
     def _cuts_many(self, firing: np.ndarray) -> np.ndarray:
         return np.stack([firing[list(rules)].max(axis=0) for rules in self._rules_of_term])  # (terms, n)
 
-    def activations_many(self, ingreso: np.ndarray, estabilidad: np.ndarray, puntaje: np.ndarray) -> np.ndarray:
+    def activations_many(self, ingreso: ArrayLike, estabilidad: ArrayLike, puntaje: ArrayLike) -> np.ndarray:
         """(n, rules) firing strengths, columns in `rule_ids` order."""
         return self._firing_many(self._as_columns(ingreso, estabilidad, puntaje)).T
 
-    def risk_many(self, ingreso: np.ndarray, estabilidad: np.ndarray, puntaje: np.ndarray) -> np.ndarray:
+    def risk_many(self, ingreso: ArrayLike, estabilidad: ArrayLike, puntaje: ArrayLike) -> np.ndarray:
         """`risk` over arrays (broadcast together); same values, computed in blocks of rows."""
         cols = self._as_columns(ingreso, estabilidad, puntaje)
         shape = np.broadcast_shapes(*(np.shape(a) for a in (ingreso, estabilidad, puntaje)))
@@ -336,7 +337,7 @@ class FuzzyRiskModel:
         return out.reshape(shape)
 
     @staticmethod
-    def _as_columns(*arrays: np.ndarray) -> list[np.ndarray]:
+    def _as_columns(*arrays: ArrayLike) -> list[np.ndarray]:
         cols = [np.ravel(a).astype(float) for a in np.broadcast_arrays(*(np.asarray(a, float) for a in arrays))]
         for name, col in zip(INPUTS, cols, strict=True):
             if np.isnan(col).any():

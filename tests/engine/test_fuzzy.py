@@ -262,7 +262,7 @@ def test_batch_matches_scalar_and_keeps_the_shape(model: FuzzyRiskModel) -> None
     out = model.risk_many(ing, est, pun)
     assert out.shape == (3, 40)
     for idx in np.ndindex(out.shape):
-        assert out[idx] == pytest.approx(model.risk(ing[idx], est[idx], pun[idx]), abs=1e-9)
+        assert out[idx] == pytest.approx(model.risk(float(ing[idx]), float(est[idx]), float(pun[idx])), abs=1e-9)
     # broadcasting a scalar against arrays
     assert model.risk_many(5.0, est[0], 700.0).shape == (40,)
     acts = model.activations_many(ing[0], est[0], pun[0])
