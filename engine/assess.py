@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,14 +36,29 @@ from engine.policy import ASSESSED_PRODUCT, Policy, default_policy, load_policy
 from engine.types import (
     AssessmentRequest,
     AssessmentResult,
+    BankFitResult,
+    Derived,
     ExpertResult,
     FuzzyResult,
     LossInputs,
     OntologyResult,
+    PDResult,
 )
 from engine.validation import AssessmentInputError, parse_request
 
 __all__ = ["AssessmentInputError", "Assessor", "ModelUnavailable", "assess", "get_assessor", "load_assessor"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What the expert facts are made of, computed once per request by `_inputs` for `assess` and `verdicts`."""
+
+    bank_fit: BankFitResult
+    derived: Derived
+    pd: PDResult
+    score: int
+    ingreso: float  # seed units (MXN / money_scale), the fuzzy input
+    rule_risk: float  # the risk the rules read
 
 
 class Assessor:
@@ -102,30 +118,26 @@ class Assessor:
         ontology, no experta, no explanation: about a tenth of an assessment each. For screening variants (the
         card's what-if); what is shown or stored comes from `assess`."""
         as_of = as_of or date.today()
-        policy = self.policy
         rows: list[tuple[int, float, float, float, float, float, int, int]] = []
         for data in requests:
-            request = parse_request(data, policy, as_of)
-            fit = fit_banks(request.answers.model_dump(), policy)
-            derived = derive(request, policy, as_of)
-            score = self.score_of(self.pd_model.predict(request, derived).probability)
-            ingreso = derived.income_mxn / policy.mappings.money_scale
+            request = parse_request(data, self.policy, as_of)
+            x = self._inputs(request, as_of)
             rows.append((
                 as_of.year - request.applicant.birth_year,  # as the ontology's read-back computes it
-                self.rule_risk(ingreso, derived.stability, float(score)),
-                derived.income_mxn,
-                float(score),
-                derived.debt_capacity,
-                derived.requested_amount,
+                x.rule_risk,
+                x.derived.income_mxn,
+                float(x.score),
+                x.derived.debt_capacity,
+                x.derived.requested_amount,
                 request.loan.term_months,
-                len(fit.eligible),
+                len(x.bank_fit.eligible),
             ))  # fmt: skip
         if not rows:
             return []
-        age, risk, income, score_, capacity, requested, term, eligible = (np.array(c) for c in zip(*rows, strict=True))
+        age, risk, income, score, capacity, requested, term, eligible = (np.array(c) for c in zip(*rows, strict=True))
         out = decide_many(
-            age=age, risk=risk, income=income, score=score_, debt_capacity=capacity, requested=requested,
-            term_months=term, eligible_banks=eligible, policy=policy,
+            age=age, risk=risk, income=income, score=score, debt_capacity=capacity, requested=requested,
+            term_months=term, eligible_banks=eligible, policy=self.policy,
         )  # fmt: skip
         return [out.result(i) for i in range(len(rows))]
 
@@ -137,17 +149,21 @@ class Assessor:
         return result, inferred.to_turtle()
 
     # ------------------------------------------------------------------------------------------- steps
-    def _assess(self, request: AssessmentRequest, as_of: date) -> tuple[AssessmentResult, InferredApplicant]:
+    def _inputs(self, request: AssessmentRequest, as_of: date) -> _Inputs:
         policy = self.policy
         bank_fit = fit_banks(request.answers.model_dump(), policy)
         derived = derive(request, policy, as_of)
-
         pd = self.pd_model.predict(request, derived)
         score = self.score_of(pd.probability)
-
         ingreso = derived.income_mxn / policy.mappings.money_scale
-        risk = self.fuzzy.risk(ingreso, derived.stability, float(score))
         rule_risk = self.rule_risk(ingreso, derived.stability, float(score))
+        return _Inputs(bank_fit, derived, pd, score, ingreso, rule_risk)
+
+    def _assess(self, request: AssessmentRequest, as_of: date) -> tuple[AssessmentResult, InferredApplicant]:
+        policy = self.policy
+        x = self._inputs(request, as_of)
+        bank_fit, derived, pd, score, ingreso, rule_risk = x.bank_fit, x.derived, x.pd, x.score, x.ingreso, x.rule_risk
+        risk = self.fuzzy.risk(ingreso, derived.stability, float(score))  # the seed's own, reported
 
         with self._lock:
             inferred = self.ontology.reason(
