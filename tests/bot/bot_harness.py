@@ -147,25 +147,31 @@ async def build_harness(
         namespace=namespace or f"asesor-test-{bot_id}",
         dialogs=DialogStore(redis, ttl=ttl),
     )
+
+    def app_on(api: Any) -> TelegramBot:  # the app on the framework's Bot API client
+        return telegram_bot(
+            api, parts, bot_id=bot_id, engine=assessor, settings=settings, advisors_chat_id=ADVISORS_CHAT
+        )
+
     build = {"aiogram": _aiogram, "ptb": _ptb}[framework]
-    return await build(tg, api_url or tg.base_url, parts, assessor, settings, bot_id, redis, storage, sink)
+    f = await build(tg.token, api_url or tg.base_url, app_on)
+    return BotHarness(framework, tg, f.app, redis, storage, sink, bot_id, assessor.assess, f.feed, f.close, f.polling,
+                      f.stop_polling, f.webhook)  # fmt: skip
 
 
-def _app(api: Any, parts: ConversationParts, assessor: Any, settings: Settings, bot_id: int) -> TelegramBot:
-    return telegram_bot(api, parts, bot_id=bot_id, engine=assessor, settings=settings, advisors_chat_id=ADVISORS_CHAT)
+@dataclass(frozen=True)
+class _Framework:
+    """What differs between the frameworks: the app on that framework's Bot API client, and how to drive it."""
+
+    app: TelegramBot
+    feed: Callable[[dict[str, Any]], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+    polling: Callable[[], Awaitable[Any]]
+    stop_polling: Callable[[], Awaitable[None]]
+    webhook: Callable[[str], web.Application]
 
 
-async def _aiogram(
-    tg: FakeTelegram,
-    base_url: str,
-    parts: ConversationParts,
-    assessor: Any,
-    settings: Settings,
-    bot_id: int,
-    redis: Redis,
-    storage: Storage,
-    sink: EventSink,
-) -> BotHarness:
+async def _aiogram(token: str, base_url: str, app_on: Callable[[Any], TelegramBot]) -> _Framework:
     import asyncio
 
     from aiogram.types import Update
@@ -174,8 +180,8 @@ async def _aiogram(
     from bot.aiogram_bot import ALLOWED_UPDATES, AiogramApi, AsesorDispatcher, make_bot
     from bot.app import WEBHOOK_PATH
 
-    bot = make_bot(tg.token, base_url)
-    app = _app(AiogramApi(bot), parts, assessor, settings, bot_id)
+    bot = make_bot(token, base_url)
+    app = app_on(AiogramApi(bot))
     dp = AsesorDispatcher(app)
     await bot.me()  # bot.id comes from the token; getMe checks the server answers
 
@@ -194,28 +200,17 @@ async def _aiogram(
         )
         return aio
 
-    return BotHarness("aiogram", tg, app, redis, storage, sink, bot_id, assessor.assess, feed, bot.session.close,
-                      polling, dp.stop_polling, webhook)  # fmt: skip
+    return _Framework(app, feed, bot.session.close, polling, dp.stop_polling, webhook)
 
 
-async def _ptb(
-    tg: FakeTelegram,
-    base_url: str,
-    parts: ConversationParts,
-    assessor: Any,
-    settings: Settings,
-    bot_id: int,
-    redis: Redis,
-    storage: Storage,
-    sink: EventSink,
-) -> BotHarness:
+async def _ptb(token: str, base_url: str, app_on: Callable[[Any], TelegramBot]) -> _Framework:
     from telegram import Update
 
     from bot.app import WEBHOOK_PATH
     from bot.ptb_bot import ALLOWED_UPDATES, PtbApi, attach, make_application, webhook_app
 
-    application = make_application(tg.token, base_url)
-    app = _app(PtbApi(application.bot), parts, assessor, settings, bot_id)
+    application = make_application(token, base_url)
+    app = app_on(PtbApi(application.bot))
     attach(application, app)
     await application.initialize()  # getMe: the server answers
 
@@ -236,8 +231,7 @@ async def _ptb(
     def webhook(secret: str) -> web.Application:
         return webhook_app(application, secret, path=WEBHOOK_PATH)
 
-    return BotHarness("ptb", tg, app, redis, storage, sink, bot_id, assessor.assess, feed, application.shutdown,
-                      polling, stop_polling, webhook)  # fmt: skip
+    return _Framework(app, feed, application.shutdown, polling, stop_polling, webhook)
 
 
 # a band that holds the incomes the tests type ($23,500, $25,000)
