@@ -33,22 +33,33 @@ SECRET = "test-secret-key-for-handoff-links"
 FRAMEWORKS = ("aiogram", "ptb")
 
 
+@dataclass(frozen=True)
+class _Framework:
+    """What differs between the frameworks: the app on that framework's Bot API client, and how to drive it."""
+
+    app: TelegramBot
+    feed: Callable[[dict[str, Any]], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+    polling: Callable[[], Awaitable[Any]]
+    stop_polling: Callable[[], Awaitable[None]]
+    webhook: Callable[[str], web.Application]
+
+
 @dataclass
 class BotHarness:
     framework: str
     tg: FakeTelegram
-    app: TelegramBot
     redis: Redis
     storage: Storage
     sink: EventSink
     bot_id: int
     assess: Any
-    _feed: Callable[[dict[str, Any]], Awaitable[None]]
-    _close: Callable[[], Awaitable[None]]
-    _polling: Callable[[], Awaitable[Any]]
-    _stop_polling: Callable[[], Awaitable[None]]
-    _webhook: Callable[[str], web.Application]
+    _driver: _Framework
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def app(self) -> TelegramBot:
+        return self._driver.app
 
     @property
     def parts(self) -> ConversationParts:
@@ -61,7 +72,7 @@ class BotHarness:
     async def feed(self, update: dict[str, Any], *, settle: bool = True) -> None:
         """Hand one update to the framework (as a webhook would) and wait until it is handled; `settle`: also
         until the background work it started is done (events, a case posted to the advisors)."""
-        await self._feed(update)
+        await self._driver.feed(update)
         if settle:
             await self.settle()
 
@@ -86,14 +97,14 @@ class BotHarness:
         await self.parts.dialogs.write(self.key(chat_id), dialog)
 
     async def start_polling(self) -> Any:
-        return await self._polling()
+        return await self._driver.polling()
 
     async def stop_polling(self) -> None:
-        await self._stop_polling()
+        await self._driver.stop_polling()
 
     def webhook_app(self, secret: str) -> web.Application:
         """An aiohttp app serving the framework's webhook endpoint (bot.app.WEBHOOK_PATH)."""
-        return self._webhook(secret)
+        return self._driver.webhook(secret)
 
     def events(self) -> list[tuple[str, str | None, dict[str, Any]]]:
         from sqlalchemy import select
@@ -107,7 +118,7 @@ class BotHarness:
 
     async def close(self) -> None:
         await self.settle()
-        await self._close()
+        await self._driver.close()
         await self.redis.aclose()
         self.storage.dispose()
 
@@ -154,21 +165,8 @@ async def build_harness(
         )
 
     build = {"aiogram": _aiogram, "ptb": _ptb}[framework]
-    f = await build(tg.token, api_url or tg.base_url, app_on)
-    return BotHarness(framework, tg, f.app, redis, storage, sink, bot_id, assessor.assess, f.feed, f.close, f.polling,
-                      f.stop_polling, f.webhook)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Framework:
-    """What differs between the frameworks: the app on that framework's Bot API client, and how to drive it."""
-
-    app: TelegramBot
-    feed: Callable[[dict[str, Any]], Awaitable[None]]
-    close: Callable[[], Awaitable[None]]
-    polling: Callable[[], Awaitable[Any]]
-    stop_polling: Callable[[], Awaitable[None]]
-    webhook: Callable[[str], web.Application]
+    driver = await build(tg.token, api_url or tg.base_url, app_on)
+    return BotHarness(framework, tg, redis, storage, sink, bot_id, assessor.assess, driver)
 
 
 async def _aiogram(token: str, base_url: str, app_on: Callable[[Any], TelegramBot]) -> _Framework:
