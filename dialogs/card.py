@@ -30,7 +30,7 @@ class Engine(Protocol):
 
 # Changes the what-if may weigh on one card: enough for every larger down payment and every other offered term,
 # so "no single change would" is a statement about all of them.
-MAX_WHAT_IF_RUNS = 10
+MAX_WHAT_IF_CHANGES = 10
 
 # decisions from worst to best: the what-if proposes only a move up, or the same approval at a lower rate
 DECISION_RANK = {"rechazado": 0, "revisar": 1, "aprobado": 2}
@@ -105,7 +105,7 @@ def improves(base: ExpertResult, other: ExpertResult) -> bool:
 
 def evaluate(engine: Engine, request: AssessmentRequest, policy: Policy) -> Evaluation:
     result = engine.assess(request)
-    variants = _variants(request, policy)[:MAX_WHAT_IF_RUNS]
+    variants = _variants(request, policy)[:MAX_WHAT_IF_CHANGES]
     # every change's verdict at once (the rules' plain copy, equal to experta's: Assessor.verdicts), about a tenth
     # of an assessment each; only the change proposed, the smallest that improves, is assessed in full
     verdicts = engine.verdicts([variant for _, variant in variants])
