@@ -80,7 +80,7 @@ def main() -> None:
     cpu = dict.fromkeys(trees, 0.0)
     turns = dict.fromkeys(trees, 0)
     p95s: dict[str, list[float]] = {n: [] for n in trees}
-    result_p95s: dict[str, list[float]] = {n: [] for n in trees}  # the turn that assesses, with its what-if runs
+    result_p95s: dict[str, list[float]] = {n: [] for n in trees}  # the turn that assesses, with its what-if
     result_step = STEPS.index("result")
     with tempfile.TemporaryDirectory() as tmp:
         servers: dict[str, tuple[subprocess.Popen[str], str]] = {}

@@ -211,7 +211,7 @@ class ConversationService:
 
     async def _assess(self, turn: _Turn, state: DialogState) -> None:
         request = state.to_request()
-        try:  # CPU-bound (one assessment and up to three what-if re-runs): off the event loop
+        try:  # CPU-bound (the assessment and the what-if's verdicts, dialogs/card.py): off the event loop
             evaluation = await asyncio.to_thread(evaluate, self.engine, request, self.policy)
         except ModelUnavailable as exc:  # the model in service is refused (logged where it was loaded): retry later
             raise TemporarilyUnavailable("the model in service cannot serve") from exc
