@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import metrics
 from api.errors import problem, route_of, unexpected_detail
 from core.logging import bound, current_request_id
+from dialogs.ids import new_uuid
 
 log = logging.getLogger("asesor.api")
 
@@ -76,7 +76,7 @@ def _client_request_id(scope: Scope) -> str | None:
 
 class RequestId(HttpMiddleware):
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = _client_request_id(scope) or uuid.uuid4().hex
+        request_id = _client_request_id(scope) or new_uuid().hex
 
         def answer_id(message: Message) -> None:
             MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dialogs.delivery import Outgoing
+from dialogs.ids import new_uuid
 from engine.types import AssessmentRequest, AssessmentResult
 
 
@@ -43,7 +44,7 @@ class FunnelRecord:
     policy_version: str | None = None
     model_version: str | None = None
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=lambda: str(new_uuid()))
 
 
 @dataclass(frozen=True, slots=True)

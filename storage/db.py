@@ -113,20 +113,31 @@ PG_CONNECT_TIMEOUT_S = 5
 SQLITE_LOCK_TIMEOUT_S = 10.0
 
 
-def _busy_timeout_pragma() -> str:
-    return f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT_S * 1000)}"
+_BUSY_MS = int(SQLITE_LOCK_TIMEOUT_S * 1000)
+# in the pooled connection's `info`: the busy timeout it has now (0 while _begin_immediate does the waiting)
+_BUSY_INFO = "asesor_busy_timeout_ms"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _set_busy_timeout(dbapi_conn: Any, info: dict[Any, Any], ms: int) -> None:
+    """Only when it changes: every sqlite3 call lets go of the GIL, and a storage thread must then wait for a
+    busy event loop to give it back (up to 5 ms, the switch interval), so a transaction's latency under load
+    counts its statements; writes in a row (the hot path) keep the timeout at 0 without a PRAGMA each."""
+    if info.get(_BUSY_INFO) != ms:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={ms}")
+        info[_BUSY_INFO] = ms
+
+
+def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
     # WAL: readers do not block the writer; foreign keys are off by default in SQLite;
     # busy_timeout: concurrent writers wait instead of failing with "database is locked".
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(_busy_timeout_pragma())
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    record.info[_BUSY_INFO] = _BUSY_MS
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -134,40 +145,42 @@ def _is_locked(exc: BaseException) -> bool:
 
 
 def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
-    """BEGIN IMMEDIATE, retried every millisecond or two while another writer holds the lock.
+    """BEGIN IMMEDIATE, retried every millisecond or two while another writer holds the lock (the caller has set
+    the connection's busy timeout to 0, so that each try fails at once).
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, … 100 ms between tries: a writer that started
     waiting early sleeps on while the lock is free, and a newer one takes it first. With steady writes from
     several threads and processes (the bot's storage threads, the event flusher) a few waits then run to
     hundreds of milliseconds (benchmarks/surfaces.py saw 0.6 s). Short, jittered retries keep each wait about as
     long as the lock is actually held."""
-    dbapi_conn.execute("PRAGMA busy_timeout=0")  # fail at once and let the retries below do the waiting
     try:
-        try:
-            dbapi_conn.execute("BEGIN IMMEDIATE")  # the common case: nobody is writing
-            return
-        except sqlite3.OperationalError as exc:
-            if not _is_locked(exc):
-                raise
-        for attempt in Retrying(
-            retry=retry_if_exception(_is_locked),
-            wait=wait_random(0.0005, 0.002),
-            stop=stop_after_delay(SQLITE_LOCK_TIMEOUT_S),
-            reraise=True,
-        ):
-            with attempt:
-                dbapi_conn.execute("BEGIN IMMEDIATE")
-    finally:  # other statements keep the connection's busy timeout
-        dbapi_conn.execute(_busy_timeout_pragma())
+        dbapi_conn.execute("BEGIN IMMEDIATE")  # the common case: nobody is writing
+        return
+    except sqlite3.OperationalError as exc:
+        if not _is_locked(exc):
+            raise
+    for attempt in Retrying(
+        retry=retry_if_exception(_is_locked),
+        wait=wait_random(0.0005, 0.002),
+        stop=stop_after_delay(SQLITE_LOCK_TIMEOUT_S),
+        reraise=True,
+    ):
+        with attempt:
+            dbapi_conn.execute("BEGIN IMMEDIATE")
 
 
 def _sqlite_begin(conn: Any) -> None:
     # `engine.execution_options(sqlite_begin="IMMEDIATE")` (see write_engine) takes the write lock at BEGIN:
     # a deferred transaction that reads and then writes cannot upgrade its lock while another writer
-    # commits, and SQLite fails it at once with "database is locked" instead of waiting.
+    # commits, and SQLite fails it at once with "database is locked" instead of waiting. Inside a transaction
+    # that holds the write lock no statement waits for it, so the busy timeout stays 0 until a deferred
+    # transaction (which may have to wait) sets it back.
+    pooled = conn.connection
     if conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
-        _begin_immediate(conn.connection.driver_connection)
+        _set_busy_timeout(pooled.driver_connection, pooled.info, 0)
+        _begin_immediate(pooled.driver_connection)
     else:
+        _set_busy_timeout(pooled.driver_connection, pooled.info, _BUSY_MS)
         conn.exec_driver_sql("BEGIN")
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,6 +42,8 @@ from typing import Any
 import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
+
+from dialogs.ids import new_uuid
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class DialogStore:
     async def turn(self, key: DialogKey, seen: str | None = None) -> AsyncIterator[HeldDialog]:
         """Hold the conversation for one turn. `seen`: the turn's idempotency key (`seen_key`); the held
         dialog's `first_time` says whether it is new. The data is written when the turn ends without error."""
-        token = uuid.uuid4().hex
+        token = new_uuid().hex
         keys = [key.lock, key.data]
         args: list[str | int] = [token, self.lock_ms]
         if seen is not None:

@@ -53,6 +53,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from dialogs.ids import new_uuid
 from storage import step_seconds
 from storage.db import write_engine
 from storage.models import FUNNEL_COLUMNS, Event, EventName, FunnelProgress
@@ -76,7 +77,7 @@ class FunnelEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=lambda: str(new_uuid()))
     name: EventName
     user_key: str = Field(min_length=16, max_length=64)
     step: str | None = Field(default=None, max_length=48)

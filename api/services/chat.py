@@ -19,7 +19,6 @@ import asyncio
 import html
 import re
 import secrets
-import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -32,6 +31,7 @@ from core.config import Settings
 from core.conversation import ConversationParts, conversation_parts, conversation_service
 from dialogs.delivery import WEB, Address
 from dialogs.flow import COMMANDS, Command, Event, Press, Text
+from dialogs.ids import new_uuid
 from dialogs.service import Conversation, ConversationService, TurnResult
 from dialogs.state import load_state
 from dialogs.ui import Keyboard, Reply, parse_payload
@@ -150,7 +150,7 @@ class WebChat:
         if pending is not None:
             added, last, base = pending.stored()
             if seen == last - len(added) and not 0 < seen <= base:
-                return ChatView(last, rev, [self._shown(e, rev) for e in added], uuid.uuid4().hex)
+                return ChatView(last, rev, [self._shown(e, rev) for e in added], new_uuid().hex)
         return await self.view(session, seen, rev)  # something else was added meanwhile (an advisor, a tab)
 
     def _said(self, event: Event, before: dict[str, Any] | None) -> str | None:
@@ -203,7 +203,7 @@ class WebChat:
         reset = 0 < seen <= base  # what the page shows was cleared since: it starts over
         entries = await log.tail(session, last if reset or not seen else last - seen, after=0 if reset else seen)
         shown = [self._shown(e, rev) for e in entries]
-        return ChatView(last, rev, shown, uuid.uuid4().hex, reset)
+        return ChatView(last, rev, shown, new_uuid().hex, reset)
 
     @staticmethod
     def _shown(entry: LogEntry, rev: int | None) -> ShownEntry:
