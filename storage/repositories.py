@@ -465,10 +465,11 @@ class Storage:
                 )
                 if existing is not None:
                     return existing, False
-            esc = Escalation(user_key=user_key, reason=reason, assessment_id=assessment_id, status="open")
+            # usable detached without a refresh (two SELECTs more on the result turn): the timestamps are set
+            # in Python at the flush and the notes are known to be none
+            esc = Escalation(user_key=user_key, reason=reason, assessment_id=assessment_id, status="open", notes=[])
             s.add(esc)
             s.flush()
-            s.refresh(esc)  # load timestamps and the (empty) notes so the row is usable detached
             return esc, True
 
     def get_escalation(self, escalation_id: int) -> Escalation | None:

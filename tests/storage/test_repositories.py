@@ -137,6 +137,18 @@ def test_escalation_lifecycle(storage: Storage) -> None:
     assert [e.id for e in storage.list_escalations(status="resolved")] == [esc.id]
 
 
+def test_a_new_escalation_reads_detached_as_the_stored_row(storage: Storage) -> None:
+    """create_escalation returns its row without reading it back: every column and the notes must still read
+    (outside the session) as a fresh read of the stored row does."""
+    key = storage.upsert_applicant(4).user_key
+    esc, created = storage.create_escalation(key, reason="revisar")
+    stored = storage.get_escalation(esc.id)
+    assert created and stored is not None
+    columns = [c.key for c in Escalation.__table__.columns]
+    assert {c: getattr(esc, c) for c in columns} == {c: getattr(stored, c) for c in columns}
+    assert esc.notes == [] and esc.created_at.tzinfo is not None
+
+
 def test_concurrent_claims_have_exactly_one_winner(storage: Storage) -> None:
     advisors = [storage.create_user(f"adv{i}", password_hash="h", role="advisor").id for i in range(8)]
     escs = [storage.create_escalation(f"{i:064x}", reason="revisar")[0].id for i in range(1, 11)]
