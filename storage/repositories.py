@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Engine, delete, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -66,6 +66,8 @@ ANSWER_SEGMENTS = {
     "down_payment": "enganche",
 }
 OPEN_STATUSES = ("open", "claimed")
+# Session.info key: the applicants a transaction found or created, by user key (Storage._applicant)
+_APPLICANTS = "asesor_applicants"
 
 
 class NotFound(LookupError):
@@ -235,7 +237,11 @@ class Storage:
         )
 
     def _applicant(self, s: Session, user_key: str) -> Applicant:
-        a = s.scalar(select(Applicant).where(Applicant.user_key == user_key))
+        # in a transaction that already found or created the row (ensure_applicant, on the consent and profile
+        # turns), a SELECT would hand back the same object: one statement less while SQLite's write lock is held
+        a = s.info.get(_APPLICANTS, {}).get(user_key)
+        if a is None or not inspect(a).persistent:
+            a = s.scalar(select(Applicant).where(Applicant.user_key == user_key))
         if a is None:
             raise NotFound(f"applicant {user_key[:8]}… not found")
         return a
@@ -257,6 +263,7 @@ class Storage:
                     elif chat_id is not None and a.telegram_chat_id != chat_id:
                         a.telegram_chat_id = chat_id
                     s.flush()
+                    s.info.setdefault(_APPLICANTS, {})[key] = a  # held for _applicant (the map is weak)
                     return self._view(a)
             except IntegrityError:  # another process inserted it between our SELECT and INSERT
                 if attempt or self._joined() is not None:

@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from engine.types import AssessmentResult
 from storage.events import EventSink, FunnelEvent, SpoolOutbox
@@ -135,6 +135,33 @@ def test_escalation_lifecycle(storage: Storage) -> None:
     with pytest.raises(NotFound):
         storage.claim_escalation(99999, adv.id)
     assert [e.id for e in storage.list_escalations(status="resolved")] == [esc.id]
+
+
+def test_a_transaction_reads_its_applicant_once(storage: Storage) -> None:
+    """The consent turn's transaction (find or create the applicant, then record the consent) selects the row
+    once: each statement more is held under SQLite's write lock. An applicant deleted inside the transaction is
+    not handed out again from what it holds."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    key = "c" * 64
+    event.listen(storage.engine, "before_cursor_execute", seen)
+    try:
+        with storage.transaction():
+            storage.ensure_applicant(key)
+            storage.record_consent(key, version="v1")
+    finally:
+        event.remove(storage.engine, "before_cursor_execute", seen)
+    assert sum(s.lstrip().upper().startswith("SELECT") for s in statements) == 1
+    view = storage.get_applicant(key)
+    assert view is not None and view.consent_given and view.consent_version == "v1"
+    with pytest.raises(NotFound), storage.transaction() as s:
+        storage.ensure_applicant(key)
+        s.delete(s.scalar(select(Applicant).where(Applicant.user_key == key)))
+        s.flush()
+        storage.record_consent(key, version="v2")
 
 
 def test_a_new_escalation_reads_detached_as_the_stored_row(storage: Storage) -> None:
