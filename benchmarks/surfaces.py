@@ -598,7 +598,9 @@ def main() -> None:
     parser.add_argument("--surfaces", default=",".join(SURFACES), help="aiogram,ptb,web (aiogram is the baseline)")
     parser.add_argument("--applicants", type=int, default=200, help="applicants in flight in the paced phase")
     parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--database-url", default=None, help="default: a migrated SQLite file in a tmp dir")
+    parser.add_argument("--database-url", default=None,
+                        help="default: a migrated SQLite file per run in a tmp dir; a server's database is emptied "
+                             "(migrated down and up again) before each run")  # fmt: skip
     parser.add_argument("--rate", type=float, default=330.0, help="offered turns/s in the paced phase")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of the paced phase")
     parser.add_argument("--warmup", type=float, default=8.0, help="first seconds of the paced phase not measured")
@@ -619,7 +621,7 @@ def main() -> None:
     from cryptography.fernet import Fernet
 
     logging.basicConfig(level=logging.ERROR)
-    from storage.db import migrate
+    from storage.db import downgrade, migrate
 
     # a server database keeps personal data only under a key (core/config.py); the spawned processes inherit it
     os.environ.setdefault("ASESOR_FERNET_KEY", Fernet.generate_key().decode())
@@ -628,8 +630,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
 
-        def fresh_db(name: str) -> str:  # each run starts from an empty database of its own
-            db_url = args.database_url or f"sqlite:///{data_dir / f'bench-{name}.sqlite3'}"
+        def fresh_db(name: str) -> str:
+            """Each run starts from an empty database: the runs' applicants have the same ids, and each run's
+            processes seal their names and phones with the keys of a data directory of their own."""
+            if args.database_url is None:
+                db_url = f"sqlite:///{data_dir / f'bench-{name}.sqlite3'}"
+            else:
+                db_url = args.database_url
+                downgrade(db_url, "base")
             migrate(db_url)
             return db_url
 
